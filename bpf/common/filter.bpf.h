@@ -1,0 +1,136 @@
+/*
+ * The task filter every collector applies to the task being measured (the woken or
+ * switched-in task, never blindly `current`). Include once per .bpf.c; userspace sets
+ * filter_cfg and fills the pid maps through user/core/filter_setup.h.
+ */
+#ifndef AITRACE_FILTER_BPF_H
+#define AITRACE_FILTER_BPF_H
+
+#include "aitrace/filter.h"
+
+const volatile struct aitrace_filter_cfg filter_cfg = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AITRACE_FILTER_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AITRACE_FILTER_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} filter_tids SEC(".maps");
+
+/* Forks that could not be followed because filter_tgids was full. */
+__u64 filter_fork_overflow = 0;
+
+/* Kernels before 6.2 keep ancestor ids, not ancestor pointers, in struct cgroup. */
+struct cgroup___ancestor_ids {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 aitrace_cgroup_ancestor_id(struct cgroup *cg, __u32 level)
+{
+	if (bpf_core_field_exists(cg->ancestors)) {
+		struct cgroup *anc = NULL;
+
+		/* ancestors[] is a flexible array: bound the index for the verifier. */
+		if (level > 255)
+			return 0;
+		bpf_core_read(&anc, sizeof(anc), &cg->ancestors[level]);
+		if (!anc)
+			return 0;
+		return BPF_CORE_READ(anc, kn, id);
+	} else {
+		struct cgroup___ancestor_ids *old = (void *)cg;
+		__u64 id = 0;
+
+		if (level > 255)
+			return 0;
+		bpf_core_read(&id, sizeof(id), &old->ancestor_ids[level]);
+		return id;
+	}
+}
+
+#define AITRACE_CGROUP_MAX_DEPTH 32
+
+/*
+ * Is cg the target cgroup or one of its descendants? Walks the ancestor table instead of
+ * comparing at a fixed level, because in a cgroup namespace userspace cannot know the target's
+ * absolute depth.
+ */
+static __always_inline bool aitrace_cgroup_is_under(struct cgroup *cg, __u64 target_id)
+{
+	int level = BPF_CORE_READ(cg, level);
+
+	for (int i = 0; i < AITRACE_CGROUP_MAX_DEPTH; i++) {
+		if (i > level)
+			return false;
+		if (aitrace_cgroup_ancestor_id(cg, i) == target_id)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool aitrace_comm_equal(const char *a, const char *b)
+{
+	for (int i = 0; i < AITRACE_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			return true;
+	}
+	return true;
+}
+
+static __always_inline bool aitrace_task_wanted(struct task_struct *p)
+{
+	if (filter_cfg.by_tgid) {
+		__u32 tgid = BPF_CORE_READ(p, tgid);
+
+		if (!bpf_map_lookup_elem(&filter_tgids, &tgid))
+			return false;
+	}
+	if (filter_cfg.by_tid) {
+		__u32 tid = BPF_CORE_READ(p, pid);
+
+		if (!bpf_map_lookup_elem(&filter_tids, &tid))
+			return false;
+	}
+	if (filter_cfg.by_cgroup) {
+		struct cgroup *cg = BPF_CORE_READ(p, cgroups, dfl_cgrp);
+
+		if (!cg || !aitrace_cgroup_is_under(cg, filter_cfg.cgroup_id))
+			return false;
+	}
+	if (filter_cfg.by_comm) {
+		char comm[AITRACE_COMM_LEN];
+
+		BPF_CORE_READ_STR_INTO(&comm, p, comm);
+		if (!aitrace_comm_equal(comm, (const char *)filter_cfg.comm))
+			return false;
+	}
+	return true;
+}
+
+/* Call from sched_process_fork: a child of a followed process is followed too. */
+static __always_inline void aitrace_filter_follow_fork(struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid, ctgid;
+	__u8 one = 1;
+
+	if (!filter_cfg.follow_forks)
+		return;
+	ptgid = BPF_CORE_READ(parent, tgid);
+	ctgid = BPF_CORE_READ(child, tgid);
+	if (ptgid == ctgid || !bpf_map_lookup_elem(&filter_tgids, &ptgid))
+		return;
+	if (bpf_map_update_elem(&filter_tgids, &ctgid, &one, BPF_NOEXIST) == -E2BIG)
+		__sync_fetch_and_add(&filter_fork_overflow, 1);
+}
+
+#endif

@@ -1,0 +1,71 @@
+# BPF build pipeline: clang -target bpf -> bpftool gen skeleton -> header-only target.
+# The skeleton embeds the object, so the aitrace binary needs no .o files at run time.
+
+set(_aitrace_clang_names clang-21 clang-20 clang-19 clang-18 clang-17 clang-16 clang-15 clang-14 clang)
+find_program(AITRACE_BPF_CLANG NAMES ${_aitrace_clang_names}
+  DOC "clang used to compile BPF programs (newest installed wins)")
+if(NOT AITRACE_BPF_CLANG)
+  message(FATAL_ERROR "aitrace: no clang found for BPF; install it: apt-get install clang-16 (or clang >= 14)")
+endif()
+execute_process(COMMAND ${AITRACE_BPF_CLANG} --version OUTPUT_VARIABLE _clang_version_out)
+string(REGEX MATCH "version ([0-9]+)" _m "${_clang_version_out}")
+if(NOT CMAKE_MATCH_1 OR CMAKE_MATCH_1 LESS 14)
+  message(FATAL_ERROR "aitrace: ${AITRACE_BPF_CLANG} is older than clang 14; apt-get install clang-16")
+endif()
+message(STATUS "aitrace: BPF compiler ${AITRACE_BPF_CLANG} (clang ${CMAKE_MATCH_1})")
+
+find_program(AITRACE_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin /usr/local/sbin
+  DOC "bpftool used to generate skeletons")
+if(NOT AITRACE_BPFTOOL)
+  message(FATAL_ERROR "aitrace: bpftool not found; install it: apt-get install bpftool")
+endif()
+
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBBPF libbpf>=0.8)
+if(NOT LIBBPF_FOUND)
+  message(FATAL_ERROR "aitrace: libbpf >= 0.8 not found; install it: apt-get install libbpf-dev libelf-dev zlib1g-dev")
+endif()
+
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
+  set(AITRACE_BPF_ARCH x86)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64")
+  set(AITRACE_BPF_ARCH arm64)
+else()
+  message(FATAL_ERROR "aitrace: unsupported architecture ${CMAKE_SYSTEM_PROCESSOR}")
+endif()
+if(NOT EXISTS ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h)
+  message(FATAL_ERROR "aitrace: vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h missing; run scripts/update-vmlinux")
+endif()
+
+set(AITRACE_BPF_GEN_DIR ${PROJECT_BINARY_DIR}/bpf)
+file(MAKE_DIRECTORY ${AITRACE_BPF_GEN_DIR})
+# Every shared header is an explicit dependency so a changed struct rebuilds every object.
+file(GLOB AITRACE_BPF_SHARED_HEADERS CONFIGURE_DEPENDS
+  ${PROJECT_SOURCE_DIR}/bpf/common/*.bpf.h ${PROJECT_SOURCE_DIR}/include/aitrace/*.h)
+
+# aitrace_bpf_object(<name> <source>) -> INTERFACE target aitrace_bpf_<name> providing <name>.skel.h
+function(aitrace_bpf_object name source)
+  set(obj ${AITRACE_BPF_GEN_DIR}/${name}.bpf.o)
+  set(skel ${AITRACE_BPF_GEN_DIR}/${name}.skel.h)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${AITRACE_BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${AITRACE_BPF_ARCH} -DAITRACE_BPF
+            -Wall -Wno-unused-function -Wno-compare-distinct-pointer-types
+            -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
+            -I${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH} ${LIBBPF_CFLAGS}
+            -c ${PROJECT_SOURCE_DIR}/${source} -o ${obj}
+    DEPENDS ${PROJECT_SOURCE_DIR}/${source} ${AITRACE_BPF_SHARED_HEADERS}
+            ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h
+    COMMENT "BPF ${name}"
+    VERBATIM)
+  add_custom_command(
+    OUTPUT ${skel}
+    COMMAND ${AITRACE_BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
+    DEPENDS ${obj}
+    COMMENT "skeleton ${name}.skel.h"
+    VERBATIM)
+  add_custom_target(aitrace_bpf_${name}_gen DEPENDS ${skel})
+  add_library(aitrace_bpf_${name} INTERFACE)
+  add_dependencies(aitrace_bpf_${name} aitrace_bpf_${name}_gen)
+  target_include_directories(aitrace_bpf_${name} INTERFACE ${AITRACE_BPF_GEN_DIR})
+endfunction()

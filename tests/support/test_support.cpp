@@ -1,0 +1,106 @@
+#include "test_support.hpp"
+
+#include "aitrace/caps.hpp"
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace aitrace::test {
+
+bool bpf_required() {
+  const char* v = std::getenv("AITRACE_REQUIRE_BPF");
+  return v && std::string(v) == "1";
+}
+
+std::string bpf_unavailable_reason() {
+  auto caps = read_own_capabilities();
+  if (!caps) return caps.error().message;
+  if (auto st = check_tracing_capabilities(*caps); !st) return st.error().message;
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) return "no /sys/kernel/btf/vmlinux";
+  return {};
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  CommandResult r;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  char buf[65536];
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      r.timed_out = true;
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; i++) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        open_fds--;
+      } else {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) close(f.fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string aitrace_binary() { return AITRACE_BINARY; }
+std::string workload(const std::string& name) { return std::string(AITRACE_WORKLOAD_DIR) + "/" + name; }
+std::string test_data(const std::string& relative) { return std::string(AITRACE_TEST_DATA_DIR) + "/" + relative; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
+  std::vector<uint64_t> ctx = args;
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.ctx_in = ctx.data();
+  opts.ctx_size_in = static_cast<__u32>(ctx.size() * sizeof(uint64_t));
+  int err = bpf_prog_test_run_opts(prog_fd, &opts);
+  if (err) return err < 0 ? err : -errno;
+  return static_cast<int>(opts.retval);
+}
+
+}  // namespace aitrace::test

@@ -1,0 +1,45 @@
+// Shared by the unit, bpf and e2e test binaries.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace aitrace::test {
+
+// Empty when this process can load and attach BPF programs; otherwise the reason it cannot.
+std::string bpf_unavailable_reason();
+bool bpf_required();  // AITRACE_REQUIRE_BPF=1
+
+// Skips the test with the reason, or fails it when AITRACE_REQUIRE_BPF=1 (CI).
+#define AITRACE_REQUIRE_BPF_OR_SKIP()                                                   \
+  do {                                                                                  \
+    std::string why_ = ::aitrace::test::bpf_unavailable_reason();                       \
+    if (!why_.empty()) {                                                                \
+      if (::aitrace::test::bpf_required()) FAIL() << "AITRACE_REQUIRE_BPF=1 but " << why_; \
+      GTEST_SKIP() << "BPF unavailable: " << why_;                                      \
+    }                                                                                   \
+  } while (0)
+
+struct CommandResult {
+  int exit_code = -1;  // 128+signal when killed
+  std::string out, err;
+  bool timed_out = false;
+};
+
+// Runs argv (no shell), capturing stdout/stderr; killed after `timeout`.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+std::string aitrace_binary();
+std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
+std::string read_file(const std::string& path);
+std::string test_data(const std::string& relative);  // tests/<relative>
+
+// Runs a raw_tp (or tp_btf) program once with `args` as its u64 argument array
+// (BPF_PROG_TEST_RUN); returns the program's return value, or -errno on failure.
+int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args);
+
+}  // namespace aitrace::test

@@ -1,0 +1,147 @@
+#include "aitrace/histogram.hpp"
+#include "aitrace/histogram_render.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace aitrace {
+namespace {
+
+uint64_t exact_percentile(std::vector<uint64_t> v, double q) {
+  std::sort(v.begin(), v.end());
+  size_t rank = std::max<size_t>(1, static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))));
+  return v[rank - 1];
+}
+
+TEST(HistogramBuckets, SmallValuesAreExact) {
+  for (uint64_t v = 0; v < AITRACE_HIST_SUB; v++) {
+    EXPECT_EQ(aitrace_hist_bucket(v), v);
+    EXPECT_EQ(aitrace_hist_bucket_low(static_cast<uint32_t>(v)), v);
+    EXPECT_EQ(aitrace_hist_bucket_high(static_cast<uint32_t>(v)), v);
+  }
+}
+
+TEST(HistogramBuckets, EveryValueLiesInsideItsBucketAndBucketsAreNarrow) {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 200000; i++) {
+    uint64_t v = rng() >> (rng() % 64);
+    uint32_t b = aitrace_hist_bucket(v);
+    if (b == AITRACE_HIST_BUCKETS - 1) continue;  // the open-ended overflow bucket
+    ASSERT_LE(aitrace_hist_bucket_low(b), v) << v;
+    ASSERT_GE(aitrace_hist_bucket_high(b), v) << v;
+    // Width at most 1/16 of the lower bound: percentiles accurate to a few percent.
+    uint64_t lo = aitrace_hist_bucket_low(b), hi = aitrace_hist_bucket_high(b);
+    ASSERT_LE(hi - lo + 1, std::max<uint64_t>(1, lo / AITRACE_HIST_SUB)) << v;
+  }
+}
+
+TEST(HistogramBuckets, BoundariesAreContiguousAndMonotonic) {
+  for (uint32_t b = 1; b + 1 < AITRACE_HIST_BUCKETS; b++) {
+    ASSERT_EQ(aitrace_hist_bucket_low(b), aitrace_hist_bucket_high(b - 1) + 1) << b;
+    ASSERT_EQ(aitrace_hist_bucket(aitrace_hist_bucket_low(b)), b);
+    ASSERT_EQ(aitrace_hist_bucket(aitrace_hist_bucket_high(b)), b);
+  }
+}
+
+TEST(HistogramBuckets, HugeValuesLandInTheLastBucket) {
+  EXPECT_EQ(aitrace_hist_bucket(UINT64_MAX), AITRACE_HIST_BUCKETS - 1);
+  EXPECT_EQ(aitrace_hist_bucket(1ull << AITRACE_HIST_MAX_LOG2), AITRACE_HIST_BUCKETS - 1);
+}
+
+TEST(HistogramPercentiles, MatchExactPercentilesWithinThreePercent) {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(10.0, 1.5);  // ~22us median, long tail
+  std::vector<uint64_t> samples;
+  Histogram h;
+  for (int i = 0; i < 100000; i++) {
+    auto v = static_cast<uint64_t>(dist(rng));
+    samples.push_back(v);
+    h.record(v);
+  }
+  for (double q : {0.5, 0.9, 0.99, 0.999}) {
+    double exact = static_cast<double>(exact_percentile(samples, q));
+    double got = static_cast<double>(h.percentile(q));
+    EXPECT_NEAR(got, exact, exact * 0.03) << "q=" << q;
+  }
+  EXPECT_EQ(h.max(), *std::max_element(samples.begin(), samples.end()));
+  EXPECT_EQ(h.min(), *std::min_element(samples.begin(), samples.end()));
+  EXPECT_EQ(h.percentile(1.0), h.max());
+}
+
+TEST(HistogramPercentiles, KnownSmallSample) {
+  Histogram h;
+  for (uint64_t v : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) h.record(v);
+  EXPECT_EQ(h.percentile(0.5), 5u);   // exact below 16
+  EXPECT_EQ(h.percentile(0.9), 9u);
+  EXPECT_EQ(h.percentile(0.99), 10u);
+  EXPECT_EQ(h.sum(), 55u);
+  EXPECT_EQ(h.count(), 10u);
+}
+
+TEST(HistogramPercentiles, SingleValueIsReportedExactly) {
+  Histogram h;
+  h.record(123456789, 1000);
+  EXPECT_EQ(h.percentile(0.5), 123456789u);
+  EXPECT_EQ(h.percentile(0.999), 123456789u);
+}
+
+TEST(HistogramPercentiles, EmptyHistogramIsZero) {
+  Histogram h;
+  EXPECT_EQ(h.percentile(0.5), 0u);
+  EXPECT_EQ(h.min(), 0u);
+  EXPECT_EQ(h.max(), 0u);
+}
+
+TEST(HistogramMerge, KernelBucketsAndRecordedValuesAgree) {
+  Histogram recorded, from_buckets;
+  for (uint64_t v : {100, 2000, 2001, 50000, 7000000}) {
+    recorded.record(v);
+    from_buckets.add_bucket(Histogram::bucket_of(v), 1);
+  }
+  from_buckets.add_sum(recorded.sum());
+  from_buckets.set_exact_min_max(recorded.min(), recorded.max());
+  EXPECT_EQ(recorded.nonzero_buckets().size(), from_buckets.nonzero_buckets().size());
+  EXPECT_EQ(recorded.percentile(0.5), from_buckets.percentile(0.5));
+  Histogram both = recorded;
+  both.merge(from_buckets);
+  EXPECT_EQ(both.count(), 10u);
+  EXPECT_EQ(both.sum(), 2 * recorded.sum());
+}
+
+TEST(HistogramRender, JsonHasTheContractFields) {
+  Histogram h;
+  h.record(1500);
+  h.record(3000);
+  auto j = histogram_json(h);
+  for (const char* k : {"unit", "count", "sum", "min", "max", "p50", "p90", "p99", "p999", "buckets"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["count"], 2);
+  EXPECT_EQ(j["sum"], 4500);
+  ASSERT_EQ(j["buckets"].size(), 2u);
+  EXPECT_GE(j["buckets"][0][0].get<uint64_t>(), 1500u);
+  EXPECT_EQ(j["buckets"][0][1], 1);
+}
+
+TEST(HistogramRender, TextShowsPercentilesAndBars) {
+  Histogram h;
+  for (int i = 0; i < 100; i++) h.record(1000 + i);
+  h.record(1000000);
+  std::string t = histogram_text(h, "runq_wakeup");
+  EXPECT_NE(t.find("runq_wakeup (count 101, p50"), std::string::npos) << t;
+  EXPECT_NE(t.find("|****************************************|"), std::string::npos) << t;
+  EXPECT_NE(t.find("1.00ms"), std::string::npos) << t;
+}
+
+TEST(HistogramRender, FormatNs) {
+  EXPECT_EQ(format_ns(999), "999ns");
+  EXPECT_EQ(format_ns(1500), "1.5us");
+  EXPECT_EQ(format_ns(2500000), "2.50ms");
+  EXPECT_EQ(format_ns(3000000000ull), "3.00s");
+}
+
+}  // namespace
+}  // namespace aitrace

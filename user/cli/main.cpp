@@ -1,0 +1,31 @@
+#include "aitrace/cli.hpp"
+#include "aitrace/run_loop.hpp"
+#include "commands.hpp"
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  // Before any thread exists, so SIGINT/SIGTERM only ever reach the run loop's signalfd.
+  aitrace::block_stop_signals();
+  CLI::App app{"aitrace: eBPF tracing for AI training and inference hosts"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "aitrace 0.1.0");
+  int exit_code = 0;
+  aitrace::register_doctor_command(app, exit_code);
+  aitrace::register_sched_command(app, exit_code);
+  aitrace::register_migrate_command(app, exit_code);
+  aitrace::register_dma_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "aitrace: %s (see aitrace --help)\n", e.what());
+    return 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,13 @@
+#include "commands.hpp"
+
+#include "aitrace/cli.hpp"
+
+namespace aitrace {
+
+// Placeholder until the sched collector lands: registered so the CLI lists it, and says so.
+void register_sched_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("sched", "sched (not implemented yet)");
+  cmd->callback([&exit_code] { exit_code = report_error(make_error(ErrorKind::unsupported, "'sched' is not implemented yet")); });
+}
+
+}  // namespace aitrace

@@ -1,0 +1,123 @@
+#include "aitrace/launcher.hpp"
+
+#include "aitrace/run_loop.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+namespace aitrace {
+namespace {
+
+// execvp's lookup, done before forking so a missing command is a clean usage error.
+bool find_executable(const std::string& cmd) {
+  auto executable = [](const std::string& p) {
+    struct stat st{};
+    return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
+  };
+  if (cmd.find('/') != std::string::npos) return executable(cmd);
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(ss, dir, ':'))
+    if (executable((dir.empty() ? "." : dir) + "/" + cmd)) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>& argv) {
+  if (argv.empty()) return make_error(ErrorKind::usage, "no command given after --");
+  if (!find_executable(argv[0])) return make_error(ErrorKind::usage, "command not found or not executable: {}", argv[0]);
+  int go[2], err[2];
+  if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
+    return make_error(ErrorKind::runtime, "pipe: {}", std::strerror(errno));
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  pid_t pid = fork();
+  if (pid < 0) return make_error(ErrorKind::runtime, "fork: {}", std::strerror(errno));
+  if (pid == 0) {
+    close(go[1]);
+    close(err[0]);
+    char c;
+    // EOF without a byte means aitrace gave up before attaching: do not run the command.
+    if (read(go[0], &c, 1) != 1) _exit(127);
+    unblock_stop_signals();
+    execvp(args[0], args.data());
+    int e = errno;
+    (void)!write(err[1], &e, sizeof(e));
+    _exit(127);
+  }
+  close(go[0]);
+  close(err[1]);
+  LaunchedCommand lc;
+  lc.pid_ = pid;
+  lc.go_fd_ = go[1];
+  lc.err_fd_ = err[0];
+  lc.name_ = argv[0];
+  lc.pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (lc.pidfd_ < 0) return make_error(ErrorKind::unsupported, "pidfd_open: {}", std::strerror(errno));
+  return lc;
+}
+
+LaunchedCommand::LaunchedCommand(LaunchedCommand&& o) noexcept
+    : pid_(std::exchange(o.pid_, -1)),
+      pidfd_(std::exchange(o.pidfd_, -1)),
+      go_fd_(std::exchange(o.go_fd_, -1)),
+      err_fd_(std::exchange(o.err_fd_, -1)),
+      started_(o.started_),
+      reaped_(std::exchange(o.reaped_, true)),
+      status_(o.status_),
+      name_(std::move(o.name_)) {}
+
+LaunchedCommand::~LaunchedCommand() {
+  if (go_fd_ >= 0) close(go_fd_);  // an unstarted child sees EOF and exits 127
+  if (pid_ > 0 && !reaped_) {
+    if (started_) kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (pidfd_ >= 0) close(pidfd_);
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+Status LaunchedCommand::start() {
+  char go = 1;
+  if (write(go_fd_, &go, 1) != 1) return make_error(ErrorKind::runtime, "cannot start {}: {}", name_, std::strerror(errno));
+  close(go_fd_);
+  go_fd_ = -1;
+  started_ = true;
+  int e = 0;
+  ssize_t n = read(err_fd_, &e, sizeof(e));  // returns 0 (EOF) once exec succeeded
+  if (n == sizeof(e)) {
+    wait();
+    return make_error(ErrorKind::usage, "cannot run {}: {}", name_, std::strerror(e));
+  }
+  return {};
+}
+
+int LaunchedCommand::wait() {
+  if (!reaped_) {
+    while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+  }
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
+  return 1;
+}
+
+void LaunchedCommand::terminate() {
+  if (pid_ > 0 && !reaped_) kill(pid_, SIGTERM);
+}
+
+}  // namespace aitrace

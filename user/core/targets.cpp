@@ -1,0 +1,144 @@
+#include "aitrace/targets.hpp"
+
+#include "aitrace/bpf_object.hpp"
+
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace aitrace {
+
+Result<std::vector<uint32_t>> parse_id_list(const std::string& text, const char* what) {
+  std::vector<uint32_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    uint32_t v = 0;
+    auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || p != item.data() + item.size() || v == 0)
+      return make_error(ErrorKind::usage, "invalid {} '{}': expected a positive number", what, item);
+    out.push_back(v);
+  }
+  if (out.empty()) return make_error(ErrorKind::usage, "empty {} list", what);
+  return out;
+}
+
+std::string cgroup2_mount() {
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    // "<id> <parent> <maj:min> <root> <mount point> <opts> ... - <fstype> <source> <super opts>"
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, dev, root, mnt;
+    head >> id >> parent >> dev >> root >> mnt;
+    return mnt;
+  }
+  return {};
+}
+
+Result<uint32_t> tgid_of(uint32_t tid) {
+  std::ifstream f("/proc/" + std::to_string(tid) + "/status");
+  if (!f) {
+    // A thread that is not a group leader is not listed in /proc, but /proc/<tid> still opens;
+    // nothing found means it does not exist.
+    return make_error(ErrorKind::usage, "no such process or thread: {}", tid);
+  }
+  std::string line;
+  std::optional<uint32_t> tgid;
+  while (std::getline(f, line)) {
+    if (line.rfind("State:", 0) == 0 && line.find("(zombie)") != std::string::npos)
+      return make_error(ErrorKind::usage, "process or thread {} has exited", tid);
+    if (line.rfind("Tgid:", 0) == 0) tgid = static_cast<uint32_t>(std::stoul(line.substr(5)));
+  }
+  if (tgid) return *tgid;
+  return make_error(ErrorKind::usage, "no such process or thread: {}", tid);
+}
+
+namespace {
+
+Result<std::pair<std::string, uint64_t>> resolve_cgroup(const std::string& given) {
+  std::string mnt = cgroup2_mount();
+  if (mnt.empty()) return make_error(ErrorKind::unsupported, "--cgroup needs cgroup v2, and no cgroup2 mount was found");
+  // A path already on the mount is taken as is; anything else is relative to the mount root
+  // ("/system.slice/x.service" as /proc/<pid>/cgroup prints it).
+  std::string path = given;
+  bool on_mount = given == mnt || given.rfind(mnt + "/", 0) == 0;
+  if (!on_mount) path = mnt + (given.empty() || given[0] != '/' ? "/" : "") + given;
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return make_error(ErrorKind::usage, "no such cgroup: {} (looked for {})", given, path);
+  struct statfs sfs{};
+  if (statfs(path.c_str(), &sfs) != 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
+    return make_error(ErrorKind::usage, "{} is not a cgroup v2 directory (cgroup2 is mounted at {})", path, mnt);
+  // On cgroup2 the directory's inode number is the kernfs id the kernel reports as cgroup id.
+  return std::pair{path, static_cast<uint64_t>(st.st_ino)};
+}
+
+}  // namespace
+
+Result<ResolvedTargets> resolve_targets(const TargetSpec& spec) {
+  ResolvedTargets t;
+  for (uint32_t pid : spec.pids) {
+    auto tgid = tgid_of(pid);
+    if (!tgid) return tgid.error();
+    // A thread id given to -p means its process: tracing "the process" is what was asked for.
+    t.tgids.push_back(*tgid);
+  }
+  for (uint32_t tid : spec.tids) {
+    auto tgid = tgid_of(tid);
+    if (!tgid) return tgid.error();
+    t.tids.push_back(tid);
+  }
+  if (t.tgids.size() > AITRACE_FILTER_MAX_PIDS || t.tids.size() > AITRACE_FILTER_MAX_PIDS)
+    return make_error(ErrorKind::usage, "at most {} pids or tids can be traced", AITRACE_FILTER_MAX_PIDS);
+  if (spec.comm) {
+    if (spec.comm->empty() || spec.comm->size() >= AITRACE_COMM_LEN)
+      return make_error(ErrorKind::usage, "--comm must be 1 to {} characters (the kernel's comm length): '{}'",
+                        AITRACE_COMM_LEN - 1, *spec.comm);
+    t.cfg.by_comm = 1;
+    std::memcpy(t.cfg.comm, spec.comm->data(), spec.comm->size());
+  }
+  if (spec.cgroup) {
+    auto cg = resolve_cgroup(*spec.cgroup);
+    if (!cg) return cg.error();
+    t.cgroup_path = cg->first;
+    t.cfg.by_cgroup = 1;
+    t.cfg.cgroup_id = cg->second;
+  }
+  t.cfg.by_tgid = !t.tgids.empty() || spec.follow_forks;
+  t.cfg.by_tid = !t.tids.empty();
+  t.cfg.follow_forks = spec.follow_forks;
+  return t;
+}
+
+void add_launched_process(ResolvedTargets& t, uint32_t pid) {
+  t.tgids.push_back(pid);
+  t.cfg.by_tgid = 1;
+  t.cfg.follow_forks = 1;
+}
+
+Status fill_filter_maps(bpf_map* tgids, bpf_map* tids, const ResolvedTargets& t) {
+  uint8_t one = 1;
+  for (uint32_t id : t.tgids) {
+    int err = bpf_map__update_elem(tgids, &id, sizeof(id), &one, sizeof(one), BPF_ANY);
+    if (err) return make_error(ErrorKind::runtime, "filling the pid filter: {}", bpf_error_text(err));
+  }
+  for (uint32_t id : t.tids) {
+    int err = bpf_map__update_elem(tids, &id, sizeof(id), &one, sizeof(one), BPF_ANY);
+    if (err) return make_error(ErrorKind::runtime, "filling the tid filter: {}", bpf_error_text(err));
+  }
+  return {};
+}
+
+}  // namespace aitrace
