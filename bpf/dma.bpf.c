@@ -18,7 +18,7 @@
 
 /* Test support: a buffer of real kernel memory (this map value) that a test fills with fake
  * devices, scatterlists and fences, and whose kernel address dma_test_scratch_addr reports. */
-__u8 test_scratch[1024] = {};
+__u8 test_scratch[4096] = {};
 __u64 test_scratch_addr = 0;
 
 SEC("raw_tp/dma_test_scratch")

@@ -87,6 +87,13 @@ int BPF_PROG(dma_fence_destroy, struct dma_fence *fence)
 	return 0;
 }
 
+SEC("raw_tp/dma_fence_enable_signal")
+int BPF_PROG(dma_fence_enable_signal, struct dma_fence *fence)
+{
+	FENCE_COUNT(enable_signal);
+	return 0;
+}
+
 SEC("raw_tp/dma_fence_wait_start")
 int BPF_PROG(dma_fence_wait_start, struct dma_fence *fence)
 {

@@ -158,12 +158,13 @@ struct aitrace_dma_fence_stats {
 	__u64 emit;
 	__u64 signaled;
 	__u64 destroy;
+	__u64 enable_signal;         /* someone needs the signal (a waiter or callback was added) */
 	__u64 wait_start;
 	__u64 wait_end;
 	__u64 signaled_without_emit; /* most drivers never emit a trace_dma_fence_emit */
 	__u64 wait_end_unmatched;    /* wait_end whose wait_start was not seen (or table full) */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_dma_fence_stats) == 8 * 8, "dma fence stats layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_dma_fence_stats) == 9 * 8, "dma fence stats layout");
 
 /* Everything dropped, in the kernel: each one a map that was full (or busy). */
 struct aitrace_dma_lost {

@@ -53,6 +53,7 @@ constexpr DmaHook kDmaHooks[] = {
     DMA_HOOK("dma_fence", "dma_fence_emit", dma_fence_emit),
     DMA_HOOK("dma_fence", "dma_fence_signaled", dma_fence_signaled),
     DMA_HOOK("dma_fence", "dma_fence_destroy", dma_fence_destroy),
+    DMA_HOOK("dma_fence", "dma_fence_enable_signal", dma_fence_enable_signal),
     DMA_HOOK("dma_fence", "dma_fence_wait_start", dma_fence_wait_start),
     DMA_HOOK("dma_fence", "dma_fence_wait_end", dma_fence_wait_end),
 };

@@ -21,11 +21,13 @@ bool any_nonzero(const aitrace_dma_dir_stats& s) {
 
 std::string device_label(const DmaDevice& d) { return d.name.empty() ? "?" : d.name; }
 
-// Devices in name order (the key, a kernel pointer, is never shown).
+// Devices in name order, unnamed ones last (the key, a kernel pointer, is never shown).
 std::vector<const DmaDevice*> sorted_devices(const DmaSnapshot& s) {
   std::vector<const DmaDevice*> v;
   for (const auto& [_, d] : s.devices) v.push_back(&d);
-  std::stable_sort(v.begin(), v.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  std::stable_sort(v.begin(), v.end(), [](auto* a, auto* b) {
+    return std::make_pair(a->name.empty(), a->name) < std::make_pair(b->name.empty(), b->name);
+  });
   return v;
 }
 
@@ -145,7 +147,7 @@ json dma_report_json(const DmaReport& r) {
         {"io_page_faults", s.iommu.faults}}},
       {"dma_fence",
        {{"events",
-         {{"init", f.init}, {"emit", f.emit}, {"signaled", f.signaled}, {"destroy", f.destroy}, {"wait_start", f.wait_start}, {"wait_end", f.wait_end}}},
+         {{"init", f.init}, {"emit", f.emit}, {"signaled", f.signaled}, {"destroy", f.destroy}, {"enable_signal", f.enable_signal}, {"wait_start", f.wait_start}, {"wait_end", f.wait_end}}},
         {"signaled_without_emit", f.signaled_without_emit},
         {"waits", std::move(waits)},
         {"timelines", std::move(timelines)}}},
@@ -207,8 +209,8 @@ std::string dma_report_text(const DmaReport& r) {
     if (d->dev.iommu_faults) out += fmt::format("  {:<16} {:>10} faults\n", escape_text(device_label(*d)), d->dev.iommu_faults);
 
   const auto& f = s.fence;
-  out += fmt::format("\ndma-fence: init {}, emit {}, signaled {} ({} without emit), destroy {}, waits {}/{}\n", f.init, f.emit,
-                     f.signaled, f.signaled_without_emit, f.destroy, f.wait_start, f.wait_end);
+  out += fmt::format("\ndma-fence: init {}, emit {}, signaled {} ({} without emit), enable_signal {}, destroy {}, waits {}/{}\n",
+                     f.init, f.emit, f.signaled, f.signaled_without_emit, f.enable_signal, f.destroy, f.wait_start, f.wait_end);
   for (const auto& [tid, w] : s.waiters)
     if (w.hist.count)
       out += histogram_text(dma_histogram(w.hist), fmt::format("fence wait {} tid {} (pid {})", escape_text(w.comm), tid, w.tgid));
