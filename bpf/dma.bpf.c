@@ -76,8 +76,11 @@ static __always_inline __u64 pair_unmap(struct aitrace_dma_dir_stats *s, struct 
 	}
 	bytes = v->bytes;
 	ts = v->ts_ns;
-	if (__sync_fetch_and_add(&v->refs, -1) <= 1)
+	/* Plain read, not an atomic fetch (BPF_FETCH needs 5.12; dma_fence/iommu are older). */
+	if (v->refs <= 1)
 		bpf_map_delete_elem(&dma_live, k);
+	else
+		__sync_fetch_and_add(&v->refs, -1);
 	h = dma_map_slot(&dma_lifetime, &hk, &zero_hist, &dma_lost.lifetime_hists_full);
 	if (h)
 		dma_hist_add(h, bpf_ktime_get_ns() - ts);

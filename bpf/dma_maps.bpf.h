@@ -16,15 +16,19 @@
 const volatile bool alloc_has_dir = true;
 const volatile bool free_has_dir = true;
 
+/* Not preallocated: a per-CPU map sized for every device would cost max_entries x CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, AITRACE_DMA_MAX_DEVICES * AITRACE_DMA_DIRS);
 	__type(key, struct aitrace_dma_dir_key);
 	__type(value, struct aitrace_dma_dir_stats);
 } dma_dir_stats SEC(".maps");
 
+/* Not preallocated: a per-CPU map sized for every device would cost max_entries x CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, AITRACE_DMA_MAX_DEVICES);
 	__type(key, __u64);
 	__type(value, struct aitrace_dma_dev_stats);

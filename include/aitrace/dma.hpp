@@ -45,7 +45,7 @@ struct DmaSnapshot {
   std::map<uint64_t, DmaDevice> devices;  // by struct device pointer (never printed)
   aitrace_dma_iommu_stats iommu{};
   aitrace_dma_fence_stats fence{};
-  std::map<uint32_t, DmaWaiter> waiters;                          // by tid
+  std::map<uint32_t, DmaWaiter> waiters;                           // by tid
   std::map<std::pair<uint64_t, uint64_t>, DmaTimeline> timelines;  // by (ops, context)
   aitrace_dma_lost lost{};
   uint64_t unmatched_unmaps() const;

@@ -12,9 +12,9 @@
 namespace aitrace {
 
 struct DmaHookState {
-  std::string event;  // "dma:dma_map_phys"
-  std::string state;  // "attached" | "absent" | the failure text
-  std::string detail; // flavour or reason, for the text report
+  std::string event;   // "dma:dma_map_phys"
+  std::string state;   // "attached" | "absent" | the failure text
+  std::string detail;  // flavour or reason, for the text report
 };
 
 struct DmaReport {

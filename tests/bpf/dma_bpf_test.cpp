@@ -384,8 +384,8 @@ TEST_F(DmaBpf, swiotlb_bounced_dma_bytes_per_device) {
 
 TEST_F(DmaBpf, iommu_dma_map_unmap_bytes_and_faults) {
   load();
-  run(skel_->progs.iommu_map, {0x100000, 0x7000000, 8192});   // (iova, paddr, size)
-  run(skel_->progs.iommu_unmap, {0x100000, 8192, 4096});      // (iova, size, unmapped)
+  run(skel_->progs.iommu_map, {0x100000, 0x7000000, 8192});        // (iova, paddr, size)
+  run(skel_->progs.iommu_unmap, {0x100000, 8192, 4096});           // (iova, size, unmapped)
   run(skel_->progs.iommu_io_page_fault, {kFakeDev, 0x100000, 0});  // (dev, iova, flags)
   DmaSnapshot s = snap();
   EXPECT_EQ(s.iommu.map_count, 1u);

@@ -4,8 +4,8 @@
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <set>
@@ -47,7 +47,8 @@ TEST(DmaE2e, dma_hooks_reported_truthfully_against_tracefs) {
   for (const auto& [event, state] : hooks.items()) {
     auto colon = event.find(':');
     ASSERT_NE(colon, std::string::npos) << event;
-    bool in_tracefs = access((root + "/events/" + event.substr(0, colon) + "/" + event.substr(colon + 1)).c_str(), F_OK) == 0;
+    bool in_tracefs =
+        access((root + "/events/" + event.substr(0, colon) + "/" + event.substr(colon + 1)).c_str(), F_OK) == 0;
     // Attached exactly when the kernel has the event; never a failure on this kernel.
     EXPECT_EQ(state, in_tracefs ? "attached" : "absent") << event;
   }
@@ -111,7 +112,8 @@ TEST(DmaE2e, dma_intervals_are_json_lines_then_total_to_file) {
 
 TEST(DmaE2e, dma_runs_command_filters_its_fence_waits_and_returns_its_exit_code) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  auto r = test::run_command({test::aitrace_binary(), "dma", "--json", "--", "sh", "-c", "exit 3"}, std::chrono::seconds(30));
+  auto r = test::run_command({test::aitrace_binary(), "dma", "--json", "--", "sh", "-c", "exit 3"},
+                             std::chrono::seconds(30));
   EXPECT_EQ(r.exit_code, 3) << r.err;
   json j = json::parse(r.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.out;

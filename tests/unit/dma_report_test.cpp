@@ -1,6 +1,6 @@
 // dma report logic that needs no kernel: interval deltas, the JSON contract, text rendering.
-#include "aitrace/dma.hpp"
 #include "aitrace/dma_report.hpp"
+#include "aitrace/dma.hpp"
 
 #include <gtest/gtest.h>
 
@@ -65,7 +65,7 @@ TEST(DmaReport, dma_json_contract) {
   const auto& dev = j["devices"][0];
   EXPECT_EQ(dev["name"], "0000:3b:00.0");
   EXPECT_EQ(dev["driver"], "nvidia");
-  EXPECT_FALSE(dev.contains("id"));  // no kernel pointers in output
+  EXPECT_FALSE(dev.contains("id"));         // no kernel pointers in output
   EXPECT_EQ(dev["directions"].size(), 1u);  // only directions with traffic
   EXPECT_EQ(dev["directions"]["to_device"]["map"]["count"], 2);
   EXPECT_EQ(dev["directions"]["to_device"]["lifetime"]["count"], 2);

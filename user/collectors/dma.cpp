@@ -23,7 +23,8 @@ struct DmaHook {
 
 // Every event the collector knows, in report order. dma_map_page/dma_unmap_page and the
 // *_resource events are 6.12-6.17 names of what 6.18 calls dma_map_phys/dma_unmap_phys.
-#define DMA_HOOK(cat, tp, prog) {cat, tp, &DmaProgs::prog}
+#define DMA_HOOK(cat, tp, prog) \
+  { cat, tp, &DmaProgs::prog }
 constexpr DmaHook kDmaHooks[] = {
     DMA_HOOK("dma", "dma_map_phys", dma_map_phys),
     DMA_HOOK("dma", "dma_map_page", dma_map_page),

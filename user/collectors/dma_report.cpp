@@ -90,9 +90,15 @@ std::vector<DmaHookState> dma_hook_states(const HookSet& hooks) {
   for (const auto& s : hooks.statuses()) {
     DmaHookState h{s.event, {}, s.state_text()};
     switch (s.state) {
-      case HookStatus::State::attached: h.state = "attached"; break;
-      case HookStatus::State::absent: h.state = "absent"; break;
-      case HookStatus::State::failed: h.state = s.state_text(); break;
+      case HookStatus::State::attached:
+        h.state = "attached";
+        break;
+      case HookStatus::State::absent:
+        h.state = "absent";
+        break;
+      case HookStatus::State::failed:
+        h.state = s.state_text();
+        break;
     }
     v.push_back(std::move(h));
   }
@@ -108,7 +114,8 @@ json dma_report_json(const DmaReport& r) {
   for (const DmaDevice* d : sorted_devices(s)) {
     json dirs = json::object();
     for (int i = 0; i < AITRACE_DMA_DIRS; i++)
-      if (any_nonzero(d->dirs[i]) || d->lifetime[i].count) dirs[kDmaDirNames[i]] = direction_json(d->dirs[i], d->lifetime[i]);
+      if (any_nonzero(d->dirs[i]) || d->lifetime[i].count)
+        dirs[kDmaDirNames[i]] = direction_json(d->dirs[i], d->lifetime[i]);
     devices.push_back({{"name", sanitize_utf8(device_label(*d))},
                        {"driver", sanitize_utf8(d->driver)},
                        {"directions", std::move(dirs)},
@@ -126,11 +133,16 @@ json dma_report_json(const DmaReport& r) {
   json waits = json::array();
   for (const auto& [tid, w] : s.waiters)
     if (w.hist.count)
-      waits.push_back({{"tid", tid}, {"tgid", w.tgid}, {"comm", sanitize_utf8(w.comm)}, {"latency", histogram_json(dma_histogram(w.hist))}});
+      waits.push_back({{"tid", tid},
+                       {"tgid", w.tgid},
+                       {"comm", sanitize_utf8(w.comm)},
+                       {"latency", histogram_json(dma_histogram(w.hist))}});
   json timelines = json::array();
   for (const auto& [_, t] : s.timelines)
     if (t.hist.count)
-      timelines.push_back({{"driver", sanitize_utf8(t.driver)}, {"context", t.context}, {"latency", histogram_json(dma_histogram(t.hist))}});
+      timelines.push_back({{"driver", sanitize_utf8(t.driver)},
+                           {"context", t.context},
+                           {"latency", histogram_json(dma_histogram(t.hist))}});
 
   const auto& f = s.fence;
   return {
@@ -140,14 +152,26 @@ json dma_report_json(const DmaReport& r) {
       {"filter", {{"fence_waits", r.filter.empty() ? "all tasks" : r.filter}, {"dma", "all devices"}}},
       {"hooks", std::move(hooks)},
       {"devices", std::move(devices)},
-      {"swiotlb", {{"count", s.total_swiotlb_count()}, {"bytes", s.total_swiotlb_bytes()}, {"devices", std::move(swiotlb_devices)}}},
+      {"swiotlb",
+       {{"count", s.total_swiotlb_count()},
+        {"bytes", s.total_swiotlb_bytes()},
+        {"devices", std::move(swiotlb_devices)}}},
       {"iommu",
        {{"map", count_bytes(s.iommu.map_count, s.iommu.map_bytes)},
-        {"unmap", {{"count", s.iommu.unmap_count}, {"bytes", s.iommu.unmap_bytes}, {"requested_bytes", s.iommu.unmap_requested}}},
+        {"unmap",
+         {{"count", s.iommu.unmap_count},
+          {"bytes", s.iommu.unmap_bytes},
+          {"requested_bytes", s.iommu.unmap_requested}}},
         {"io_page_faults", s.iommu.faults}}},
       {"dma_fence",
        {{"events",
-         {{"init", f.init}, {"emit", f.emit}, {"signaled", f.signaled}, {"destroy", f.destroy}, {"enable_signal", f.enable_signal}, {"wait_start", f.wait_start}, {"wait_end", f.wait_end}}},
+         {{"init", f.init},
+          {"emit", f.emit},
+          {"signaled", f.signaled},
+          {"destroy", f.destroy},
+          {"enable_signal", f.enable_signal},
+          {"wait_start", f.wait_start},
+          {"wait_end", f.wait_end}}},
         {"signaled_without_emit", f.signaled_without_emit},
         {"waits", std::move(waits)},
         {"timelines", std::move(timelines)}}},
@@ -164,7 +188,8 @@ std::string dma_report_text(const DmaReport& r) {
     if (h.state == "attached") {
       attached++;
     } else {
-      absent += fmt::format("{}{} ({})", absent.empty() ? "" : ", ", h.event, h.state == "absent" ? "absent" : "failed");
+      absent +=
+          fmt::format("{}{} ({})", absent.empty() ? "" : ", ", h.event, h.state == "absent" ? "absent" : "failed");
     }
   }
   out += fmt::format("aitrace dma: {} {:.1f}s, {}/{} hooks attached\n", r.interval ? "interval" : "total", r.seconds,
@@ -181,15 +206,15 @@ std::string dma_report_text(const DmaReport& r) {
       const auto& st = d->dirs[i];
       if (!any_nonzero(st)) continue;
       if (!any)
-        out += fmt::format("  {:<16} {:<10} {:<13} {:>8} {:>10} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9} {:>10} {:>10}\n", "DEVICE",
-                           "DRIVER", "DIR", "MAPS", "MAPPED", "UNMAPS", "UNMATCHED", "SG", "SG_BYTES", "SYNC_CPU",
-                           "SYNC_DEV", "ALLOC", "FREE");
+        out += fmt::format("  {:<16} {:<10} {:<13} {:>8} {:>10} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9} {:>10} {:>10}\n",
+                           "DEVICE", "DRIVER", "DIR", "MAPS", "MAPPED", "UNMAPS", "UNMATCHED", "SG", "SG_BYTES",
+                           "SYNC_CPU", "SYNC_DEV", "ALLOC", "FREE");
       any = true;
       out += fmt::format("  {:<16} {:<10} {:<13} {:>8} {:>10} {:>8} {:>9} {:>6} {:>10} {:>9} {:>9} {:>10} {:>10}\n",
-                         escape_text(device_label(*d)), escape_text(d->driver.empty() ? "-" : d->driver), kDmaDirNames[i],
-                         st.map_count, bytes_text(st.map_bytes), st.unmap_count + st.sg_unmap_count, st.unmap_unmatched,
-                         st.sg_map_count, bytes_text(st.sg_map_bytes), st.sync_cpu_count, st.sync_device_count,
-                         bytes_text(st.alloc_bytes), bytes_text(st.free_bytes));
+                         escape_text(device_label(*d)), escape_text(d->driver.empty() ? "-" : d->driver),
+                         kDmaDirNames[i], st.map_count, bytes_text(st.map_bytes), st.unmap_count + st.sg_unmap_count,
+                         st.unmap_unmatched, st.sg_map_count, bytes_text(st.sg_map_bytes), st.sync_cpu_count,
+                         st.sync_device_count, bytes_text(st.alloc_bytes), bytes_text(st.free_bytes));
       if (d->lifetime[i].count)
         hists += histogram_text(dma_histogram(d->lifetime[i]),
                                 fmt::format("mapping lifetime {} {}", escape_text(device_label(*d)), kDmaDirNames[i]));
@@ -198,25 +223,31 @@ std::string dma_report_text(const DmaReport& r) {
   if (!any) out += "  (no DMA map/unmap/sync/alloc events)\n";
   out += hists;
 
-  out += fmt::format("\nswiotlb bounce buffers: {} copies, {}\n", s.total_swiotlb_count(), bytes_text(s.total_swiotlb_bytes()));
+  out += fmt::format("\nswiotlb bounce buffers: {} copies, {}\n", s.total_swiotlb_count(),
+                     bytes_text(s.total_swiotlb_bytes()));
   for (const DmaDevice* d : sorted_devices(s))
     if (d->dev.swiotlb_count)
-      out += fmt::format("  {:<16} {:>10} copies {:>10}\n", escape_text(device_label(*d)), d->dev.swiotlb_count, bytes_text(d->dev.swiotlb_bytes));
+      out += fmt::format("  {:<16} {:>10} copies {:>10}\n", escape_text(device_label(*d)), d->dev.swiotlb_count,
+                         bytes_text(d->dev.swiotlb_bytes));
   out += fmt::format("IOMMU: map {} ({}), unmap {} ({} of {} requested), io page faults {}\n", s.iommu.map_count,
                      bytes_text(s.iommu.map_bytes), s.iommu.unmap_count, bytes_text(s.iommu.unmap_bytes),
                      bytes_text(s.iommu.unmap_requested), s.iommu.faults);
   for (const DmaDevice* d : sorted_devices(s))
-    if (d->dev.iommu_faults) out += fmt::format("  {:<16} {:>10} faults\n", escape_text(device_label(*d)), d->dev.iommu_faults);
+    if (d->dev.iommu_faults)
+      out += fmt::format("  {:<16} {:>10} faults\n", escape_text(device_label(*d)), d->dev.iommu_faults);
 
   const auto& f = s.fence;
-  out += fmt::format("\ndma-fence: init {}, emit {}, signaled {} ({} without emit), enable_signal {}, destroy {}, waits {}/{}\n",
-                     f.init, f.emit, f.signaled, f.signaled_without_emit, f.enable_signal, f.destroy, f.wait_start, f.wait_end);
+  out += fmt::format(
+      "\ndma-fence: init {}, emit {}, signaled {} ({} without emit), enable_signal {}, destroy {}, waits {}/{}\n",
+      f.init, f.emit, f.signaled, f.signaled_without_emit, f.enable_signal, f.destroy, f.wait_start, f.wait_end);
   for (const auto& [tid, w] : s.waiters)
     if (w.hist.count)
-      out += histogram_text(dma_histogram(w.hist), fmt::format("fence wait {} tid {} (pid {})", escape_text(w.comm), tid, w.tgid));
+      out += histogram_text(dma_histogram(w.hist),
+                            fmt::format("fence wait {} tid {} (pid {})", escape_text(w.comm), tid, w.tgid));
   for (const auto& [_, t] : s.timelines)
     if (t.hist.count)
-      out += histogram_text(dma_histogram(t.hist), fmt::format("fence emit->signaled {} context {}", escape_text(t.driver), t.context));
+      out += histogram_text(dma_histogram(t.hist),
+                            fmt::format("fence emit->signaled {} context {}", escape_text(t.driver), t.context));
 
   const auto& l = s.lost;
   out += fmt::format(
