@@ -167,11 +167,13 @@ static __always_inline void dma_hist_add(struct aitrace_dma_hist *h, __u64 v)
 static __always_inline void dma_note_device(struct device *dev)
 {
 	__u64 key = (__u64)dev;
-	struct aitrace_dma_dev_name n = {};
+	struct aitrace_dma_dev_name n = {}, *old;
 	const char *s;
 	long err;
 
-	if (bpf_map_lookup_elem(&dma_dev_names, &key))
+	/* A device seen before its kobject was named is read again until it has a name. */
+	old = bpf_map_lookup_elem(&dma_dev_names, &key);
+	if (old && old->name[0])
 		return;
 	s = BPF_CORE_READ(dev, init_name);
 	if (!s)
@@ -181,6 +183,11 @@ static __always_inline void dma_note_device(struct device *dev)
 	s = BPF_CORE_READ(dev, driver, name);
 	if (s)
 		bpf_probe_read_kernel_str(n.driver, sizeof(n.driver), s);
+	if (old) {
+		if (n.name[0])
+			bpf_map_update_elem(&dma_dev_names, &key, &n, BPF_EXIST);
+		return;
+	}
 	err = bpf_map_update_elem(&dma_dev_names, &key, &n, BPF_NOEXIST);
 	if (err && err != -EEXIST)
 		DMA_LOST(dev_names_full);

@@ -422,6 +422,23 @@ TEST_F(DmaBpf, dma_alloc_free_bytes_in_both_argument_layouts) {
   EXPECT_EQ(s.devices[kFakeDev].dirs[3].alloc_count, 0u);
 }
 
+TEST_F(DmaBpf, dma_device_named_after_first_event_gets_its_name) {
+  load();
+  uint64_t dev = fake_device("0000:65:00.0", "mlx5_core");
+  size_t name_field = offset_of("device", {"kobj", "name"});
+  uint64_t name_ptr = 0;
+  std::memcpy(&name_ptr, skel_->bss->test_scratch + name_field, sizeof(name_ptr));
+  put_u64(name_field, 0);  // kobject not named yet (device still registering)
+  run(skel_->progs.dma_map_phys, {dev, 0, 0xa000, 4096, kToDevice, 0});
+  EXPECT_EQ(snap().devices[dev].name, "");
+  put_u64(name_field, name_ptr);
+  run(skel_->progs.dma_map_phys, {dev, 0, 0xb000, 4096, kToDevice, 0});
+  DmaSnapshot s = snap();
+  EXPECT_EQ(s.devices[dev].name, "0000:65:00.0");
+  EXPECT_EQ(s.devices[dev].driver, "mlx5_core");
+  EXPECT_EQ(s.devices[dev].dirs[kToDevice].map_count, 2u);
+}
+
 TEST_F(DmaBpf, device_names_are_escaped_in_dma_reports) {
   load();
   uint64_t dev = fake_device("evil\x1b[2J\n", "drv\"x");
