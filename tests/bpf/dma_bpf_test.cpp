@@ -21,6 +21,7 @@
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <sstream>
 #include <thread>
 
 namespace aitrace {
@@ -364,6 +365,37 @@ TEST_F(DmaBpf, dma_fence_emit_to_signaled_per_timeline) {
   EXPECT_EQ(s.fence.signaled_without_emit, 2u);
   EXPECT_EQ(s.fence.destroy, 1u);
   EXPECT_EQ(s.fence.enable_signal, 1u);
+}
+
+// The address of a kernel text symbol from /proc/kallsyms, 0 when hidden (kptr_restrict).
+uint64_t kallsyms_text_address(const std::string& name) {
+  std::istringstream in(test::read_file("/proc/kallsyms"));
+  std::string addr, type, sym;
+  while (in >> addr >> type >> sym) {
+    if (sym == name && (type == "T" || type == "t")) return std::strtoull(addr.c_str(), nullptr, 16);
+    in.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+TEST_F(DmaBpf, dma_fence_timeline_driver_is_symbolized_from_kallsyms) {
+  uint64_t fn = kallsyms_text_address("dma_fence_default_wait");
+  if (!fn) GTEST_SKIP() << "kernel addresses hidden in /proc/kallsyms";
+  load();
+  // ops is not a symbol (it lives in a BPF map), so its get_driver_name function names the driver.
+  size_t f = 1024, ops = 1536;
+  put_u64(f + offset_of("dma_fence", {"ops"}), kaddr(ops));
+  put_u64(f + offset_of("dma_fence", {"context"}), 9);
+  put_u64(ops + offset_of("dma_fence_ops", {"get_driver_name"}), fn);
+  run(skel_->progs.dma_fence_emit, {kaddr(f)});
+  run(skel_->progs.dma_fence_signaled, {kaddr(f)});
+  auto s = read_dma_snapshot(skel_.get(), /*symbolize=*/true);
+  ASSERT_TRUE(s.ok());
+  ASSERT_EQ(s->timelines.size(), 1u);
+  EXPECT_EQ(s->timelines.begin()->second.driver, "dma_fence_default_wait");
+  auto j = dma_report_json(DmaReport{{}, *s, 1.0, false, ""});
+  EXPECT_EQ(j["dma_fence"]["timelines"][0]["driver"], "dma_fence_default_wait");
+  EXPECT_EQ(j["dma_fence"]["timelines"][0]["context"], 9);
 }
 
 TEST_F(DmaBpf, swiotlb_bounced_dma_bytes_per_device) {
