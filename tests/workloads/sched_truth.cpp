@@ -5,6 +5,7 @@
 //         pingpong      two threads bouncing a byte over pipes on one CPU (wakeups: runq_wakeup)
 //         pingpong_hog  the ping-pong with a hog on the same CPU (both kinds of wait)
 //         sleeper       one thread that sleeps in short naps (offcpu_sleep), for filter tests
+//         badname       the sleeper, named with terminal control bytes (escaping tests)
 //
 // Everything is pinned to one CPU (default: the highest allowed) before any worker starts, so
 // workers never migrate. Each worker reads its own /proc/thread-self/schedstat just before it
@@ -12,6 +13,7 @@
 // (schedstat fields: time on CPU, time waiting on a run queue, number of timeslices).
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -62,7 +64,9 @@ void hog(Clock::time_point end) {
   report("hog");
 }
 
-void sleeper(Clock::time_point end) {
+void sleeper(Clock::time_point end, bool bad_name) {
+  // ESC [ 3 1 m: a comm that would colour a terminal if printed raw.
+  if (bad_name) prctl(PR_SET_NAME, "evil\x1b[31m\xff", 0, 0, 0);
   start_together();
   while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   report("sleeper");
@@ -110,7 +114,7 @@ int pin_to_one_cpu(int wanted) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s hogs|pingpong|pingpong_hog|sleeper [DURATION_MS] [CPU]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s hogs|pingpong|pingpong_hog|sleeper|badname [DURATION_MS] [CPU]\n", argv[0]);
     return 2;
   }
   std::string mode = argv[1];
@@ -134,9 +138,9 @@ int main(int argc, char** argv) {
     threads.emplace_back(pinger, ab[1], ba[0], end);
     threads.emplace_back(ponger, ba[1], ab[0]);
     if (workers == 3) threads.emplace_back(hog, end);
-  } else if (mode == "sleeper") {
+  } else if (mode == "sleeper" || mode == "badname") {
     workers = 1;
-    threads.emplace_back(sleeper, end);
+    threads.emplace_back(sleeper, end, mode == "badname");
   } else {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
