@@ -26,11 +26,26 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 group_by = AITRACE_SCHED_BY_PROCESS;
 /* sched_switch has carried prev_state as 4th argument since 5.18; older kernels: read it. */
 const volatile bool switch_has_prev_state = true;
+/* Slots in group_stats (other + max groups) and how many of them have dense histograms. */
+const volatile __u32 max_slots = AITRACE_SCHED_DEFAULT_MAX_GROUPS + 1;
+const volatile __u32 dense_slots = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;
+
+/*
+ * Timestamps: the run queue's clock (rq->clock, the clock schedstat's run_delay uses) by
+ * default, bpf_ktime_get_ns() with --clock ktime. The kernel updates the rq clock under the rq
+ * lock just before each of these tracepoints (start of __schedule, wakeup path), so reading it
+ * costs a few loads instead of a clock read (~70 ns in some VMs), and both ends of every
+ * interval are stamped where the kernel's own accounting stamps them.
+ */
+const volatile bool use_rq_clock = true;
+
+/* Next free slot of group_stats; slot 0 is `other`. */
+__u64 next_slot = 1;
 
 /* Counted drops, shown in every output. */
-__u64 groups_overflow = 0;     /* events that went to the `other` group: groups map full */
+__u64 groups_overflow = 0;     /* tasks routed to `other` because every slot was taken */
 __u64 hist_overflow = 0;       /* samples counted in a group but missing from its buckets */
-__u64 task_state_missing = 0;  /* task state unavailable (storage busy/ENOMEM, map full) */
+__u64 task_state_missing = 0;  /* events without per-task state (storage busy/ENOMEM, map full) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -47,12 +62,27 @@ struct {
 	__type(value, struct aitrace_sched_task_state);
 } task_states_by_tid SEC(".maps");
 
+/* group id -> slot; consulted once per task (and again when its group id changes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS + 1); /* + the `other` group */
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS);
 	__type(key, __u64);
+	__type(value, __u32);
+} group_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS + 1);
+	__type(key, __u32);
 	__type(value, struct aitrace_sched_group);
-} groups SEC(".maps");
+} group_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_DENSE_GROUPS);
+	__type(key, __u32);
+	__type(value, struct aitrace_sched_dense_hist);
+} dense_hist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -61,18 +91,50 @@ struct {
 	__type(value, __u64);
 } hist SEC(".maps");
 
-/* A new group is built here: 280 bytes do not belong on the 512-byte stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct aitrace_sched_group);
-} group_scratch SEC(".maps");
-
 /* Before 5.14 the task state field was `state`. */
 struct task_struct___pre514 {
 	long state;
 } __attribute__((preserve_access_index));
+
+/* Architectures where the CPU number lives in task_struct rather than thread_info. */
+struct task_struct___cpu {
+	unsigned int cpu;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_cpu_of(struct task_struct *p)
+{
+	struct task_struct___cpu *q = (void *)p;
+
+	if (bpf_core_field_exists(q->cpu))
+		return BPF_CORE_READ(q, cpu);
+	return BPF_CORE_READ(p, thread_info.cpu);
+}
+
+/*
+ * The clock of the run queue p is on (its rq lock is held at every hook that asks). Every task,
+ * whatever its class, has se.cfs_rq set to its CPU's cfs_rq by set_task_rq().
+ */
+static __always_inline __u64 task_rq_clock(struct task_struct *p, bool btf)
+{
+	struct cfs_rq *cfs;
+	struct rq *rq;
+	__u64 clock = 0;
+
+	if (!use_rq_clock)
+		return bpf_ktime_get_ns();
+	cfs = btf ? p->se.cfs_rq : BPF_CORE_READ(p, se.cfs_rq);
+	if (bpf_core_field_exists(cfs->rq)) {
+		rq = btf ? cfs->rq : BPF_CORE_READ(cfs, rq);
+		if (!rq)
+			return bpf_ktime_get_ns();
+		return btf ? rq->clock : BPF_CORE_READ(rq, clock);
+	}
+	/* Without CONFIG_FAIR_GROUP_SCHED a cfs_rq has no rq pointer: it is embedded in its rq. */
+	bpf_probe_read_kernel(&clock, sizeof(clock),
+			      (void *)((unsigned long)cfs - bpf_core_field_offset(struct rq, cfs) +
+				       bpf_core_field_offset(struct rq, clock)));
+	return clock;
+}
 
 #define TASK_RUNNING_STATE 0x0000
 #define TASK_UNINTERRUPTIBLE_STATE 0x0002
@@ -121,8 +183,7 @@ static __always_inline __u64 comm_hash(const char *comm)
 			break;
 		h = (h ^ (__u8)comm[i]) * 0x100000001b3ULL;
 	}
-	/* Never collide with the `other` group's id. */
-	return h == AITRACE_SCHED_GROUP_OTHER ? h - 1 : h;
+	return h;
 }
 
 static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid)
@@ -144,56 +205,86 @@ static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32
 	}
 }
 
-static __always_inline struct aitrace_sched_group *group_create(struct task_struct *p, __u32 tid, __u32 tgid, __u64 *gid)
-{
-	struct aitrace_sched_group *init;
-	__u32 zero = 0;
-	long err;
-
-	init = bpf_map_lookup_elem(&group_scratch, &zero);
-	if (!init)
-		return NULL;
-	__builtin_memset(init, 0, sizeof(*init));
-	for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
-		init->metrics[m].min = ~0ULL;
-	init->pid = tgid;
-	init->tid = tid;
-	init->cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
-	/* A process is named after its main thread, whichever thread is seen first. */
-	if (group_by == AITRACE_SCHED_BY_PROCESS)
-		BPF_CORE_READ_STR_INTO(&init->comm, p, group_leader, comm);
-	else
-		BPF_CORE_READ_STR_INTO(&init->comm, p, comm);
-
-	err = bpf_map_update_elem(&groups, gid, init, BPF_NOEXIST);
-	if (err == -E2BIG) {
-		__sync_fetch_and_add(&groups_overflow, 1);
-		*gid = AITRACE_SCHED_GROUP_OTHER;
-	}
-	return bpf_map_lookup_elem(&groups, gid);
-}
-
-static __always_inline struct aitrace_sched_group *group_get(struct task_struct *p, __u32 tid, __u32 tgid, __u64 *gid)
+/* Finds or takes the slot of group `gid`; `other` when every slot is taken. */
+static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid, __u64 gid)
 {
 	struct aitrace_sched_group *g;
+	__u32 *found, slot;
+	__u64 next;
+	long err;
 
-	*gid = group_id_of(p, tid, tgid);
-	g = bpf_map_lookup_elem(&groups, gid);
-	if (g)
-		return g;
-	return group_create(p, tid, tgid, gid);
+	found = bpf_map_lookup_elem(&group_slots, &gid);
+	if (found)
+		return *found;
+	next = __sync_fetch_and_add(&next_slot, 1);
+	if (next >= max_slots) {
+		__sync_fetch_and_add(&groups_overflow, 1);
+		return AITRACE_SCHED_OTHER_SLOT;
+	}
+	slot = (__u32)next;
+	g = bpf_map_lookup_elem(&group_stats, &slot);
+	if (!g)
+		return AITRACE_SCHED_OTHER_SLOT;
+	/* The slot is private until group_slots publishes it. */
+	for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
+		g->metrics[m].min = ~0ULL;
+	g->pid = tgid;
+	g->tid = tid;
+	g->id = gid;
+	g->cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+	/* A process is named after its main thread, whichever thread is seen first. */
+	if (group_by == AITRACE_SCHED_BY_PROCESS)
+		BPF_CORE_READ_STR_INTO(&g->comm, p, group_leader, comm);
+	else
+		BPF_CORE_READ_STR_INTO(&g->comm, p, comm);
+	err = bpf_map_update_elem(&group_slots, &gid, &slot, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* Another CPU created the group first; this slot stays unused (used == 0). */
+		found = bpf_map_lookup_elem(&group_slots, &gid);
+		return found ? *found : AITRACE_SCHED_OTHER_SLOT;
+	}
+	if (err) {
+		__sync_fetch_and_add(&groups_overflow, 1);
+		return AITRACE_SCHED_OTHER_SLOT;
+	}
+	g->used = 1;
+	return slot;
 }
 
-static __always_inline void hist_add(__u64 gid, __u32 metric, __u64 value)
+/* The task's group: the slot cached in its state, looked up only when its group id changed. */
+static __always_inline struct aitrace_sched_group *group_of(struct task_struct *p, struct aitrace_sched_task_state *st,
+							    __u32 tid, __u32 tgid, __u32 *slot)
 {
-	struct aitrace_sched_hist_key key = {
-		.group = gid,
-		.metric = metric,
-		.bucket = aitrace_hist_bucket(value),
-	};
+	__u64 gid = group_id_of(p, tid, tgid);
+
+	if (!st->cached || st->group != gid) {
+		st->slot = slot_assign(p, tid, tgid, gid);
+		st->group = gid;
+		st->cached = 1;
+	}
+	*slot = st->slot;
+	return bpf_map_lookup_elem(&group_stats, slot);
+}
+
+static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
+{
+	struct aitrace_sched_hist_key key = {};
+	__u32 bucket = aitrace_hist_bucket(value);
 	__u64 one = 1, *count;
 	long err;
 
+	if (bucket >= AITRACE_HIST_BUCKETS || metric >= AITRACE_SCHED_METRICS)
+		return;
+	if (slot < dense_slots) {
+		struct aitrace_sched_dense_hist *d = bpf_map_lookup_elem(&dense_hist, &slot);
+
+		if (d)
+			__sync_fetch_and_add(&d->buckets[metric][bucket], 1);
+		return;
+	}
+	key.slot = slot;
+	key.metric = metric;
+	key.bucket = bucket;
 	count = bpf_map_lookup_elem(&hist, &key);
 	if (count) {
 		__sync_fetch_and_add(count, 1);
@@ -209,25 +300,42 @@ static __always_inline void hist_add(__u64 gid, __u32 metric, __u64 value)
 	}
 }
 
-/*
- * count and sum are atomic; min/max are plain stores (no cmpxchg at the default BPF ISA), so a
- * concurrent update of the same group on another CPU can lose an extreme. Userspace clamps them
- * to the bucket bounds, which are exact.
- */
-static __always_inline void metric_add(struct aitrace_sched_group *g, __u64 gid, __u32 metric, __u64 value)
+/* min/max with compare-and-swap: exact even when CPUs update one group at once. */
+static __always_inline void store_min(__u64 *p, __u64 v)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = *p;
+
+		if (v >= cur || __sync_val_compare_and_swap(p, cur, v) == cur)
+			return;
+	}
+}
+
+static __always_inline void store_max(__u64 *p, __u64 v)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = *p;
+
+		if (v <= cur || __sync_val_compare_and_swap(p, cur, v) == cur)
+			return;
+	}
+}
+
+static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
 {
 	struct aitrace_sched_metric_stats *s;
 
+	/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
+	if ((__s64)value < 0)
+		value = 0;
 	if (metric >= AITRACE_SCHED_METRICS)
 		return;
 	s = &g->metrics[metric];
 	__sync_fetch_and_add(&s->count, 1);
 	__sync_fetch_and_add(&s->sum, value);
-	if (value < s->min)
-		s->min = value;
-	if (value > s->max)
-		s->max = value;
-	hist_add(gid, metric, value);
+	store_min(&s->min, value);
+	store_max(&s->max, value);
+	hist_add(slot, metric, value);
 }
 
 static __always_inline bool measured(struct task_struct *p, __u32 tid)
@@ -242,7 +350,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	bool runnable;
-	__u64 gid;
+	__u32 slot;
 
 	if (!measured(prev, tid))
 		return;
@@ -250,7 +358,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	if (!st)
 		return;
 	tgid = TASK_READ(btf, prev, tgid);
-	g = group_get(prev, tid, tgid, &gid);
+	g = group_of(prev, st, tid, tgid, &slot);
 	/*
 	 * Preempted (preempt=true) means still on the run queue whatever state it was setting;
 	 * otherwise a non-zero state means it blocked (a pending signal resets it to RUNNING).
@@ -258,7 +366,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	runnable = preempt || state == TASK_RUNNING_STATE;
 	if (g) {
 		if (st->phase == AITRACE_SCHED_PHASE_ONCPU)
-			metric_add(g, gid, AITRACE_SCHED_ONCPU, now - st->ts);
+			metric_add(g, slot, AITRACE_SCHED_ONCPU, now - st->ts);
 		if (runnable)
 			__sync_fetch_and_add(&g->involuntary, 1);
 	}
@@ -276,7 +384,7 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 	__u32 tid = TASK_READ(btf, next, pid), tgid;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
-	__u64 gid;
+	__u32 slot;
 
 	if (!measured(next, tid))
 		return;
@@ -284,13 +392,13 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 	if (!st)
 		return;
 	tgid = TASK_READ(btf, next, tgid);
-	g = group_get(next, tid, tgid, &gid);
+	g = group_of(next, st, tid, tgid, &slot);
 	if (g) {
 		__sync_fetch_and_add(&g->switches, 1);
 		if (st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP)
-			metric_add(g, gid, AITRACE_SCHED_RUNQ_WAKEUP, now - st->ts);
+			metric_add(g, slot, AITRACE_SCHED_RUNQ_WAKEUP, now - st->ts);
 		else if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT)
-			metric_add(g, gid, AITRACE_SCHED_RUNQ_PREEMPT, now - st->ts);
+			metric_add(g, slot, AITRACE_SCHED_RUNQ_PREEMPT, now - st->ts);
 	}
 	st->phase = AITRACE_SCHED_PHASE_ONCPU;
 	st->ts = now;
@@ -301,7 +409,7 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 	bool preempt = ctx[0];
 	struct task_struct *prev = (struct task_struct *)ctx[1];
 	struct task_struct *next = (struct task_struct *)ctx[2];
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = task_rq_clock(prev, btf);
 	unsigned int state;
 
 	/* The 4th argument is only read where it exists: the verifier prunes the other branch. */
@@ -319,8 +427,8 @@ static __always_inline int handle_wakeup(struct task_struct *p, bool btf)
 	__u32 tid = TASK_READ(btf, p, pid), tgid;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
-	__u64 now, gid;
-	__u32 phase;
+	__u32 phase, slot;
+	__u64 now;
 
 	if (!measured(p, tid))
 		return 0;
@@ -332,12 +440,12 @@ static __always_inline int handle_wakeup(struct task_struct *p, bool btf)
 	if (phase == AITRACE_SCHED_PHASE_ONCPU || phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP ||
 	    phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = task_rq_clock(p, btf);
 	if (phase == AITRACE_SCHED_PHASE_SLEEP || phase == AITRACE_SCHED_PHASE_BLOCK) {
 		tgid = TASK_READ(btf, p, tgid);
-		g = group_get(p, tid, tgid, &gid);
+		g = group_of(p, st, tid, tgid, &slot);
 		if (g)
-			metric_add(g, gid,
+			metric_add(g, slot,
 				   phase == AITRACE_SCHED_PHASE_BLOCK ? AITRACE_SCHED_OFFCPU_BLOCK : AITRACE_SCHED_OFFCPU_SLEEP,
 				   now - st->ts);
 	}
@@ -350,17 +458,20 @@ enum group_counter { COUNT_MIGRATION, COUNT_NUMA_MOVE, COUNT_NUMA_SWAP };
 
 static __always_inline int count_event(struct task_struct *p, enum group_counter which, bool btf)
 {
-	__u32 tid, tgid;
+	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
-	__u64 gid;
+	__u32 tid, tgid, slot;
 
 	if (!p)
 		return 0;
 	tid = TASK_READ(btf, p, pid);
 	if (!measured(p, tid))
 		return 0;
+	st = task_state_get(p, tid, btf);
+	if (!st)
+		return 0;
 	tgid = TASK_READ(btf, p, tgid);
-	g = group_get(p, tid, tgid, &gid);
+	g = group_of(p, st, tid, tgid, &slot);
 	if (!g)
 		return 0;
 	if (which == COUNT_MIGRATION)
@@ -370,6 +481,14 @@ static __always_inline int count_event(struct task_struct *p, enum group_counter
 	else
 		__sync_fetch_and_add(&g->numa_swaps, 1);
 	return 0;
+}
+
+/* An existing group, by id (no slot is taken). */
+static __always_inline struct aitrace_sched_group *group_by_id(__u64 gid)
+{
+	__u32 *slot = bpf_map_lookup_elem(&group_slots, &gid);
+
+	return slot ? bpf_map_lookup_elem(&group_stats, slot) : NULL;
 }
 
 /* Marks a thread's (or, when the last thread leaves, a process's) group as exited. */
@@ -391,7 +510,7 @@ static __always_inline int handle_exit(struct task_struct *p, bool btf)
 	if (!mark)
 		return 0;
 	gid = group_by == AITRACE_SCHED_BY_THREAD ? tid : tgid;
-	g = bpf_map_lookup_elem(&groups, &gid);
+	g = group_by_id(gid);
 	if (g)
 		g->flags |= AITRACE_SCHED_GROUP_EXITED;
 	return 0;
@@ -410,7 +529,7 @@ static __always_inline int handle_rename(struct task_struct *p, const char *comm
 		gid = tgid;
 	else
 		return 0;
-	g = bpf_map_lookup_elem(&groups, &gid);
+	g = group_by_id(gid);
 	if (g)
 		bpf_probe_read_kernel_str(g->comm, sizeof(g->comm), comm);
 	return 0;

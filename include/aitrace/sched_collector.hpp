@@ -26,10 +26,16 @@ const char* sched_group_by_name(SchedGroupBy g);
 inline constexpr std::array<const char*, AITRACE_SCHED_METRICS> kSchedMetricNames = {
     "runq_wakeup", "runq_preempt", "oncpu", "offcpu_sleep", "offcpu_block"};
 
+// Which clock stamps transitions: the run queue's (what schedstat uses; the default) or
+// bpf_ktime_get_ns() read at the tracepoint.
+enum class SchedClock { automatic, rq, ktime };
+
 struct SchedConfig {
   SchedGroupBy group_by = SchedGroupBy::process;
+  SchedClock clock = SchedClock::automatic;
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
-  uint32_t max_hist_entries = 0;  // 0: derived from max_groups
+  uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
+  uint32_t max_hist_entries = 0;  // sparse histogram entries; 0: derived from max_groups
   ResolvedTargets targets;        // whole system when empty
 };
 
@@ -39,6 +45,7 @@ struct SchedCounters {
 
 struct SchedGroup {
   uint64_t id = 0;  // tid, tgid, cgroup id, comm hash, 0; AITRACE_SCHED_GROUP_OTHER for `other`
+  uint32_t slot = 0;
   bool other = false;
   bool exited = false;
   uint32_t pid = 0, tid = 0;
@@ -56,7 +63,7 @@ struct SchedGroup {
 };
 
 struct SchedLost {
-  uint64_t groups_overflow = 0;     // events routed to `other`
+  uint64_t groups_overflow = 0;     // tasks routed to `other` (group map full)
   uint64_t hist_overflow = 0;       // samples missing from buckets
   uint64_t task_state_missing = 0;  // events without per-task state
   uint64_t fork_overflow = 0;       // child processes not followed (filter map full)
@@ -90,6 +97,7 @@ class SchedCollector {
 
   const HookSet& hooks() const;
   HookKind flavour() const;
+  bool uses_rq_clock() const;
   const SchedConfig& config() const;
 
  private:

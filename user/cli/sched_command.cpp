@@ -22,6 +22,7 @@ struct SchedOptions {
   std::string by = "process";
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
   size_t top = 10;
+  std::string clock = "auto";
 };
 
 // What to trace, resolved once for every collector of the command.
@@ -60,6 +61,8 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   if (!group_by)
     return make_error(ErrorKind::usage, "invalid --by '{}': expected thread, process, cgroup, comm or none", o.by);
   if (o.max_groups == 0) return make_error(ErrorKind::usage, "--max-groups must be at least 1");
+  if (o.clock != "auto" && o.clock != "rq" && o.clock != "ktime")
+    return make_error(ErrorKind::usage, "invalid --clock '{}': expected auto, rq or ktime", o.clock);
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
   auto targets = resolve_sched_targets(o.targets);
@@ -68,6 +71,7 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   SchedConfig cfg;
   cfg.group_by = *group_by;
   cfg.max_groups = o.max_groups;
+  cfg.clock = o.clock == "rq" ? SchedClock::rq : o.clock == "ktime" ? SchedClock::ktime : SchedClock::automatic;
   cfg.targets = targets->resolved;
   auto collector = SchedCollector::open(cfg);
   if (!collector) return collector.error();
@@ -124,6 +128,8 @@ void register_sched_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--top", opts->top, "Text output: show this many groups (default 10)");
   // Hidden: bounds the group map (default 10240); tests force an overflow with a tiny value.
   cmd->add_option("--max-groups", opts->max_groups, "Group map capacity")->group("");
+  // Hidden: auto (rq clock where available), rq, ktime; for comparisons and tests.
+  cmd->add_option("--clock", opts->clock, "Timestamp source")->group("");
   cmd->callback([opts, &exit_code] {
     int code = 0;
     Status st = run_sched(*opts, code);

@@ -99,6 +99,7 @@ SchedCollector::~SchedCollector() = default;
 
 const HookSet& SchedCollector::hooks() const { return impl_->hooks; }
 HookKind SchedCollector::flavour() const { return impl_->flavour; }
+bool SchedCollector::uses_rq_clock() const { return impl_->skel.get()->rodata->use_rq_clock; }
 const SchedConfig& SchedCollector::config() const { return impl_->cfg; }
 
 Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
@@ -113,13 +114,20 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
   set_filter_config(s, cfg.targets);
   s->rodata->group_by = bpf_group_by(cfg.group_by);
   s->rodata->switch_has_prev_state = switch_has_prev_state();
+  s->rodata->use_rq_clock = cfg.clock != SchedClock::ktime;
+  const uint32_t slots = cfg.max_groups + 1;  // + `other`
+  const uint32_t dense = std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
+  s->rodata->max_slots = slots;
+  s->rodata->dense_slots = cfg.dense_groups ? dense : 0;
 
   uint64_t hist_entries = cfg.max_hist_entries
                               ? cfg.max_hist_entries
                               : std::max<uint64_t>(AITRACE_SCHED_MIN_HIST_ENTRIES,
                                                    uint64_t{cfg.max_groups} * AITRACE_SCHED_HIST_ENTRIES_PER_GROUP);
   if (hist_entries > (1u << 24)) hist_entries = 1u << 24;
-  bpf_map__set_max_entries(s->maps.groups, cfg.max_groups + 1);
+  bpf_map__set_max_entries(s->maps.group_slots, cfg.max_groups);
+  bpf_map__set_max_entries(s->maps.group_stats, slots);
+  bpf_map__set_max_entries(s->maps.dense_hist, dense);
   bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_entries));
 
   impl->flavour = choose_flavour();
@@ -155,11 +163,14 @@ Status SchedCollector::load() {
   sched_bpf* s = impl_->skel.get();
   AITRACE_TRY(impl_->skel.load("sched"));
   AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, impl_->cfg.targets));
-  // `other` exists from the start, so a full group map always has somewhere to count.
+  // `other` (slot 0) exists from the start, so a full group map always has somewhere to count.
   aitrace_sched_group other{};
   for (auto& m : other.metrics) m.min = ~0ULL;
-  uint64_t key = AITRACE_SCHED_GROUP_OTHER;
-  int err = bpf_map__update_elem(s->maps.groups, &key, sizeof(key), &other, sizeof(other), BPF_NOEXIST);
+  other.id = AITRACE_SCHED_GROUP_OTHER;
+  other.used = 1;
+  std::memcpy(other.comm, "other", 6);
+  uint32_t key = AITRACE_SCHED_OTHER_SLOT;
+  int err = bpf_map__update_elem(s->maps.group_stats, &key, sizeof(key), &other, sizeof(other), BPF_ANY);
   if (err) return make_error(ErrorKind::runtime, "seeding the sched group map: {}", bpf_error_text(err));
   return {};
 }
@@ -227,12 +238,17 @@ Result<SchedSnapshot> SchedCollector::read() const {
                                                std::chrono::steady_clock::now() - impl_->attached_at)
                                                .count());
   snap.group_capacity = impl_->cfg.max_groups;
-  std::unordered_map<uint64_t, size_t> index;
-  AITRACE_TRY((for_each_entry<uint64_t, aitrace_sched_group>(
-      bpf_map__fd(s->maps.groups), [&](uint64_t id, const aitrace_sched_group& g) {
+  const uint32_t slots = bpf_map__max_entries(s->maps.group_stats);
+  const uint32_t dense = s->rodata->dense_slots;
+  const uint32_t used_slots = static_cast<uint32_t>(std::min<uint64_t>(s->data->next_slot, slots));
+  std::unordered_map<uint32_t, size_t> index;  // slot -> snap.groups position
+  AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_group>(
+      bpf_map__fd(s->maps.group_stats), [&](uint32_t slot, const aitrace_sched_group& g) {
+        if (!g.used || slot >= used_slots) return;
         SchedGroup out;
-        out.id = id;
-        out.other = id == AITRACE_SCHED_GROUP_OTHER;
+        out.slot = slot;
+        out.id = slot == AITRACE_SCHED_OTHER_SLOT ? AITRACE_SCHED_GROUP_OTHER : g.id;
+        out.other = slot == AITRACE_SCHED_OTHER_SLOT;
         out.exited = g.flags & AITRACE_SCHED_GROUP_EXITED;
         out.pid = g.pid;
         out.tid = g.tid;
@@ -245,12 +261,23 @@ Result<SchedSnapshot> SchedCollector::read() const {
           out.min[m] = g.metrics[m].count && g.metrics[m].min != ~0ULL ? g.metrics[m].min : 0;
           out.max[m] = g.metrics[m].max;
         }
-        index[id] = snap.groups.size();
+        index[slot] = snap.groups.size();
         snap.groups.push_back(std::move(out));
       })));
+  // Dense histograms: one lookup per used slot (each value is ~25 KB).
+  auto dh = std::make_unique<aitrace_sched_dense_hist>();
+  for (uint32_t slot = 0; slot < std::min(dense, used_slots); slot++) {
+    auto it = index.find(slot);
+    if (it == index.end()) continue;
+    if (bpf_map__lookup_elem(s->maps.dense_hist, &slot, sizeof(slot), dh.get(), sizeof(*dh), 0) != 0) continue;
+    SchedGroup& g = snap.groups[it->second];
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
+      for (uint32_t b = 0; b < AITRACE_HIST_BUCKETS; b++)
+        if (dh->buckets[m][b]) g.buckets[m].push_back({b, dh->buckets[m][b]});
+  }
   AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, uint64_t>(
       bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, uint64_t n) {
-        auto it = index.find(k.group);
+        auto it = index.find(k.slot);
         if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.bucket >= AITRACE_HIST_BUCKETS || !n) return;
         snap.groups[it->second].buckets[k.metric].push_back({k.bucket, n});
       })));
@@ -279,8 +306,8 @@ Histogram SchedGroup::histogram(int metric) const {
 }
 
 SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot& before) {
-  std::unordered_map<uint64_t, const SchedGroup*> prev;
-  for (const auto& g : before.groups) prev[g.id] = &g;
+  std::unordered_map<uint32_t, const SchedGroup*> prev;
+  for (const auto& g : before.groups) prev[g.slot] = &g;
   SchedSnapshot out;
   out.duration_ns = now.duration_ns - std::min(now.duration_ns, before.duration_ns);
   out.group_capacity = now.group_capacity;
@@ -290,7 +317,7 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
               sub(now.lost.task_state_missing, before.lost.task_state_missing),
               sub(now.lost.fork_overflow, before.lost.fork_overflow)};
   for (const auto& g : now.groups) {
-    auto it = prev.find(g.id);
+    auto it = prev.find(g.slot);
     if (it == prev.end()) {
       out.groups.push_back(g);
       continue;
