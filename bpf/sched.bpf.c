@@ -331,7 +331,9 @@ static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot
 	if (metric >= AITRACE_SCHED_METRICS)
 		return;
 	s = &g->metrics[metric];
-	__sync_fetch_and_add(&s->count, 1);
+	/* A dense slot's count is the sum of its buckets (userspace adds them): one atomic less. */
+	if (slot >= dense_slots)
+		__sync_fetch_and_add(&s->count, 1);
 	__sync_fetch_and_add(&s->sum, value);
 	store_min(&s->min, value);
 	store_max(&s->max, value);
@@ -394,11 +396,17 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 	tgid = TASK_READ(btf, next, tgid);
 	g = group_of(next, st, tid, tgid, &slot);
 	if (g) {
-		__sync_fetch_and_add(&g->switches, 1);
+		/*
+		 * Dense slots count only the switch-ins without a run-queue sample; userspace adds
+		 * the runq_wakeup and runq_preempt counts (one atomic less on the hot path).
+		 */
 		if (st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP)
 			metric_add(g, slot, AITRACE_SCHED_RUNQ_WAKEUP, now - st->ts);
 		else if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT)
 			metric_add(g, slot, AITRACE_SCHED_RUNQ_PREEMPT, now - st->ts);
+		if (slot >= dense_slots || (st->phase != AITRACE_SCHED_PHASE_QUEUED_WAKEUP &&
+					    st->phase != AITRACE_SCHED_PHASE_QUEUED_PREEMPT))
+			__sync_fetch_and_add(&g->switches, 1);
 	}
 	st->phase = AITRACE_SCHED_PHASE_ONCPU;
 	st->ts = now;

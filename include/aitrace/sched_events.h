@@ -46,7 +46,7 @@ enum aitrace_sched_group_by {
 #define AITRACE_SCHED_GROUP_EXITED 1u
 
 struct aitrace_sched_metric_stats {
-	__u64 count;
+	__u64 count;  /* dense slots: 0, the buckets hold the count */
 	__u64 sum;
 	__u64 min; /* ~0 until the first sample */
 	__u64 max;
@@ -59,7 +59,7 @@ struct aitrace_sched_group {
 	__u32 tid;     /* its tid */
 	__u64 id;      /* group id: tid, tgid, cgroup id, comm hash or 0 (0 also: unused slot) */
 	char comm[AITRACE_COMM_LEN];
-	__u64 switches;    /* switch-ins */
+	__u64 switches;    /* switch-ins (dense slots: only those without a run-queue sample) */
 	__u64 involuntary; /* switch-outs while runnable (preemptions) */
 	__u64 migrations;  /* sched_migrate_task */
 	__u64 numa_moves;  /* sched_move_numa */

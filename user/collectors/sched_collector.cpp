@@ -258,7 +258,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
         for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
           out.count[m] = g.metrics[m].count;
           out.sum[m] = g.metrics[m].sum;
-          out.min[m] = g.metrics[m].count && g.metrics[m].min != ~0ULL ? g.metrics[m].min : 0;
+          out.min[m] = g.metrics[m].min != ~0ULL ? g.metrics[m].min : 0;
           out.max[m] = g.metrics[m].max;
         }
         index[slot] = snap.groups.size();
@@ -271,9 +271,18 @@ Result<SchedSnapshot> SchedCollector::read() const {
     if (it == index.end()) continue;
     if (bpf_map__lookup_elem(s->maps.dense_hist, &slot, sizeof(slot), dh.get(), sizeof(*dh), 0) != 0) continue;
     SchedGroup& g = snap.groups[it->second];
-    for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
+    // Dense slots keep no sample count in the kernel: it is the sum of the buckets, and
+    // switch-ins with a run-queue sample are counted by those samples.
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      g.count[m] = 0;
       for (uint32_t b = 0; b < AITRACE_HIST_BUCKETS; b++)
-        if (dh->buckets[m][b]) g.buckets[m].push_back({b, dh->buckets[m][b]});
+        if (dh->buckets[m][b]) {
+          g.buckets[m].push_back({b, dh->buckets[m][b]});
+          g.count[m] += dh->buckets[m][b];
+        }
+      if (!g.count[m]) g.min[m] = 0;
+    }
+    g.counters.switches += g.count[AITRACE_SCHED_RUNQ_WAKEUP] + g.count[AITRACE_SCHED_RUNQ_PREEMPT];
   }
   AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, uint64_t>(
       bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, uint64_t n) {
