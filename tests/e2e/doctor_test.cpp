@@ -296,6 +296,11 @@ TEST_F(DoctorRoot, TextReportAndOutputFile) {
   EXPECT_EQ(file["schema"], "aitrace.doctor/1");
   EXPECT_EQ(file["kernel"]["release"]["value"], u.release);
   unlink(path.c_str());
+
+  auto bad = test::run_command({test::aitrace_binary(), "doctor", "-o", "/nonexistent-dir/doctor.json"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err, "aitrace: cannot write /nonexistent-dir/doctor.json: No such file or directory\n");
+  EXPECT_EQ(bad.out, "");
 }
 
 // Runs argv as nobody (uid/gid 65534, no groups, so no capabilities); needs root to switch.
