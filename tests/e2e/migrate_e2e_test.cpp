@@ -1,0 +1,175 @@
+// `aitrace migrate` against the kernel's own accounting: while a workload fragments memory and
+// compacts it, the pages the trace counts equal the pgmigrate_success delta of /proc/vmstat.
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+namespace aitrace {
+namespace {
+
+using nlohmann::json;
+
+struct FragmentRun {
+  test::CommandResult cmd;
+  json report;
+  long long before = -1, after = -1;  // pgmigrate_success read by the workload
+};
+
+std::string temp_path(const char* tag) {
+  return (std::filesystem::temp_directory_path() /
+          (std::string("aitrace-migrate-") + tag + "-" + std::to_string(getpid()) + ".json"))
+      .string();
+}
+
+FragmentRun run_fragment(std::vector<std::string> extra) {
+  FragmentRun r;
+  std::string out = temp_path("report");
+  std::vector<std::string> argv = {test::aitrace_binary(), "migrate", "--json", "-o", out};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.insert(argv.end(), {"--", test::workload("migrate_fragment"), "--mb", "64"});
+  r.cmd = test::run_command(argv, std::chrono::seconds(60));
+  std::istringstream lines(r.cmd.out);
+  std::string key;
+  long long v;
+  while (lines >> key >> v) {
+    if (key == "pgmigrate_success_before") r.before = v;
+    if (key == "pgmigrate_success_after") r.after = v;
+  }
+  std::string text = test::read_file(out);
+  std::filesystem::remove(out);
+  if (!text.empty()) r.report = json::parse(text, nullptr, false);
+  return r;
+}
+
+const json* workload_group(const json& report) {
+  for (const auto& g : report["groups"])
+    if (g.value("comm", "") == "migrate_fragmen") return &g;
+  return nullptr;
+}
+
+class MigrateGroundTruth : public ::testing::TestWithParam<const char*> {};
+
+// Whole system (-a) for as long as the workload runs: every migration the kernel counts in
+// pgmigrate_success between the workload's two reads is inside the traced window. The window
+// is slightly wider (exec and exit of the workload), so a background migration (kcompactd)
+// right there would make the trace larger: then the attempt is repeated; one exact match is
+// required, and the bounds must hold on every attempt.
+TEST_P(MigrateGroundTruth, PagesEqualVmstatDelta) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  setenv("AITRACE_HOOK", GetParam(), 1);
+  bool exact = false;
+  std::string log;
+  for (int attempt = 0; attempt < 3 && !exact; attempt++) {
+    FragmentRun r = run_fragment({"-a"});
+    ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
+    ASSERT_FALSE(r.report.is_discarded()) << r.cmd.err;
+    ASSERT_EQ(r.report["schema"], "aitrace.migrate/1");
+    EXPECT_EQ(r.report["hooks"]["migrate:mm_migrate_pages"], std::string("attached (") + GetParam() + ")");
+    ASSERT_GE(r.before, 0);
+    const long long delta = r.after - r.before;
+    ASSERT_GT(delta, 0) << "compaction migrated nothing: the workload did not fragment memory";
+    const json& t = r.report["totals"];
+    const long long traced = t["pages_succeeded"].get<long long>();
+    const json* w = workload_group(r.report);
+    ASSERT_NE(w, nullptr) << r.report.dump(2);
+    // The workload's own compaction happened between its reads; the trace window contains them.
+    EXPECT_LE((*w)["pages_succeeded"].get<long long>(), delta);
+    EXPECT_GE(traced, delta);
+    // Compaction is what the workload did, and the kernel's BTF names it.
+    ASSERT_EQ((*w)["reasons"].size(), 1u) << w->dump();
+    EXPECT_TRUE((*w)["reasons"].contains("compaction")) << w->dump();
+    EXPECT_EQ(r.report["by_reason"]["compaction"]["reason"], 0);
+    // Every call is in the latency histogram unless it began before tracing did.
+    EXPECT_EQ(r.report["latency"]["count"].get<uint64_t>() + r.report["lost"]["calls_without_start"].get<uint64_t>(),
+              t["calls"].get<uint64_t>());
+    for (const char* k : {"stats_map_full", "inflight_map_full", "latency_map_full"})
+      EXPECT_EQ(r.report["lost"][k], 0u) << k;
+    log += "attempt " + std::to_string(attempt) + ": traced " + std::to_string(traced) + " vmstat delta " +
+           std::to_string(delta) + "\n";
+    exact = traced == delta;
+  }
+  unsetenv("AITRACE_HOOK");
+  EXPECT_TRUE(exact) << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavors, MigrateGroundTruth, ::testing::Values("tp_btf", "raw_tp", "tracepoint"));
+
+TEST(MigrateE2e, CommandOnlyCountsItsOwnMigrations) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  FragmentRun r = run_fragment({"--by", "process"});
+  ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
+  ASSERT_FALSE(r.report.is_discarded());
+  ASSERT_EQ(r.report["groups"].size(), 1u) << r.report["groups"].dump();
+  const json& g = r.report["groups"][0];
+  EXPECT_EQ(g["comm"], "migrate_fragmen");
+  const json& t = r.report["totals"];
+  EXPECT_GT(t["pages_succeeded"].get<long long>(), 0);
+  EXPECT_LE(t["pages_succeeded"].get<long long>(), r.after - r.before);
+  // CMD is held until every hook is attached: none of its calls can lack a start.
+  EXPECT_EQ(r.report["lost"]["calls_without_start"], 0u);
+  EXPECT_EQ(r.report["latency"]["count"], t["calls"]);
+  EXPECT_GT(t["migration_ptes_set"].get<uint64_t>(), 0u);
+}
+
+TEST(MigrateE2e, TextReportAndSingleNodeNote) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto r = test::run_command(
+      {test::aitrace_binary(), "migrate", "--by", "reason", "--", test::workload("migrate_fragment"), "--mb", "16"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("aitrace: tracing page migrations"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("by reason"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("compaction"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lost: "), std::string::npos) << r.out;
+  int nodes = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/devices/system/node"))
+    nodes += e.path().filename().string().rfind("node", 0) == 0 && isdigit(e.path().filename().string()[4]);
+  if (nodes == 1) {
+    EXPECT_NE(r.out.find("single NUMA node"), std::string::npos) << r.out;
+  }
+}
+
+TEST(MigrateE2e, IntervalsAreJsonLines) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto r = test::run_command({test::aitrace_binary(), "migrate", "--json", "-i", "100ms", "-d", "350ms"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  int intervals = 0, finals = 0;
+  for (std::string line; std::getline(lines, line);) {
+    json j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    EXPECT_EQ(j["schema"], "aitrace.migrate/1");
+    (j["interval"].get<bool>() ? intervals : finals)++;
+  }
+  EXPECT_EQ(intervals, 3);
+  EXPECT_EQ(finals, 1);
+}
+
+TEST(MigrateE2e, BadInputIsOneClearLine) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  for (const auto& c : std::vector<Case>{{{"--by", "thread"}, "invalid --by 'thread'"},
+                                         {{"-a"}, "-a/--all-tasks needs -- CMD"},
+                                         {{"-a", "-p", "1", "--", "true"}, "cannot be combined"},
+                                         {{"-d", "0"}, "invalid duration"}}) {
+    std::vector<std::string> argv = {test::aitrace_binary(), "migrate"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = test::run_command(argv, std::chrono::seconds(20));
+    EXPECT_EQ(r.exit_code, 2) << c.says << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("aitrace: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace aitrace

@@ -1,0 +1,90 @@
+// Fragments memory and compacts it, so the kernel migrates pages for a known reason
+// (compaction) in this very process, and reports /proc/vmstat's pgmigrate_success around it.
+//
+//   migrate_fragment [--mb N] [--no-compact]
+// Prints "pgmigrate_success_before N" first and "pgmigrate_success_after N" last, read right
+// before fragmenting and right after compaction returned; exit 0 on success.
+//
+// Where the kernel places the pages is not ours to choose: when they happen to lie where
+// compaction's free scanner works, little moves. So a round (allocate N MiB, free every other
+// page, compact) is repeated, keeping earlier rounds' memory, until pgmigrate_success grew
+// (at most 5 rounds).
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+long long vmstat(const char* name) {
+  std::ifstream f("/proc/vmstat");
+  std::string key;
+  long long value;
+  while (f >> key >> value)
+    if (key == name) return value;
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t mb = 128;
+  bool compact = true;
+  for (int i = 1; i < argc; i++) {
+    if (!std::strcmp(argv[i], "--mb") && i + 1 < argc)
+      mb = std::strtoul(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--no-compact"))
+      compact = false;
+    else {
+      std::fprintf(stderr, "usage: %s [--mb N] [--no-compact]\n", argv[0]);
+      return 2;
+    }
+  }
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t len = mb << 20;
+  const long long before = vmstat("pgmigrate_success");
+  std::printf("pgmigrate_success_before %lld\n", before);
+  std::fflush(stdout);
+  std::vector<unsigned char*> rounds;
+  for (int round = 0; round < 5; round++) {
+    auto* mem =
+        static_cast<unsigned char*>(mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (mem == MAP_FAILED) {
+      std::perror("mmap");
+      return 1;
+    }
+    rounds.push_back(mem);
+    // Base pages only: every other page is freed below, which must leave holes, not split THPs.
+    madvise(mem, len, MADV_NOHUGEPAGE);
+    for (size_t off = 0; off < len; off += page) mem[off] = static_cast<unsigned char>(off >> 12);
+    // Free every other page: the survivors pin half of each block in place until compaction
+    // moves them together.
+    for (size_t off = page; off < len; off += 2 * page) madvise(mem + off, page, MADV_DONTNEED);
+    if (!compact) break;
+    // Synchronous: compaction runs in this process (the sysctl write handler), so its
+    // migrations are this process's.
+    FILE* f = std::fopen("/proc/sys/vm/compact_memory", "w");
+    if (!f || std::fputs("1\n", f) < 0 || std::fclose(f) != 0) {
+      std::perror("/proc/sys/vm/compact_memory");
+      return 1;
+    }
+    if (vmstat("pgmigrate_success") > before) break;
+  }
+  std::printf("pgmigrate_success_after %lld\n", vmstat("pgmigrate_success"));
+  std::fflush(stdout);
+  // Survivors must still hold their values after they moved.
+  for (unsigned char* mem : rounds) {
+    for (size_t off = 0; off < len; off += 2 * page)
+      if (mem[off] != static_cast<unsigned char>(off >> 12)) {
+        std::fprintf(stderr, "page at offset %zu lost its content\n", off);
+        return 1;
+      }
+    munmap(mem, len);
+  }
+  return 0;
+}
