@@ -28,22 +28,27 @@ __u64 ptes_removed = 0;
 /* Events seen, before filtering: lets tests and doctor tell "no events" from "filtered". */
 __u64 end_events = 0;
 
+/*
+ * Shared (not per-CPU) hashes with atomic adds: events come per migrate_pages() call (a batch
+ * of up to 512 pages), not per page, so contention is low, while per-CPU values would cost
+ * max_entries x CPUs of preallocated memory (tens of MB on a 256-CPU AI host).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AITRACE_MIGRATE_STATS_MAX);
 	__type(key, struct migrate_stats_key);
 	__type(value, struct migrate_stats_value);
 } migrate_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AITRACE_MIGRATE_HIST_MAX);
 	__type(key, struct migrate_hist_key);
 	__type(value, __u64);
 } migrate_latency SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AITRACE_MIGRATE_NUMA_MAX);
 	__type(key, struct migrate_numa_key);
 	__type(value, __u64);
@@ -129,14 +134,14 @@ static __always_inline void record_latency(__s32 reason, __u64 ns)
 
 	cnt = bpf_map_lookup_elem(&migrate_latency, &hk);
 	if (cnt) {
-		*cnt += 1;
+		__sync_fetch_and_add(cnt, 1);
 		return;
 	}
 	if (bpf_map_update_elem(&migrate_latency, &hk, &one, BPF_NOEXIST)) {
 		/* Another CPU may have created it meanwhile; only a full map loses the sample. */
 		cnt = bpf_map_lookup_elem(&migrate_latency, &hk);
 		if (cnt)
-			*cnt += 1;
+			__sync_fetch_and_add(cnt, 1);
 		else
 			__sync_fetch_and_add(&lost.hist_full, 1);
 	}
@@ -174,16 +179,16 @@ static __always_inline void on_end(const struct end_args *a)
 			return;
 		}
 	}
-	v->calls++;
-	v->succeeded += a->succeeded;
-	v->failed += a->failed;
-	v->thp_succeeded += a->thp_succeeded;
-	v->thp_failed += a->thp_failed;
-	v->thp_split += a->thp_split;
-	v->large_folio_split += a->large_folio_split;
+	__sync_fetch_and_add(&v->calls, 1);
+	__sync_fetch_and_add(&v->succeeded, a->succeeded);
+	__sync_fetch_and_add(&v->failed, a->failed);
+	__sync_fetch_and_add(&v->thp_succeeded, a->thp_succeeded);
+	__sync_fetch_and_add(&v->thp_failed, a->thp_failed);
+	__sync_fetch_and_add(&v->thp_split, a->thp_split);
+	__sync_fetch_and_add(&v->large_folio_split, a->large_folio_split);
 	if (known) {
-		v->timed_calls++;
-		v->latency_sum_ns += ns;
+		__sync_fetch_and_add(&v->timed_calls, 1);
+		__sync_fetch_and_add(&v->latency_sum_ns, ns);
 		record_latency(a->reason, ns);
 	}
 }
@@ -342,13 +347,13 @@ static __always_inline void count_numa(__u32 kind, __s32 src_cpu, __s32 dst_cpu,
 
 	cnt = bpf_map_lookup_elem(&numa_moves, &k);
 	if (cnt) {
-		*cnt += 1;
+		__sync_fetch_and_add(cnt, 1);
 		return;
 	}
 	if (bpf_map_update_elem(&numa_moves, &k, &one, BPF_NOEXIST)) {
 		cnt = bpf_map_lookup_elem(&numa_moves, &k);
 		if (cnt)
-			*cnt += 1;
+			__sync_fetch_and_add(cnt, 1);
 		else
 			__sync_fetch_and_add(&lost.numa_full, 1);
 	}

@@ -1,7 +1,7 @@
 /*
  * Maps shared by bpf/migrate.bpf.c and the migrate collector. Everything is aggregated in the
- * kernel (per-CPU hashes); userspace sums the CPUs, names reasons/modes from the running
- * kernel's BTF and groups by process, cgroup or reason.
+ * kernel (hashes with atomic counters); userspace names reasons/modes from the running kernel's
+ * BTF and groups by process, cgroup or reason.
  */
 #ifndef AITRACE_MIGRATE_EVENTS_H
 #define AITRACE_MIGRATE_EVENTS_H

@@ -151,6 +151,16 @@ TEST(MigrateE2e, IntervalsAreJsonLines) {
   EXPECT_EQ(finals, 1);
 }
 
+TEST(MigrateE2e, ReportsAndReturnsTheCommandsExitStatus) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto r = test::run_command({test::aitrace_binary(), "migrate", "--json", "--", "sh", "-c", "exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  json j = json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_EQ(j["totals"]["calls"], 0u);
+  EXPECT_EQ(j["hooks"]["sched:sched_process_fork"].get<std::string>().rfind("attached", 0), 0u);
+}
+
 TEST(MigrateE2e, BadInputIsOneClearLine) {
   struct Case {
     std::vector<std::string> args;

@@ -1,6 +1,7 @@
 #include "aitrace/migrate_collector.hpp"
 
 #include "aitrace/bpf_object.hpp"
+#include "aitrace/escape.hpp"
 #include "aitrace/log.hpp"
 #include "aitrace/migrate_names.hpp"
 #include "migrate.skel.h"
@@ -117,27 +118,18 @@ std::vector<MigrateHookState> MigrateCollector::hook_states() const {
 
 namespace {
 
-// Iterates a per-CPU hash: fn(key, values-of-every-possible-CPU).
+// Iterates a hash map: fn(key, value). Entries are only ever added while tracing, so a key
+// deleted under the walk (which would restart get_next_key) cannot happen.
 template <typename K, typename V, typename Fn>
-Status for_each_percpu(int fd, Fn&& fn) {
-  const int ncpu = libbpf_num_possible_cpus();
-  if (ncpu <= 0) return make_error(ErrorKind::runtime, "cannot count possible CPUs: {}", bpf_error_text(ncpu));
-  // Per-CPU values are rounded up to 8 bytes each in the lookup buffer.
-  const size_t stride = (sizeof(V) + 7) / 8 * 8;
-  std::vector<unsigned char> buf(stride * static_cast<size_t>(ncpu));
+void for_each_entry(int fd, Fn&& fn) {
   K key{}, next{};
   const K* prev = nullptr;
+  V value{};
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (bpf_map_lookup_elem(fd, &next, buf.data()) == 0) {
-      std::vector<V> values(static_cast<size_t>(ncpu));
-      for (int i = 0; i < ncpu; i++)
-        std::memcpy(&values[static_cast<size_t>(i)], buf.data() + stride * static_cast<size_t>(i), sizeof(V));
-      fn(next, values);
-    }
+    if (bpf_map_lookup_elem(fd, &next, &value) == 0) fn(next, value);
     key = next;
     prev = &key;
   }
-  return {};
 }
 
 }  // namespace
@@ -146,41 +138,32 @@ Result<MigrateSnapshot> MigrateCollector::snapshot() const { return read_migrate
 
 Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* s) {
   MigrateSnapshot out;
-  AITRACE_TRY((for_each_percpu<migrate_stats_key, migrate_stats_value>(
-      bpf_map__fd(s->maps.migrate_stats), [&](const migrate_stats_key& k, const std::vector<migrate_stats_value>& vs) {
+  for_each_entry<migrate_stats_key, migrate_stats_value>(
+      bpf_map__fd(s->maps.migrate_stats), [&](const migrate_stats_key& k, const migrate_stats_value& v) {
         MigrateStatsRow row;
         row.tgid = k.tgid;
         row.reason = k.reason;
         row.mode = k.mode;
         row.cgroup_id = k.cgroup_id;
-        for (const auto& v : vs) {
-          MigrateCounts c;
-          c.calls = v.calls;
-          c.succeeded = v.succeeded;
-          c.failed = v.failed;
-          c.thp_succeeded = v.thp_succeeded;
-          c.thp_failed = v.thp_failed;
-          c.thp_split = v.thp_split;
-          c.large_folio_split = v.large_folio_split;
-          c.timed_calls = v.timed_calls;
-          c.latency_sum_ns = v.latency_sum_ns;
-          row.counts += c;
-          if (row.comm.empty() && v.comm[0]) row.comm = std::string(v.comm, strnlen(v.comm, sizeof(v.comm)));
-        }
+        row.counts.calls = v.calls;
+        row.counts.succeeded = v.succeeded;
+        row.counts.failed = v.failed;
+        row.counts.thp_succeeded = v.thp_succeeded;
+        row.counts.thp_failed = v.thp_failed;
+        row.counts.thp_split = v.thp_split;
+        row.counts.large_folio_split = v.large_folio_split;
+        row.counts.timed_calls = v.timed_calls;
+        row.counts.latency_sum_ns = v.latency_sum_ns;
+        row.comm = std::string(kernel_string(v.comm, sizeof(v.comm)));
         out.stats.push_back(std::move(row));
-      })));
-  AITRACE_TRY((for_each_percpu<migrate_hist_key, __u64>(bpf_map__fd(s->maps.migrate_latency),
-                                                        [&](const migrate_hist_key& k, const std::vector<__u64>& vs) {
-                                                          uint64_t n = 0;
-                                                          for (auto v : vs) n += v;
-                                                          if (n) out.latency[k.reason][k.bucket] += n;
-                                                        })));
-  AITRACE_TRY((for_each_percpu<migrate_numa_key, __u64>(bpf_map__fd(s->maps.numa_moves),
-                                                        [&](const migrate_numa_key& k, const std::vector<__u64>& vs) {
-                                                          NumaMoveRow r{k.kind, k.src_cpu, k.dst_cpu, k.tgid, 0};
-                                                          for (auto v : vs) r.count += v;
-                                                          out.numa.push_back(r);
-                                                        })));
+      });
+  for_each_entry<migrate_hist_key, __u64>(bpf_map__fd(s->maps.migrate_latency),
+                                          [&](const migrate_hist_key& k, __u64 n) {
+                                            if (n) out.latency[k.reason][k.bucket] += n;
+                                          });
+  for_each_entry<migrate_numa_key, __u64>(bpf_map__fd(s->maps.numa_moves), [&](const migrate_numa_key& k, __u64 n) {
+    out.numa.push_back(NumaMoveRow{k.kind, k.src_cpu, k.dst_cpu, k.tgid, n});
+  });
   // Plain loads of counters the kernel updates atomically; a torn read is not possible for u64.
   std::memcpy(&out.lost, const_cast<const migrate_lost*>(&s->bss->lost), sizeof(out.lost));
   out.fork_overflow = s->bss->filter_fork_overflow;
