@@ -33,7 +33,7 @@ FragmentRun run_fragment(std::vector<std::string> extra) {
   std::string out = temp_path("report");
   std::vector<std::string> argv = {test::aitrace_binary(), "migrate", "--json", "-o", out};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.insert(argv.end(), {"--", test::workload("migrate_fragment"), "--mb", "64"});
+  argv.insert(argv.end(), {"--", test::workload("migrate_fragment"), "--mb", "64", "--drop-caches-if-stuck"});
   r.cmd = test::run_command(argv, std::chrono::seconds(60));
   std::istringstream lines(r.cmd.out);
   std::string key;
@@ -56,72 +56,114 @@ const json* workload_group(const json& report) {
 
 class MigrateGroundTruth : public ::testing::TestWithParam<const char*> {};
 
+// Checks what must hold on every run, whatever the host's memory did meanwhile.
+void check_invariants(const FragmentRun& r, const char* flavor) {
+  ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
+  ASSERT_FALSE(r.report.is_discarded()) << r.cmd.err;
+  ASSERT_EQ(r.report["schema"], "aitrace.migrate/1");
+  if (flavor) {
+    EXPECT_EQ(r.report["hooks"]["migrate:mm_migrate_pages"], std::string("attached (") + flavor + ")");
+  }
+  ASSERT_GE(r.before, 0);
+  const json& t = r.report["totals"];
+  // Every call is in the latency histogram unless it began before tracing did.
+  EXPECT_EQ(r.report["latency"]["count"].get<uint64_t>() + r.report["lost"]["calls_without_start"].get<uint64_t>(),
+            t["calls"].get<uint64_t>());
+  for (const char* k : {"stats_map_full", "inflight_map_full", "latency_map_full"})
+    EXPECT_EQ(r.report["lost"][k], 0u) << k;
+  if (const json* w = workload_group(r.report)) {
+    // Compaction is all the workload did, and the kernel's BTF names it.
+    EXPECT_EQ((*w)["reasons"].size(), 1u) << w->dump();
+    EXPECT_TRUE((*w)["reasons"].contains("compaction")) << w->dump();
+    EXPECT_EQ(r.report["by_reason"]["compaction"]["reason"], 0);
+  }
+}
+
 // Whole system (-a) for as long as the workload runs: every migration the kernel counts in
 // pgmigrate_success between the workload's two reads is inside the traced window. The window
 // is slightly wider (exec and exit of the workload), so a background migration (kcompactd)
-// right there would make the trace larger: then the attempt is repeated; one exact match is
-// required, and the bounds must hold on every attempt.
+// right there would make the trace larger. And whether compaction finds anything to move
+// depends on the host's memory at that moment (other jobs' page cache can leave it no free
+// target pages). So: the bounds hold on every attempt, and within five attempts one must
+// move pages and match vmstat exactly.
 TEST_P(MigrateGroundTruth, PagesEqualVmstatDelta) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   setenv("AITRACE_HOOK", GetParam(), 1);
   bool exact = false;
   std::string log;
-  for (int attempt = 0; attempt < 3 && !exact; attempt++) {
+  for (int attempt = 0; attempt < 5 && !exact; attempt++) {
     FragmentRun r = run_fragment({"-a"});
-    ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
-    ASSERT_FALSE(r.report.is_discarded()) << r.cmd.err;
-    ASSERT_EQ(r.report["schema"], "aitrace.migrate/1");
-    EXPECT_EQ(r.report["hooks"]["migrate:mm_migrate_pages"], std::string("attached (") + GetParam() + ")");
-    ASSERT_GE(r.before, 0);
+    ASSERT_NO_FATAL_FAILURE(check_invariants(r, GetParam()));
     const long long delta = r.after - r.before;
-    ASSERT_GT(delta, 0) << "compaction migrated nothing: the workload did not fragment memory";
-    const json& t = r.report["totals"];
-    const long long traced = t["pages_succeeded"].get<long long>();
+    const long long traced = r.report["totals"]["pages_succeeded"].get<long long>();
     const json* w = workload_group(r.report);
-    ASSERT_NE(w, nullptr) << r.report.dump(2);
+    const long long own = w ? (*w)["pages_succeeded"].get<long long>() : 0;
     // The workload's own compaction happened between its reads; the trace window contains them.
-    EXPECT_LE((*w)["pages_succeeded"].get<long long>(), delta);
+    EXPECT_LE(own, delta);
     EXPECT_GE(traced, delta);
-    // Compaction is what the workload did, and the kernel's BTF names it.
-    ASSERT_EQ((*w)["reasons"].size(), 1u) << w->dump();
-    EXPECT_TRUE((*w)["reasons"].contains("compaction")) << w->dump();
-    EXPECT_EQ(r.report["by_reason"]["compaction"]["reason"], 0);
-    // Every call is in the latency histogram unless it began before tracing did.
-    EXPECT_EQ(r.report["latency"]["count"].get<uint64_t>() + r.report["lost"]["calls_without_start"].get<uint64_t>(),
-              t["calls"].get<uint64_t>());
-    for (const char* k : {"stats_map_full", "inflight_map_full", "latency_map_full"})
-      EXPECT_EQ(r.report["lost"][k], 0u) << k;
-    log += "attempt " + std::to_string(attempt) + ": traced " + std::to_string(traced) + " vmstat delta " +
-           std::to_string(delta) + "\n";
-    exact = traced == delta;
+    log += "attempt " + std::to_string(attempt) + ": traced " + std::to_string(traced) + " (workload " +
+           std::to_string(own) + "), vmstat delta " + std::to_string(delta) + "\n";
+    exact = delta > 0 && traced == delta && own > 0;
+    if (!exact) usleep(200 * 1000);
   }
   unsetenv("AITRACE_HOOK");
-  EXPECT_TRUE(exact) << log;
+  EXPECT_TRUE(exact) << "no attempt moved pages and matched vmstat exactly:\n" << log;
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavors, MigrateGroundTruth, ::testing::Values("tp_btf", "raw_tp", "tracepoint"));
 
 TEST(MigrateE2e, CommandOnlyCountsItsOwnMigrations) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  FragmentRun r = run_fragment({"--by", "process"});
-  ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
-  ASSERT_FALSE(r.report.is_discarded());
-  ASSERT_EQ(r.report["groups"].size(), 1u) << r.report["groups"].dump();
-  const json& g = r.report["groups"][0];
-  EXPECT_EQ(g["comm"], "migrate_fragmen");
-  const json& t = r.report["totals"];
-  EXPECT_GT(t["pages_succeeded"].get<long long>(), 0);
-  EXPECT_LE(t["pages_succeeded"].get<long long>(), r.after - r.before);
-  // CMD is held until every hook is attached: none of its calls can lack a start.
-  EXPECT_EQ(r.report["lost"]["calls_without_start"], 0u);
-  EXPECT_EQ(r.report["latency"]["count"], t["calls"]);
-  EXPECT_GT(t["migration_ptes_set"].get<uint64_t>(), 0u);
+  bool moved = false;
+  for (int attempt = 0; attempt < 5 && !moved; attempt++) {
+    FragmentRun r = run_fragment({"--by", "process"});
+    ASSERT_NO_FATAL_FAILURE(check_invariants(r, nullptr));
+    const json& t = r.report["totals"];
+    // Only CMD's tasks, and all of its calls happened between its two vmstat reads.
+    EXPECT_LE(r.report["groups"].size(), 1u) << r.report["groups"].dump();
+    EXPECT_LE(t["pages_succeeded"].get<long long>(), r.after - r.before);
+    // CMD is held until every hook is attached: none of its calls can lack a start.
+    EXPECT_EQ(r.report["lost"]["calls_without_start"], 0u);
+    EXPECT_EQ(r.report["latency"]["count"], t["calls"]);
+    if (t["pages_succeeded"].get<long long>() == 0) {
+      usleep(200 * 1000);
+      continue;
+    }
+    moved = true;
+    ASSERT_EQ(r.report["groups"].size(), 1u);
+    EXPECT_EQ(r.report["groups"][0]["comm"], "migrate_fragmen");
+    EXPECT_GT(t["migration_ptes_set"].get<uint64_t>(), 0u);
+  }
+  EXPECT_TRUE(moved) << "compaction moved none of the workload's pages in five attempts";
+}
+
+// The comm filter runs in the kernel on the task that migrates: CMD's shell never migrates,
+// its child does.
+TEST(MigrateE2e, CommFilterSelectsTheMigratingTask) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::string cmd = test::workload("migrate_fragment") + " --mb 16 --drop-caches-if-stuck";
+  for (const char* comm : {"migrate_fragmen", "sh"}) {
+    std::string out = temp_path("comm");
+    auto r = test::run_command(
+        {test::aitrace_binary(), "migrate", "--json", "-o", out, "--comm", comm, "--", "sh", "-c", cmd});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(test::read_file(out), nullptr, false);
+    std::filesystem::remove(out);
+    ASSERT_FALSE(j.is_discarded());
+    if (std::string(comm) == "sh") {
+      EXPECT_EQ(j["totals"]["calls"], 0u) << j["groups"].dump();
+    } else {
+      EXPECT_GT(j["totals"]["calls"].get<uint64_t>(), 0u) << r.out;
+      ASSERT_EQ(j["groups"].size(), 1u);
+      EXPECT_EQ(j["groups"][0]["comm"], "migrate_fragmen");
+    }
+  }
 }
 
 TEST(MigrateE2e, TextReportAndSingleNodeNote) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  auto r = test::run_command(
-      {test::aitrace_binary(), "migrate", "--by", "reason", "--", test::workload("migrate_fragment"), "--mb", "16"});
+  auto r = test::run_command({test::aitrace_binary(), "migrate", "--by", "reason", "--",
+                              test::workload("migrate_fragment"), "--mb", "16", "--drop-caches-if-stuck"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("aitrace: tracing page migrations"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("by reason"), std::string::npos) << r.out;

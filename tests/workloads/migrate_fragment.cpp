@@ -1,7 +1,7 @@
 // Fragments memory and compacts it, so the kernel migrates pages for a known reason
 // (compaction) in this very process, and reports /proc/vmstat's pgmigrate_success around it.
 //
-//   migrate_fragment [--mb N] [--no-compact]
+//   migrate_fragment [--mb N] [--no-compact] [--drop-caches-if-stuck]
 // Prints "pgmigrate_success_before N" first and "pgmigrate_success_after N" last, read right
 // before fragmenting and right after compaction returned; exit 0 on success.
 //
@@ -9,6 +9,13 @@
 // compaction's free scanner works, little moves. So a round (allocate N MiB, free every other
 // page, compact) is repeated, keeping earlier rounds' memory, until pgmigrate_success grew
 // (at most 5 rounds).
+//
+// Compaction of a whole zone stops at the first batch it cannot find free target pages for
+// (a large page-cache folio without a free block of its order makes migrate_pages() fail with
+// -ENOMEM, which compaction treats as "contended"), so a single large folio low in the zone
+// blocks it until the folio goes away. With --drop-caches-if-stuck a round that moved nothing
+// is followed by dropping the clean page cache (/proc/sys/vm/drop_caches = 1) before the next:
+// that costs other processes re-reads from disk, never data.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,18 +37,29 @@ long long vmstat(const char* name) {
   return -1;
 }
 
+bool write_proc(const char* path, const char* value) {
+  FILE* f = std::fopen(path, "w");
+  if (!f || std::fputs(value, f) < 0 || std::fclose(f) != 0) {
+    std::perror(path);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   size_t mb = 128;
-  bool compact = true;
+  bool compact = true, drop_caches = false;
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "--mb") && i + 1 < argc)
       mb = std::strtoul(argv[++i], nullptr, 10);
     else if (!std::strcmp(argv[i], "--no-compact"))
       compact = false;
+    else if (!std::strcmp(argv[i], "--drop-caches-if-stuck"))
+      drop_caches = true;
     else {
-      std::fprintf(stderr, "usage: %s [--mb N] [--no-compact]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--mb N] [--no-compact] [--drop-caches-if-stuck]\n", argv[0]);
       return 2;
     }
   }
@@ -68,12 +86,9 @@ int main(int argc, char** argv) {
     if (!compact) break;
     // Synchronous: compaction runs in this process (the sysctl write handler), so its
     // migrations are this process's.
-    FILE* f = std::fopen("/proc/sys/vm/compact_memory", "w");
-    if (!f || std::fputs("1\n", f) < 0 || std::fclose(f) != 0) {
-      std::perror("/proc/sys/vm/compact_memory");
-      return 1;
-    }
+    if (!write_proc("/proc/sys/vm/compact_memory", "1\n")) return 1;
     if (vmstat("pgmigrate_success") > before) break;
+    if (drop_caches && !write_proc("/proc/sys/vm/drop_caches", "1\n")) return 1;
   }
   std::printf("pgmigrate_success_after %lld\n", vmstat("pgmigrate_success"));
   std::fflush(stdout);
