@@ -132,7 +132,6 @@ TEST(MigrateE2e, CommandOnlyCountsItsOwnMigrations) {
     moved = true;
     ASSERT_EQ(r.report["groups"].size(), 1u);
     EXPECT_EQ(r.report["groups"][0]["comm"], "migrate_fragmen");
-    EXPECT_GT(t["migration_ptes_set"].get<uint64_t>(), 0u);
   }
   EXPECT_TRUE(moved) << "compaction moved none of the workload's pages in five attempts";
 }
