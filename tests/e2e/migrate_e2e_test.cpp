@@ -1,5 +1,6 @@
 // `aitrace migrate` against the kernel's own accounting: while a workload fragments memory and
 // compacts it, the pages the trace counts equal the pgmigrate_success delta of /proc/vmstat.
+#include "aitrace/targets.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -155,6 +156,43 @@ TEST(MigrateE2e, CommFilterSelectsTheMigratingTask) {
       EXPECT_GT(j["totals"]["calls"].get<uint64_t>(), 0u) << r.out;
       ASSERT_EQ(j["groups"].size(), 1u);
       EXPECT_EQ(j["groups"][0]["comm"], "migrate_fragmen");
+    }
+  }
+}
+
+// --cgroup filters in the kernel on the migrating task's cgroup v2, and --by cgroup names it.
+TEST(MigrateE2e, CgroupFilterAndGrouping) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::string mnt = cgroup2_mount();
+  if (mnt.empty()) GTEST_SKIP() << "no cgroup v2 mount";
+  const std::string name = "/aitrace-migrate-e2e-" + std::to_string(getpid());
+  const std::string other = name + "-empty";
+  struct Cleanup {
+    std::vector<std::string> dirs;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& d : dirs) std::filesystem::remove(d, ec);
+    }
+  } cleanup{{mnt + name, mnt + other}};
+  ASSERT_TRUE(std::filesystem::create_directory(mnt + name));
+  ASSERT_TRUE(std::filesystem::create_directory(mnt + other));
+  // The shell joins the cgroup, then becomes the workload (same process).
+  const std::string cmd = "echo $$ > " + mnt + name + "/cgroup.procs && exec " + test::workload("migrate_fragment") +
+                          " --mb 16 --drop-caches-if-stuck";
+  for (const std::string& target : {name, other}) {
+    std::string out = temp_path("cgroup");
+    auto r = test::run_command({test::aitrace_binary(), "migrate", "--json", "-o", out, "--by", "cgroup", "--cgroup",
+                                target, "--", "sh", "-c", cmd});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(test::read_file(out), nullptr, false);
+    std::filesystem::remove(out);
+    ASSERT_FALSE(j.is_discarded()) << r.err;
+    if (target == other) {
+      EXPECT_EQ(j["totals"]["calls"], 0u) << j["groups"].dump();
+    } else {
+      EXPECT_GT(j["totals"]["calls"].get<uint64_t>(), 0u);
+      ASSERT_EQ(j["groups"].size(), 1u) << j["groups"].dump();
+      EXPECT_EQ(j["groups"][0]["cgroup"], name);
     }
   }
 }
