@@ -31,7 +31,7 @@ Result<MigrateGroupBy> parse_group_by(const std::string& s) {
 }
 
 std::string render(const MigrateSnapshot& s, const MigrateReportContext& ctx, bool json, bool one_line) {
-  if (!json) return migrate_text(s, ctx);
+  if (!json) return migrate_text(s, ctx) + (ctx.interval ? "\n" : "");
   return migrate_json(s, ctx).dump(one_line ? -1 : 2) + "\n";
 }
 
