@@ -4,6 +4,8 @@
 #include "aitrace/hooks.hpp"
 #include "test_support.hpp"
 
+#include <bpf/btf.h>
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -99,6 +101,56 @@ TEST(MigrateNames, ArgumentCountMatchesTracefsRecord) {
   for (std::string line; std::getline(lines, line);)
     if (line.find("field:") != std::string::npos && line.find("common_") == std::string::npos) fields++;
   EXPECT_EQ(*n, fields) << fmt;
+}
+
+}  // namespace
+}  // namespace aitrace
+
+namespace aitrace {
+namespace {
+
+// A kernel's BTF built by hand: an older mm_migrate_pages prototype and a newer reason enum.
+struct FakeKernelBtf {
+  btf* b = btf__new_empty();
+  ~FakeKernelBtf() { btf__free(b); }
+
+  void add_migrate_pages_prototype(int nargs) {
+    int ulong = btf__add_int(b, "long unsigned int", 8, 0);
+    int voidp = btf__add_ptr(b, 0);
+    int proto = btf__add_func_proto(b, 0);  // its parameters must follow it directly
+    btf__add_func_param(b, "", voidp);
+    for (int i = 0; i < nargs; i++) btf__add_func_param(b, "", ulong);
+    int ptr = btf__add_ptr(b, proto);
+    btf__add_typedef(b, "btf_trace_mm_migrate_pages", ptr);
+  }
+};
+
+TEST(MigrateNames, ArgumentCountOfOtherKernelsPrototypes) {
+  for (int n : {4, 7, 8}) {
+    FakeKernelBtf k;
+    k.add_migrate_pages_prototype(n);
+    EXPECT_EQ(migrate_pages_arg_count(k.b), n);
+  }
+  FakeKernelBtf none;
+  EXPECT_FALSE(migrate_pages_arg_count(none.b).has_value());
+  EXPECT_FALSE(migrate_pages_arg_count(nullptr).has_value());
+}
+
+TEST(MigrateNames, ReasonsAddedByANewerKernelAreNamedWithoutCodeChange) {
+  FakeKernelBtf k;
+  int e = btf__add_enum(k.b, "migrate_reason", 4);
+  btf__add_enum_value(k.b, "MR_COMPACTION", 0);
+  btf__add_enum_value(k.b, "MR_DEMOTION", 8);
+  btf__add_enum_value(k.b, "MR_SOMETHING_NEW", 10);
+  btf__add_enum_value(k.b, "MR_TYPES", 11);
+  ASSERT_GT(e, 0);
+  EnumNames names = EnumNames::from_btf(k.b, "migrate_reason", "MR_");
+  EXPECT_EQ(names.name(0), "compaction");
+  EXPECT_EQ(names.name(8), "demotion");
+  EXPECT_EQ(names.name(10), "something_new");
+  EXPECT_EQ(names.name(11), "11");  // the count, not a reason
+  EXPECT_EQ(names.name(5), "5");    // this "kernel" has no value 5
+  EXPECT_EQ(names.all().size(), 3u);
 }
 
 }  // namespace
