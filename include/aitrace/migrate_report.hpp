@@ -75,7 +75,8 @@ struct MigrateHookState {
 struct MigrateReportContext {
   MigrateGroupBy by = MigrateGroupBy::process;
   uint64_t duration_ns = 0;
-  bool interval = false;  // an interval report (deltas) rather than the whole run
+  bool interval = false;        // an interval report (deltas) rather than the whole run
+  uint64_t interval_index = 0;  // 1, 2, ... for interval reports
   const EnumNames* reasons = nullptr;
   const EnumNames* modes = nullptr;
   MigrateHost host;

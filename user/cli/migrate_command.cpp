@@ -30,9 +30,10 @@ Result<MigrateGroupBy> parse_group_by(const std::string& s) {
   return make_error(ErrorKind::usage, "invalid --by '{}': expected process, cgroup, reason or none", s);
 }
 
-std::string render(const MigrateSnapshot& s, const MigrateReportContext& ctx, bool json, bool one_line) {
+// JSON is one line per document, as `aitrace sched` writes it (JSON lines with -i).
+std::string render(const MigrateSnapshot& s, const MigrateReportContext& ctx, bool json) {
   if (!json) return migrate_text(s, ctx) + (ctx.interval ? "\n" : "");
-  return migrate_json(s, ctx).dump(one_line ? -1 : 2) + "\n";
+  return migrate_json(s, ctx).dump() + "\n";
 }
 
 Status run_migrate(const MigrateOptions& o, int& exit_code) {
@@ -86,7 +87,6 @@ Status run_migrate(const MigrateOptions& o, int& exit_code) {
   MigrateSnapshot previous;
   RunLoop loop(*run);
   if (cmd) loop.add_stop_fd(cmd->pidfd());
-  const bool lines = run->interval.has_value();
   auto stopped = loop.run([&](bool final) -> Status {
     if (final) (*collector)->detach();  // the window ends here; nothing is counted after
     auto snap = (*collector)->snapshot();
@@ -99,15 +99,16 @@ Status run_migrate(const MigrateOptions& o, int& exit_code) {
     }
     if (!final) {
       ctx.interval = true;
+      ctx.interval_index++;
       ctx.duration_ns = static_cast<uint64_t>(std::chrono::nanoseconds(now - last_tick).count());
-      std::string text = render(snapshot_delta(*snap, previous), ctx, o.common.json, true);
+      std::string text = render(snapshot_delta(*snap, previous), ctx, o.common.json);
       previous = std::move(*snap);
       last_tick = now;
       return writer->write_interval(text);
     }
     ctx.interval = false;
     ctx.duration_ns = static_cast<uint64_t>(std::chrono::nanoseconds(now - started).count());
-    return writer->write_final(render(*snap, ctx, o.common.json, lines));
+    return writer->write_final(render(*snap, ctx, o.common.json));
   });
   if (!stopped) {
     if (cmd) cmd->terminate();

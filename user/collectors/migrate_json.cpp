@@ -51,6 +51,7 @@ json migrate_json(const MigrateSnapshot& s, const MigrateReportContext& ctx) {
   json j;
   j["schema"] = "aitrace.migrate/1";
   j["interval"] = ctx.interval;
+  if (ctx.interval) j["interval_index"] = ctx.interval_index;
   j["duration_ns"] = ctx.duration_ns;
   j["lost"] = json{{"stats_map_full", s.lost.stats_full},  {"inflight_map_full", s.lost.inflight_full},
                    {"latency_map_full", s.lost.hist_full}, {"numa_map_full", s.lost.numa_full},
