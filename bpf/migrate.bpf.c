@@ -108,17 +108,15 @@ static __always_inline void on_start(void)
 	st->depth++;
 }
 
-/* Latency of the call ending now, or 0 (and counted) when its start was not seen. */
+/* Latency of the call ending now, or 0 when its start was not seen. */
 static __always_inline __u64 pop_latency(__u32 tid, bool *known)
 {
 	struct inflight_stack *st = bpf_map_lookup_elem(&inflight, &tid);
 	__u64 start;
 
 	*known = false;
-	if (!st || st->depth == 0) {
-		__sync_fetch_and_add(&lost.no_start, 1);
+	if (!st || st->depth == 0)
 		return 0;
-	}
 	st->depth--;
 	start = st->start_ns[st->depth & (INFLIGHT_DEPTH - 1)];
 	if (st->depth == 0)
@@ -157,9 +155,12 @@ static __always_inline void on_end(const struct end_args *a)
 	__u64 ns;
 
 	__sync_fetch_and_add(&end_events, 1);
+	/* Pop before filtering, so a task that stopped matching mid-call leaves no stale entry. */
+	ns = pop_latency(tid, &known);
 	if (!aitrace_task_wanted(task))
 		return;
-	ns = pop_latency(tid, &known);
+	if (!known)
+		__sync_fetch_and_add(&lost.no_start, 1);
 
 	key.tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	key.reason = a->reason;
