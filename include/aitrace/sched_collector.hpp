@@ -67,6 +67,7 @@ struct SchedLost {
   uint64_t hist_overflow = 0;       // samples missing from buckets
   uint64_t task_state_missing = 0;  // events without per-task state
   uint64_t fork_overflow = 0;       // child processes not followed (filter map full)
+  uint64_t transitions_missed = 0;  // a task's previous switch never reached the program
 };
 
 struct SchedSnapshot {

@@ -213,7 +213,7 @@ TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
   auto text = aitrace_sched({"--by", "thread", "--max-groups", "1", "-d", "300ms"});
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("lost: "), std::string::npos);
-  EXPECT_EQ(text.out.find("lost: 0 events to `other`"), std::string::npos) << text.out.substr(0, 300);
+  EXPECT_EQ(text.out.find("lost: 0 tasks to `other`"), std::string::npos) << text.out.substr(0, 300);
   EXPECT_NE(text.out.find("other (groups that did not fit)"), std::string::npos);
 }
 
@@ -230,7 +230,7 @@ TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
   EXPECT_NE(final_report.find("runq_wakeup (count "), std::string::npos);
   EXPECT_NE(final_report.find("p99.9 "), std::string::npos);
   EXPECT_NE(final_report.find("|*"), std::string::npos);
-  EXPECT_NE(final_report.find("lost: 0 events"), std::string::npos);
+  EXPECT_NE(final_report.find("lost: 0 tasks"), std::string::npos);
 
   auto j = aitrace_sched({"--json", "-i", "200ms", "--", test::workload("sched_truth"), "sleeper", "500"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
