@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
@@ -70,7 +71,11 @@ void check_against_schedstat(const std::string& mode, const char* hook, const st
   // aitrace counts a sched_switch that never reached its program (seen on this shared VM while
   // other tests attach and detach sched_switch programs; docs/sched.md). Such a run says itself
   // that it is incomplete: run once more, and hold the second run to the bounds regardless.
-  if (run.doc.is_object() && run.doc["lost"].value("transitions_missed", 0) > 0) run = traced_run(mode, extra);
+  if (run.doc.is_object() && run.doc["lost"].value("transitions_missed", 0) > 0) {
+    std::fprintf(stderr, "note: %s: the first run reported %d missed transition(s); running it again\n", mode.c_str(),
+                 run.doc["lost"].value("transitions_missed", 0));
+    run = traced_run(mode, extra);
+  }
   unsetenv("AITRACE_HOOK");
   const auto& truth = run.truth;
   const auto& doc = run.doc;
