@@ -123,6 +123,19 @@ TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
   EXPECT_EQ(std::to_string(doc["groups"][0]["tid"].get<int>()), tid);
 }
 
+TEST(SchedCli, CommFilterKeepsOnlyThatName) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Background target({test::workload("sched_truth"), "sleeper", "2000"});
+  auto doc = json_of(aitrace_sched({"--comm", "sched_truth", "--by", "thread", "-d", "500ms", "--json"}));
+  ASSERT_FALSE(doc["groups"].empty());
+  bool saw_target = false;
+  for (const auto& g : doc["groups"]) {
+    EXPECT_EQ(g["comm"], "sched_truth") << g.dump().substr(0, 200);
+    saw_target |= g["pid"].get<int>() == target.pid();
+  }
+  EXPECT_TRUE(saw_target);
+}
+
 TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string root = "/sys/fs/cgroup/unified";
