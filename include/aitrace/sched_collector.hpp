@@ -35,8 +35,8 @@ struct SchedConfig {
   SchedClock clock = SchedClock::automatic;
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
-  uint32_t max_hist_entries = 0;  // sparse histogram entries; 0: derived from max_groups
-  ResolvedTargets targets;        // whole system when empty
+  uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
+  ResolvedTargets targets;                                     // whole system when empty
 };
 
 struct SchedCounters {

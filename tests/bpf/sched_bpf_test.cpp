@@ -46,7 +46,8 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   auto attached = collector->attach();
   ASSERT_TRUE(attached.ok()) << attached.error().message;
-  for (const char* ev : {"sched:sched_switch", "sched:sched_wakeup", "sched:sched_wakeup_new", "sched:sched_migrate_task"})
+  for (const char* ev :
+       {"sched:sched_switch", "sched:sched_wakeup", "sched:sched_wakeup_new", "sched:sched_migrate_task"})
     EXPECT_TRUE(collector->hooks().attached(ev)) << ev << ": " << collector->hooks().status(ev)->state_text();
   // Without `-- CMD` there are no children to follow: the fork hook stays off.
   EXPECT_EQ(collector->hooks().status("sched:sched_process_fork"), nullptr);
@@ -90,8 +91,8 @@ INSTANTIATE_TEST_SUITE_P(Flavours, SchedBpf, ::testing::Values("tp_btf", "raw_tp
 
 TEST(SchedBpfConfig, EveryGroupingAndClockPassesTheVerifier) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  for (SchedGroupBy by : {SchedGroupBy::thread, SchedGroupBy::process, SchedGroupBy::cgroup, SchedGroupBy::comm,
-                          SchedGroupBy::none}) {
+  for (SchedGroupBy by :
+       {SchedGroupBy::thread, SchedGroupBy::process, SchedGroupBy::cgroup, SchedGroupBy::comm, SchedGroupBy::none}) {
     for (SchedClock clock : {SchedClock::automatic, SchedClock::ktime}) {
       SchedConfig cfg;
       cfg.group_by = by;

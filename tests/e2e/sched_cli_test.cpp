@@ -139,7 +139,7 @@ TEST(SchedCli, CommFilterKeepsOnlyThatName) {
 TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string root = "/sys/fs/cgroup/unified";
-  struct stat st{};
+  struct stat st {};
   if (stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 at " << root;
   const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
   const std::string dir = root + name;
@@ -235,7 +235,8 @@ TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
   auto r = aitrace_sched({"--by", "thread", "-i", "300ms", "--", test::workload("sched_truth"), "pingpong", "800"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   size_t intervals = 0;
-  for (size_t p = r.out.find("--- interval "); p != std::string::npos; p = r.out.find("--- interval ", p + 1)) intervals++;
+  for (size_t p = r.out.find("--- interval "); p != std::string::npos; p = r.out.find("--- interval ", p + 1))
+    intervals++;
   EXPECT_GE(intervals, 2u) << r.out.substr(0, 400);
   size_t summary = r.out.find("aitrace sched: ");
   ASSERT_NE(summary, std::string::npos);

@@ -56,9 +56,10 @@ void report(const char* role) {
   Schedstat s = read_schedstat();
   long tid = syscall(SYS_gettid);
   std::lock_guard<std::mutex> lock(out_mutex);
-  std::printf("{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu,"
-              "\"start_wait_ns\":%llu,\"start_slices\":%llu}\n",
-              tid, role, s.run, s.wait, s.slices, at_start.wait, at_start.slices);
+  std::printf(
+      "{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu,"
+      "\"start_wait_ns\":%llu,\"start_slices\":%llu}\n",
+      tid, role, s.run, s.wait, s.slices, at_start.wait, at_start.slices);
   std::fflush(stdout);
 }
 
