@@ -230,6 +230,27 @@ TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
   EXPECT_NE(text.out.find("other (groups that did not fit)"), std::string::npos);
 }
 
+TEST(SchedCli, HistogramOverflowKeepsCountsExactAndIsCounted) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // No dense groups: every sample goes through the sparse map, which holds 8 buckets in all.
+  auto r = aitrace_sched({"--by", "thread", "--json", "--dense-groups", "0", "--max-hist-entries", "8", "--",
+                          test::workload("sched_truth"), "pingpong_hog", "300"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out.substr(r.out.rfind("{\"by\"")));
+  EXPECT_GT(doc["lost"]["hist_overflow"].get<uint64_t>(), 0u);
+  uint64_t counted = 0, bucketed = 0;
+  for (const auto& g : doc["groups"])
+    for (const auto& [name, h] : g["histograms"].items()) {
+      counted += h["count"].get<uint64_t>();
+      for (const auto& b : h["buckets"]) bucketed += b[1].get<uint64_t>();
+    }
+  EXPECT_EQ(counted - bucketed, doc["lost"]["hist_overflow"].get<uint64_t>()) << "every missing bucket sample is counted";
+  auto text = aitrace_sched({"--by", "thread", "--dense-groups", "0", "--max-hist-entries", "8", "--",
+                             test::workload("sched_truth"), "pingpong", "200"});
+  EXPECT_EQ(text.out.find(" 0 histogram samples (hist map full)"), std::string::npos);
+  EXPECT_NE(text.out.find("histogram samples (hist map full)"), std::string::npos);
+}
+
 TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   auto r = aitrace_sched({"--by", "thread", "-i", "300ms", "--", test::workload("sched_truth"), "pingpong", "800"});
