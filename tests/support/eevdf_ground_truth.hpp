@@ -1,0 +1,74 @@
+// Helpers shared by the EEVDF trace tests: the eevdf_threads workload's report of the kernel's
+// own accounting, and a decoded Perfetto trace file.
+#pragma once
+
+#include "perfetto_trace.pb.h"
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace aitrace::test {
+
+struct ThreadTruth {
+  uint32_t tid = 0;
+  uint64_t slice = 0, nr_switches = 0, nr_voluntary = 0, nr_involuntary = 0, sum_exec_ns = 0, weight = 0;
+};
+
+// name -> what /proc/thread-self/sched said when the thread finished.
+inline std::map<std::string, ThreadTruth> read_thread_truth(const std::string& path) {
+  std::map<std::string, ThreadTruth> out;
+  std::ifstream f(path);
+  std::string name;
+  ThreadTruth t;
+  while (f >> name >> t.tid >> t.slice >> t.nr_switches >> t.nr_voluntary >> t.nr_involuntary >> t.sum_exec_ns >>
+         t.weight)
+    out[name] = t;
+  return out;
+}
+
+inline bool parse_trace_file(const std::string& path, perfetto::protos::Trace* trace) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return trace->ParseFromString(ss.str());
+}
+
+struct TraceCounts {
+  std::map<uint32_t, uint64_t> switch_outs;  // by prev_pid
+  std::map<uint32_t, std::string> thread_names;
+  uint64_t switches = 0, wakings = 0, counters = 0;
+  bool per_cpu_ordered = true;
+  std::map<uint64_t, uint64_t> counter_values;  // count per counter track
+};
+
+inline TraceCounts count_trace(const perfetto::protos::Trace& trace) {
+  TraceCounts c;
+  std::map<uint32_t, uint64_t> last_ts;  // per CPU
+  for (const auto& p : trace.packet()) {
+    if (p.has_ftrace_events()) {
+      uint32_t cpu = p.ftrace_events().cpu();
+      for (const auto& e : p.ftrace_events().event()) {
+        if (e.timestamp() < last_ts[cpu]) c.per_cpu_ordered = false;
+        last_ts[cpu] = e.timestamp();
+        if (e.has_sched_switch()) {
+          c.switches++;
+          c.switch_outs[static_cast<uint32_t>(e.sched_switch().prev_pid())]++;
+        } else if (e.has_sched_waking()) {
+          c.wakings++;
+        }
+      }
+    }
+    if (p.has_process_tree())
+      for (const auto& t : p.process_tree().threads()) c.thread_names[static_cast<uint32_t>(t.tid())] = t.name();
+    if (p.has_track_event()) {
+      c.counters++;
+      c.counter_values[p.track_event().track_uuid()]++;
+    }
+  }
+  return c;
+}
+
+}  // namespace aitrace::test
