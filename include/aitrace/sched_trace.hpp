@@ -108,6 +108,12 @@ struct SchedTraceStats {
   uint64_t emitted = 0, lost = 0, no_ring = 0, wakeups_sent = 0;
   uint64_t decoded = 0, malformed = 0;
   uint64_t trace_packets = 0, trace_bytes = 0;
+  // Kernel-measured cost of each program, when kernel.bpf_stats_enabled=1 (else empty).
+  struct Program {
+    std::string name;
+    uint64_t runs = 0, run_ns = 0;
+  };
+  std::vector<Program> programs;
   nlohmann::json json() const;
   std::string text() const;
 };

@@ -3,6 +3,7 @@
 //   eevdf_threads slice  OUT MS   "custom" (sched_setattr sched_runtime = 3 ms) + "default", spinning
 //   eevdf_threads nice   OUT MS   "nice0" + "nice5", spinning
 //   eevdf_threads sleepy OUT MS   "sleeper" (300 us sleeps) + "spinner"
+//   eevdf_threads pingpong OUT MS "ping" + "pong" passing a byte over pipes: a switch per message
 // OUT gets one line per thread: name tid slice nr_switches nr_voluntary nr_involuntary sum_exec_ns weight
 #include <pthread.h>
 #include <sched.h>
@@ -73,7 +74,24 @@ struct Spec {
   int nice = 0;
   uint64_t slice_ns = 0;
   bool sleeps = false;
+  int pingpong = -1;  // 0: ping (writes first), 1: pong
 };
+
+int pipes[2][2];
+std::atomic<bool> stop_pingpong{false};
+
+void pingpong_loop(int role, std::chrono::steady_clock::time_point end) {
+  char c = 0;
+  int in = pipes[role][0], out = pipes[1 - role][1];
+  if (role == 0 && write(out, &c, 1) != 1) return;
+  for (uint64_t n = 0;; n++) {
+    if (read(in, &c, 1) != 1) return;
+    if ((n & 255) == 0 && std::chrono::steady_clock::now() >= end) stop_pingpong = true;
+    c = stop_pingpong ? 1 : 0;
+    if (write(out, &c, 1) != 1) return;
+    if (c) return;
+  }
+}
 
 void worker(Spec spec, std::chrono::milliseconds dur) {
   pthread_setname_np(pthread_self(), spec.name);
@@ -92,7 +110,8 @@ void worker(Spec spec, std::chrono::milliseconds dur) {
   pthread_barrier_wait(&start_barrier);
   auto end = std::chrono::steady_clock::now() + dur;
   volatile uint64_t sink = 0;
-  while (std::chrono::steady_clock::now() < end) {
+  if (spec.pingpong >= 0) pingpong_loop(spec.pingpong, end);
+  while (spec.pingpong < 0 && std::chrono::steady_clock::now() < end) {
     if (spec.sleeps) {
       usleep(300);
     } else {
@@ -106,7 +125,7 @@ void worker(Spec spec, std::chrono::milliseconds dur) {
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: eevdf_threads slice|nice|sleepy OUT MS\n");
+    std::fprintf(stderr, "usage: eevdf_threads slice|nice|sleepy|pingpong OUT MS\n");
     return 2;
   }
   std::string mode = argv[1];
@@ -124,6 +143,9 @@ int main(int argc, char** argv) {
     specs = {{"nice0", 0, 0, false}, {"nice5", 5, 0, false}};
   } else if (mode == "sleepy") {
     specs = {{"sleeper", 0, 0, true}, {"spinner", 0, 0, false}};
+  } else if (mode == "pingpong") {
+    if (pipe(pipes[0]) || pipe(pipes[1])) return 1;
+    specs = {{"ping", 0, 0, false, 0}, {"pong", 0, 0, false, 1}};
   } else {
     std::fprintf(stderr, "eevdf_threads: unknown mode %s\n", argv[1]);
     return 2;

@@ -199,6 +199,15 @@ SchedTraceStats SchedTraceCollector::stats() const {
       st.wakeups_sent += c.wakeups_sent;
     }
   }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, impl_->skel->obj) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.run_cnt)
+      st.programs.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+  }
   st.decoded = impl_->decoder->switches() + impl_->decoder->wakings() + impl_->decoder->wakeups();
   st.malformed = impl_->decoder->malformed();
   if (impl_->trace) {
@@ -209,9 +218,16 @@ SchedTraceStats SchedTraceCollector::stats() const {
 }
 
 nlohmann::json SchedTraceStats::json() const {
-  return {{"records", emitted},         {"lost", lost + no_ring},      {"lost_per_cpu", lost_per_cpu},
+  nlohmann::json j = {{"records", emitted},         {"lost", lost + no_ring},      {"lost_per_cpu", lost_per_cpu},
           {"decoded", decoded},         {"malformed", malformed},      {"consumer_wakeups", wakeups_sent},
           {"trace_packets", trace_packets}, {"trace_bytes", trace_bytes}};
+  if (!programs.empty()) {
+    nlohmann::json progs = nlohmann::json::array();
+    for (const auto& p : programs)
+      progs.push_back({{"program", p.name}, {"runs", p.runs}, {"run_ns", p.run_ns}, {"ns_per_run", p.run_ns / p.runs}});
+    j["bpf_stats"] = std::move(progs);
+  }
+  return j;
 }
 
 std::string SchedTraceStats::text() const {
@@ -223,7 +239,10 @@ std::string SchedTraceStats::text() const {
     out += "; ring buffer full)";
   }
   if (trace_packets) out += fmt::format(", {} packets / {} bytes written", trace_packets, trace_bytes);
-  return out + "\n";
+  out += "\n";
+  for (const auto& p : programs)
+    out += fmt::format("  {}: {} runs, {} ns per run\n", p.name, p.runs, p.run_ns / p.runs);
+  return out;
 }
 
 }  // namespace aitrace
