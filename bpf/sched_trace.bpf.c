@@ -61,6 +61,11 @@ struct cfs_rq___avg {
 	u64 min_vruntime;
 } __attribute__((preserve_access_index));
 
+/* Before 5.14 the task state was `long state`, not `unsigned int __state`. */
+struct task_struct___oldstate {
+	long state;
+} __attribute__((preserve_access_index));
+
 /* Before 5.16 (x86) the CPU lived in task_struct, not thread_info. */
 struct task_struct___oldcpu {
 	unsigned int cpu;
@@ -285,7 +290,7 @@ static __always_inline __u32 st_prev_state(struct task_struct *prev, __u64 *ctx)
 	/* Before 5.18 the tracepoint had no prev_state: read it (racy, but only on old kernels). */
 	if (bpf_core_field_exists(prev->__state))
 		return BPF_CORE_READ(prev, __state);
-	return 0;
+	return (__u32)BPF_CORE_READ((struct task_struct___oldstate *)prev, state);
 }
 
 SEC("tp_btf/sched_switch")

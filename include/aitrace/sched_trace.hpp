@@ -28,18 +28,18 @@ struct EevdfThread {
   uint32_t tid = 0, tgid = 0;
   std::string comm;
   int32_t prio = 0;
-  uint32_t weight = 0;          // scale_load_down(se.load.weight): 1024 = nice 0
-  uint64_t slice_ns = 0;        // the latest se.slice seen
+  uint32_t weight = 0;    // scale_load_down(se.load.weight): 1024 = nice 0
+  uint64_t slice_ns = 0;  // the latest se.slice seen
   bool custom_slice = false;
-  uint64_t switch_outs = 0;     // times the thread left a CPU
-  uint64_t preempted = 0;       // ... while still runnable (involuntary)
+  uint64_t switch_outs = 0;                 // times the thread left a CPU
+  uint64_t preempted = 0;                   // ... while still runnable (involuntary)
   uint64_t preempted_before_slice_end = 0;  // ... having run less than its slice since picked
   uint64_t wakeups = 0;
-  uint64_t wakeup_preemptions = 0;  // woken, it took the CPU from a runnable task
+  uint64_t wakeup_preemptions = 0;    // woken, it took the CPU from a runnable task
   uint64_t eligible_switch_outs = 0;  // lag >= 0 when switched out
-  uint64_t runtime_ns = 0;      // CPU time of the runs that ended while traced
+  uint64_t runtime_ns = 0;            // CPU time of the runs that ended while traced
   uint64_t last_vruntime = 0;
-  SignedHistogram lag_ns;       // V - v_i at switch-out (virtual ns)
+  SignedHistogram lag_ns;  // V - v_i at switch-out (virtual ns)
   struct Preemptor {
     std::string comm;
     uint64_t count = 0;
@@ -98,7 +98,7 @@ class SchedTraceDecoder {
 };
 
 struct SchedTraceOptions {
-  std::string trace_path;  // Perfetto output; empty: summary only
+  std::string trace_path;                               // Perfetto output; empty: summary only
   uint32_t ring_bytes = AITRACE_ST_DEFAULT_RING_BYTES;  // per CPU, power of two >= page size
   uint32_t wakeup_bytes = 0;  // fill level that wakes the consumer early; 0: a quarter of the ring
 };

@@ -36,7 +36,9 @@ class SignedHistogram {
   std::vector<Bucket> nonzero_buckets() const;
 
  private:
-  static uint64_t magnitude(int64_t v) { return v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v); }
+  static uint64_t magnitude(int64_t v) {
+    return v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
+  }
   Histogram neg_, pos_;
   int64_t sum_ = 0;
 };

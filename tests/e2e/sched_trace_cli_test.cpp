@@ -3,8 +3,8 @@
 #include "eevdf_ground_truth.hpp"
 #include "test_support.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>

@@ -86,7 +86,7 @@ TEST(SchedTraceDecoder, SleepingTaskLagIncludesItself) {
   EevdfSummary s;
   SchedTraceDecoder d(&s, nullptr);
   auto r = preemption(100);
-  r.prev_state = 1;     // went to sleep: dequeued, not in the sums any more
+  r.prev_state = 1;  // went to sleep: dequeued, not in the sums any more
   r.prev.on_rq = 0;
   r.prev_cfs.sum_w_vruntime = 0;
   r.prev_cfs.sum_weight = 0;  // only next (curr, v 1000) is left

@@ -78,11 +78,11 @@ TEST(EevdfMath, NiceWeightsAreTheKernelTable) {
 }
 
 TEST(EevdfMath, FtracePrevState) {
-  EXPECT_EQ(ftrace_prev_state(0, 0, false), 0);       // R
-  EXPECT_EQ(ftrace_prev_state(0x1, 0, false), 0x1);   // S
-  EXPECT_EQ(ftrace_prev_state(0x2, 0, false), 0x2);   // D
-  EXPECT_EQ(ftrace_prev_state(0x1, 0, true), 0x100);  // R+ (preempted)
-  EXPECT_EQ(ftrace_prev_state(0x402, 0, false), 0x80);  // TASK_IDLE: I
+  EXPECT_EQ(ftrace_prev_state(0, 0, false), 0);           // R
+  EXPECT_EQ(ftrace_prev_state(0x1, 0, false), 0x1);       // S
+  EXPECT_EQ(ftrace_prev_state(0x2, 0, false), 0x2);       // D
+  EXPECT_EQ(ftrace_prev_state(0x1, 0, true), 0x100);      // R+ (preempted)
+  EXPECT_EQ(ftrace_prev_state(0x402, 0, false), 0x80);    // TASK_IDLE: I
   EXPECT_EQ(ftrace_prev_state(0x80, 0x10, false), 0x10);  // TASK_DEAD + EXIT_DEAD: X
   EXPECT_EQ(ftrace_prev_state(0x80, 0x20, false), 0x20);  // EXIT_ZOMBIE: Z
 }

@@ -5,7 +5,8 @@
 namespace aitrace {
 
 void add_eevdf_options(CLI::App* cmd, EevdfCliOptions& o) {
-  cmd->add_flag("--eevdf", o.eevdf, "Per-thread EEVDF analysis: slices, weights, lag, preemptions (records every switch)");
+  cmd->add_flag("--eevdf", o.eevdf,
+                "Per-thread EEVDF analysis: slices, weights, lag, preemptions (records every switch)");
   cmd->add_option("--trace", o.trace, "Write a Perfetto trace (sched_switch/sched_waking, EEVDF counters) to FILE");
   cmd->add_option("--trace-buffer", o.trace_buffer, "Ring buffer per CPU for --eevdf/--trace (power of two: 4M, 256K)");
 }
@@ -21,7 +22,8 @@ Result<SchedTraceOptions> sched_trace_options(const EevdfCliOptions& o) {
     uint64_t scale = unit.empty() ? 1 : unit == "K" || unit == "k" ? 1024 : unit == "M" || unit == "m" ? 1 << 20 : 0;
     uint64_t bytes = v * scale;
     if (ec != std::errc() || !scale || !bytes || (bytes & (bytes - 1)) || bytes > (1u << 30))
-      return make_error(ErrorKind::usage, "invalid --trace-buffer '{}': expected a power of two like 4M or 256K (at most 1G)", t);
+      return make_error(ErrorKind::usage,
+                        "invalid --trace-buffer '{}': expected a power of two like 4M or 256K (at most 1G)", t);
     s.ring_bytes = static_cast<uint32_t>(bytes);
   }
   return s;

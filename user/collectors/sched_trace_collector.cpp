@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 namespace aitrace {
 namespace {
@@ -107,9 +107,12 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   bpf_map__set_max_entries(s->maps.st_last_wakeup, static_cast<uint32_t>(impl->ncpus));
 
   auto& h = impl->hooks;
-  h.add("sched", "sched_switch", {{HookKind::tp_btf, s->progs.st_switch_btf}, {HookKind::raw_tp, s->progs.st_switch_raw}});
-  h.add("sched", "sched_waking", {{HookKind::tp_btf, s->progs.st_waking_btf}, {HookKind::raw_tp, s->progs.st_waking_raw}});
-  h.add("sched", "sched_wakeup", {{HookKind::tp_btf, s->progs.st_wakeup_btf}, {HookKind::raw_tp, s->progs.st_wakeup_raw}});
+  h.add("sched", "sched_switch",
+        {{HookKind::tp_btf, s->progs.st_switch_btf}, {HookKind::raw_tp, s->progs.st_switch_raw}});
+  h.add("sched", "sched_waking",
+        {{HookKind::tp_btf, s->progs.st_waking_btf}, {HookKind::raw_tp, s->progs.st_waking_raw}});
+  h.add("sched", "sched_wakeup",
+        {{HookKind::tp_btf, s->progs.st_wakeup_btf}, {HookKind::raw_tp, s->progs.st_wakeup_raw}});
   h.add("sched", "sched_wakeup_new",
         {{HookKind::tp_btf, s->progs.st_wakeup_new_btf}, {HookKind::raw_tp, s->progs.st_wakeup_new_raw}});
   if (targets.cfg.follow_forks) {
@@ -125,11 +128,13 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   for (int cpu = 0; cpu < impl->ncpus; cpu++) {
     errno = 0;
     int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "aitrace_st_ring", 0, 0, impl->ring_bytes, nullptr);
-    if (fd < 0) return make_error(ErrorKind::runtime, "creating the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
+    if (fd < 0)
+      return make_error(ErrorKind::runtime, "creating the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
     impl->ring_fds.push_back(fd);
     uint32_t key = static_cast<uint32_t>(cpu);
     int err = bpf_map_update_elem(bpf_map__fd(s->maps.st_rings), &key, &fd, BPF_ANY);
-    if (err) return make_error(ErrorKind::runtime, "installing the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
+    if (err)
+      return make_error(ErrorKind::runtime, "installing the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
   }
 
   if (!opts.trace_path.empty()) {
@@ -218,9 +223,14 @@ SchedTraceStats SchedTraceCollector::stats() const {
 }
 
 nlohmann::json SchedTraceStats::json() const {
-  nlohmann::json j = {{"records", emitted},         {"lost", lost + no_ring},      {"lost_per_cpu", lost_per_cpu},
-          {"decoded", decoded},         {"malformed", malformed},      {"consumer_wakeups", wakeups_sent},
-          {"trace_packets", trace_packets}, {"trace_bytes", trace_bytes}};
+  nlohmann::json j = {{"records", emitted},
+                      {"lost", lost + no_ring},
+                      {"lost_per_cpu", lost_per_cpu},
+                      {"decoded", decoded},
+                      {"malformed", malformed},
+                      {"consumer_wakeups", wakeups_sent},
+                      {"trace_packets", trace_packets},
+                      {"trace_bytes", trace_bytes}};
   if (!programs.empty()) {
     nlohmann::json progs = nlohmann::json::array();
     for (const auto& p : programs)

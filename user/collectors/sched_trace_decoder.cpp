@@ -16,9 +16,7 @@ bool copy_record(std::span<const std::byte> rec, T* out) {
   return true;
 }
 
-PerfettoTask perfetto_task(const aitrace_st_task& t) {
-  return {t.pid, kernel_string(t.comm, sizeof(t.comm)), t.prio};
-}
+PerfettoTask perfetto_task(const aitrace_st_task& t) { return {t.pid, kernel_string(t.comm, sizeof(t.comm)), t.prio}; }
 
 eevdf::CfsState cfs_state(const aitrace_st_cfs& c) {
   return {c.sum_w_vruntime, c.sum_weight, c.zero_vruntime, c.curr_on_rq != 0, c.curr_vruntime, c.curr_weight};

@@ -99,12 +99,9 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   for (const auto& [pid, p] : top)
     preemptors.push_back({{"pid", pid}, {"comm", sanitize_utf8(p->comm)}, {"count", p->count}});
 
-  nlohmann::json j = {{"weight", t.weight},
-                      {"switch_outs", t.switch_outs},
-                      {"preempted", t.preempted},
-                      {"wakeups", t.wakeups},
-                      {"runtime_ns", t.runtime_ns},
-                      {"top_preemptors", std::move(preemptors)}};
+  nlohmann::json j = {{"weight", t.weight},         {"switch_outs", t.switch_outs},
+                      {"preempted", t.preempted},   {"wakeups", t.wakeups},
+                      {"runtime_ns", t.runtime_ns}, {"top_preemptors", std::move(preemptors)}};
   if (!eevdf_kernel()) {
     j["kernel"] = "cfs";
     j["note"] = "CFS kernel: no EEVDF fields";
@@ -135,8 +132,7 @@ std::string EevdfSummary::text() const {
   for (const auto& [tid, t] : threads_) {
     if (!t.switch_outs && !t.wakeups) continue;
     out += fmt::format("EEVDF {} (tid {}, tgid {}): weight {}", escape_text(t.comm), tid, t.tgid, t.weight);
-    if (eevdf_kernel())
-      out += fmt::format(", slice {}{}", format_ns(t.slice_ns), t.custom_slice ? " (custom)" : "");
+    if (eevdf_kernel()) out += fmt::format(", slice {}{}", format_ns(t.slice_ns), t.custom_slice ? " (custom)" : "");
     out += fmt::format(", cpu {}\n", format_ns(t.runtime_ns));
     out += fmt::format("  switch-outs {}, preempted {}", t.switch_outs, t.preempted);
     if (eevdf_kernel())
@@ -146,10 +142,12 @@ std::string EevdfSummary::text() const {
     if (!t.preemptors.empty()) {
       std::vector<std::pair<uint64_t, uint32_t>> top;
       for (const auto& [pid, p] : t.preemptors) top.push_back({p.count, pid});
-      std::sort(top.begin(), top.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+      std::sort(top.begin(), top.end(),
+                [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
       out += "  preempted by:";
       for (size_t i = 0; i < top.size() && i < kTopPreemptors; i++)
-        out += fmt::format(" {}[{}] x{}", escape_text(t.preemptors.at(top[i].second).comm), top[i].second, top[i].first);
+        out +=
+            fmt::format(" {}[{}] x{}", escape_text(t.preemptors.at(top[i].second).comm), top[i].second, top[i].first);
       out += "\n";
     }
     if (eevdf_kernel() && lag_available()) {

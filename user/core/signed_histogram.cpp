@@ -53,8 +53,8 @@ std::vector<SignedHistogram::Bucket> SignedHistogram::nonzero_buckets() const {
     if (c) out.push_back({-static_cast<int64_t>(Histogram::bucket_low(i)), c});
   }
   for (const auto& b : pos_.nonzero_buckets())
-    out.push_back({b.upper_bound > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(b.upper_bound),
-                   b.count});
+    out.push_back(
+        {b.upper_bound > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(b.upper_bound), b.count});
   return out;
 }
 
