@@ -31,6 +31,7 @@ struct EevdfThread {
   uint32_t weight = 0;    // scale_load_down(se.load.weight): 1024 = nice 0
   uint64_t slice_ns = 0;  // the latest se.slice seen
   bool custom_slice = false;
+  uint64_t switch_ins = 0;                  // times the thread got a CPU
   uint64_t switch_outs = 0;                 // times the thread left a CPU
   uint64_t preempted = 0;                   // ... while still runnable (involuntary)
   uint64_t preempted_before_slice_end = 0;  // ... having run less than its slice since picked
@@ -107,6 +108,9 @@ struct SchedTraceStats {
   std::vector<uint64_t> lost_per_cpu;  // failed ring-buffer reserves, by CPU
   uint64_t emitted = 0, lost = 0, no_ring = 0, wakeups_sent = 0;
   uint64_t decoded = 0, malformed = 0;
+  // Events the kernel did not run a program for because it was already running on that CPU
+  // (bpf_prog_info.recursion_misses, 5.12+): lost events too.
+  uint64_t missed = 0;
   uint64_t trace_packets = 0, trace_bytes = 0;
   // Kernel-measured cost of each program, when kernel.bpf_stats_enabled=1 (else empty).
   struct Program {

@@ -77,6 +77,10 @@ TEST(SchedTraceBpf, SwitchCountsMatchKernelAndTrace) {
     EXPECT_LE(static_cast<double>(th->switch_outs), truth.nr_switches * 1.01 + 2) << name;
     EXPECT_GE(th->preempted, truth.nr_involuntary) << name;
     EXPECT_EQ(counts.switch_outs[truth.tid], th->switch_outs) << name;
+    EXPECT_EQ(counts.switch_ins[truth.tid], th->switch_ins) << name;
+    // A thread born and dead while traced: every switch-in has its switch-out. (Rarely the
+    // kernel runs a task again without a sched_switch naming it; sched.bpf.c sees the same.)
+    EXPECT_NEAR(static_cast<double>(th->switch_ins), static_cast<double>(th->switch_outs), 2) << name;
     EXPECT_EQ(counts.thread_names[truth.tid], name);
   }
   EXPECT_GT(t.truth["sleeper"].nr_voluntary, 100u);

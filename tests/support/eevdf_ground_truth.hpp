@@ -38,6 +38,7 @@ inline bool parse_trace_file(const std::string& path, perfetto::protos::Trace* t
 
 struct TraceCounts {
   std::map<uint32_t, uint64_t> switch_outs;  // by prev_pid
+  std::map<uint32_t, uint64_t> switch_ins;   // by next_pid
   std::map<uint32_t, std::string> thread_names;
   uint64_t switches = 0, wakings = 0, counters = 0;
   bool per_cpu_ordered = true;
@@ -56,6 +57,7 @@ inline TraceCounts count_trace(const perfetto::protos::Trace& trace) {
         if (e.has_sched_switch()) {
           c.switches++;
           c.switch_outs[static_cast<uint32_t>(e.sched_switch().prev_pid())]++;
+          c.switch_ins[static_cast<uint32_t>(e.sched_switch().next_pid())]++;
         } else if (e.has_sched_waking()) {
           c.wakings++;
         }

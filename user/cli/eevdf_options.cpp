@@ -29,15 +29,24 @@ Result<SchedTraceOptions> sched_trace_options(const EevdfCliOptions& o) {
   return s;
 }
 
-nlohmann::json eevdf_report_json(const SchedTraceCollector& c) {
-  nlohmann::json j = c.summary().json();
-  j["trace"] = c.stats().json();
-  if (!c.trace_path().empty()) j["trace"]["file"] = c.trace_path();
-  return j;
+void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summary) {
+  if (summary) {
+    const EevdfSummary& sum = c.summary();
+    nlohmann::json all = sum.json();
+    doc["eevdf"] = {{"kernel", all["kernel"]}, {"threads", std::move(all["groups"])}};
+    if (doc.contains("groups")) {
+      for (auto& g : doc["groups"]) {
+        if (!g.contains("tid") || !g["tid"].is_number()) continue;
+        if (const EevdfThread* t = sum.thread(g["tid"].get<uint32_t>())) g["eevdf"] = sum.thread_json(*t);
+      }
+    }
+  }
+  doc["trace"] = c.stats().json();
+  if (!c.trace_path().empty()) doc["trace"]["file"] = c.trace_path();
 }
 
-std::string eevdf_report_text(const SchedTraceCollector& c) {
-  std::string out = c.summary().text();
+std::string eevdf_text(const SchedTraceCollector& c, bool summary) {
+  std::string out = summary ? c.summary().text() : std::string();
   out += c.stats().text();
   if (!c.trace_path().empty()) out += "Perfetto trace: " + c.trace_path() + " (open in ui.perfetto.dev)\n";
   return out;

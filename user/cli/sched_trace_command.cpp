@@ -45,7 +45,10 @@ Status run(const Options& o) {
     AITRACE_TRY(lc->start());
   }
   auto render = [&]() {
-    return o.common.json ? eevdf_report_json(**collector).dump() + "\n" : eevdf_report_text(**collector);
+    if (!o.common.json) return eevdf_text(**collector, true);
+    nlohmann::json doc = nlohmann::json::object();
+    add_eevdf_json(doc, **collector, true);
+    return doc.dump() + "\n";
   };
   auto reason = loop.run([&](bool final) -> Status {
     AITRACE_TRY((*collector)->on_tick(final));

@@ -210,8 +210,9 @@ SchedTraceStats SchedTraceCollector::stats() const {
     if (fd < 0) continue;
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.run_cnt)
-      st.programs.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    st.missed += info.recursion_misses;
+    if (info.run_cnt) st.programs.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
   }
   st.decoded = impl_->decoder->switches() + impl_->decoder->wakings() + impl_->decoder->wakeups();
   st.malformed = impl_->decoder->malformed();
@@ -224,7 +225,8 @@ SchedTraceStats SchedTraceCollector::stats() const {
 
 nlohmann::json SchedTraceStats::json() const {
   nlohmann::json j = {{"records", emitted},
-                      {"lost", lost + no_ring},
+                      {"lost", lost + no_ring + missed},
+                      {"missed", missed},
                       {"lost_per_cpu", lost_per_cpu},
                       {"decoded", decoded},
                       {"malformed", malformed},
@@ -241,7 +243,8 @@ nlohmann::json SchedTraceStats::json() const {
 }
 
 std::string SchedTraceStats::text() const {
-  std::string out = fmt::format("EEVDF trace: {} records, {} lost", emitted, lost + no_ring);
+  std::string out = fmt::format("EEVDF trace: {} records, {} lost", emitted, lost + no_ring + missed);
+  if (missed) out += fmt::format(" ({} events missed: program already running on the CPU)", missed);
   if (lost) {
     out += " (per CPU:";
     for (size_t i = 0; i < lost_per_cpu.size(); i++)

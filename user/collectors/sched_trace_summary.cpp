@@ -77,6 +77,7 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
   }
   if (r.next_wanted && r.next.pid) {
     EevdfThread& th = thread_for(r.next);
+    th.switch_ins++;
     if (r.wakeup_preempt) th.wakeup_preemptions++;
   }
 }
@@ -99,9 +100,13 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   for (const auto& [pid, p] : top)
     preemptors.push_back({{"pid", pid}, {"comm", sanitize_utf8(p->comm)}, {"count", p->count}});
 
-  nlohmann::json j = {{"weight", t.weight},         {"switch_outs", t.switch_outs},
-                      {"preempted", t.preempted},   {"wakeups", t.wakeups},
-                      {"runtime_ns", t.runtime_ns}, {"top_preemptors", std::move(preemptors)}};
+  nlohmann::json j = {{"weight", t.weight},
+                      {"switch_ins", t.switch_ins},
+                      {"switch_outs", t.switch_outs},
+                      {"preempted", t.preempted},
+                      {"wakeups", t.wakeups},
+                      {"runtime_ns", t.runtime_ns},
+                      {"top_preemptors", std::move(preemptors)}};
   if (!eevdf_kernel()) {
     j["kernel"] = "cfs";
     j["note"] = "CFS kernel: no EEVDF fields";
@@ -134,7 +139,7 @@ std::string EevdfSummary::text() const {
     out += fmt::format("EEVDF {} (tid {}, tgid {}): weight {}", escape_text(t.comm), tid, t.tgid, t.weight);
     if (eevdf_kernel()) out += fmt::format(", slice {}{}", format_ns(t.slice_ns), t.custom_slice ? " (custom)" : "");
     out += fmt::format(", cpu {}\n", format_ns(t.runtime_ns));
-    out += fmt::format("  switch-outs {}, preempted {}", t.switch_outs, t.preempted);
+    out += fmt::format("  switch-ins {}, switch-outs {}, preempted {}", t.switch_ins, t.switch_outs, t.preempted);
     if (eevdf_kernel())
       out += fmt::format(" ({} before slice end), wakeups {}, wakeup preemptions {}", t.preempted_before_slice_end,
                          t.wakeups, t.wakeup_preemptions);
