@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Kernel-side cost of `aitrace sched` vs a bpftrace run-queue-latency script (runqlat-style),
+# Kernel-side cost of `aitrace sched` (and `aitrace sched --eevdf`, which adds the EEVDF trace's
+# ring-buffer records) vs a bpftrace run-queue-latency script (runqlat-style),
 # measured back to back on the same switch-heavy workload: `perf bench sched pipe` pinned to one
 # CPU. Reports, per tracer:
 #   - BPF ns per context switch: sum of run_time_ns of the tracer's programs (kernel.bpf_stats)
@@ -66,6 +67,7 @@ start_tracer() {
   before=" $(prog_ids) "
   case $1 in
     aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & ;;
+    aitrace-eevdf) "$aitrace" sched --eevdf -o "$work/aitrace-eevdf.txt" >/dev/null 2>"$work/aitrace-eevdf.err" & ;;
     bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & ;;
   esac
   tracer_pid=$!
@@ -73,8 +75,11 @@ start_tracer() {
     sleep 0.05
     new=()
     for id in $(prog_ids); do [[ $before == *" $id "* ]] || new+=("$id"); done
-    # aitrace attaches 7 programs without -- CMD; bpftrace 2 (wakeups share one) or 3.
-    if (( ${#new[@]} >= 2 )) && { [[ $1 != aitrace ]] || (( ${#new[@]} >= 7 )); }; then
+    # aitrace attaches 7 programs without -- CMD (11 with --eevdf); bpftrace 2 (wakeups share one) or 3.
+    local want=2
+    [[ $1 == aitrace ]] && want=7
+    [[ $1 == aitrace-eevdf ]] && want=11
+    if (( ${#new[@]} >= want )); then
       sleep 0.3  # let the last attach land
       tracer_progs=()
       for id in $(prog_ids); do [[ $before == *" $id "* ]] || tracer_progs+=("$id"); done
@@ -106,20 +111,21 @@ measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"
 
 echo "machine: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "workload: taskset -c $cpu perf bench sched pipe -l $loops; $rounds rounds, tracers back to back"
-printf '%-6s %-9s %12s %16s %14s %12s\n' round tracer ops/s bpf_ns/switch bpf_ns/run switches
+tracers=(none bpftrace aitrace aitrace-eevdf)
+printf '%-6s %-13s %12s %16s %14s %12s\n' round tracer ops/s bpf_ns/switch bpf_ns/run switches
 declare -A sum_ops sum_ns
 for r in $(seq "$rounds"); do
-  for name in none bpftrace aitrace; do
+  for name in "${tracers[@]}"; do
     read -r ops ns run sw <<<"$(measure "$name")"
-    printf '%-6s %-9s %12s %16s %14s %12s\n' "$r" "$name" "$ops" "$ns" "$run" "$sw"
+    printf '%-6s %-13s %12s %16s %14s %12s\n' "$r" "$name" "$ops" "$ns" "$run" "$sw"
     sum_ops[$name]=$(python3 -c "print(${sum_ops[$name]:-0} + $ops)")
     sum_ns[$name]=$(python3 -c "print(${sum_ns[$name]:-0} + $ns)")
   done
 done
 echo "mean over $rounds rounds:"
 base=$(python3 -c "print(${sum_ops[none]} / $rounds)")
-for name in none bpftrace aitrace; do
+for name in "${tracers[@]}"; do
   python3 -c "
 ops = ${sum_ops[$name]} / $rounds; ns = ${sum_ns[$name]} / $rounds
-print(f'  {\"$name\":9} {ops:12.0f} ops/s  slowdown {100 * (1 - ops / $base):5.1f}%  {ns:7.1f} BPF ns/switch')"
+print(f'  {\"$name\":13} {ops:12.0f} ops/s  slowdown {100 * (1 - ops / $base):5.1f}%  {ns:7.1f} BPF ns/switch')"
 done

@@ -152,33 +152,41 @@ static __always_inline __u32 st_weight(unsigned long w)
 	return w < 2 ? 2 : (__u32)w;
 }
 
-static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_struct *p)
+/*
+ * tp_btf programs get BTF-typed pointers and read fields with plain loads (the verifier turns
+ * them into fault-safe loads); raw_tp programs get plain integers and go through
+ * bpf_probe_read_kernel. `btf` is a constant in every always-inline caller, so each program
+ * keeps only its own path. Halves the cost of a switch record compared to helper reads.
+ */
+#define ST_READ(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
+
+static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_struct *p, bool btf)
 {
 	struct sched_entity *se = &p->se;
 
-	t->pid = BPF_CORE_READ(p, pid);
-	t->tgid = BPF_CORE_READ(p, tgid);
+	t->pid = ST_READ(btf, p, pid);
+	t->tgid = ST_READ(btf, p, tgid);
 	BPF_CORE_READ_STR_INTO(&t->comm, p, comm);
-	t->prio = BPF_CORE_READ(p, prio);
-	t->policy = BPF_CORE_READ(p, policy);
-	t->weight = st_weight(BPF_CORE_READ(se, load.weight));
-	t->vruntime = BPF_CORE_READ(se, vruntime);
-	t->sum_exec_runtime = BPF_CORE_READ(se, sum_exec_runtime);
-	t->prev_sum_exec_runtime = BPF_CORE_READ(se, prev_sum_exec_runtime);
-	t->on_rq = BPF_CORE_READ(se, on_rq);
+	t->prio = ST_READ(btf, p, prio);
+	t->policy = ST_READ(btf, p, policy);
+	t->weight = st_weight(ST_READ(btf, se, load.weight));
+	t->vruntime = ST_READ(btf, se, vruntime);
+	t->sum_exec_runtime = ST_READ(btf, se, sum_exec_runtime);
+	t->prev_sum_exec_runtime = ST_READ(btf, se, prev_sum_exec_runtime);
+	t->on_rq = ST_READ(btf, se, on_rq);
 	if (bpf_core_field_exists(se->deadline))
-		t->deadline = BPF_CORE_READ(se, deadline);
+		t->deadline = ST_READ(btf, se, deadline);
 	if (bpf_core_field_exists(se->vlag))
-		t->vlag = BPF_CORE_READ(se, vlag);
+		t->vlag = ST_READ(btf, se, vlag);
 	if (bpf_core_field_exists(se->slice))
-		t->slice = BPF_CORE_READ(se, slice);
+		t->slice = ST_READ(btf, se, slice);
 	if (bpf_core_field_exists(se->custom_slice))
-		t->custom_slice = BPF_CORE_READ(se, custom_slice);
+		t->custom_slice = ST_READ(btf, se, custom_slice);
 	if (bpf_core_field_exists(se->sched_delayed))
-		t->sched_delayed = BPF_CORE_READ(se, sched_delayed);
+		t->sched_delayed = ST_READ(btf, se, sched_delayed);
 }
 
-static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_struct *p)
+static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_struct *p, bool btf)
 {
 	struct cfs_rq *cfs = NULL;
 	struct sched_entity *curr;
@@ -186,12 +194,12 @@ static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_st
 	/* se.cfs_rq exists with CONFIG_FAIR_GROUP_SCHED (every distro kernel). */
 	if (!bpf_core_field_exists(p->se.cfs_rq))
 		return;
-	cfs = BPF_CORE_READ(p, se.cfs_rq);
+	cfs = ST_READ(btf, p, se.cfs_rq);
 	if (!cfs)
 		return;
 	if (bpf_core_field_exists(cfs->sum_w_vruntime)) {
-		c->sum_w_vruntime = BPF_CORE_READ(cfs, sum_w_vruntime);
-		c->sum_weight = BPF_CORE_READ(cfs, sum_weight);
+		c->sum_w_vruntime = ST_READ(btf, cfs, sum_w_vruntime);
+		c->sum_weight = ST_READ(btf, cfs, sum_weight);
 	} else {
 		struct cfs_rq___avg *old = (void *)cfs;
 
@@ -201,7 +209,7 @@ static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_st
 		}
 	}
 	if (bpf_core_field_exists(cfs->zero_vruntime)) {
-		c->zero_vruntime = BPF_CORE_READ(cfs, zero_vruntime);
+		c->zero_vruntime = ST_READ(btf, cfs, zero_vruntime);
 	} else {
 		struct cfs_rq___avg *old = (void *)cfs;
 
@@ -209,20 +217,20 @@ static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_st
 			c->zero_vruntime = BPF_CORE_READ(old, min_vruntime);
 	}
 	if (bpf_core_field_exists(cfs->nr_queued))
-		c->nr_queued = BPF_CORE_READ(cfs, nr_queued);
-	curr = BPF_CORE_READ(cfs, curr);
+		c->nr_queued = ST_READ(btf, cfs, nr_queued);
+	curr = ST_READ(btf, cfs, curr);
 	if (curr) {
-		c->curr_vruntime = BPF_CORE_READ(curr, vruntime);
-		c->curr_weight = st_weight(BPF_CORE_READ(curr, load.weight));
-		c->curr_on_rq = BPF_CORE_READ(curr, on_rq) ? 1 : 0;
+		c->curr_vruntime = ST_READ(btf, curr, vruntime);
+		c->curr_weight = st_weight(ST_READ(btf, curr, load.weight));
+		c->curr_on_rq = ST_READ(btf, curr, on_rq) ? 1 : 0;
 	}
 	c->valid = 1;
 }
 
-static __always_inline __u32 st_task_cpu(struct task_struct *p)
+static __always_inline __u32 st_task_cpu(struct task_struct *p, bool btf)
 {
 	if (bpf_core_field_exists(p->thread_info.cpu))
-		return BPF_CORE_READ(p, thread_info.cpu);
+		return ST_READ(btf, p, thread_info.cpu);
 	return BPF_CORE_READ((struct task_struct___oldcpu *)p, cpu);
 }
 
@@ -244,7 +252,7 @@ static __always_inline __u32 st_curr_pid(struct task_struct *p)
 }
 
 static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
-					__u32 prev_state)
+					__u32 prev_state, bool btf)
 {
 	struct aitrace_st_switch *r;
 	struct st_last_wakeup *lw;
@@ -263,12 +271,12 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	r->prev_wanted = prev_wanted;
 	r->next_wanted = next_wanted;
 	r->prev_state = prev_state;
-	r->prev_exit_state = BPF_CORE_READ(prev, exit_state);
+	r->prev_exit_state = ST_READ(btf, prev, exit_state);
 	r->preempt = preempt;
-	st_fill_task(&r->prev, prev);
-	st_fill_task(&r->next, next);
-	st_fill_cfs(&r->prev_cfs, prev);
-	st_fill_cfs(&r->next_cfs, next);
+	st_fill_task(&r->prev, prev, btf);
+	st_fill_task(&r->next, next, btf);
+	st_fill_cfs(&r->prev_cfs, prev, btf);
+	st_fill_cfs(&r->next_cfs, next, btf);
 
 	/* prev was runnable and the CPU went to the task last woken onto it: wakeup preemption. */
 	cpu = r->hdr.cpu;
@@ -296,16 +304,16 @@ static __always_inline __u32 st_prev_state(struct task_struct *prev, __u64 *ctx)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(st_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return st_on_switch(preempt, prev, next, st_prev_state(prev, ctx));
+	return st_on_switch(preempt, prev, next, st_prev_state(prev, ctx), true);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(st_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return st_on_switch(preempt, prev, next, st_prev_state(prev, ctx));
+	return st_on_switch(preempt, prev, next, st_prev_state(prev, ctx), false);
 }
 
-static __always_inline int st_on_waking(struct task_struct *p)
+static __always_inline int st_on_waking(struct task_struct *p, bool btf)
 {
 	struct task_struct *waker = (struct task_struct *)bpf_get_current_task();
 	struct aitrace_st_waking *r;
@@ -318,11 +326,11 @@ static __always_inline int st_on_waking(struct task_struct *p)
 		return 0;
 	__builtin_memset(r, 0, sizeof(*r));
 	st_header(&r->hdr, AITRACE_ST_WAKING);
-	r->pid = BPF_CORE_READ(p, pid);
-	r->tgid = BPF_CORE_READ(p, tgid);
+	r->pid = ST_READ(btf, p, pid);
+	r->tgid = ST_READ(btf, p, tgid);
 	BPF_CORE_READ_STR_INTO(&r->comm, p, comm);
-	r->prio = BPF_CORE_READ(p, prio);
-	r->target_cpu = st_task_cpu(p);
+	r->prio = ST_READ(btf, p, prio);
+	r->target_cpu = st_task_cpu(p, btf);
 	r->waker_pid = BPF_CORE_READ(waker, pid);
 	r->waker_tgid = BPF_CORE_READ(waker, tgid);
 	BPF_CORE_READ_STR_INTO(&r->waker_comm, waker, comm);
@@ -333,27 +341,27 @@ static __always_inline int st_on_waking(struct task_struct *p)
 SEC("tp_btf/sched_waking")
 int BPF_PROG(st_waking_btf, struct task_struct *p)
 {
-	return st_on_waking(p);
+	return st_on_waking(p, true);
 }
 
 SEC("raw_tp/sched_waking")
 int BPF_PROG(st_waking_raw, struct task_struct *p)
 {
-	return st_on_waking(p);
+	return st_on_waking(p, false);
 }
 
-static __always_inline int st_on_wakeup(struct task_struct *p, __u16 kind)
+static __always_inline int st_on_wakeup(struct task_struct *p, __u16 kind, bool btf)
 {
 	struct st_last_wakeup *lw;
 	struct aitrace_st_wakeup *r;
-	__u32 cpu = st_task_cpu(p);
+	__u32 cpu = st_task_cpu(p, btf);
 	__u64 now = bpf_ktime_get_boot_ns();
 	void *ring;
 
 	/* Every wakeup, wanted or not: any task may preempt a traced one. */
 	lw = bpf_map_lookup_elem(&st_last_wakeup, &cpu);
 	if (lw) {
-		lw->pid = BPF_CORE_READ(p, pid);
+		lw->pid = ST_READ(btf, p, pid);
 		lw->ts = now;
 	}
 	if (!aitrace_task_wanted(p))
@@ -366,8 +374,8 @@ static __always_inline int st_on_wakeup(struct task_struct *p, __u16 kind)
 	r->hdr.ts = now;
 	r->target_cpu = cpu;
 	r->curr_pid = st_curr_pid(p);
-	st_fill_task(&r->wakee, p);
-	st_fill_cfs(&r->cfs, p);
+	st_fill_task(&r->wakee, p, btf);
+	st_fill_cfs(&r->cfs, p, btf);
 	st_submit(r, ring);
 	return 0;
 }
@@ -375,25 +383,25 @@ static __always_inline int st_on_wakeup(struct task_struct *p, __u16 kind)
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(st_wakeup_btf, struct task_struct *p)
 {
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP);
+	return st_on_wakeup(p, AITRACE_ST_WAKEUP, true);
 }
 
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(st_wakeup_raw, struct task_struct *p)
 {
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP);
+	return st_on_wakeup(p, AITRACE_ST_WAKEUP, false);
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(st_wakeup_new_btf, struct task_struct *p)
 {
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW);
+	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW, true);
 }
 
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(st_wakeup_new_raw, struct task_struct *p)
 {
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW);
+	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW, false);
 }
 
 /* `-- CMD`: children of the launched process join the filter (attached only then). */
