@@ -46,16 +46,23 @@ TEST(SchedTraceBpf, CustomSliceMatchesProcSched) {
   Traced t = trace_workload("slice", 800, {}, false);
   ASSERT_EQ(t.run.exit_code, 0);
   ASSERT_EQ(t.truth.size(), 2u);
-  EXPECT_TRUE(t.run.summary.eevdf_kernel());
+  ASSERT_EQ(t.run.summary.eevdf_kernel(), test::kernel_is_eevdf());
+  if (!test::kernel_is_eevdf()) {
+    // CFS: no slices to compare; the summary says so instead.
+    EXPECT_NE(t.run.summary.text().find("CFS kernel: no EEVDF fields"), std::string::npos);
+    return;
+  }
   for (const auto& [name, truth] : t.truth) {
     const EevdfThread* th = by_tid(t.run.summary, truth.tid);
     ASSERT_NE(th, nullptr) << name;
     EXPECT_EQ(th->slice_ns, truth.slice) << name;
-    EXPECT_EQ(th->custom_slice, name == "custom") << name;
+    EXPECT_EQ(th->custom_slice, name == "custom" && test::kernel_has_custom_slice()) << name;
     EXPECT_EQ(th->comm, name);
   }
-  EXPECT_EQ(t.truth["custom"].slice, 3000000u);  // sched_runtime as set (6.12+ custom slices)
-  EXPECT_NE(t.truth["default"].slice, 3000000u);
+  if (test::kernel_has_custom_slice()) {
+    EXPECT_EQ(t.truth["custom"].slice, 3000000u);  // sched_runtime as set (6.12+ custom slices)
+    EXPECT_NE(t.truth["default"].slice, 3000000u);
+  }
   EXPECT_EQ(t.run.stats.lost, 0u);
 }
 
@@ -106,7 +113,9 @@ TEST(SchedTraceBpf, NiceWeightsAndShares) {
   // The summary's CPU time is the kernel's, less the part of the first run before tracing.
   EXPECT_NEAR(static_cast<double>(n0->runtime_ns), static_cast<double>(t.truth["nice0"].sum_exec_ns),
               0.05 * static_cast<double>(t.truth["nice0"].sum_exec_ns));
-  EXPECT_GT(n0->lag_ns.count(), 0u);
+  if (test::kernel_is_eevdf()) {
+    EXPECT_GT(n0->lag_ns.count(), 0u);
+  }
 }
 
 TEST(SchedTraceBpf, TinyRingCountsLossAndTraceStaysValid) {

@@ -2,7 +2,10 @@
 // own accounting, and a decoded Perfetto trace file.
 #pragma once
 
+#include "aitrace/hooks.hpp"
 #include "perfetto_trace.pb.h"
+
+#include <bpf/btf.h>
 
 #include <cstdint>
 #include <fstream>
@@ -11,6 +14,32 @@
 #include <string>
 
 namespace aitrace::test {
+
+// Does this kernel's BTF give `type` a member `member` (anonymous unions included)?
+inline bool kernel_struct_has(const char* type, const char* member) {
+  const btf* b = vmlinux_btf();
+  if (!b) return false;
+  int id = btf__find_by_name_kind(b, type, BTF_KIND_STRUCT);
+  if (id < 0) return false;
+  const btf_type* t = btf__type_by_id(b, id);
+  const btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++, m++) {
+    const char* name = btf__name_by_offset(b, m->name_off);
+    if (name && std::string(name) == member) return true;
+    if (name && *name) continue;
+    const btf_type* inner = btf__type_by_id(b, m->type);  // anonymous union/struct
+    if (!inner || !(btf_is_union(inner) || btf_is_struct(inner))) continue;
+    const btf_member* im = btf_members(inner);
+    for (int j = 0; j < btf_vlen(inner); j++, im++) {
+      const char* iname = btf__name_by_offset(b, im->name_off);
+      if (iname && std::string(iname) == member) return true;
+    }
+  }
+  return false;
+}
+// EEVDF (6.6+) and custom slices (6.12+), as the BPF program sees them.
+inline bool kernel_is_eevdf() { return kernel_struct_has("sched_entity", "deadline"); }
+inline bool kernel_has_custom_slice() { return kernel_struct_has("sched_entity", "custom_slice"); }
 
 struct ThreadTruth {
   uint32_t tid = 0;
