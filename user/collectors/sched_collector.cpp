@@ -305,6 +305,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
   snap.lost.hist_overflow = s->bss->hist_overflow;
   snap.lost.task_state_missing = s->bss->task_state_missing;
   snap.lost.fork_overflow = s->bss->filter_fork_overflow;
+  snap.lost.transitions_missed = s->bss->transitions_missed;
   return snap;
 }
 
@@ -333,7 +334,8 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
   out.lost = {sub(now.lost.groups_overflow, before.lost.groups_overflow),
               sub(now.lost.hist_overflow, before.lost.hist_overflow),
               sub(now.lost.task_state_missing, before.lost.task_state_missing),
-              sub(now.lost.fork_overflow, before.lost.fork_overflow)};
+              sub(now.lost.fork_overflow, before.lost.fork_overflow),
+              sub(now.lost.transitions_missed, before.lost.transitions_missed)};
   for (const auto& g : now.groups) {
     auto it = prev.find(g.slot);
     if (it == prev.end()) {

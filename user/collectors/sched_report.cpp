@@ -37,7 +37,8 @@ nlohmann::json lost_json(const SchedLost& l) {
   return {{"groups_overflow", l.groups_overflow},
           {"hist_overflow", l.hist_overflow},
           {"task_state_missing", l.task_state_missing},
-          {"fork_overflow", l.fork_overflow}};
+          {"fork_overflow", l.fork_overflow},
+          {"transitions_missed", l.transitions_missed}};
 }
 
 }  // namespace
@@ -115,9 +116,10 @@ std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& o) {
                        sched_group_by_name(o.group_by), order.size(), order.size() == 1 ? "" : "s");
   const SchedLost& l = snap.lost;
   out += fmt::format(
-      "lost: {} events to `other` (group map full at {}), {} histogram samples (hist map full), "
-      "{} events without task state, {} forks not followed\n",
-      l.groups_overflow, snap.group_capacity, l.hist_overflow, l.task_state_missing, l.fork_overflow);
+      "lost: {} tasks to `other` (group map full at {}), {} histogram samples (hist map full), "
+      "{} events without task state, {} forks not followed, {} transitions missed\n",
+      l.groups_overflow, snap.group_capacity, l.hist_overflow, l.task_state_missing, l.fork_overflow,
+      l.transitions_missed);
   for (const auto& n : o.hook_notes) out += fmt::format("note: {}\n", n);
   size_t shown = 0;
   for (const SchedGroup* g : order) {
