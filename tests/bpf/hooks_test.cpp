@@ -98,15 +98,16 @@ TEST(RingReader, ReceivesEveryRecordTheProgramSubmits) {
   bpf_program* p;
   bpf_object__for_each_program(p, s->obj) bpf_program__set_autoload(p, p == s->progs.probe_ringbuf);
   ASSERT_TRUE(skel->load("probe").ok());
-  uint64_t records = 0, last_ts = 0;
-  bool monotonic = true;
+  uint64_t records = 0, last_ts = 0, bad_sizes = 0;
   RingReader reader([&](std::span<const std::byte> rec) {
     uint64_t ts;
-    ASSERT_EQ(rec.size(), sizeof(ts));
+    if (rec.size() != sizeof(ts)) {
+      bad_sizes++;
+      return;
+    }
     std::memcpy(&ts, rec.data(), sizeof(ts));
     records++;
     last_ts = ts;
-    (void)monotonic;
   });
   ASSERT_TRUE(reader.add(bpf_map__fd(s->maps.probe_ring)).ok());
   Link link(bpf_program__attach(s->progs.probe_ringbuf));
@@ -118,9 +119,10 @@ TEST(RingReader, ReceivesEveryRecordTheProgramSubmits) {
   link.reset();
   ASSERT_TRUE(reader.drain().ok());
   EXPECT_GT(records, 0u);
+  EXPECT_EQ(bad_sizes, 0u);
   EXPECT_GT(last_ts, 0u);
-  EXPECT_EQ(records, s->bss->ringbuf_submitted);
-  EXPECT_EQ(records + s->bss->ringbuf_dropped, s->bss->ringbuf_submitted + s->bss->ringbuf_dropped);
+  EXPECT_EQ(records, s->bss->ringbuf_submitted);  // every submitted record was read, none twice
+  EXPECT_EQ(reader.consumed(), records);
 }
 
 }  // namespace

@@ -106,6 +106,18 @@ TEST(Escape, Utf8SanitizerKeepsValidAndEscapesInvalid) {
   EXPECT_EQ(sanitize_utf8("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(sanitize_utf8("bad\xff"), "bad\\xff");
   EXPECT_EQ(sanitize_utf8("\xc3"), "\\xc3");
+  // What JSON writers reject must never pass: surrogates, F5+, overlongs, > U+10FFFF.
+  EXPECT_EQ(sanitize_utf8("\xed\xa0\x80x"), "\\xed\\xa0\\x80x");
+  EXPECT_EQ(sanitize_utf8("\xf5\x80\x80\x80"), "\\xf5\\x80\\x80\\x80");
+  EXPECT_EQ(sanitize_utf8("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");
+  EXPECT_EQ(sanitize_utf8("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
+  EXPECT_EQ(sanitize_utf8("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");  // U+1F600 stays
+  for (const char* raw : {"\xed\xa0\x80", "\xf5\x80", "\xc0\xaf", "\xff\xfe"}) {
+    nlohmann::json j = {{"comm", sanitize_utf8(raw)}};
+    EXPECT_NO_THROW(j.dump()) << raw;
+  }
+  nlohmann::json raw_bad = {{"comm", std::string("\xed\xa0\x80")}};
+  EXPECT_NO_THROW(json_text(raw_bad));
   const char comm[16] = {'a', 'b', 0, 'x'};
   EXPECT_EQ(kernel_string(comm, sizeof(comm)), "ab");
 }

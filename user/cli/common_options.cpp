@@ -72,6 +72,9 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
     if (!ids) return ids.error();
     s.tids = *ids;
   }
+  // The kernel filter ANDs its checks; -p A -t B with B outside A would silently trace nothing.
+  if (!s.pids.empty() && !s.tids.empty())
+    return make_error(ErrorKind::usage, "-p and -t cannot be combined: give the threads with -t only");
   if (!o.comm.empty()) s.comm = o.comm;
   if (!o.cgroup.empty()) s.cgroup = o.cgroup;
   s.follow_forks = !o.command.empty();

@@ -1,4 +1,5 @@
 // `aitrace dma`: DMA mappings, IOMMU, swiotlb bounce buffers and dma-fence waits per device.
+#include "aitrace/escape.hpp"
 #include "aitrace/cli.hpp"
 #include "aitrace/dma.hpp"
 #include "aitrace/dma_report.hpp"
@@ -83,7 +84,7 @@ Status run_dma(const DmaOptions& o, int& exit_code) {
       previous = std::move(*snap);
       last_tick = now;
     }
-    std::string text = o.common.json ? dma_report_json(r).dump() + "\n" : dma_report_text(r);
+    std::string text = o.common.json ? json_text(dma_report_json(r)) + "\n" : dma_report_text(r);
     return final ? writer->write_final(text) : writer->write_interval(text + (o.common.json ? "" : "\n"));
   });
   if (!stopped) return stopped.error();

@@ -16,6 +16,15 @@ int main(int argc, char** argv) {
   aitrace::register_migrate_command(app, exit_code);
   aitrace::register_dma_command(app, exit_code);
   aitrace::register_sched_trace_command(app, exit_code);
+  // CLI11 reports an unknown subcommand as "a subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) known |= sub->get_name() == argv[1];
+    if (!known) {
+      std::fprintf(stderr, "aitrace: unknown command '%s' (see aitrace --help)\n", argv[1]);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

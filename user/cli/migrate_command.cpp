@@ -1,6 +1,7 @@
 // `aitrace migrate`: page migrations and NUMA-balancing task moves while a job runs.
 #include "commands.hpp"
 
+#include "aitrace/escape.hpp"
 #include "aitrace/cli.hpp"
 #include "aitrace/launcher.hpp"
 #include "aitrace/migrate_collector.hpp"
@@ -33,7 +34,7 @@ Result<MigrateGroupBy> parse_group_by(const std::string& s) {
 // JSON is one line per document, as `aitrace sched` writes it (JSON lines with -i).
 std::string render(const MigrateSnapshot& s, const MigrateReportContext& ctx, bool json) {
   if (!json) return migrate_text(s, ctx) + (ctx.interval ? "\n" : "");
-  return migrate_json(s, ctx).dump() + "\n";
+  return json_text(migrate_json(s, ctx)) + "\n";
 }
 
 Status run_migrate(const MigrateOptions& o, int& exit_code) {

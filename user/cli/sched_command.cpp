@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "eevdf_options.hpp"
 
+#include "aitrace/escape.hpp"
 #include "aitrace/cli.hpp"
 #include "aitrace/launcher.hpp"
 #include "aitrace/sched_collector.hpp"
@@ -113,7 +114,7 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
     }
     nlohmann::json doc = sched_json(snap, ropts);
     if (trace && !ropts.interval) add_eevdf_json(doc, *trace, o.eevdf.eevdf);
-    return doc.dump() + "\n";
+    return json_text(doc) + "\n";
   };
 
   RunLoop loop(*run_opts);

@@ -1,5 +1,6 @@
 // Hidden `aitrace sched-trace`: the EEVDF trace on its own (debugging, benchmarks); users get the
 // same through `aitrace sched --eevdf / --trace FILE`.
+#include "aitrace/escape.hpp"
 #include "aitrace/cli.hpp"
 #include "aitrace/launcher.hpp"
 #include "commands.hpp"
@@ -48,7 +49,7 @@ Status run(const Options& o) {
     if (!o.common.json) return eevdf_text(**collector, true);
     nlohmann::json doc = nlohmann::json::object();
     add_eevdf_json(doc, **collector, true);
-    return doc.dump() + "\n";
+    return json_text(doc) + "\n";
   };
   auto reason = loop.run([&](bool final) -> Status {
     AITRACE_TRY((*collector)->on_tick(final));

@@ -149,7 +149,7 @@ json dma_report_json(const DmaReport& r) {
       {"schema", "aitrace.dma/1"},
       {"interval", r.interval},
       {"duration_s", r.seconds},
-      {"filter", {{"fence_waits", r.filter.empty() ? "all tasks" : r.filter}, {"dma", "all devices"}}},
+      {"filter", {{"fence_waits", r.filter.empty() ? "all tasks" : sanitize_utf8(r.filter)}, {"dma", "all devices"}}},
       {"hooks", std::move(hooks)},
       {"devices", std::move(devices)},
       {"swiotlb",

@@ -23,7 +23,7 @@ std::string value_text(const nlohmann::ordered_json& v) {
     for (const auto& e : v) out += (out.empty() ? "" : ",") + value_text(e);
     return out.empty() ? "none" : out;
   }
-  return v.dump();
+  return json_text(v);
 }
 
 // Word-wraps `text` into lines of at most kWidth, indented by kIndent (continuations by `hang` more).
@@ -102,7 +102,7 @@ std::string doctor_json(const DoctorReport& r) {
     }
     j[s.id] = std::move(sec);
   }
-  return sanitized(j).dump(2) + "\n";
+  return json_text(sanitized(j), 2) + "\n";
 }
 
 }  // namespace aitrace

@@ -13,14 +13,30 @@ void append_hex(std::string& out, unsigned char c) {
   out += kHex[c & 15];
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 when invalid.
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates,
+// nothing above U+10FFFF), or 0 when there is none. JSON writers reject anything looser.
 size_t utf8_len(std::string_view s, size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; k++)
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
-  if (n == 2 && c < 0xc2) return 0;  // overlong
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = at(0);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;  // overlong
+    if (c == 0xed) hi = 0x9f;  // UTF-16 surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;  // overlong
+    if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || at(1) < lo || at(1) > hi) return 0;
+  for (size_t k = 2; k < n; k++)
+    if ((at(k) >> 6) != 2) return 0;
   return n;
 }
 
@@ -58,5 +74,15 @@ std::string sanitize_utf8(std::string_view s) {
 }
 
 std::string_view kernel_string(const char* s, size_t max_len) { return {s, strnlen(s, max_len)}; }
+
+}  // namespace aitrace
+
+namespace aitrace {
+
+std::string json_text(const nlohmann::json& j, int indent) {
+  // Every kernel string is sanitized before it gets here; `replace` is the backstop so a missed
+  // one degrades to U+FFFD instead of aborting the report.
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace aitrace

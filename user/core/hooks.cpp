@@ -165,7 +165,9 @@ void HookSet::add(std::string_view category, std::string_view name, std::vector<
       bpf_program__set_autoload(c.prog, false);
       continue;
     }
-    bool exists = c.kind == HookKind::tracepoint ? in_tracefs : in_btf || in_tracefs;
+    // tp_btf needs the tracepoint's BTF prototype; raw_tp only needs the tracepoint (modules'
+    // tracepoints can lack vmlinux BTF); the classic flavour needs its tracefs id.
+    bool exists = c.kind == HookKind::tracepoint ? in_tracefs : c.kind == HookKind::tp_btf ? in_btf : in_btf || in_tracefs;
     const ProbeOutcome& probe = probe_hook_kind(c.kind);
     if (exists && probe.works) {
       picked = c.prog;

@@ -63,12 +63,14 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
 
   for (;;) {
     auto now = clock::now();
-    if (bounded && now >= end) break;
-    if (ticking && now >= next_tick) {
+    // A tick that fell due before the end is still delivered, even when this process was
+    // descheduled past both: interval reports never go missing on a loaded host.
+    if (ticking && now >= next_tick && (!bounded || next_tick < end)) {
       AITRACE_TRY(on_tick(false));
       next_tick += *opts_.interval;
       continue;
     }
+    if (bounded && now >= end) break;
     // Wake at least every 100 ms so rings are drained in batches even when epoll stays quiet.
     auto wake = now + std::chrono::milliseconds(100);
     if (bounded && end < wake) wake = end;
