@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
