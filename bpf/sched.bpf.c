@@ -50,7 +50,9 @@ __u64 task_state_missing = 0;
  * Transitions whose previous step never reached us: a switch-out of a task we saw queued, or a
  * switch-in of a task we saw on a CPU. Each one drops an interval; shown as lost.
  */
-__u64 transitions_missed = 0;  /* events without per-task state (storage busy/ENOMEM, map full) */
+__u64 transitions_missed = 0;
+/* Gaps of that kind closed from the kernel's own sched_info stamps: nothing was lost. */
+__u64 transitions_repaired = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -119,14 +121,12 @@ static __always_inline __u32 task_cpu_of(struct task_struct *p)
  * The clock of the run queue p is on (its rq lock is held at every hook that asks). Every task,
  * whatever its class, has se.cfs_rq set to its CPU's cfs_rq by set_task_rq().
  */
-static __always_inline __u64 task_rq_clock(struct task_struct *p, bool btf)
+static __always_inline __u64 rq_clock_of(struct task_struct *p, bool btf)
 {
 	struct cfs_rq *cfs;
 	struct rq *rq;
 	__u64 clock = 0;
 
-	if (!use_rq_clock)
-		return bpf_ktime_get_ns();
 	cfs = btf ? p->se.cfs_rq : BPF_CORE_READ(p, se.cfs_rq);
 	if (bpf_core_field_exists(cfs->rq)) {
 		rq = btf ? cfs->rq : BPF_CORE_READ(cfs, rq);
@@ -139,6 +139,26 @@ static __always_inline __u64 task_rq_clock(struct task_struct *p, bool btf)
 			      (void *)((unsigned long)cfs - bpf_core_field_offset(struct rq, cfs) +
 				       bpf_core_field_offset(struct rq, clock)));
 	return clock;
+}
+
+static __always_inline __u64 task_rq_clock(struct task_struct *p, bool btf)
+{
+	return use_rq_clock ? rq_clock_of(p, btf) : bpf_ktime_get_ns();
+}
+
+/*
+ * A sched_info stamp of p (rq clock, written by the kernel at every switch, traced or not) on
+ * aitrace's clock: `now` is the current time on it. 0 when the stamp is missing, in the future,
+ * or older than `since` (then it is not the switch aitrace missed).
+ */
+static __always_inline __u64 sched_info_stamp(struct task_struct *p, __u64 stamp, __u64 now, __u64 since, bool btf)
+{
+	__u64 clock = use_rq_clock ? now : rq_clock_of(p, btf);
+
+	if (!stamp || stamp > clock)
+		return 0;
+	stamp = now - (clock - stamp);
+	return (__s64)(stamp - since) >= 0 ? stamp : 0;
 }
 
 #define TASK_RUNNING_STATE 0x0000
@@ -371,14 +391,35 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	 * otherwise a non-zero state means it blocked (a pending signal resets it to RUNNING).
 	 */
 	runnable = preempt || state == TASK_RUNNING_STATE;
+	if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT || st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP) {
+		/*
+		 * Its switch-in never reached us (docs/sched.md: this VM does not fire sched_switch
+		 * when the outgoing task is a thread of PID 1). The kernel still stamped the arrival
+		 * in sched_info: close the wait there and start the on-CPU stretch from it.
+		 */
+		__u64 arrived = 0;
+
+		if (bpf_core_field_exists(prev->sched_info))
+			arrived = sched_info_stamp(prev, BPF_CORE_READ(prev, sched_info.last_arrival), now, st->ts, btf);
+		if (arrived && g) {
+			metric_add(g, slot,
+				   st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP ? AITRACE_SCHED_RUNQ_WAKEUP : AITRACE_SCHED_RUNQ_PREEMPT,
+				   arrived - st->ts);
+			if (slot >= dense_slots)
+				__sync_fetch_and_add(&g->switches, 1);
+			st->phase = AITRACE_SCHED_PHASE_ONCPU;
+			st->ts = arrived;
+			__sync_fetch_and_add(&transitions_repaired, 1);
+		} else {
+			__sync_fetch_and_add(&transitions_missed, 1);
+		}
+	}
 	if (g) {
 		if (st->phase == AITRACE_SCHED_PHASE_ONCPU)
 			metric_add(g, slot, AITRACE_SCHED_ONCPU, now - st->ts);
 		if (runnable)
 			__sync_fetch_and_add(&g->involuntary, 1);
 	}
-	if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT || st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP)
-		__sync_fetch_and_add(&transitions_missed, 1);
 	if (runnable)
 		st->phase = AITRACE_SCHED_PHASE_QUEUED_PREEMPT;
 	else if ((state & TASK_UNINTERRUPTIBLE_STATE) && !(state & TASK_NOLOAD_STATE))
@@ -402,6 +443,24 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 		return;
 	tgid = TASK_READ(btf, next, tgid);
 	g = group_of(next, st, tid, tgid, &slot);
+	if (st->phase == AITRACE_SCHED_PHASE_ONCPU) {
+		/*
+		 * Its switch-out never reached us. A task preempted while running was queued at that
+		 * switch, and sched_info.last_queued (cleared only after this tracepoint) has the time.
+		 */
+		__u64 queued = 0;
+
+		if (bpf_core_field_exists(next->sched_info))
+			queued = sched_info_stamp(next, BPF_CORE_READ(next, sched_info.last_queued), now, st->ts, btf);
+		if (queued && g) {
+			metric_add(g, slot, AITRACE_SCHED_ONCPU, queued - st->ts);
+			st->phase = AITRACE_SCHED_PHASE_QUEUED_PREEMPT;
+			st->ts = queued;
+			__sync_fetch_and_add(&transitions_repaired, 1);
+		} else {
+			__sync_fetch_and_add(&transitions_missed, 1);
+		}
+	}
 	if (g) {
 		/*
 		 * Dense slots count only the switch-ins without a run-queue sample; userspace adds
@@ -415,8 +474,6 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 					    st->phase != AITRACE_SCHED_PHASE_QUEUED_PREEMPT))
 			__sync_fetch_and_add(&g->switches, 1);
 	}
-	if (st->phase == AITRACE_SCHED_PHASE_ONCPU)
-		__sync_fetch_and_add(&transitions_missed, 1);
 	st->phase = AITRACE_SCHED_PHASE_ONCPU;
 	st->ts = now;
 }
@@ -453,7 +510,16 @@ static __always_inline int handle_wakeup(struct task_struct *p, bool btf)
 	if (!st)
 		return 0;
 	phase = st->phase;
-	/* Woken while still on a CPU (it had not slept yet) or already queued: nothing starts. */
+	/*
+	 * Woken while still on a CPU (it had not slept yet) or already queued: nothing starts. The
+	 * wakeup runs under p's rq lock, so p->on_cpu is exact here: a task we saw switch in that is
+	 * on no CPU slept through a switch-out that never reached us. Its wait starts now as usual;
+	 * its on-CPU and sleep times of that stretch are unknown (counted as missed).
+	 */
+	if (phase == AITRACE_SCHED_PHASE_ONCPU && bpf_core_field_exists(p->on_cpu) && !TASK_READ(btf, p, on_cpu)) {
+		__sync_fetch_and_add(&transitions_missed, 1);
+		phase = AITRACE_SCHED_PHASE_UNKNOWN;
+	}
 	if (phase == AITRACE_SCHED_PHASE_ONCPU || phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP ||
 	    phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT)
 		return 0;

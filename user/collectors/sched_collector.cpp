@@ -306,6 +306,9 @@ Result<SchedSnapshot> SchedCollector::read() const {
   snap.lost.task_state_missing = s->bss->task_state_missing;
   snap.lost.fork_overflow = s->bss->filter_fork_overflow;
   snap.lost.transitions_missed = s->bss->transitions_missed;
+  if (s->bss->transitions_repaired)
+    debug("sched: {} switches that never reached the program closed from sched_info stamps",
+          s->bss->transitions_repaired);
   return snap;
 }
 
