@@ -164,6 +164,7 @@ static __always_inline __u64 sched_info_stamp(struct task_struct *p, __u64 stamp
 #define TASK_RUNNING_STATE 0x0000
 #define TASK_UNINTERRUPTIBLE_STATE 0x0002
 #define TASK_NOLOAD_STATE 0x0400
+#define TASK_DEAD_STATE 0x0080
 
 /*
  * Hot fields: a tp_btf task pointer is trusted and read directly; a raw_tp one is a number and
@@ -427,6 +428,13 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	else
 		st->phase = AITRACE_SCHED_PHASE_SLEEP; /* TASK_IDLE ("I") counts as sleep, as in ps */
 	st->ts = now;
+	/*
+	 * A dying task's last switch-out comes after sched_process_exit dropped its raw_tp state
+	 * and re-created it above: drop it again, or dead tids fill the map (task storage frees
+	 * itself with the task).
+	 */
+	if (!btf && (state & TASK_DEAD_STATE))
+		bpf_map_delete_elem(&task_states_by_tid, &tid);
 }
 
 static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bool btf)
