@@ -126,9 +126,13 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
       launched->terminate();
       exit_code = launched->wait();
     }
+    if (final) {
+      // Detach before the last read: counts, sums and buckets then come from one moment.
+      collector->detach();
+    }
+    if (trace) AITRACE_TRY(trace->on_tick(final));  // final: detach, drain, finish the trace file
     auto snap = collector->read();
     if (!snap) return snap.error();
-    if (trace) AITRACE_TRY(trace->on_tick(final));  // final: drain, finish the trace file
     if (!final) {
       ropts.interval = true;
       ropts.interval_index = ++interval_index;
@@ -136,7 +140,6 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
       previous = std::move(*snap);
       return writer->write_interval(text);
     }
-    collector->detach();
     ropts.interval = false;
     return writer->write_final(render(*snap));
   });

@@ -47,7 +47,10 @@ bool switch_has_prev_state() {
 HookKind choose_flavour() {
   const char* forced = std::getenv("AITRACE_HOOK");
   if (forced && parse_hook_kind(forced) == HookKind::raw_tp) return HookKind::raw_tp;
-  if (probe_hook_kind(HookKind::tp_btf).works) return HookKind::tp_btf;
+  // tp_btf mode keeps per-task state in task storage (5.11+); 5.8-5.10 take the raw_tp path.
+  if (probe_hook_kind(HookKind::tp_btf).works &&
+      libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1)
+    return HookKind::tp_btf;
   return HookKind::raw_tp;
 }
 
@@ -142,7 +145,10 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
 
   impl->flavour = choose_flavour();
   const bool btf = impl->flavour == HookKind::tp_btf;
-  if (!btf) bpf_map__set_max_entries(s->maps.task_states_by_tid, kRawTpMaxTasks);
+  if (!btf) {
+    bpf_map__set_max_entries(s->maps.task_states_by_tid, kRawTpMaxTasks);
+    bpf_map__set_autocreate(s->maps.task_states, false);  // unused, and absent before 5.11
+  }
 
   const SchedEvent events[] = {
       {"sched_switch", s->progs.sched_switch_btf, s->progs.sched_switch_raw},
