@@ -24,7 +24,15 @@ endif()
 add_library(aitrace_libbpf INTERFACE)
 target_include_directories(aitrace_libbpf INTERFACE ${LIBBPF_INCLUDE_DIRS})
 if(AITRACE_STATIC)
-  target_link_libraries(aitrace_libbpf INTERFACE libbpf.a libelf.a libz.a)
+  # Full paths: a bare "libbpf.a" makes CMake emit -Wl,-Bstatic ... -Wl,-Bdynamic, which then
+  # pulls libstdc++.so into a -static link and fails.
+  foreach(lib bpf elf z)
+    find_library(AITRACE_STATIC_LIB_${lib} NAMES lib${lib}.a)
+    if(NOT AITRACE_STATIC_LIB_${lib})
+      message(FATAL_ERROR "aitrace: lib${lib}.a not found for AITRACE_STATIC")
+    endif()
+    target_link_libraries(aitrace_libbpf INTERFACE ${AITRACE_STATIC_LIB_${lib}})
+  endforeach()
   target_link_options(aitrace_libbpf INTERFACE -static)
 else()
   target_link_libraries(aitrace_libbpf INTERFACE ${LIBBPF_LINK_LIBRARIES} ${LIBELF_LINK_LIBRARIES}
