@@ -77,6 +77,8 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
     int n = ::poll(fds.data(), fds.size(), timeout_ms);
     if (n < 0 && errno != EINTR) return make_error(ErrorKind::runtime, "poll: {}", std::strerror(errno));
     if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;  // consume it, or it stays pending for the next loop
+      (void)!read(sigfd.get(), &info, sizeof(info));
       reason = StopReason::signal;
       break;
     }
