@@ -1,0 +1,107 @@
+/*
+ * Shared between bpf/sched.bpf.c and the sched collector: per-group statistics and sparse
+ * histogram keys aggregated in the kernel, read by userspace.
+ */
+#ifndef AITRACE_SCHED_EVENTS_H
+#define AITRACE_SCHED_EVENTS_H
+
+#include "aitrace/histogram.h"
+#include "aitrace/types.h"
+
+/* The latency histograms kept per group; the order is the JSON order. */
+enum aitrace_sched_metric {
+	AITRACE_SCHED_RUNQ_WAKEUP = 0,  /* wakeup (or new task) -> switch-in */
+	AITRACE_SCHED_RUNQ_PREEMPT = 1, /* switched out while runnable -> switch-in */
+	AITRACE_SCHED_ONCPU = 2,        /* switch-in -> switch-out */
+	AITRACE_SCHED_OFFCPU_SLEEP = 3, /* switch-out in interruptible sleep -> wakeup */
+	AITRACE_SCHED_OFFCPU_BLOCK = 4, /* switch-out uninterruptible (D) -> wakeup */
+	AITRACE_SCHED_METRICS = 5,
+};
+
+enum aitrace_sched_group_by {
+	AITRACE_SCHED_BY_THREAD = 0,
+	AITRACE_SCHED_BY_PROCESS = 1,
+	AITRACE_SCHED_BY_CGROUP = 2,
+	AITRACE_SCHED_BY_COMM = 3,
+	AITRACE_SCHED_BY_NONE = 4,
+};
+
+/*
+ * Groups live in slots of the `group_stats` array; the `group_slots` hash maps a group id to its
+ * slot once, and every task caches its slot, so the hot path does no hash lookup. Slot 0 is the
+ * `other` group: every task whose group did not fit (slots exhausted) is counted there.
+ */
+#define AITRACE_SCHED_GROUP_OTHER (~0ULL) /* the id userspace reports for slot 0 */
+#define AITRACE_SCHED_OTHER_SLOT 0
+#define AITRACE_SCHED_DEFAULT_MAX_GROUPS 10240
+/*
+ * The first slots get dense histograms (an array: no hash on the hot path); later slots use
+ * the sparse `hist` hash keyed by {slot, metric, bucket}.
+ */
+#define AITRACE_SCHED_DEFAULT_DENSE_GROUPS 128
+/* Sparse histogram entries per group budgeted by default (a busy group fills ~60-150). */
+#define AITRACE_SCHED_HIST_ENTRIES_PER_GROUP 24
+#define AITRACE_SCHED_MIN_HIST_ENTRIES 16384
+
+#define AITRACE_SCHED_GROUP_EXITED 1u
+
+struct aitrace_sched_metric_stats {
+	__u64 count;  /* dense slots: 0, the buckets hold the count */
+	__u64 sum;
+	__u64 min; /* ~0 until the first sample */
+	__u64 max;
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_metric_stats) == 32, "metric stats layout");
+
+/* Value of the `group_stats` array (index: slot). */
+struct aitrace_sched_group {
+	__u32 pid;     /* tgid of the task that created the group */
+	__u32 tid;     /* its tid */
+	__u64 id;      /* group id: tid, tgid, cgroup id, comm hash or 0 (0 also: unused slot) */
+	char comm[AITRACE_COMM_LEN];
+	__u64 switches;    /* switch-ins (dense slots: only those without a run-queue sample) */
+	__u64 involuntary; /* switch-outs while runnable (preemptions) */
+	__u64 migrations;  /* sched_migrate_task */
+	__u64 numa_moves;  /* sched_move_numa */
+	__u64 numa_swaps;  /* sched_swap_numa (either side) */
+	__u32 flags;       /* AITRACE_SCHED_GROUP_* */
+	__u32 used;        /* 1 once the slot holds a group */
+	__u64 cgroup_id;   /* cgroup v2 id of the task that created the group */
+	struct aitrace_sched_metric_stats metrics[AITRACE_SCHED_METRICS];
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_group) == 248, "group layout");
+
+/* Value of the `dense_hist` array (index: slot < dense groups). */
+struct aitrace_sched_dense_hist {
+	__u64 buckets[AITRACE_SCHED_METRICS][AITRACE_HIST_BUCKETS];
+};
+
+/* Key of the sparse `hist` map (value: __u64 count). */
+struct aitrace_sched_hist_key {
+	__u32 slot;
+	__u32 metric;
+	__u32 bucket; /* aitrace_hist_bucket(latency_ns) */
+	__u32 pad;
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_hist_key) == 16, "hist key layout");
+
+/* Per-task state (task-local storage, or the tid-keyed fallback map). */
+enum aitrace_sched_phase {
+	AITRACE_SCHED_PHASE_UNKNOWN = 0, /* not seen since tracing started */
+	AITRACE_SCHED_PHASE_ONCPU = 1,
+	AITRACE_SCHED_PHASE_QUEUED_WAKEUP = 2,
+	AITRACE_SCHED_PHASE_QUEUED_PREEMPT = 3,
+	AITRACE_SCHED_PHASE_SLEEP = 4,
+	AITRACE_SCHED_PHASE_BLOCK = 5,
+};
+
+struct aitrace_sched_task_state {
+	__u64 ts;    /* bpf_ktime_get_ns() of the last transition */
+	__u64 group; /* group id the cached slot belongs to */
+	__u32 slot;  /* cached slot of `group` */
+	__u16 phase; /* enum aitrace_sched_phase */
+	__u16 cached; /* slot/group are valid */
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_task_state) == 24, "task state layout");
+
+#endif

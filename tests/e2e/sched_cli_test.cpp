@@ -1,0 +1,325 @@
+// `aitrace sched` as a user runs it: targets and filters, bad input, overflow, output formats,
+// exits of traced processes, and nothing left attached after SIGINT.
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace aitrace {
+namespace {
+
+// A process started in the background, its output thrown away; killed and reaped at scope end.
+class Background {
+ public:
+  explicit Background(const std::vector<std::string>& argv) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    if (posix_spawn(&pid_, args[0], &fa, &attr, args.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+  }
+  ~Background() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  int wait() {
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    reaped_ = true;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+test::CommandResult aitrace_sched(std::vector<std::string> args) {
+  args.insert(args.begin(), {test::aitrace_binary(), "sched"});
+  return test::run_command(args, std::chrono::seconds(30));
+}
+
+nlohmann::json json_of(const test::CommandResult& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  try {
+    return nlohmann::json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.out.substr(0, 400);
+    return {};
+  }
+}
+
+void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("aitrace: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Background target({test::workload("sched_truth"), "sleeper", "3000"});
+  Background bystander({test::workload("sched_truth"), "sleeper", "3000"});
+  ASSERT_GT(target.pid(), 0);
+  auto doc = json_of(aitrace_sched({"-p", std::to_string(target.pid()), "--by", "thread", "-d", "700ms", "--json"}));
+  ASSERT_TRUE(doc.contains("groups"));
+  ASSERT_FALSE(doc["groups"].empty());
+  uint64_t sleeps = 0;
+  for (const auto& g : doc["groups"]) {
+    EXPECT_EQ(g["pid"].get<int>(), target.pid()) << g.dump();
+    sleeps += g["histograms"]["offcpu_sleep"]["count"].get<uint64_t>();
+  }
+  EXPECT_GT(sleeps, 10u) << "the sleeper naps every 2 ms";
+}
+
+TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Background target({test::workload("sched_truth"), "sleeper", "3000"});
+  // The sleeping worker is the process's second thread; find its tid in /proc.
+  std::string tid;
+  const std::string dir = "/proc/" + std::to_string(target.pid()) + "/task";
+  for (int i = 0; i < 200 && tid.empty(); i++) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+      if (e.path().filename() != std::to_string(target.pid())) tid = e.path().filename();
+    if (tid.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(tid.empty());
+  auto doc = json_of(aitrace_sched({"-t", tid, "--by", "thread", "-d", "500ms", "--json"}));
+  ASSERT_EQ(doc["groups"].size(), 1u) << doc.dump().substr(0, 500);
+  EXPECT_EQ(std::to_string(doc["groups"][0]["tid"].get<int>()), tid);
+}
+
+TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::string root = "/sys/fs/cgroup/unified";
+  struct stat st{};
+  if (stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 at " << root;
+  const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
+  const std::string dir = root + name;
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
+  {
+    Background inside({test::workload("sched_truth"), "sleeper", "3000"});
+    Background outside({test::workload("sched_truth"), "sleeper", "3000"});
+    {
+      std::ofstream procs(dir + "/cgroup.procs");
+      procs << inside.pid() << "\n";
+    }
+    auto r = aitrace_sched({"--cgroup", name, "--by", "cgroup", "-d", "700ms", "--json"});
+    auto doc = json_of(r);
+    ASSERT_EQ(doc["groups"].size(), 1u) << r.out.substr(0, 600);
+    EXPECT_EQ(doc["groups"][0]["cgroup"], name);
+    EXPECT_GT(doc["groups"][0]["histograms"]["offcpu_sleep"]["count"].get<uint64_t>(), 10u);
+
+    auto by_process = json_of(aitrace_sched({"--cgroup", dir, "-d", "500ms", "--json"}));
+    ASSERT_EQ(by_process["groups"].size(), 1u);
+    EXPECT_EQ(by_process["groups"][0]["pid"].get<int>(), inside.pid());
+  }
+  rmdir(dir.c_str());
+}
+
+TEST(SchedCli, BadInputIsOneLineAndNonZero) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  expect_one_line_error(aitrace_sched({"-p", "999999999", "-d", "1"}), "no such process");
+  expect_one_line_error(aitrace_sched({"-p", "12x", "-d", "1"}), "invalid pid");
+  expect_one_line_error(aitrace_sched({"--cgroup", "/no/such/cgroup/aitrace", "-d", "1"}), "no such cgroup");
+  expect_one_line_error(aitrace_sched({"-d", "soon"}), "invalid duration");
+  expect_one_line_error(aitrace_sched({"-d", "1", "--by", "planet"}), "invalid --by");
+  expect_one_line_error(aitrace_sched({"--", "/no/such/command-aitrace"}), "command not found");
+
+  // An exited process (a zombie, not yet reaped) is refused as well.
+  pid_t zombie = fork();
+  if (zombie == 0) _exit(0);
+  for (int i = 0; i < 200; i++) {
+    std::string status = test::read_file("/proc/" + std::to_string(zombie) + "/status");
+    if (status.find("(zombie)") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  expect_one_line_error(aitrace_sched({"-p", std::to_string(zombie), "-d", "1"}), "has exited");
+  waitpid(zombie, nullptr, 0);
+}
+
+TEST(SchedCli, ProcessExitingMidRunIsReported) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Background target({test::workload("sched_truth"), "sleeper", "300"});
+  auto doc = json_of(aitrace_sched({"-p", std::to_string(target.pid()), "--by", "process", "-d", "1200ms", "--json"}));
+  ASSERT_EQ(doc["groups"].size(), 1u);
+  EXPECT_EQ(doc["groups"][0]["pid"].get<int>(), target.pid());
+  EXPECT_EQ(doc["groups"][0]["exited"], true);
+  EXPECT_GT(doc["groups"][0]["counters"]["switches"].get<uint64_t>(), 10u);
+}
+
+TEST(SchedCli, CommandExitCodeAndChildrenAreFollowed) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // sh forks the workload: the child process is traced too, and sh's exit code comes back.
+  std::string script = test::workload("sched_truth") + " sleeper 200; exit 7";
+  auto r = aitrace_sched({"--by", "process", "--json", "--", "sh", "-c", script});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  // The workload's own JSON line comes first on stdout; the report is the last line.
+  ASSERT_NE(r.out.rfind("{\"by\""), std::string::npos) << r.out;
+  std::string last = r.out.substr(r.out.rfind("{\"by\""));
+  auto doc = nlohmann::json::parse(last);
+  std::set<std::string> comms;
+  for (const auto& g : doc["groups"]) comms.insert(g["comm"].get<std::string>());
+  EXPECT_TRUE(comms.count("sched_truth")) << last.substr(0, 600);
+  EXPECT_TRUE(comms.count("sh")) << last.substr(0, 600);
+  EXPECT_EQ(comms.size(), 2u) << "only the command and its children";
+}
+
+TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Background a({test::workload("sched_truth"), "sleeper", "2000"});
+  Background b({test::workload("sched_truth"), "sleeper", "2000"});
+  auto doc = json_of(aitrace_sched({"--by", "thread", "--max-groups", "2", "-d", "500ms", "--json"}));
+  EXPECT_GT(doc["lost"]["groups_overflow"].get<uint64_t>(), 0u);
+  size_t others = 0, named = 0;
+  for (const auto& g : doc["groups"]) (g["other"] == true ? others : named)++;
+  EXPECT_EQ(others, 1u);
+  EXPECT_LE(named, 2u);
+
+  auto text = aitrace_sched({"--by", "thread", "--max-groups", "1", "-d", "300ms"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("lost: "), std::string::npos);
+  EXPECT_EQ(text.out.find("lost: 0 events to `other`"), std::string::npos) << text.out.substr(0, 300);
+  EXPECT_NE(text.out.find("other (groups that did not fit)"), std::string::npos);
+}
+
+TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto r = aitrace_sched({"--by", "thread", "-i", "300ms", "--", test::workload("sched_truth"), "pingpong", "800"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t intervals = 0;
+  for (size_t p = r.out.find("--- interval "); p != std::string::npos; p = r.out.find("--- interval ", p + 1)) intervals++;
+  EXPECT_GE(intervals, 2u) << r.out.substr(0, 400);
+  size_t summary = r.out.find("aitrace sched: ");
+  ASSERT_NE(summary, std::string::npos);
+  std::string final_report = r.out.substr(summary);
+  EXPECT_NE(final_report.find("runq_wakeup (count "), std::string::npos);
+  EXPECT_NE(final_report.find("p99.9 "), std::string::npos);
+  EXPECT_NE(final_report.find("|*"), std::string::npos);
+  EXPECT_NE(final_report.find("lost: 0 events"), std::string::npos);
+
+  auto j = aitrace_sched({"--json", "-i", "200ms", "--", test::workload("sched_truth"), "sleeper", "500"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  std::istringstream lines(j.out);
+  std::string line;
+  size_t docs = 0, interval_docs = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("{\"by\"", 0) != 0) continue;
+    auto d = nlohmann::json::parse(line);
+    docs++;
+    interval_docs += d.value("interval", false) ? 1 : 0;
+  }
+  EXPECT_GE(interval_docs, 1u);
+  EXPECT_EQ(docs, interval_docs + 1);
+}
+
+TEST(SchedCli, CommsAreEscapedInEveryFormat) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto text = aitrace_sched({"--by", "thread", "--top", "5", "--", test::workload("sched_truth"), "badname", "200"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << "raw ESC reached the terminal";
+  EXPECT_NE(text.out.find("evil\\x1b[31m\\xff"), std::string::npos) << text.out.substr(0, 600);
+  auto json = aitrace_sched({"--by", "thread", "--json", "--", test::workload("sched_truth"), "badname", "200"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto doc = nlohmann::json::parse(json.out.substr(json.out.rfind("{\"by\"")));
+  bool found = false;
+  for (const auto& g : doc["groups"]) found |= g["comm"].get<std::string>().rfind("evil\x1b[31m", 0) == 0;
+  EXPECT_TRUE(found) << "the comm survives as valid JSON";
+}
+
+// Program ids of aitrace's sched programs currently loaded (bpftool truncates names to 15).
+std::set<uint64_t> sched_prog_ids() {
+  auto r = test::run_command({"bpftool", "-j", "prog", "show"});
+  std::set<uint64_t> ids;
+  auto progs = nlohmann::json::parse(r.out, nullptr, false);
+  if (!progs.is_array()) return ids;
+  for (const auto& p : progs) {
+    std::string name = p.value("name", "");
+    if (name.rfind("sched_switch_", 0) == 0 || name.rfind("sched_wakeup_", 0) == 0) ids.insert(p["id"].get<uint64_t>());
+  }
+  return ids;
+}
+
+std::set<uint64_t> linked_prog_ids() {
+  auto r = test::run_command({"bpftool", "-j", "link", "show"});
+  std::set<uint64_t> ids;
+  auto links = nlohmann::json::parse(r.out, nullptr, false);
+  if (!links.is_array()) return ids;
+  for (const auto& l : links) ids.insert(l.value("prog_id", uint64_t{0}));
+  return ids;
+}
+
+TEST(SchedCli, NothingStaysAttachedAfterSigint) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  if (test::run_command({"bpftool", "version"}).exit_code != 0) GTEST_SKIP() << "bpftool not installed";
+  auto before = sched_prog_ids();
+  std::string out = "/tmp/aitrace_sched_sigint_" + std::to_string(getpid()) + ".json";
+  unlink(out.c_str());
+  Background tracer({test::aitrace_binary(), "sched", "--json", "-o", out});
+  std::set<uint64_t> ours;
+  for (int i = 0; i < 300 && ours.size() < 3; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ours.clear();
+    for (uint64_t id : sched_prog_ids())
+      if (!before.count(id)) ours.insert(id);
+  }
+  ASSERT_GE(ours.size(), 3u) << "aitrace's programs never showed up";
+  auto links = linked_prog_ids();
+  for (uint64_t id : ours) EXPECT_TRUE(links.count(id)) << "program " << id << " has no link while tracing";
+  kill(tracer.pid(), SIGINT);
+  EXPECT_EQ(tracer.wait(), 0);
+  auto doc = nlohmann::json::parse(test::read_file(out), nullptr, false);
+  unlink(out.c_str());
+  EXPECT_EQ(doc.value("schema", ""), "aitrace.sched/1") << "the report is written on SIGINT";
+  // The kernel frees programs and links after an RCU grace period: give it a moment.
+  std::set<uint64_t> after, after_links;
+  for (int i = 0; i < 100; i++) {
+    after = sched_prog_ids();
+    after_links = linked_prog_ids();
+    bool gone = true;
+    for (uint64_t id : ours) gone &= !after.count(id) && !after_links.count(id);
+    if (gone) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (uint64_t id : ours) {
+    EXPECT_FALSE(after.count(id)) << "program " << id << " still loaded";
+    EXPECT_FALSE(after_links.count(id)) << "program " << id << " still linked";
+  }
+}
+
+}  // namespace
+}  // namespace aitrace

@@ -1,0 +1,112 @@
+// `aitrace sched` against the kernel's own accounting: every workload thread reports its
+// /proc/thread-self/schedstat (run-queue wait, timeslices) just before it exits, and the traced
+// run-queue latency and switch-ins of that thread must agree with it (docs/sched.md explains
+// the remaining difference: the rq clock is read at the start of __schedule, the tracepoint
+// fires later, and the thread's last switches after its read).
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace aitrace {
+namespace {
+
+struct ThreadTruth {
+  std::string role;
+  uint64_t wait_ns = 0, slices = 0;
+};
+
+std::map<uint64_t, ThreadTruth> parse_truth(const std::string& out) {
+  std::map<uint64_t, ThreadTruth> truth;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    auto j = nlohmann::json::parse(line);
+    truth[j["tid"].get<uint64_t>()] = {j["role"].get<std::string>(), j["wait_ns"].get<uint64_t>(),
+                                       j["slices"].get<uint64_t>()};
+  }
+  return truth;
+}
+
+std::string temp_path(const std::string& tag) {
+  return "/tmp/aitrace_sched_" + tag + "_" + std::to_string(getpid()) + ".json";
+}
+
+void check_against_schedstat(const std::string& mode, const char* hook) {
+  if (hook) setenv("AITRACE_HOOK", hook, 1);
+  std::string out = temp_path(mode);
+  unlink(out.c_str());
+  auto r = test::run_command({test::aitrace_binary(), "sched", "--by", "thread", "--json", "-o", out, "--",
+                              test::workload("sched_truth"), mode, "1000"});
+  unsetenv("AITRACE_HOOK");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto truth = parse_truth(r.out);
+  ASSERT_EQ(truth.size(), mode == "pingpong_hog" ? 3u : 2u) << r.out;
+  auto doc = nlohmann::json::parse(test::read_file(out));
+  unlink(out.c_str());
+  ASSERT_EQ(doc["schema"], "aitrace.sched/1");
+  EXPECT_EQ(doc["lost"]["groups_overflow"], 0);
+  EXPECT_EQ(doc["lost"]["hist_overflow"], 0);
+  EXPECT_EQ(doc["lost"]["task_state_missing"], 0);
+
+  std::map<uint64_t, nlohmann::json> groups;
+  for (const auto& g : doc["groups"])
+    if (!g["tid"].is_null()) groups[g["tid"].get<uint64_t>()] = g;
+  for (const auto& [tid, t] : truth) {
+    SCOPED_TRACE(mode + " " + t.role + " tid " + std::to_string(tid));
+    ASSERT_TRUE(groups.count(tid)) << "thread missing from the report";
+    const auto& g = groups[tid];
+    const auto& h = g["histograms"];
+    uint64_t traced_wait = h["runq_wakeup"]["sum"].get<uint64_t>() + h["runq_preempt"]["sum"].get<uint64_t>();
+    uint64_t switches = g["counters"]["switches"].get<uint64_t>();
+    double wait_bound = 0.03 * static_cast<double>(t.wait_ns) + 2000.0 * static_cast<double>(switches);
+    EXPECT_LE(std::fabs(static_cast<double>(traced_wait) - static_cast<double>(t.wait_ns)), wait_bound)
+        << "traced " << traced_wait << " ns vs schedstat " << t.wait_ns << " ns over " << switches << " switch-ins";
+    double count_bound = 0.01 * static_cast<double>(t.slices) + 3;
+    EXPECT_LE(std::fabs(static_cast<double>(switches) - static_cast<double>(t.slices)), count_bound)
+        << "switch-ins " << switches << " vs schedstat timeslices " << t.slices;
+    // Every switch-in after a wakeup or preemption is a run-queue sample.
+    uint64_t samples = h["runq_wakeup"]["count"].get<uint64_t>() + h["runq_preempt"]["count"].get<uint64_t>();
+    EXPECT_LE(samples, switches);
+    EXPECT_GE(samples + 1, switches);
+    EXPECT_EQ(g["pid"].get<uint64_t>() != 0, true);
+    if (t.role == "hog") {
+      EXPECT_GT(h["runq_preempt"]["count"].get<uint64_t>(), 0u);
+      EXPECT_GT(g["counters"]["involuntary"].get<uint64_t>(), 0u);
+    } else {
+      // Ping-pong threads wait for each other: about every other switch-in at least follows a
+      // wakeup from an interruptible sleep (the woken peer often preempts the waker).
+      EXPECT_GT(h["runq_wakeup"]["count"].get<uint64_t>(), switches / 3);
+      EXPECT_GT(h["offcpu_sleep"]["count"].get<uint64_t>(), switches / 3);
+    }
+    EXPECT_EQ(g["counters"]["migrations"].get<uint64_t>(), 0u) << "pinned threads never migrate";
+  }
+}
+
+class SchedTruth : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SchedTruth, RunQueueWaitAndSwitchesMatchSchedstat) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  check_against_schedstat(GetParam(), nullptr);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, SchedTruth, ::testing::Values("hogs", "pingpong", "pingpong_hog"),
+                         [](const ::testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
+
+// The raw_tp twins keep per-task state in a tid-keyed map instead of task storage.
+TEST(SchedTruthRawTp, PingPongWithHogMatchesSchedstat) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  check_against_schedstat("pingpong_hog", "raw_tp");
+}
+
+}  // namespace
+}  // namespace aitrace

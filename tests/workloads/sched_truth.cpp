@@ -1,0 +1,150 @@
+// Scheduling shapes with ground truth from the kernel's own accounting, for `aitrace sched` tests.
+//
+//   sched_truth MODE [DURATION_MS] [CPU]
+//   MODE: hogs          two CPU hogs contending on one CPU (preemption: runq_preempt)
+//         pingpong      two threads bouncing a byte over pipes on one CPU (wakeups: runq_wakeup)
+//         pingpong_hog  the ping-pong with a hog on the same CPU (both kinds of wait)
+//         sleeper       one thread that sleeps in short naps (offcpu_sleep), for filter tests
+//         badname       the sleeper, named with terminal control bytes (escaping tests)
+//
+// Everything is pinned to one CPU (default: the highest allowed) before any worker starts, so
+// workers never migrate. Each worker reads its own /proc/thread-self/schedstat just before it
+// exits and prints one JSON line: {"tid":T,"role":"...","run_ns":N,"wait_ns":N,"slices":N}
+// (schedstat fields: time on CPU, time waiting on a run queue, number of timeslices).
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::mutex out_mutex;
+std::atomic<int> ready{0};
+int workers = 0;
+
+void report(const char* role) {
+  unsigned long long run = 0, wait = 0, slices = 0;
+  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (!f || std::fscanf(f, "%llu %llu %llu", &run, &wait, &slices) != 3) {
+    std::perror("schedstat");
+    std::exit(1);
+  }
+  std::fclose(f);
+  long tid = syscall(SYS_gettid);
+  std::lock_guard<std::mutex> lock(out_mutex);
+  std::printf("{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu}\n", tid, role, run, wait,
+              slices);
+  std::fflush(stdout);
+}
+
+// All workers start together, so the contention covers the whole run.
+void start_together() {
+  ready.fetch_add(1);
+  while (ready.load() < workers) sched_yield();
+}
+
+void hog(Clock::time_point end) {
+  start_together();
+  volatile unsigned long spin = 0;
+  while (Clock::now() < end)
+    for (int i = 0; i < 1000; i++) spin = spin + 1;
+  report("hog");
+}
+
+void sleeper(Clock::time_point end, bool bad_name) {
+  // ESC [ 3 1 m: a comm that would colour a terminal if printed raw.
+  if (bad_name) prctl(PR_SET_NAME, "evil\x1b[31m\xff", 0, 0, 0);
+  start_together();
+  while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  report("sleeper");
+}
+
+// The pinger decides when to stop and tells the ponger with 'q'.
+void pinger(int wr, int rd, Clock::time_point end) {
+  start_together();
+  char c = 'p';
+  for (;;) {
+    bool stop = Clock::now() >= end;
+    c = stop ? 'q' : 'p';
+    if (write(wr, &c, 1) != 1 || read(rd, &c, 1) != 1) std::exit(1);
+    if (stop) break;
+  }
+  report("ping");
+}
+
+void ponger(int wr, int rd) {
+  start_together();
+  char c = 0;
+  for (;;) {
+    if (read(rd, &c, 1) != 1 || write(wr, &c, 1) != 1) std::exit(1);
+    if (c == 'q') break;
+  }
+  report("pong");
+}
+
+int pin_to_one_cpu(int wanted) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return -1;
+  int cpu = wanted;
+  if (cpu < 0)
+    for (int i = 0; i < CPU_SETSIZE; i++)
+      if (CPU_ISSET(i, &allowed)) cpu = i;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  if (sched_setaffinity(0, sizeof(one), &one) != 0) return -1;
+  return cpu;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s hogs|pingpong|pingpong_hog|sleeper|badname [DURATION_MS] [CPU]\n", argv[0]);
+    return 2;
+  }
+  std::string mode = argv[1];
+  int ms = argc > 2 ? std::atoi(argv[2]) : 1000;
+  int cpu = argc > 3 ? std::atoi(argv[3]) : -1;
+  if (pin_to_one_cpu(cpu) < 0) {
+    std::perror("sched_setaffinity");
+    return 1;
+  }
+  auto end = Clock::now() + std::chrono::milliseconds(ms);
+  std::vector<std::thread> threads;
+  int ab[2], ba[2];
+  bool pingpong = mode == "pingpong" || mode == "pingpong_hog";
+  if (pingpong && (pipe(ab) != 0 || pipe(ba) != 0)) return 1;
+  if (mode == "hogs") {
+    workers = 2;
+    threads.emplace_back(hog, end);
+    threads.emplace_back(hog, end);
+  } else if (pingpong) {
+    workers = mode == "pingpong_hog" ? 3 : 2;
+    threads.emplace_back(pinger, ab[1], ba[0], end);
+    threads.emplace_back(ponger, ba[1], ab[0]);
+    if (workers == 3) threads.emplace_back(hog, end);
+  } else if (mode == "sleeper" || mode == "badname") {
+    workers = 1;
+    threads.emplace_back(sleeper, end, mode == "badname");
+  } else {
+    std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+  }
+  for (auto& t : threads) t.join();
+  return 0;
+}
