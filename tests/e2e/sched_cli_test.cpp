@@ -1,5 +1,6 @@
 // `aitrace sched` as a user runs it: targets and filters, bad input, overflow, output formats,
 // exits of traced processes, and nothing left attached after SIGINT.
+#include "aitrace/targets.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -125,9 +126,11 @@ TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
 
 TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  const std::string root = "/sys/fs/cgroup/unified";
+  // Wherever cgroup2 is mounted: /sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup on
+  // cgroup2-only ones (the VM guests, most current distributions).
+  const std::string root = cgroup2_mount();
   struct stat st{};
-  if (stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 at " << root;
+  if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 mount";
   const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
   const std::string dir = root + name;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
