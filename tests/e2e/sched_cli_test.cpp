@@ -135,8 +135,9 @@ TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   const std::string dir = root + name;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
   {
-    Background inside({test::workload("sched_truth"), "sleeper", "3000"});
-    Background outside({test::workload("sched_truth"), "sleeper", "3000"});
+    // Killed at scope end: long enough for two tracer start-ups even in a TCG guest (2 s each).
+    Background inside({test::workload("sched_truth"), "sleeper", "30000"});
+    Background outside({test::workload("sched_truth"), "sleeper", "30000"});
     {
       std::ofstream procs(dir + "/cgroup.procs");
       procs << inside.pid() << "\n";
@@ -204,8 +205,9 @@ TEST(SchedCli, CommandExitCodeAndChildrenAreFollowed) {
 
 TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background a({test::workload("sched_truth"), "sleeper", "2000"});
-  Background b({test::workload("sched_truth"), "sleeper", "2000"});
+  // Killed at scope end; they must outlive two tracer start-ups (2 s each in a TCG guest).
+  Background a({test::workload("sched_truth"), "sleeper", "30000"});
+  Background b({test::workload("sched_truth"), "sleeper", "30000"});
   auto doc = json_of(aitrace_sched({"--by", "thread", "--max-groups", "2", "-d", "500ms", "--json"}));
   EXPECT_GT(doc["lost"]["groups_overflow"].get<uint64_t>(), 0u);
   size_t others = 0, named = 0;
@@ -293,15 +295,18 @@ TEST(SchedCli, NothingStaysAttachedAfterSigint) {
   std::string out = "/tmp/aitrace_sched_sigint_" + std::to_string(getpid()) + ".json";
   unlink(out.c_str());
   Background tracer({test::aitrace_binary(), "sched", "--json", "-o", out});
-  std::set<uint64_t> ours;
-  for (int i = 0; i < 300 && ours.size() < 3; i++) {
+  std::set<uint64_t> ours, links;
+  // Programs show up at load, links only after attach: wait for both (slow guests widen the gap).
+  for (int i = 0; i < 300; i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ours.clear();
     for (uint64_t id : sched_prog_ids())
       if (!before.count(id)) ours.insert(id);
+    links = linked_prog_ids();
+    if (ours.size() >= 3 && std::all_of(ours.begin(), ours.end(), [&](uint64_t id) { return links.count(id) > 0; }))
+      break;
   }
   ASSERT_GE(ours.size(), 3u) << "aitrace's programs never showed up";
-  auto links = linked_prog_ids();
   for (uint64_t id : ours) EXPECT_TRUE(links.count(id)) << "program " << id << " has no link while tracing";
   kill(tracer.pid(), SIGINT);
   EXPECT_EQ(tracer.wait(), 0);
