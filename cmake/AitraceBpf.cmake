@@ -41,7 +41,8 @@ set(AITRACE_BPF_GEN_DIR ${PROJECT_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${AITRACE_BPF_GEN_DIR})
 # Every shared header is an explicit dependency so a changed struct rebuilds every object.
 file(GLOB AITRACE_BPF_SHARED_HEADERS CONFIGURE_DEPENDS
-  ${PROJECT_SOURCE_DIR}/bpf/common/*.bpf.h ${PROJECT_SOURCE_DIR}/include/aitrace/*.h)
+  ${PROJECT_SOURCE_DIR}/bpf/common/*.bpf.h ${PROJECT_SOURCE_DIR}/bpf/*.bpf.h
+  ${PROJECT_SOURCE_DIR}/include/aitrace/*.h)
 
 # aitrace_bpf_object(<name> <source>) -> INTERFACE target aitrace_bpf_<name> providing <name>.skel.h
 function(aitrace_bpf_object name source)

@@ -1,13 +1,42 @@
-#include "commands.hpp"
+#include "aitrace/doctor.hpp"
 
 #include "aitrace/cli.hpp"
+#include "aitrace/log.hpp"
+#include "commands.hpp"
 
 namespace aitrace {
+namespace {
 
-// Placeholder until the doctor collector lands: registered so the CLI lists it, and says so.
+struct DoctorCliOptions {
+  bool json = false;
+  std::string output;
+  int verbose = 0;
+};
+
+Status run_doctor_command(const DoctorCliOptions& o) {
+  set_log_level(o.verbose ? LogLevel::debug : LogLevel::warn);
+  route_libbpf_log();
+  CommonOptions common;
+  common.output = o.output;
+  // Opened first so an unwritable -o fails before any probing.
+  auto writer = ReportWriter::open(common);
+  if (!writer) return writer.error();
+  DoctorReport report = run_doctor();
+  return writer->write_final(o.json ? doctor_json(report) : doctor_text(report));
+}
+
+}  // namespace
+
 void register_doctor_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("doctor", "doctor (not implemented yet)");
-  cmd->callback([&exit_code] { exit_code = report_error(make_error(ErrorKind::unsupported, "'doctor' is not implemented yet")); });
+  auto* cmd = app.add_subcommand("doctor", "Report what this host offers a tracer and an AI workload");
+  auto opts = std::make_shared<DoctorCliOptions>();
+  cmd->add_flag("--json", opts->json, "JSON output (schema aitrace.doctor/1, see docs/doctor.md)");
+  cmd->add_option("-o,--output", opts->output, "Write the report to FILE (atomically) instead of stdout");
+  cmd->add_flag("-v,--verbose", opts->verbose, "Show libbpf messages from the hook probes");
+  cmd->callback([opts, &exit_code] {
+    Status st = run_doctor_command(*opts);
+    if (!st.ok()) exit_code = report_error(st.error());
+  });
 }
 
 }  // namespace aitrace
