@@ -32,6 +32,8 @@ const ProbeOutcome& probe_hook_kind(HookKind kind);
 const btf* vmlinux_btf();
 // The tracefs mount (/sys/kernel/tracing or the debugfs one), empty when not mounted.
 std::string tracefs_root();
+// Why tracefs_root() is empty: not mounted, or mounted but not readable (0700 for non-root).
+std::string tracefs_unavailable_reason();
 // Is category:name a tracepoint of this kernel? BTF (btf_trace_<name>) first, then tracefs.
 bool tracepoint_exists(std::string_view category, std::string_view name);
 bool tracepoint_in_btf(std::string_view name);

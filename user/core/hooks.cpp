@@ -46,7 +46,7 @@ bpf_link* attach_probe(bpf_program* prog, HookKind kind) {
 
 ProbeOutcome run_probe(HookKind kind) {
   if (kind == HookKind::tracepoint && tracefs_root().empty())
-    return {false, "attach: tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)"};
+    return {false, "attach: " + tracefs_unavailable_reason()};
   auto skel = ProbeSkeleton::open("probe");
   if (!skel) return {false, skel.error().message};
   bpf_program* target = probe_program(skel->get(), kind);
@@ -113,6 +113,14 @@ std::string tracefs_root() {
   return {};
 }
 
+std::string tracefs_unavailable_reason() {
+  for (const char* dir : {"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"}) {
+    if (access(dir, F_OK) != 0 && errno == EACCES)
+      return std::string("tracefs is not readable by this user (") + dir + ")";
+  }
+  return "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)";
+}
+
 bool tracepoint_in_btf(std::string_view name) {
   const btf* b = vmlinux_btf();
   if (!b) return false;
@@ -167,7 +175,7 @@ void HookSet::add(std::string_view category, std::string_view name, std::vector<
     bpf_program__set_autoload(c.prog, false);
     if (!reasons.empty()) reasons += "; ";
     reasons += std::string(hook_kind_name(c.kind)) + ": " +
-               (!exists ? (c.kind == HookKind::tracepoint && tracefs_root().empty() ? "tracefs not mounted"
+               (!exists ? (c.kind == HookKind::tracepoint && tracefs_root().empty() ? tracefs_unavailable_reason()
                                                                                    : "no such tracepoint in this kernel")
                         : probe.error);
   }

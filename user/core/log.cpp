@@ -20,7 +20,7 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   int n = vsnprintf(buf, sizeof(buf), format, args);
   std::string line(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
   while (!line.empty() && line.back() == '\n') line.pop_back();
-  log_line(LogLevel::debug, "libbpf: " + line);
+  log_line(LogLevel::debug, line);  // libbpf prefixes its own lines
   return n;
 }
 

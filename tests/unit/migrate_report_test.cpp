@@ -1,0 +1,194 @@
+// The migrate report from a hand-built snapshot: JSON contract, grouping, deltas, escaping,
+// the single-node NUMA note and the remarks for AI hosts.
+#include "aitrace/migrate_report.hpp"
+#include "aitrace/migrate_aggregate.hpp"
+
+#include <gtest/gtest.h>
+
+namespace aitrace {
+namespace {
+
+// A fixed naming, so the test does not depend on the host's BTF.
+EnumNames test_reasons() { return EnumNames::from_btf(nullptr, "", ""); }
+
+MigrateStatsRow row(uint32_t tgid, const char* comm, int32_t reason, uint32_t mode, uint64_t calls, uint64_t ok,
+                    uint64_t failed, uint64_t cgroup = 1) {
+  MigrateStatsRow r;
+  r.tgid = tgid;
+  r.comm = comm;
+  r.reason = reason;
+  r.mode = mode;
+  r.cgroup_id = cgroup;
+  r.counts.calls = calls;
+  r.counts.succeeded = ok;
+  r.counts.failed = failed;
+  r.counts.timed_calls = calls;
+  r.counts.latency_sum_ns = calls * 1000;
+  return r;
+}
+
+MigrateSnapshot sample() {
+  MigrateSnapshot s;
+  s.stats.push_back(row(40, "kcompactd0", 0, 0, 3, 300, 2));
+  s.stats.push_back(row(1234, "train\x1b[31m", 0, 2, 1, 50, 0, 7));
+  s.stats.push_back(row(1234, "train\x1b[31m", 99, 2, 2, 10, 0, 7));  // a reason this kernel would not name
+  s.latency[0][aitrace_hist_bucket(1000)] = 4;
+  s.latency[99][aitrace_hist_bucket(1000)] = 2;
+  s.lost.no_start = 1;
+  return s;
+}
+
+MigrateReportContext context(const EnumNames* reasons) {
+  MigrateReportContext ctx;
+  ctx.reasons = reasons;
+  ctx.duration_ns = 2'000'000'000;
+  ctx.host.numa_nodes = 1;
+  ctx.hooks.push_back({"migrate:mm_migrate_pages", "attached (tp_btf)", true});
+  return ctx;
+}
+
+TEST(MigrateReport, JsonFollowsTheContract) {
+  EnumNames none = test_reasons();
+  auto ctx = context(&none);
+  auto j = migrate_json(sample(), ctx);
+  EXPECT_EQ(j["schema"], "aitrace.migrate/1");
+  EXPECT_EQ(j["duration_ns"], 2'000'000'000u);
+  EXPECT_EQ(j["totals"]["calls"], 6u);
+  EXPECT_EQ(j["totals"]["pages_succeeded"], 360u);
+  EXPECT_EQ(j["totals"]["pages_failed"], 2u);
+  EXPECT_EQ(j["totals"]["thp_succeeded"], 0u);
+  EXPECT_EQ(j["totals"]["thp_failed"], 0u);
+  EXPECT_EQ(j["lost"]["calls_without_start"], 1u);
+  EXPECT_EQ(j["latency"]["count"], 6u);
+  // Without names every reason is its number, never a guess.
+  ASSERT_TRUE(j["by_reason"].contains("0"));
+  ASSERT_TRUE(j["by_reason"].contains("99"));
+  EXPECT_EQ(j["by_reason"]["99"]["reason"], 99);
+  EXPECT_EQ(j["by_reason"]["99"]["pages_succeeded"], 10u);
+  EXPECT_EQ(j["by_reason"]["0"]["latency"]["count"], 4u);
+  ASSERT_EQ(j["groups"].size(), 2u);
+  EXPECT_EQ(j["groups"][0]["pid"], 40u);  // busiest first
+  EXPECT_EQ(j["groups"][1]["pid"], 1234u);
+  EXPECT_EQ(j["groups"][1]["pages_succeeded"], 60u);
+  EXPECT_TRUE(j["numa_moves"].is_array());
+  EXPECT_EQ(j["numa"]["nodes"], 1);
+  EXPECT_TRUE(j["numa"].contains("note"));
+  EXPECT_EQ(j["hooks"]["migrate:mm_migrate_pages"], "attached (tp_btf)");
+}
+
+TEST(MigrateReport, KernelNamesAreUsedWhenKnown) {
+  const EnumNames& kernel = migrate_reason_names();
+  if (kernel.empty()) GTEST_SKIP() << "no enum migrate_reason in this kernel's BTF";
+  auto ctx = context(&kernel);
+  auto j = migrate_json(sample(), ctx);
+  EXPECT_TRUE(j["by_reason"].contains("compaction"));
+  EXPECT_TRUE(j["by_reason"].contains("99"));  // not a reason this kernel has: its number
+  EXPECT_EQ(j["groups"][1]["reasons"].size(), 2u);
+}
+
+TEST(MigrateReport, PinningAndDemotionRemarksUseKernelNames) {
+  const EnumNames& kernel = migrate_reason_names();
+  int64_t pin = -1, demote = -1;
+  for (const auto& [v, n] : kernel.all()) {
+    if (n == "longterm_pin") pin = v;
+    if (n == "demotion") demote = v;
+  }
+  if (pin < 0 || demote < 0) GTEST_SKIP() << "this kernel names no longterm_pin/demotion reason";
+  MigrateSnapshot s;
+  s.stats.push_back(row(7, "trainer", static_cast<int32_t>(pin), 2, 1, 512, 0));
+  s.stats.push_back(row(8, "kswapd0", static_cast<int32_t>(demote), 0, 1, 64, 0));
+  auto ctx = context(&kernel);
+  std::string all;
+  for (const auto& r : migrate_remarks(s, ctx)) all += r + "\n";
+  EXPECT_NE(all.find("512 pages were migrated for long-term pinning"), std::string::npos) << all;
+  EXPECT_NE(all.find("64 pages were demoted"), std::string::npos) << all;
+  EXPECT_NE(migrate_text(s, ctx).find("remarks:"), std::string::npos);
+}
+
+TEST(MigrateReport, GroupsByCgroupAndReason) {
+  EnumNames none = test_reasons();
+  auto ctx = context(&none);
+  ctx.by = MigrateGroupBy::cgroup;
+  ctx.cgroup_paths[7] = "/job.slice";
+  auto j = migrate_json(sample(), ctx);
+  ASSERT_EQ(j["groups"].size(), 2u);
+  EXPECT_EQ(j["groups"][0]["cgroup_id"], 1u);
+  EXPECT_EQ(j["groups"][1]["cgroup"], "/job.slice");
+  ctx.by = MigrateGroupBy::reason;
+  j = migrate_json(sample(), ctx);
+  ASSERT_EQ(j["groups"].size(), 2u);
+  EXPECT_EQ(j["groups"][0]["reason"], "0");
+  ctx.by = MigrateGroupBy::none;
+  EXPECT_TRUE(migrate_json(sample(), ctx)["groups"].empty());
+}
+
+TEST(MigrateReport, TextEscapesCommAndExplainsSingleNode) {
+  EnumNames none = test_reasons();
+  auto ctx = context(&none);
+  std::string t = migrate_text(sample(), ctx);
+  EXPECT_EQ(t.find('\x1b'), std::string::npos);
+  EXPECT_NE(t.find("train\\x1b[31m"), std::string::npos) << t;
+  EXPECT_NE(t.find("single NUMA node"), std::string::npos) << t;
+  EXPECT_NE(t.find("lost: 1 calls without a seen start"), std::string::npos) << t;
+  EXPECT_NE(t.find("kcompactd"), std::string::npos);
+}
+
+TEST(MigrateReport, MultiNodeMovesAreTabledByNode) {
+  EnumNames none = test_reasons();
+  auto ctx = context(&none);
+  ctx.host.numa_nodes = 2;
+  ctx.host.cpu_node = {{0, 0}, {1, 0}, {2, 1}, {3, 1}};
+  MigrateSnapshot s;
+  s.numa.push_back({AITRACE_NUMA_MOVE, 0, 2, 10, 3});
+  s.numa.push_back({AITRACE_NUMA_MOVE, 1, 3, 11, 2});
+  s.numa.push_back({AITRACE_NUMA_SWAP, 3, 0, 10, 1});
+  auto j = migrate_json(s, ctx);
+  ASSERT_EQ(j["numa_moves"].size(), 2u);
+  EXPECT_EQ(j["numa_moves"][0]["kind"], "move");
+  EXPECT_EQ(j["numa_moves"][0]["src_node"], 0);
+  EXPECT_EQ(j["numa_moves"][0]["dst_node"], 1);
+  EXPECT_EQ(j["numa_moves"][0]["count"], 5u);
+  EXPECT_FALSE(j["numa"].contains("note"));
+  std::string t = migrate_text(s, ctx);
+  EXPECT_NE(t.find("move   node 0 -> node 1: 5"), std::string::npos) << t;
+  EXPECT_NE(t.find("no page migrations"), std::string::npos);
+}
+
+TEST(MigrateReport, DeltaSubtractsTheEarlierSnapshot) {
+  MigrateSnapshot before = sample();
+  MigrateSnapshot now = sample();
+  now.stats[0].counts.calls += 2;
+  now.stats[0].counts.succeeded += 20;
+  now.latency[0][aitrace_hist_bucket(1000)] += 2;
+  now.lost.no_start = 3;
+  MigrateSnapshot d = snapshot_delta(now, before);
+  ASSERT_EQ(d.stats.size(), 1u);  // unchanged rows drop out
+  EXPECT_EQ(d.stats[0].tgid, 40u);
+  EXPECT_EQ(d.stats[0].counts.calls, 2u);
+  EXPECT_EQ(d.stats[0].counts.succeeded, 20u);
+  EXPECT_EQ(migrate_latency(d).count(), 2u);
+  EXPECT_EQ(d.lost.no_start, 2u);
+}
+
+TEST(MigrateReport, RemarksForAiHosts) {
+  EnumNames none = test_reasons();
+  auto ctx = context(&none);
+  ctx.host.numa_balancing = 1;
+  ctx.host.gpu_devices = {"/dev/nvidia0"};
+  auto remarks = migrate_remarks(sample(), ctx);
+  auto has = [&](const char* what) {
+    for (const auto& r : remarks)
+      if (r.find(what) != std::string::npos) return true;
+    return false;
+  };
+  EXPECT_TRUE(has("NUMA balancing is on"));
+  EXPECT_TRUE(has("/dev/nvidia0"));
+  EXPECT_TRUE(has("kcompactd (background compaction) moved 300 pages"));
+  EXPECT_TRUE(has("2 pages failed"));
+  ctx.host.gpu_devices.clear();
+  remarks = migrate_remarks(sample(), ctx);
+  EXPECT_FALSE(has("NUMA balancing is on"));
+}
+
+}  // namespace
+}  // namespace aitrace
