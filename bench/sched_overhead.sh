@@ -45,7 +45,6 @@ tracepoint:sched:sched_switch {
 }
 EOF
 
-prog_ids() { bpftool -j prog show | python3 -c 'import json,sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))'; }
 # "<sum run_time_ns> <sum run_cnt>" of the given program ids
 prog_stats() {
   bpftool -j prog show | python3 -c '
@@ -60,31 +59,33 @@ print(t, c)' "$@"
 ctxt() { awk '/^ctxt/ {print $2}' /proc/stat; }
 workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null | awk '/ops\/sec/ {print $1}'; }
 
-# start_tracer NAME: starts it in the background and waits until its programs are loaded.
+# Program ids the tracer process holds (from its fds' fdinfo), so programs other tools load
+# meanwhile on a shared machine are never counted.
+held_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u; }
+
+# start_tracer NAME: starts it in the background and waits until its programs are attached.
 start_tracer() {
-  local before new i
-  before=" $(prog_ids) "
+  local i ids want
   case $1 in
-    aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & ;;
-    bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & ;;
+    aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=7 ;;
+    bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & want=2 ;;
   esac
   tracer_pid=$!
   for i in $(seq 200); do
     sleep 0.05
-    new=()
-    for id in $(prog_ids); do [[ $before == *" $id "* ]] || new+=("$id"); done
-    # aitrace attaches 7 programs without -- CMD; bpftrace 2 (wakeups share one) or 3.
-    if (( ${#new[@]} >= 2 )) && { [[ $1 != aitrace ]] || (( ${#new[@]} >= 7 )); }; then
-      sleep 0.3  # let the last attach land
-      tracer_progs=()
-      for id in $(prog_ids); do [[ $before == *" $id "* ]] || tracer_progs+=("$id"); done
+    mapfile -t ids < <(held_prog_ids "$tracer_pid")
+    if (( ${#ids[@]} >= want )); then
+      sleep 0.5  # let the last attach land
+      mapfile -t tracer_progs < <(held_prog_ids "$tracer_pid")
       return 0
     fi
   done
   echo "sched_overhead: $1 did not start" >&2
   exit 1
 }
-stop_tracer() { kill -INT "$tracer_pid"; wait "$tracer_pid" || true; tracer_pid=; }
+# Programs and perf events of a stopped tracer are freed asynchronously (RCU): let that finish
+# before the next measurement.
+stop_tracer() { kill -INT "$tracer_pid"; wait "$tracer_pid" || true; tracer_pid=; sleep 2; }
 
 measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"
   local name=$1 ops c0 c1 s0 s1
@@ -107,19 +108,24 @@ measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"
 echo "machine: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "workload: taskset -c $cpu perf bench sched pipe -l $loops; $rounds rounds, tracers back to back"
 printf '%-6s %-9s %12s %16s %14s %12s\n' round tracer ops/s bpf_ns/switch bpf_ns/run switches
-declare -A sum_ops sum_ns
+# The two tracers swap places every round, so drift on a shared machine hits both alike.
+results=$work/results
 for r in $(seq "$rounds"); do
-  for name in none bpftrace aitrace; do
+  order="none bpftrace aitrace"
+  (( r % 2 == 0 )) && order="none aitrace bpftrace"
+  for name in $order; do
     read -r ops ns run sw <<<"$(measure "$name")"
     printf '%-6s %-9s %12s %16s %14s %12s\n' "$r" "$name" "$ops" "$ns" "$run" "$sw"
-    sum_ops[$name]=$(python3 -c "print(${sum_ops[$name]:-0} + $ops)")
-    sum_ns[$name]=$(python3 -c "print(${sum_ns[$name]:-0} + $ns)")
+    echo "$name $ops $ns $run" >>"$results"
   done
 done
-echo "mean over $rounds rounds:"
-base=$(python3 -c "print(${sum_ops[none]} / $rounds)")
-for name in none bpftrace aitrace; do
-  python3 -c "
-ops = ${sum_ops[$name]} / $rounds; ns = ${sum_ns[$name]} / $rounds
-print(f'  {\"$name\":9} {ops:12.0f} ops/s  slowdown {100 * (1 - ops / $base):5.1f}%  {ns:7.1f} BPF ns/switch')"
-done
+echo "median over $rounds rounds:"
+python3 - "$results" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+med = lambda name, i: statistics.median(float(r[i]) for r in rows if r[0] == name)
+base = med("none", 1)
+for name in ("none", "bpftrace", "aitrace"):
+    ops, ns, run = med(name, 1), med(name, 2), med(name, 3)
+    print(f"  {name:9} {ops:12.0f} ops/s  slowdown {100 * (1 - ops / base):5.1f}%  {ns:7.1f} BPF ns/switch  {run:6.1f} ns/run")
+PY

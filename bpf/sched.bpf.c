@@ -45,7 +45,12 @@ __u64 next_slot = 1;
 /* Counted drops, shown in every output. */
 __u64 groups_overflow = 0;     /* tasks routed to `other` because every slot was taken */
 __u64 hist_overflow = 0;       /* samples counted in a group but missing from its buckets */
-__u64 task_state_missing = 0;  /* events without per-task state (storage busy/ENOMEM, map full) */
+__u64 task_state_missing = 0;
+/*
+ * Transitions whose previous step never reached us: a switch-out of a task we saw queued, or a
+ * switch-in of a task we saw on a CPU. Each one drops an interval; shown as lost.
+ */
+__u64 transitions_missed = 0;  /* events without per-task state (storage busy/ENOMEM, map full) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -372,6 +377,8 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 		if (runnable)
 			__sync_fetch_and_add(&g->involuntary, 1);
 	}
+	if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT || st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP)
+		__sync_fetch_and_add(&transitions_missed, 1);
 	if (runnable)
 		st->phase = AITRACE_SCHED_PHASE_QUEUED_PREEMPT;
 	else if ((state & TASK_UNINTERRUPTIBLE_STATE) && !(state & TASK_NOLOAD_STATE))
@@ -408,6 +415,8 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 					    st->phase != AITRACE_SCHED_PHASE_QUEUED_PREEMPT))
 			__sync_fetch_and_add(&g->switches, 1);
 	}
+	if (st->phase == AITRACE_SCHED_PHASE_ONCPU)
+		__sync_fetch_and_add(&transitions_missed, 1);
 	st->phase = AITRACE_SCHED_PHASE_ONCPU;
 	st->ts = now;
 }

@@ -35,8 +35,8 @@ struct SchedConfig {
   SchedClock clock = SchedClock::automatic;
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
-  uint32_t max_hist_entries = 0;  // sparse histogram entries; 0: derived from max_groups
-  ResolvedTargets targets;        // whole system when empty
+  uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
+  ResolvedTargets targets;                                     // whole system when empty
 };
 
 struct SchedCounters {
@@ -67,6 +67,7 @@ struct SchedLost {
   uint64_t hist_overflow = 0;       // samples missing from buckets
   uint64_t task_state_missing = 0;  // events without per-task state
   uint64_t fork_overflow = 0;       // child processes not followed (filter map full)
+  uint64_t transitions_missed = 0;  // a task's previous switch never reached the program
 };
 
 struct SchedSnapshot {

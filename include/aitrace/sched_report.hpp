@@ -14,11 +14,11 @@ namespace aitrace {
 
 struct SchedReportOptions {
   SchedGroupBy group_by = SchedGroupBy::process;
-  size_t top = 10;       // text: groups shown (JSON has all)
-  bool interval = false; // an interval report rather than the final summary
+  size_t top = 10;        // text: groups shown (JSON has all)
+  bool interval = false;  // an interval report rather than the final summary
   uint64_t interval_index = 0;
   std::unordered_map<uint64_t, std::string> cgroup_paths;  // for --by cgroup
-  std::vector<std::string> hook_notes;  // hooks that did not attach, shown in every output
+  std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
 };
 
 // Groups in report order: most run-queue wait first, then most on-CPU time; `other` stays in

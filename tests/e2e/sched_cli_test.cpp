@@ -92,8 +92,8 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
 
 TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background target({test::workload("sched_truth"), "sleeper", "3000"});
-  Background bystander({test::workload("sched_truth"), "sleeper", "3000"});
+  Background target({test::workload("sched_truth"), "sleeper", "30000"});
+  Background bystander({test::workload("sched_truth"), "sleeper", "30000"});
   ASSERT_GT(target.pid(), 0);
   auto doc = json_of(aitrace_sched({"-p", std::to_string(target.pid()), "--by", "thread", "-d", "700ms", "--json"}));
   ASSERT_TRUE(doc.contains("groups"));
@@ -108,7 +108,7 @@ TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
 
 TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background target({test::workload("sched_truth"), "sleeper", "3000"});
+  Background target({test::workload("sched_truth"), "sleeper", "30000"});
   // The sleeping worker is the process's second thread; find its tid in /proc.
   std::string tid;
   const std::string dir = "/proc/" + std::to_string(target.pid()) + "/task";
@@ -124,12 +124,26 @@ TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
   EXPECT_EQ(std::to_string(doc["groups"][0]["tid"].get<int>()), tid);
 }
 
+TEST(SchedCli, CommFilterKeepsOnlyThatName) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // Killed at scope end: it must outlive the tracer's start-up (2 s in a TCG guest).
+  Background target({test::workload("sched_truth"), "sleeper", "30000"});
+  auto doc = json_of(aitrace_sched({"--comm", "sched_truth", "--by", "thread", "-d", "500ms", "--json"}));
+  ASSERT_FALSE(doc["groups"].empty());
+  bool saw_target = false;
+  for (const auto& g : doc["groups"]) {
+    EXPECT_EQ(g["comm"], "sched_truth") << g.dump().substr(0, 200);
+    saw_target |= g["pid"].get<int>() == target.pid();
+  }
+  EXPECT_TRUE(saw_target);
+}
+
 TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   // Wherever cgroup2 is mounted: /sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup on
   // cgroup2-only ones (the VM guests, most current distributions).
   const std::string root = cgroup2_mount();
-  struct stat st{};
+  struct stat st {};
   if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 mount";
   const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
   const std::string dir = root + name;
@@ -218,8 +232,29 @@ TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
   auto text = aitrace_sched({"--by", "thread", "--max-groups", "1", "-d", "300ms"});
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("lost: "), std::string::npos);
-  EXPECT_EQ(text.out.find("lost: 0 events to `other`"), std::string::npos) << text.out.substr(0, 300);
+  EXPECT_EQ(text.out.find("lost: 0 tasks to `other`"), std::string::npos) << text.out.substr(0, 300);
   EXPECT_NE(text.out.find("other (groups that did not fit)"), std::string::npos);
+}
+
+TEST(SchedCli, HistogramOverflowKeepsCountsExactAndIsCounted) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // No dense groups: every sample goes through the sparse map, which holds 8 buckets in all.
+  auto r = aitrace_sched({"--by", "thread", "--json", "--dense-groups", "0", "--max-hist-entries", "8", "--",
+                          test::workload("sched_truth"), "pingpong_hog", "300"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out.substr(r.out.rfind("{\"by\"")));
+  EXPECT_GT(doc["lost"]["hist_overflow"].get<uint64_t>(), 0u);
+  uint64_t counted = 0, bucketed = 0;
+  for (const auto& g : doc["groups"])
+    for (const auto& [name, h] : g["histograms"].items()) {
+      counted += h["count"].get<uint64_t>();
+      for (const auto& b : h["buckets"]) bucketed += b[1].get<uint64_t>();
+    }
+  EXPECT_EQ(counted - bucketed, doc["lost"]["hist_overflow"].get<uint64_t>()) << "every missing bucket sample is counted";
+  auto text = aitrace_sched({"--by", "thread", "--dense-groups", "0", "--max-hist-entries", "8", "--",
+                             test::workload("sched_truth"), "pingpong", "200"});
+  EXPECT_EQ(text.out.find(" 0 histogram samples (hist map full)"), std::string::npos);
+  EXPECT_NE(text.out.find("histogram samples (hist map full)"), std::string::npos);
 }
 
 TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
@@ -227,7 +262,8 @@ TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
   auto r = aitrace_sched({"--by", "thread", "-i", "300ms", "--", test::workload("sched_truth"), "pingpong", "800"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   size_t intervals = 0;
-  for (size_t p = r.out.find("--- interval "); p != std::string::npos; p = r.out.find("--- interval ", p + 1)) intervals++;
+  for (size_t p = r.out.find("--- interval "); p != std::string::npos; p = r.out.find("--- interval ", p + 1))
+    intervals++;
   EXPECT_GE(intervals, 2u) << r.out.substr(0, 400);
   size_t summary = r.out.find("aitrace sched: ");
   ASSERT_NE(summary, std::string::npos);
@@ -235,7 +271,7 @@ TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
   EXPECT_NE(final_report.find("runq_wakeup (count "), std::string::npos);
   EXPECT_NE(final_report.find("p99.9 "), std::string::npos);
   EXPECT_NE(final_report.find("|*"), std::string::npos);
-  EXPECT_NE(final_report.find("lost: 0 events"), std::string::npos);
+  EXPECT_NE(final_report.find("lost: 0 tasks"), std::string::npos);
 
   auto j = aitrace_sched({"--json", "-i", "200ms", "--", test::workload("sched_truth"), "sleeper", "500"});
   ASSERT_EQ(j.exit_code, 0) << j.err;

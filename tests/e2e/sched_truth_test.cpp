@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace aitrace {
 namespace {
@@ -41,18 +43,44 @@ std::string temp_path(const std::string& tag) {
   return "/tmp/aitrace_sched_" + tag + "_" + std::to_string(getpid()) + ".json";
 }
 
-void check_against_schedstat(const std::string& mode, const char* hook) {
-  if (hook) setenv("AITRACE_HOOK", hook, 1);
+struct TracedRun {
+  std::map<uint64_t, ThreadTruth> truth;
+  nlohmann::json doc;
+};
+
+TracedRun traced_run(const std::string& mode, const std::vector<std::string>& extra) {
   std::string out = temp_path(mode);
   unlink(out.c_str());
-  auto r = test::run_command({test::aitrace_binary(), "sched", "--by", "thread", "--json", "-o", out, "--",
-                              test::workload("sched_truth"), mode, "1000"});
-  unsetenv("AITRACE_HOOK");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto truth = parse_truth(r.out);
-  ASSERT_EQ(truth.size(), mode == "pingpong_hog" ? 3u : 2u) << r.out;
-  auto doc = nlohmann::json::parse(test::read_file(out));
+  std::vector<std::string> argv = {test::aitrace_binary(), "sched", "--by", "thread", "--json", "-o", out};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  for (const char* a : {"--", "WORKLOAD", "MODE", "1000"}) argv.push_back(a);
+  argv[argv.size() - 3] = test::workload("sched_truth");
+  argv[argv.size() - 2] = mode;
+  auto r = test::run_command(argv);
+  TracedRun run;
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  run.truth = parse_truth(r.out);
+  run.doc = nlohmann::json::parse(test::read_file(out), nullptr, false);
   unlink(out.c_str());
+  return run;
+}
+
+void check_against_schedstat(const std::string& mode, const char* hook, const std::vector<std::string>& extra = {}) {
+  if (hook) setenv("AITRACE_HOOK", hook, 1);
+  TracedRun run = traced_run(mode, extra);
+  // aitrace counts a sched_switch that never reached its program (seen on this shared VM while
+  // other tests attach and detach sched_switch programs; docs/sched.md). Such a run says itself
+  // that it is incomplete: run once more, and hold the second run to the bounds regardless.
+  if (run.doc.is_object() && run.doc["lost"].value("transitions_missed", 0) > 0) {
+    std::fprintf(stderr, "note: %s: the first run reported %d missed transition(s); running it again\n", mode.c_str(),
+                 run.doc["lost"].value("transitions_missed", 0));
+    run = traced_run(mode, extra);
+  }
+  unsetenv("AITRACE_HOOK");
+  const auto& truth = run.truth;
+  const auto& doc = run.doc;
+  ASSERT_EQ(truth.size(), mode == "pingpong_hog" ? 3u : 2u);
+  ASSERT_TRUE(doc.is_object());
   ASSERT_EQ(doc["schema"], "aitrace.sched/1");
   EXPECT_EQ(doc["lost"]["groups_overflow"], 0);
   EXPECT_EQ(doc["lost"]["hist_overflow"], 0);
@@ -101,6 +129,13 @@ TEST_P(SchedTruth, RunQueueWaitAndSwitchesMatchSchedstat) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SchedTruth, ::testing::Values("hogs", "pingpong", "pingpong_hog"),
                          [](const ::testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
+
+// bpf_ktime_get_ns() at the tracepoints instead of the run queue's clock: stamped a little after
+// the kernel's own stamps at both ends; the bounds still hold.
+TEST(SchedTruthKtime, PingPongMatchesSchedstat) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  check_against_schedstat("pingpong", nullptr, {"--clock", "ktime"});
+}
 
 // The raw_tp twins keep per-task state in a tid-keyed map instead of task storage.
 TEST(SchedTruthRawTp, PingPongWithHogMatchesSchedstat) {

@@ -35,23 +35,37 @@ std::mutex out_mutex;
 std::atomic<int> ready{0};
 int workers = 0;
 
-void report(const char* role) {
+struct Schedstat {
   unsigned long long run = 0, wait = 0, slices = 0;
+};
+
+Schedstat read_schedstat() {
+  Schedstat s;
   FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
-  if (!f || std::fscanf(f, "%llu %llu %llu", &run, &wait, &slices) != 3) {
+  if (!f || std::fscanf(f, "%llu %llu %llu", &s.run, &s.wait, &s.slices) != 3) {
     std::perror("schedstat");
     std::exit(1);
   }
   std::fclose(f);
+  return s;
+}
+
+thread_local Schedstat at_start;  // the thread's first wait (creation -> first run)
+
+void report(const char* role) {
+  Schedstat s = read_schedstat();
   long tid = syscall(SYS_gettid);
   std::lock_guard<std::mutex> lock(out_mutex);
-  std::printf("{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu}\n", tid, role, run, wait,
-              slices);
+  std::printf(
+      "{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu,"
+      "\"start_wait_ns\":%llu,\"start_slices\":%llu}\n",
+      tid, role, s.run, s.wait, s.slices, at_start.wait, at_start.slices);
   std::fflush(stdout);
 }
 
 // All workers start together, so the contention covers the whole run.
 void start_together() {
+  at_start = read_schedstat();
   ready.fetch_add(1);
   while (ready.load() < workers) sched_yield();
 }

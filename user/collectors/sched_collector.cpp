@@ -7,12 +7,12 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 
+#include <sys/stat.h>
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <sys/stat.h>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <unordered_map>
 
 namespace aitrace {
@@ -53,11 +53,16 @@ HookKind choose_flavour() {
 
 uint32_t bpf_group_by(SchedGroupBy g) {
   switch (g) {
-    case SchedGroupBy::thread: return AITRACE_SCHED_BY_THREAD;
-    case SchedGroupBy::process: return AITRACE_SCHED_BY_PROCESS;
-    case SchedGroupBy::cgroup: return AITRACE_SCHED_BY_CGROUP;
-    case SchedGroupBy::comm: return AITRACE_SCHED_BY_COMM;
-    case SchedGroupBy::none: return AITRACE_SCHED_BY_NONE;
+    case SchedGroupBy::thread:
+      return AITRACE_SCHED_BY_THREAD;
+    case SchedGroupBy::process:
+      return AITRACE_SCHED_BY_PROCESS;
+    case SchedGroupBy::cgroup:
+      return AITRACE_SCHED_BY_CGROUP;
+    case SchedGroupBy::comm:
+      return AITRACE_SCHED_BY_COMM;
+    case SchedGroupBy::none:
+      return AITRACE_SCHED_BY_NONE;
   }
   return AITRACE_SCHED_BY_PROCESS;
 }
@@ -75,11 +80,16 @@ std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s) {
 
 const char* sched_group_by_name(SchedGroupBy g) {
   switch (g) {
-    case SchedGroupBy::thread: return "thread";
-    case SchedGroupBy::process: return "process";
-    case SchedGroupBy::cgroup: return "cgroup";
-    case SchedGroupBy::comm: return "comm";
-    case SchedGroupBy::none: return "none";
+    case SchedGroupBy::thread:
+      return "thread";
+    case SchedGroupBy::process:
+      return "process";
+    case SchedGroupBy::cgroup:
+      return "cgroup";
+    case SchedGroupBy::comm:
+      return "comm";
+    case SchedGroupBy::none:
+      return "none";
   }
   return "?";
 }
@@ -177,8 +187,7 @@ Status SchedCollector::load() {
 
 Status SchedCollector::attach() {
   impl_->hooks.attach_all();
-  for (const HookStatus& st : impl_->hooks.statuses())
-    debug("sched: {}: {}", st.event, st.state_text());
+  for (const HookStatus& st : impl_->hooks.statuses()) debug("sched: {}: {}", st.event, st.state_text());
   if (!impl_->hooks.attached("sched:sched_switch")) {
     const HookStatus* st = impl_->hooks.status("sched:sched_switch");
     return make_error(ErrorKind::unsupported, "cannot trace sched_switch: {}", st ? st->state_text() : "no hook");
@@ -234,9 +243,9 @@ Status for_each_entry(int fd, Fn&& fn) {
 Result<SchedSnapshot> SchedCollector::read() const {
   sched_bpf* s = impl_->skel.get();
   SchedSnapshot snap;
-  snap.duration_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                               std::chrono::steady_clock::now() - impl_->attached_at)
-                                               .count());
+  snap.duration_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - impl_->attached_at)
+          .count());
   snap.group_capacity = impl_->cfg.max_groups;
   const uint32_t slots = bpf_map__max_entries(s->maps.group_stats);
   const uint32_t dense = s->rodata->dense_slots;
@@ -296,6 +305,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
   snap.lost.hist_overflow = s->bss->hist_overflow;
   snap.lost.task_state_missing = s->bss->task_state_missing;
   snap.lost.fork_overflow = s->bss->filter_fork_overflow;
+  snap.lost.transitions_missed = s->bss->transitions_missed;
   return snap;
 }
 
@@ -324,7 +334,8 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
   out.lost = {sub(now.lost.groups_overflow, before.lost.groups_overflow),
               sub(now.lost.hist_overflow, before.lost.hist_overflow),
               sub(now.lost.task_state_missing, before.lost.task_state_missing),
-              sub(now.lost.fork_overflow, before.lost.fork_overflow)};
+              sub(now.lost.fork_overflow, before.lost.fork_overflow),
+              sub(now.lost.transitions_missed, before.lost.transitions_missed)};
   for (const auto& g : now.groups) {
     auto it = prev.find(g.slot);
     if (it == prev.end()) {

@@ -22,8 +22,8 @@ std::string group_label(const SchedGroup& g, const SchedReportOptions& o) {
       return fmt::format("process {} ({})", g.pid, comm);
     case SchedGroupBy::cgroup: {
       auto it = o.cgroup_paths.find(g.id);
-      return fmt::format("cgroup {}", it != o.cgroup_paths.end() ? escape_text(it->second)
-                                                                 : fmt::format("id {} (removed)", g.id));
+      return fmt::format("cgroup {}",
+                         it != o.cgroup_paths.end() ? escape_text(it->second) : fmt::format("id {} (removed)", g.id));
     }
     case SchedGroupBy::comm:
       return fmt::format("comm {}", comm);
@@ -37,7 +37,8 @@ nlohmann::json lost_json(const SchedLost& l) {
   return {{"groups_overflow", l.groups_overflow},
           {"hist_overflow", l.hist_overflow},
           {"task_state_missing", l.task_state_missing},
-          {"fork_overflow", l.fork_overflow}};
+          {"fork_overflow", l.fork_overflow},
+          {"transitions_missed", l.transitions_missed}};
 }
 
 }  // namespace
@@ -94,12 +95,8 @@ nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o
     groups.push_back(std::move(j));
   }
   nlohmann::json doc = {
-      {"schema", "aitrace.sched/1"},
-      {"duration_ns", snap.duration_ns},
-      {"by", sched_group_by_name(o.group_by)},
-      {"lost", lost_json(snap.lost)},
-      {"max_groups", snap.group_capacity},
-      {"groups", std::move(groups)},
+      {"schema", "aitrace.sched/1"},  {"duration_ns", snap.duration_ns},   {"by", sched_group_by_name(o.group_by)},
+      {"lost", lost_json(snap.lost)}, {"max_groups", snap.group_capacity}, {"groups", std::move(groups)},
   };
   if (o.interval) {
     doc["interval"] = true;
@@ -118,18 +115,20 @@ std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& o) {
     out += fmt::format("aitrace sched: {} traced, by {}, {} group{}\n", format_ns(snap.duration_ns),
                        sched_group_by_name(o.group_by), order.size(), order.size() == 1 ? "" : "s");
   const SchedLost& l = snap.lost;
-  out += fmt::format("lost: {} events to `other` (group map full at {}), {} histogram samples (hist map full), "
-                     "{} events without task state, {} forks not followed\n",
-                     l.groups_overflow, snap.group_capacity, l.hist_overflow, l.task_state_missing, l.fork_overflow);
+  out += fmt::format(
+      "lost: {} tasks to `other` (group map full at {}), {} histogram samples (hist map full), "
+      "{} events without task state, {} forks not followed, {} transitions missed\n",
+      l.groups_overflow, snap.group_capacity, l.hist_overflow, l.task_state_missing, l.fork_overflow,
+      l.transitions_missed);
   for (const auto& n : o.hook_notes) out += fmt::format("note: {}\n", n);
   size_t shown = 0;
   for (const SchedGroup* g : order) {
     if (shown == o.top) break;
     shown++;
     const auto& c = g->counters;
-    out += fmt::format("\n{}{}: runq wait {}, on-CPU {}, switches {}, involuntary {}, migrations {}", group_label(*g, o),
-                       g->exited ? " [exited]" : "", format_ns(runq_wait(*g)), format_ns(g->sum[AITRACE_SCHED_ONCPU]),
-                       c.switches, c.involuntary, c.migrations);
+    out += fmt::format("\n{}{}: runq wait {}, on-CPU {}, switches {}, involuntary {}, migrations {}",
+                       group_label(*g, o), g->exited ? " [exited]" : "", format_ns(runq_wait(*g)),
+                       format_ns(g->sum[AITRACE_SCHED_ONCPU]), c.switches, c.involuntary, c.migrations);
     if (c.numa_moves || c.numa_swaps) out += fmt::format(", NUMA moves {}, NUMA swaps {}", c.numa_moves, c.numa_swaps);
     out += "\n";
     for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
