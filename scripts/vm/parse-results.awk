@@ -55,7 +55,7 @@ in_step && kind == "gtest" {
 in_step && kind != "gtest" { next }
 END {
 	if (!started) fail("no results from the guest (did it boot? see console.log)")
-	else if (in_step) fail(step ": did not finish (guest died or timed out)")
+	else if (in_step) fail(step ": did not finish (guest died or timed out)" (running != "" ? " in " running : ""))
 	else if (!done) fail("guest did not reach the end of its plan")
 	if (boot != "") printf "boot %.1f\n", boot
 	for (i = 1; i <= nfailed; i++) print "failed " failed[i]
