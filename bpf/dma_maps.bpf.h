@@ -193,37 +193,75 @@ static __always_inline void dma_note_device(struct device *dev)
 		DMA_LOST(dev_names_full);
 }
 
+/* Set by userspace when the kernel has bpf_loop (5.17+): long scatterlists are walked whole. */
+const volatile bool have_bpf_loop = false;
+
+struct dma_sg_walk {
+	struct scatterlist *sg;
+	__u64 n;
+	__u64 bytes;
+	__u32 sz;
+	bool dma;
+};
+
 /*
- * Sum of the byte lengths of the first n entries of a scatterlist, following chain links like
- * sg_next(). dma=true sums the DMA segment lengths (sg_dma_len) of a mapped list.
+ * One scatterlist entry: add its length and step to the next, following chain links like
+ * sg_next(). dma=true sums the DMA segment lengths (sg_dma_len) of a mapped list. Returns 1 to
+ * stop (the bpf_loop callback convention).
+ */
+static long dma_sg_step(__u32 i, void *ctx)
+{
+	struct dma_sg_walk *w = ctx;
+	struct scatterlist *sg = w->sg;
+	unsigned long link;
+	unsigned int len = 0;
+
+	if (i >= w->n || !sg)
+		return 1;
+	if (w->dma && bpf_core_field_exists(sg->dma_length))
+		bpf_core_read(&len, sizeof(len), &sg->dma_length);
+	else
+		bpf_core_read(&len, sizeof(len), &sg->length);
+	w->bytes += len;
+	if (bpf_core_read(&link, sizeof(link), &sg->page_link) < 0 || (link & 0x2 /* SG_END */))
+		return 1;
+	sg = (void *)sg + w->sz;
+	if (bpf_core_read(&link, sizeof(link), &sg->page_link) < 0)
+		return 1;
+	if (link & 0x1 /* SG_CHAIN */)
+		sg = (struct scatterlist *)(link & ~3UL);
+	w->sg = sg;
+	return 0;
+}
+
+/*
+ * Sum of the byte lengths of the first n entries of a scatterlist. GPU pinning maps lists of
+ * hundreds of entries (149 seen on an H100 host), so with bpf_loop the walk covers up to
+ * AITRACE_DMA_SG_WALK_LOOP_MAX entries; without it, AITRACE_DMA_SG_WALK_MAX (a verifier-unrolled
+ * loop). Longer lists count lost.sg_walk_truncated.
  */
 static __always_inline __u64 dma_sg_bytes(struct scatterlist *sg, __u64 n, bool dma)
 {
-	__u64 bytes = 0;
-	unsigned long link;
-	unsigned int len;
-	__u32 sz = bpf_core_type_size(struct scatterlist);
+	struct dma_sg_walk w = {
+		.sg = sg,
+		.n = n,
+		.sz = bpf_core_type_size(struct scatterlist),
+		.dma = dma,
+	};
 
+	if (have_bpf_loop) {
+		if (n > AITRACE_DMA_SG_WALK_LOOP_MAX)
+			DMA_LOST(sg_walk_truncated);
+		bpf_loop(n < AITRACE_DMA_SG_WALK_LOOP_MAX ? n : AITRACE_DMA_SG_WALK_LOOP_MAX, dma_sg_step, &w, 0);
+		return w.bytes;
+	}
 	if (n > AITRACE_DMA_SG_WALK_MAX)
 		DMA_LOST(sg_walk_truncated);
 	for (int i = 0; i < AITRACE_DMA_SG_WALK_MAX; i++) {
-		if (i >= n || !sg)
+		if (dma_sg_step(i, &w))
 			break;
-		len = 0;
-		if (dma && bpf_core_field_exists(sg->dma_length))
-			bpf_core_read(&len, sizeof(len), &sg->dma_length);
-		else
-			bpf_core_read(&len, sizeof(len), &sg->length);
-		bytes += len;
-		if (bpf_core_read(&link, sizeof(link), &sg->page_link) < 0 || (link & 0x2 /* SG_END */))
-			break;
-		sg = (void *)sg + sz;
-		if (bpf_core_read(&link, sizeof(link), &sg->page_link) < 0)
-			break;
-		if (link & 0x1 /* SG_CHAIN */)
-			sg = (struct scatterlist *)(link & ~3UL);
 	}
-	return bytes;
+	return w.bytes;
 }
 
 #endif

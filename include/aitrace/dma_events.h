@@ -18,8 +18,10 @@
 #define AITRACE_DMA_NAME_LEN 32
 /* enum dma_data_direction: BIDIRECTIONAL=0, TO_DEVICE=1, FROM_DEVICE=2, NONE=3 */
 #define AITRACE_DMA_DIRS 4
-/* Scatterlist entries walked per event to sum bytes; longer lists count sg_walk_truncated. */
+/* Scatterlist entries walked per event to sum bytes (without / with bpf_loop); longer lists
+ * count sg_walk_truncated. */
 #define AITRACE_DMA_SG_WALK_MAX 64
+#define AITRACE_DMA_SG_WALK_LOOP_MAX 65536
 
 /* Default map sizes; userspace may change them before load (tests shrink dma_live). */
 #define AITRACE_DMA_MAX_DEVICES 1024
@@ -177,7 +179,7 @@ struct aitrace_dma_lost {
 	__u64 waiters_full;
 	__u64 fences_full;
 	__u64 timelines_full;
-	__u64 sg_walk_truncated;  /* scatterlists longer than AITRACE_DMA_SG_WALK_MAX: bytes undercounted */
+	__u64 sg_walk_truncated;  /* scatterlists longer than the walk limit: bytes undercounted */
 };
 AITRACE_STATIC_ASSERT(sizeof(struct aitrace_dma_lost) == 10 * 8, "dma lost layout");
 

@@ -4,6 +4,7 @@
 
 #include "aitrace/result.hpp"
 
+#include <chrono>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -22,16 +23,18 @@ class LaunchedCommand {
   int pidfd() const { return pidfd_; }
   // Lets the child exec; reports an exec failure as an error.
   Status start();
-  // Waits for the child and returns its exit code (128+signal when killed by a signal).
+  // Waits for the child and returns its exit code (128+signal when killed by a signal). After
+  // terminate(), a child still alive kTerminateGrace later is killed with SIGKILL.
   int wait();
-  // Forwards SIGINT/SIGTERM to the child (used when aitrace itself is interrupted).
+  // Asks the child to stop with SIGTERM (the trace ended before it: -d elapsed, or Ctrl-C).
   void terminate();
+  static constexpr std::chrono::milliseconds kTerminateGrace{2000};
 
  private:
   LaunchedCommand() = default;
   pid_t pid_ = -1;
   int pidfd_ = -1, go_fd_ = -1, err_fd_ = -1;
-  bool started_ = false, reaped_ = false;
+  bool started_ = false, terminating_ = false, reaped_ = false;
   int status_ = 0;
   std::string name_;
 };

@@ -281,6 +281,42 @@ TEST_F(DmaBpf, dma_map_sg_walks_chained_list_and_pairs_unmap) {
   EXPECT_EQ(to.sg_map_bytes, 0u);
 }
 
+// GPU pinning maps long lists (149 entries seen on an H100 host): with bpf_loop every entry is
+// summed; the unrolled fallback stops at AITRACE_DMA_SG_WALK_MAX and says so.
+class DmaLongSg : public DmaBpf, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(DmaLongSg, dma_map_sg_of_100_entries_sums_every_entry_or_counts_truncation) {
+  const bool use_loop = GetParam();
+  const bool kernel_has_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nullptr) == 1;
+  if (use_loop && !kernel_has_loop) {
+    // Before 5.17 the loader must pick the unrolled walk by itself.
+    load();
+    EXPECT_FALSE(skel_->rodata->have_bpf_loop);
+    return;
+  }
+  load(0, [&](dma_bpf* s) {
+    EXPECT_EQ(s->rodata->have_bpf_loop, kernel_has_loop);  // what the loader chose
+    s->rodata->have_bpf_loop = use_loop;
+  });
+  const size_t sz = size_of("scatterlist"), n = 100;
+  ASSERT_LE(n * sz, 4096u);
+  for (size_t i = 0; i < n; i++)
+    fake_sg(i * sz, {{1000, static_cast<uint32_t>(i + 1), i + 1 == n ? 0x2ull /* SG_END */ : 0}});
+  run(skel_->progs.dma_map_sg, {kFakeDev, kaddr(0), n, n, kToDevice, 0});
+  DmaSnapshot s = snap();
+  const auto& to = s.devices[kFakeDev].dirs[kToDevice];
+  if (use_loop) {
+    EXPECT_EQ(to.sg_map_bytes, n * (n + 1) / 2);  // DMA lengths 1..100
+    EXPECT_EQ(s.lost.sg_walk_truncated, 0u);
+  } else {
+    EXPECT_EQ(to.sg_map_bytes, uint64_t{AITRACE_DMA_SG_WALK_MAX} * (AITRACE_DMA_SG_WALK_MAX + 1) / 2);
+    EXPECT_EQ(s.lost.sg_walk_truncated, 1u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(WalkModes, DmaLongSg, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "bpf_loop" : "unrolled"; });
+
 TEST_F(DmaBpf, full_dma_live_table_drop_is_counted) {
   load(/*live_max=*/2);
   for (uint64_t i = 0; i < 3; i++) run(skel_->progs.dma_map_phys, {kFakeDev, 0, 0x10000 * (i + 1), 4096, kToDevice, 0});

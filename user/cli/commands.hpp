@@ -9,5 +9,6 @@ void register_doctor_command(CLI::App& app, int& exit_code);
 void register_sched_command(CLI::App& app, int& exit_code);
 void register_migrate_command(CLI::App& app, int& exit_code);
 void register_dma_command(CLI::App& app, int& exit_code);
+void register_sched_trace_command(CLI::App& app, int& exit_code);  // hidden
 
 }  // namespace aitrace

@@ -87,7 +87,10 @@ Status run_dma(const DmaOptions& o, int& exit_code) {
     return final ? writer->write_final(text) : writer->write_interval(text + (o.common.json ? "" : "\n"));
   });
   if (!stopped) return stopped.error();
-  if (launched) exit_code = launched->wait();
+  if (launched) {
+    launched->terminate();  // a no-op when CMD already exited; ends it when -d or Ctrl-C came first
+    exit_code = launched->wait();
+  }
   return {};
 }
 

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   aitrace::register_sched_command(app, exit_code);
   aitrace::register_migrate_command(app, exit_code);
   aitrace::register_dma_command(app, exit_code);
+  aitrace::register_sched_trace_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

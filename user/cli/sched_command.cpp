@@ -5,6 +5,7 @@
 // open -> load -> attach -> read. A second collector (e.g. an EEVDF trace) takes the same
 // ResolvedTargets for its own filter and joins the same loop.
 #include "commands.hpp"
+#include "eevdf_options.hpp"
 
 #include "aitrace/cli.hpp"
 #include "aitrace/launcher.hpp"
@@ -25,6 +26,8 @@ struct SchedOptions {
   std::string clock = "auto";
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;
   uint32_t max_hist_entries = 0;
+  EevdfCliOptions eevdf;  // --eevdf / --trace FILE: the EEVDF trace collector joins the run
+  bool by_given = false;
 };
 
 // What to trace, resolved once for every collector of the command.
@@ -59,12 +62,15 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   AITRACE_TRY(prepare_tracing(o.common));
   auto run_opts = run_options(o.common);
   if (!run_opts) return run_opts.error();
-  auto group_by = parse_sched_group_by(o.by);
+  // The EEVDF summary is per thread: --eevdf groups by thread unless --by says otherwise.
+  auto group_by = parse_sched_group_by(o.eevdf.eevdf && !o.by_given ? "thread" : o.by);
   if (!group_by)
     return make_error(ErrorKind::usage, "invalid --by '{}': expected thread, process, cgroup, comm or none", o.by);
   if (o.max_groups == 0) return make_error(ErrorKind::usage, "--max-groups must be at least 1");
   if (o.clock != "auto" && o.clock != "rq" && o.clock != "ktime")
     return make_error(ErrorKind::usage, "invalid --clock '{}': expected rq or ktime", o.clock);
+  auto trace_opts = sched_trace_options(o.eevdf);
+  if (!trace_opts) return trace_opts.error();
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
   auto targets = resolve_sched_targets(o.targets);
@@ -81,6 +87,13 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   if (!collector) return collector.error();
   AITRACE_TRY(collector->load());
   AITRACE_TRY(collector->attach());
+  std::unique_ptr<SchedTraceCollector> trace;
+  if (o.eevdf.enabled()) {
+    auto t = SchedTraceCollector::open(targets->resolved, *trace_opts);
+    if (!t) return t.error();
+    trace = std::move(*t);
+    AITRACE_TRY(trace->attach());
+  }
 
   std::optional<LaunchedCommand>& launched = targets->launched;
   if (launched) AITRACE_TRY(launched->start());
@@ -93,11 +106,19 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   uint64_t interval_index = 0;
   auto render = [&](const SchedSnapshot& snap) {
     if (*group_by == SchedGroupBy::cgroup) ropts.cgroup_paths = cgroup_paths_by_id();
-    return o.common.json ? sched_json(snap, ropts).dump() + "\n" : sched_text(snap, ropts);
+    if (!o.common.json) {
+      std::string text = sched_text(snap, ropts);
+      if (trace && !ropts.interval) text += "\n" + eevdf_text(*trace, o.eevdf.eevdf);
+      return text;
+    }
+    nlohmann::json doc = sched_json(snap, ropts);
+    if (trace && !ropts.interval) add_eevdf_json(doc, *trace, o.eevdf.eevdf);
+    return doc.dump() + "\n";
   };
 
   RunLoop loop(*run_opts);
   if (launched) loop.add_stop_fd(launched->pidfd());
+  if (trace) trace->add_to(loop);
   auto stopped = loop.run([&](bool final) -> Status {
     if (final && launched) {
       // Interrupted or out of time while CMD still runs: stop it, and report what it did.
@@ -106,6 +127,7 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
     }
     auto snap = collector->read();
     if (!snap) return snap.error();
+    if (trace) AITRACE_TRY(trace->on_tick(final));  // final: drain, finish the trace file
     if (!final) {
       ropts.interval = true;
       ropts.interval_index = ++interval_index;
@@ -137,7 +159,9 @@ void register_sched_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-hist-entries", opts->max_hist_entries, "Sparse histogram map capacity")->group("");
   cmd->add_option("--clock", opts->clock,
                   "Timestamps: rq (default: the run queue's clock, as schedstat) or ktime (read at each tracepoint)");
-  cmd->callback([opts, &exit_code] {
+  add_eevdf_options(cmd, opts->eevdf);
+  cmd->callback([opts, cmd, &exit_code] {
+    opts->by_given = cmd->count("--by") > 0;
     int code = 0;
     Status st = run_sched(*opts, code);
     exit_code = st ? code : report_error(st.error());

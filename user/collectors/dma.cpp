@@ -81,6 +81,7 @@ void configure_dma_for_kernel(dma_bpf* skel) {
   // later kernels insert the direction after size.
   int alloc_args = tracepoint_arg_count("dma_alloc");
   int free_args = tracepoint_arg_count("dma_free");
+  skel->rodata->have_bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nullptr) == 1;
   if (alloc_args > 0) skel->rodata->alloc_has_dir = alloc_args >= 7;
   if (free_args > 0) skel->rodata->free_has_dir = free_args >= 6;
   debug("dma: dma_alloc has {} args, dma_free {}", alloc_args, free_args);

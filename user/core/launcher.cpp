@@ -3,6 +3,7 @@
 #include "aitrace/run_loop.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -76,6 +77,7 @@ LaunchedCommand::LaunchedCommand(LaunchedCommand&& o) noexcept
       go_fd_(std::exchange(o.go_fd_, -1)),
       err_fd_(std::exchange(o.err_fd_, -1)),
       started_(o.started_),
+      terminating_(o.terminating_),
       reaped_(std::exchange(o.reaped_, true)),
       status_(o.status_),
       name_(std::move(o.name_)) {}
@@ -106,6 +108,12 @@ Status LaunchedCommand::start() {
 }
 
 int LaunchedCommand::wait() {
+  if (!reaped_ && terminating_) {
+    // A command that ignores SIGTERM must not keep aitrace (whose own stop signals are blocked
+    // here) waiting forever: give it a grace period, then SIGKILL.
+    pollfd pfd{pidfd_, POLLIN, 0};
+    if (pidfd_ < 0 || ::poll(&pfd, 1, static_cast<int>(kTerminateGrace.count())) == 0) kill(pid_, SIGKILL);
+  }
   if (!reaped_) {
     while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
     }
@@ -117,7 +125,10 @@ int LaunchedCommand::wait() {
 }
 
 void LaunchedCommand::terminate() {
-  if (pid_ > 0 && !reaped_) kill(pid_, SIGTERM);
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGTERM);
+    terminating_ = true;
+  }
 }
 
 }  // namespace aitrace

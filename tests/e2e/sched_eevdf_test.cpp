@@ -1,0 +1,161 @@
+// `aitrace sched --eevdf --trace FILE` end to end: the EEVDF summary, the Perfetto trace and the
+// sched histograms of the same run, against the kernel's own accounting (/proc/<tid>/sched as
+// the eevdf_threads workload read it).
+#include "eevdf_ground_truth.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace aitrace {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct SchedRun {
+  json doc;
+  std::map<std::string, test::ThreadTruth> truth;
+  std::string trace;
+  std::string text;
+};
+
+SchedRun run_sched(const std::string& mode, int ms, std::vector<std::string> extra) {
+  SchedRun r;
+  auto dir = fs::temp_directory_path() / ("aitrace_eevdf_e2e_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::string out = (dir / (mode + ".txt")).string();
+  std::vector<std::string> argv = {test::aitrace_binary(), "sched"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  if (std::find(extra.begin(), extra.end(), "--trace") != extra.end()) r.trace = extra.back();
+  argv.insert(argv.end(), {"--", test::workload("eevdf_threads"), mode, out, std::to_string(ms)});
+  auto res = test::run_command(argv, std::chrono::seconds(60));
+  EXPECT_EQ(res.exit_code, 0) << res.err;
+  r.text = res.out;
+  if (std::find(extra.begin(), extra.end(), "--json") != extra.end()) r.doc = json::parse(res.out, nullptr, false);
+  r.truth = test::read_thread_truth(out);
+  fs::remove(out);
+  return r;
+}
+
+const json* group_of(const json& doc, uint32_t tid) {
+  for (const auto& g : doc["groups"])
+    if (g["tid"].is_number() && g["tid"].get<uint32_t>() == tid) return &g;
+  return nullptr;
+}
+
+std::string trace_path(const std::string& name) {
+  return (fs::temp_directory_path() / ("aitrace_eevdf_e2e_" + std::to_string(getpid())) / name).string();
+}
+
+TEST(SchedEevdf, CustomSliceIsWhatProcSchedShows) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  SchedRun r = run_sched("slice", 800, {"--eevdf", "--json"});
+  ASSERT_TRUE(r.doc.is_object()) << r.text;
+  EXPECT_EQ(r.doc["by"], "thread");  // --eevdf groups by thread unless --by says otherwise
+  ASSERT_EQ(r.truth.size(), 2u);
+  if (!test::kernel_is_eevdf()) {
+    EXPECT_EQ(r.doc["eevdf"]["kernel"], "cfs");
+    EXPECT_EQ(group_of(r.doc, r.truth["custom"].tid)->at("eevdf")["note"], "CFS kernel: no EEVDF fields");
+    return;
+  }
+  EXPECT_EQ(r.doc["eevdf"]["kernel"], "eevdf");
+  if (test::kernel_has_custom_slice()) {
+    EXPECT_EQ(r.truth["custom"].slice, 3000000u);
+  }
+  for (const auto& [name, truth] : r.truth) {
+    const json* g = group_of(r.doc, truth.tid);
+    ASSERT_NE(g, nullptr) << name;
+    ASSERT_TRUE(g->contains("eevdf")) << name;
+    EXPECT_EQ((*g)["eevdf"]["slice_ns"].get<uint64_t>(), truth.slice) << name;
+    EXPECT_EQ((*g)["eevdf"]["custom_slice"].get<bool>(), name == "custom" && test::kernel_has_custom_slice()) << name;
+    EXPECT_EQ((*g)["comm"], name);
+  }
+  EXPECT_EQ(r.doc["trace"]["lost"], 0);
+}
+
+TEST(SchedEevdf, SwitchCountsAgreeAcrossTraceSummaryHistogramsAndKernel) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::string trace = trace_path("sleepy.perfetto-trace");
+  SchedRun r = run_sched("sleepy", 800, {"--eevdf", "--json", "--trace", trace});
+  ASSERT_TRUE(r.doc.is_object()) << r.text;
+  ASSERT_EQ(r.doc["trace"]["lost"], 0);
+  EXPECT_EQ(r.doc["trace"]["file"], trace);
+  perfetto::protos::Trace t;
+  ASSERT_TRUE(test::parse_trace_file(trace, &t));
+  test::TraceCounts counts = test::count_trace(t);
+  EXPECT_TRUE(counts.per_cpu_ordered);
+  ASSERT_EQ(r.truth.size(), 2u);
+  for (const auto& [name, truth] : r.truth) {
+    const json* g = group_of(r.doc, truth.tid);
+    ASSERT_NE(g, nullptr) << name;
+    const json& e = (*g)["eevdf"];
+    uint64_t ins = e["switch_ins"], outs = e["switch_outs"];
+    // The same switches counted three ways in one run: trace, EEVDF summary, sched histograms.
+    EXPECT_EQ(counts.switch_ins[truth.tid], ins) << name;
+    EXPECT_EQ(counts.switch_outs[truth.tid], outs) << name;
+    EXPECT_EQ((*g)["counters"]["switches"].get<uint64_t>(), ins) << name;
+    EXPECT_EQ((*g)["counters"]["involuntary"].get<uint64_t>(), e["preempted"].get<uint64_t>()) << name;
+    // ... and the kernel's nr_switches, read by the thread just before its last switches.
+    EXPECT_GE(outs, truth.nr_switches) << name;
+    EXPECT_LE(static_cast<double>(outs), truth.nr_switches * 1.01 + 2) << name;
+    EXPECT_EQ(counts.thread_names[truth.tid], name);
+  }
+  EXPECT_GT(counts.wakings, 100u);
+  fs::remove(trace);
+}
+
+TEST(SchedEevdf, NiceWeightsAndCpuShares) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  SchedRun r = run_sched("nice", 1500, {"--eevdf", "--json"});
+  ASSERT_TRUE(r.doc.is_object()) << r.text;
+  const json* n0 = group_of(r.doc, r.truth["nice0"].tid);
+  const json* n5 = group_of(r.doc, r.truth["nice5"].tid);
+  ASSERT_NE(n0, nullptr);
+  ASSERT_NE(n5, nullptr);
+  EXPECT_EQ((*n0)["eevdf"]["weight"], 1024);  // sched_prio_to_weight[20]
+  EXPECT_EQ((*n5)["eevdf"]["weight"], 335);   // sched_prio_to_weight[25]
+  double r0 = (*n0)["eevdf"]["runtime_ns"], r5 = (*n5)["eevdf"]["runtime_ns"];
+  EXPECT_NEAR(r0 / (r0 + r5), 1024.0 / (1024 + 335), 0.04);
+  // The sched histograms of the same run see the same split.
+  double o0 = (*n0)["histograms"]["oncpu"]["sum"], o5 = (*n5)["histograms"]["oncpu"]["sum"];
+  EXPECT_NEAR(o0 / (o0 + o5), 1024.0 / (1024 + 335), 0.04);
+}
+
+TEST(SchedEevdf, TextReportHasTheSummary) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  SchedRun r = run_sched("slice", 300, {"--eevdf"});
+  EXPECT_NE(r.text.find("aitrace sched:"), std::string::npos) << r.text;
+  EXPECT_NE(r.text.find("EEVDF custom (tid " + std::to_string(r.truth["custom"].tid)), std::string::npos) << r.text;
+  if (test::kernel_has_custom_slice()) {
+    EXPECT_NE(r.text.find("slice 3.00ms (custom)"), std::string::npos) << r.text;
+  }
+  EXPECT_NE(r.text.find("EEVDF trace: "), std::string::npos) << r.text;
+}
+
+TEST(SchedEevdf, TraceAloneKeepsTheProcessGrouping) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::string trace = trace_path("alone.perfetto-trace");
+  SchedRun r = run_sched("sleepy", 200, {"--json", "--trace", trace});
+  ASSERT_TRUE(r.doc.is_object()) << r.text;
+  EXPECT_EQ(r.doc["by"], "process");
+  EXPECT_FALSE(r.doc.contains("eevdf"));
+  EXPECT_TRUE(r.doc["trace"].contains("lost"));
+  perfetto::protos::Trace t;
+  EXPECT_TRUE(test::parse_trace_file(trace, &t));
+  EXPECT_GT(test::count_trace(t).switches, 0u);
+  fs::remove(trace);
+}
+
+TEST(SchedEevdf, BadTraceFileIsOneLine) {
+  auto res = test::run_command({test::aitrace_binary(), "sched", "--trace", "/nonexistent-dir/x.pftrace", "-d", "1"});
+  EXPECT_EQ(res.exit_code, 2);
+  EXPECT_EQ(res.err.rfind("aitrace: cannot write /nonexistent-dir/x.pftrace", 0), 0u) << res.err;
+  EXPECT_EQ(std::count(res.err.begin(), res.err.end(), '\n'), 1);
+}
+
+}  // namespace
+}  // namespace aitrace

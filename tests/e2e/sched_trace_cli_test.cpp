@@ -1,0 +1,102 @@
+// The EEVDF trace through the binary: finalized on SIGINT, a readable prefix after SIGKILL,
+// one-line errors for bad options.
+#include "eevdf_ground_truth.hpp"
+#include "test_support.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+extern char** environ;
+
+namespace aitrace {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string temp_dir() {
+  auto d = fs::temp_directory_path() / ("aitrace_st_e2e_" + std::to_string(getpid()));
+  fs::create_directories(d);
+  return d.string();
+}
+
+pid_t spawn(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+std::vector<fs::path> partial_files(const std::string& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".partial-") != std::string::npos) out.push_back(e.path());
+  return out;
+}
+
+TEST(SchedTraceCli, SigintFinalizesTheTrace) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::string dir = temp_dir(), trace = dir + "/int.perfetto-trace";
+  pid_t pid = spawn({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
+                     "sleepy", dir + "/int.txt", "20000"});
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(1500ms);
+  kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_TRUE(fs::exists(trace));
+  EXPECT_TRUE(partial_files(dir).empty());
+  perfetto::protos::Trace t;
+  ASSERT_TRUE(test::parse_trace_file(trace, &t));
+  auto c = test::count_trace(t);
+  EXPECT_GT(c.switches, 100u);
+  EXPECT_TRUE(c.per_cpu_ordered);
+  fs::remove_all(dir);
+}
+
+TEST(SchedTraceCli, KilledTracerLeavesAReadablePrefix) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::string dir = temp_dir(), trace = dir + "/kill.perfetto-trace";
+  pid_t pid = spawn({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
+                     "sleepy", dir + "/kill.txt", "20000"});
+  ASSERT_GT(pid, 0);
+  std::this_thread::sleep_for(2500ms);  // the trace is flushed to disk at least once a second
+  // The launched workload would outlive its killed tracer: end it too.
+  std::string children = test::read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (int child = std::atoi(children.c_str()); child > 0) kill(child, SIGKILL);
+  EXPECT_FALSE(fs::exists(trace));
+  auto partial = partial_files(dir);
+  ASSERT_EQ(partial.size(), 1u);
+  perfetto::protos::Trace t;
+  ASSERT_TRUE(test::parse_trace_file(partial[0].string(), &t)) << "a flushed prefix must decode";
+  EXPECT_GT(test::count_trace(t).switches, 100u);
+  fs::remove_all(dir);
+}
+
+TEST(SchedTraceCli, BadBufferSizeIsOneLine) {
+  auto r = test::run_command({test::aitrace_binary(), "sched-trace", "--trace-buffer", "3M", "-d", "1", "-p", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "aitrace: invalid --trace-buffer '3M': expected a power of two like 4M or 256K (at most 1G)\n");
+}
+
+}  // namespace
+}  // namespace aitrace

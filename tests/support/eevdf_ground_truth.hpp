@@ -1,0 +1,105 @@
+// Helpers shared by the EEVDF trace tests: the eevdf_threads workload's report of the kernel's
+// own accounting, and a decoded Perfetto trace file.
+#pragma once
+
+#include "aitrace/hooks.hpp"
+#include "perfetto_trace.pb.h"
+
+#include <bpf/btf.h>
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+namespace aitrace::test {
+
+// Does this kernel's BTF give `type` a member `member` (anonymous unions included)?
+inline bool kernel_struct_has(const char* type, const char* member) {
+  const btf* b = vmlinux_btf();
+  if (!b) return false;
+  int id = btf__find_by_name_kind(b, type, BTF_KIND_STRUCT);
+  if (id < 0) return false;
+  const btf_type* t = btf__type_by_id(b, id);
+  const btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++, m++) {
+    const char* name = btf__name_by_offset(b, m->name_off);
+    if (name && std::string(name) == member) return true;
+    if (name && *name) continue;
+    const btf_type* inner = btf__type_by_id(b, m->type);  // anonymous union/struct
+    if (!inner || !(btf_is_union(inner) || btf_is_struct(inner))) continue;
+    const btf_member* im = btf_members(inner);
+    for (int j = 0; j < btf_vlen(inner); j++, im++) {
+      const char* iname = btf__name_by_offset(b, im->name_off);
+      if (iname && std::string(iname) == member) return true;
+    }
+  }
+  return false;
+}
+// EEVDF (6.6+) and custom slices (6.12+), as the BPF program sees them.
+inline bool kernel_is_eevdf() { return kernel_struct_has("sched_entity", "deadline"); }
+inline bool kernel_has_custom_slice() { return kernel_struct_has("sched_entity", "custom_slice"); }
+
+struct ThreadTruth {
+  uint32_t tid = 0;
+  uint64_t slice = 0, nr_switches = 0, nr_voluntary = 0, nr_involuntary = 0, sum_exec_ns = 0, weight = 0;
+};
+
+// name -> what /proc/thread-self/sched said when the thread finished.
+inline std::map<std::string, ThreadTruth> read_thread_truth(const std::string& path) {
+  std::map<std::string, ThreadTruth> out;
+  std::ifstream f(path);
+  std::string name;
+  ThreadTruth t;
+  while (f >> name >> t.tid >> t.slice >> t.nr_switches >> t.nr_voluntary >> t.nr_involuntary >> t.sum_exec_ns >>
+         t.weight)
+    out[name] = t;
+  return out;
+}
+
+inline bool parse_trace_file(const std::string& path, perfetto::protos::Trace* trace) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return trace->ParseFromString(ss.str());
+}
+
+struct TraceCounts {
+  std::map<uint32_t, uint64_t> switch_outs;  // by prev_pid
+  std::map<uint32_t, uint64_t> switch_ins;   // by next_pid
+  std::map<uint32_t, std::string> thread_names;
+  uint64_t switches = 0, wakings = 0, counters = 0;
+  bool per_cpu_ordered = true;
+  std::map<uint64_t, uint64_t> counter_values;  // count per counter track
+};
+
+inline TraceCounts count_trace(const perfetto::protos::Trace& trace) {
+  TraceCounts c;
+  std::map<uint32_t, uint64_t> last_ts;  // per CPU
+  for (const auto& p : trace.packet()) {
+    if (p.has_ftrace_events()) {
+      uint32_t cpu = p.ftrace_events().cpu();
+      for (const auto& e : p.ftrace_events().event()) {
+        if (e.timestamp() < last_ts[cpu]) c.per_cpu_ordered = false;
+        last_ts[cpu] = e.timestamp();
+        if (e.has_sched_switch()) {
+          c.switches++;
+          c.switch_outs[static_cast<uint32_t>(e.sched_switch().prev_pid())]++;
+          c.switch_ins[static_cast<uint32_t>(e.sched_switch().next_pid())]++;
+        } else if (e.has_sched_waking()) {
+          c.wakings++;
+        }
+      }
+    }
+    if (p.has_process_tree())
+      for (const auto& t : p.process_tree().threads()) c.thread_names[static_cast<uint32_t>(t.tid())] = t.name();
+    if (p.has_track_event()) {
+      c.counters++;
+      c.counter_values[p.track_event().track_uuid()]++;
+    }
+  }
+  return c;
+}
+
+}  // namespace aitrace::test

@@ -1,0 +1,55 @@
+#include "eevdf_options.hpp"
+
+#include <charconv>
+
+namespace aitrace {
+
+void add_eevdf_options(CLI::App* cmd, EevdfCliOptions& o) {
+  cmd->add_flag("--eevdf", o.eevdf,
+                "Per-thread EEVDF analysis: slices, weights, lag, preemptions (records every switch)");
+  cmd->add_option("--trace", o.trace, "Write a Perfetto trace (sched_switch/sched_waking, EEVDF counters) to FILE");
+  cmd->add_option("--trace-buffer", o.trace_buffer, "Ring buffer per CPU for --eevdf/--trace (power of two: 4M, 256K)");
+}
+
+Result<SchedTraceOptions> sched_trace_options(const EevdfCliOptions& o) {
+  SchedTraceOptions s;
+  s.trace_path = o.trace;
+  if (!o.trace_buffer.empty()) {
+    const std::string& t = o.trace_buffer;
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    std::string unit(p, t.data() + t.size());
+    uint64_t scale = unit.empty() ? 1 : unit == "K" || unit == "k" ? 1024 : unit == "M" || unit == "m" ? 1 << 20 : 0;
+    uint64_t bytes = v * scale;
+    if (ec != std::errc() || !scale || !bytes || (bytes & (bytes - 1)) || bytes > (1u << 30))
+      return make_error(ErrorKind::usage,
+                        "invalid --trace-buffer '{}': expected a power of two like 4M or 256K (at most 1G)", t);
+    s.ring_bytes = static_cast<uint32_t>(bytes);
+  }
+  return s;
+}
+
+void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summary) {
+  if (summary) {
+    const EevdfSummary& sum = c.summary();
+    nlohmann::json all = sum.json();
+    doc["eevdf"] = {{"kernel", all["kernel"]}, {"threads", std::move(all["groups"])}};
+    if (doc.contains("groups")) {
+      for (auto& g : doc["groups"]) {
+        if (!g.contains("tid") || !g["tid"].is_number()) continue;
+        if (const EevdfThread* t = sum.thread(g["tid"].get<uint32_t>())) g["eevdf"] = sum.thread_json(*t);
+      }
+    }
+  }
+  doc["trace"] = c.stats().json();
+  if (!c.trace_path().empty()) doc["trace"]["file"] = c.trace_path();
+}
+
+std::string eevdf_text(const SchedTraceCollector& c, bool summary) {
+  std::string out = summary ? c.summary().text() : std::string();
+  out += c.stats().text();
+  if (!c.trace_path().empty()) out += "Perfetto trace: " + c.trace_path() + " (open in ui.perfetto.dev)\n";
+  return out;
+}
+
+}  // namespace aitrace
