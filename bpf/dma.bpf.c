@@ -50,7 +50,7 @@ static __always_inline int on_map(struct device *dev, __u64 dma, __u64 size, __u
 		s->map_bytes += size;
 	}
 	v.ts_ns = bpf_ktime_get_ns();
-	err = bpf_map_update_elem(&dma_live, &k, &v, BPF_NOEXIST);
+	err = aitrace_map_err(bpf_map_update_elem(&dma_live, &k, &v, BPF_NOEXIST));
 	if (err == -EEXIST) {
 		old = bpf_map_lookup_elem(&dma_live, &k);
 		if (old)
@@ -161,7 +161,7 @@ int BPF_PROG(dma_map_sg, struct device *dev, struct scatterlist *sgl, int nents,
 		s->sg_map_bytes += v.bytes;
 	}
 	v.ts_ns = bpf_ktime_get_ns();
-	err = bpf_map_update_elem(&dma_live, &k, &v, BPF_NOEXIST);
+	err = aitrace_map_err(bpf_map_update_elem(&dma_live, &k, &v, BPF_NOEXIST));
 	if (err == -EEXIST) {
 		struct aitrace_dma_live *old = bpf_map_lookup_elem(&dma_live, &k);
 

@@ -126,7 +126,7 @@ static __always_inline void *dma_map_slot(void *map, const void *key, const void
 
 	if (v)
 		return v;
-	err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	err = aitrace_map_err(bpf_map_update_elem(map, key, zero, BPF_NOEXIST));
 	if (err && err != -EEXIST) {
 		__sync_fetch_and_add(lost, 1);
 		return NULL;
@@ -188,7 +188,7 @@ static __always_inline void dma_note_device(struct device *dev)
 			bpf_map_update_elem(&dma_dev_names, &key, &n, BPF_EXIST);
 		return;
 	}
-	err = bpf_map_update_elem(&dma_dev_names, &key, &n, BPF_NOEXIST);
+	err = aitrace_map_err(bpf_map_update_elem(&dma_dev_names, &key, &n, BPF_NOEXIST));
 	if (err && err != -EEXIST)
 		DMA_LOST(dev_names_full);
 }

@@ -263,7 +263,7 @@ static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid
 		BPF_CORE_READ_STR_INTO(&g->comm, p, group_leader, comm);
 	else
 		BPF_CORE_READ_STR_INTO(&g->comm, p, comm);
-	err = bpf_map_update_elem(&group_slots, &gid, &slot, BPF_NOEXIST);
+	err = aitrace_map_err(bpf_map_update_elem(&group_slots, &gid, &slot, BPF_NOEXIST));
 	if (err == -EEXIST) {
 		/* Another CPU created the group first; this slot stays unused (used == 0). */
 		found = bpf_map_lookup_elem(&group_slots, &gid);
@@ -316,7 +316,7 @@ static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
 		__sync_fetch_and_add(count, 1);
 		return;
 	}
-	err = bpf_map_update_elem(&hist, &key, &one, BPF_NOEXIST);
+	err = aitrace_map_err(bpf_map_update_elem(&hist, &key, &one, BPF_NOEXIST));
 	if (err == -EEXIST) {
 		count = bpf_map_lookup_elem(&hist, &key);
 		if (count)

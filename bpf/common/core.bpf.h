@@ -11,4 +11,16 @@
 #define E2BIG 7
 #endif
 
+/*
+ * The errno of a map helper (bpf_map_update_elem, bpf_map_delete_elem, ...) as an int, to compare
+ * with -EEXIST, -E2BIG, ... Before Linux 6.4 ("bpf: return long from bpf_map_ops funcs") the map
+ * ops returned int and the verifier calls them directly, so a program on x86-64 sees the errno
+ * zero-extended (4294967279, not -17): `err == -EEXIST` is never true there. Found on Debian's
+ * 6.1 by scripts/vmtest. The low 32 bits are right on every kernel.
+ */
+static __always_inline int aitrace_map_err(long ret)
+{
+	return (int)ret;
+}
+
 #endif

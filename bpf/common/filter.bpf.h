@@ -129,7 +129,7 @@ static __always_inline void aitrace_filter_follow_fork(struct task_struct *paren
 	ctgid = BPF_CORE_READ(child, tgid);
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&filter_tgids, &ptgid))
 		return;
-	if (bpf_map_update_elem(&filter_tgids, &ctgid, &one, BPF_NOEXIST) == -E2BIG)
+	if (aitrace_map_err(bpf_map_update_elem(&filter_tgids, &ctgid, &one, BPF_NOEXIST)) == -E2BIG)
 		__sync_fetch_and_add(&filter_fork_overflow, 1);
 }
 

@@ -76,12 +76,14 @@ TEST_P(HookSetTest, SelectsAttachesAndCountsRealEvents) {
   EXPECT_EQ(hooks.attached_count(), 1u);
 
   cause_switches();
-  uint64_t hits = s->bss->hits_tp_btf + s->bss->hits_raw_tp + s->bss->hits_tracepoint;
+  // One snapshot: the program is still attached and counting while we read.
+  uint64_t tp_btf = s->bss->hits_tp_btf, raw_tp = s->bss->hits_raw_tp, tracepoint = s->bss->hits_tracepoint;
+  uint64_t hits = tp_btf + raw_tp + tracepoint;
   EXPECT_GT(hits, 0u);
   // Only the chosen flavour ran.
-  EXPECT_EQ(hits, std::string(GetParam()) == "tp_btf" ? s->bss->hits_tp_btf
-                  : std::string(GetParam()) == "raw_tp" ? s->bss->hits_raw_tp
-                                                        : s->bss->hits_tracepoint);
+  EXPECT_EQ(hits, std::string(GetParam()) == "tp_btf"   ? tp_btf
+                  : std::string(GetParam()) == "raw_tp" ? raw_tp
+                                                        : tracepoint);
   hooks.detach_all();
   uint64_t after = s->bss->hits_tp_btf + s->bss->hits_raw_tp + s->bss->hits_tracepoint;
   cause_switches();

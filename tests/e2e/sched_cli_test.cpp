@@ -1,5 +1,6 @@
 // `aitrace sched` as a user runs it: targets and filters, bad input, overflow, output formats,
 // exits of traced processes, and nothing left attached after SIGINT.
+#include "aitrace/targets.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -91,8 +92,8 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
 
 TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background target({test::workload("sched_truth"), "sleeper", "3000"});
-  Background bystander({test::workload("sched_truth"), "sleeper", "3000"});
+  Background target({test::workload("sched_truth"), "sleeper", "30000"});
+  Background bystander({test::workload("sched_truth"), "sleeper", "30000"});
   ASSERT_GT(target.pid(), 0);
   auto doc = json_of(aitrace_sched({"-p", std::to_string(target.pid()), "--by", "thread", "-d", "700ms", "--json"}));
   ASSERT_TRUE(doc.contains("groups"));
@@ -107,7 +108,7 @@ TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
 
 TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background target({test::workload("sched_truth"), "sleeper", "3000"});
+  Background target({test::workload("sched_truth"), "sleeper", "30000"});
   // The sleeping worker is the process's second thread; find its tid in /proc.
   std::string tid;
   const std::string dir = "/proc/" + std::to_string(target.pid()) + "/task";
@@ -125,7 +126,8 @@ TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
 
 TEST(SchedCli, CommFilterKeepsOnlyThatName) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background target({test::workload("sched_truth"), "sleeper", "2000"});
+  // Killed at scope end: it must outlive the tracer's start-up (2 s in a TCG guest).
+  Background target({test::workload("sched_truth"), "sleeper", "30000"});
   auto doc = json_of(aitrace_sched({"--comm", "sched_truth", "--by", "thread", "-d", "500ms", "--json"}));
   ASSERT_FALSE(doc["groups"].empty());
   bool saw_target = false;
@@ -138,15 +140,18 @@ TEST(SchedCli, CommFilterKeepsOnlyThatName) {
 
 TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  const std::string root = "/sys/fs/cgroup/unified";
+  // Wherever cgroup2 is mounted: /sys/fs/cgroup/unified on hybrid hosts, /sys/fs/cgroup on
+  // cgroup2-only ones (the VM guests, most current distributions).
+  const std::string root = cgroup2_mount();
   struct stat st {};
-  if (stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 at " << root;
+  if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 mount";
   const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
   const std::string dir = root + name;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
   {
-    Background inside({test::workload("sched_truth"), "sleeper", "3000"});
-    Background outside({test::workload("sched_truth"), "sleeper", "3000"});
+    // Killed at scope end: long enough for two tracer start-ups even in a TCG guest (2 s each).
+    Background inside({test::workload("sched_truth"), "sleeper", "30000"});
+    Background outside({test::workload("sched_truth"), "sleeper", "30000"});
     {
       std::ofstream procs(dir + "/cgroup.procs");
       procs << inside.pid() << "\n";
@@ -214,8 +219,9 @@ TEST(SchedCli, CommandExitCodeAndChildrenAreFollowed) {
 
 TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background a({test::workload("sched_truth"), "sleeper", "2000"});
-  Background b({test::workload("sched_truth"), "sleeper", "2000"});
+  // Killed at scope end; they must outlive two tracer start-ups (2 s each in a TCG guest).
+  Background a({test::workload("sched_truth"), "sleeper", "30000"});
+  Background b({test::workload("sched_truth"), "sleeper", "30000"});
   auto doc = json_of(aitrace_sched({"--by", "thread", "--max-groups", "2", "-d", "500ms", "--json"}));
   EXPECT_GT(doc["lost"]["groups_overflow"].get<uint64_t>(), 0u);
   size_t others = 0, named = 0;
@@ -325,15 +331,18 @@ TEST(SchedCli, NothingStaysAttachedAfterSigint) {
   std::string out = "/tmp/aitrace_sched_sigint_" + std::to_string(getpid()) + ".json";
   unlink(out.c_str());
   Background tracer({test::aitrace_binary(), "sched", "--json", "-o", out});
-  std::set<uint64_t> ours;
-  for (int i = 0; i < 300 && ours.size() < 3; i++) {
+  std::set<uint64_t> ours, links;
+  // Programs show up at load, links only after attach: wait for both (slow guests widen the gap).
+  for (int i = 0; i < 300; i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ours.clear();
     for (uint64_t id : sched_prog_ids())
       if (!before.count(id)) ours.insert(id);
+    links = linked_prog_ids();
+    if (ours.size() >= 3 && std::all_of(ours.begin(), ours.end(), [&](uint64_t id) { return links.count(id) > 0; }))
+      break;
   }
   ASSERT_GE(ours.size(), 3u) << "aitrace's programs never showed up";
-  auto links = linked_prog_ids();
   for (uint64_t id : ours) EXPECT_TRUE(links.count(id)) << "program " << id << " has no link while tracing";
   kill(tracer.pid(), SIGINT);
   EXPECT_EQ(tracer.wait(), 0);
