@@ -5,6 +5,7 @@
 #include "aitrace/result.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -38,5 +39,12 @@ class LaunchedCommand {
   int status_ = 0;
   std::string name_;
 };
+
+struct ResolvedTargets;
+
+// `-- CMD` for a tracing command: nothing when argv is empty; otherwise CMD forked and held, and
+// (with follow) its pid added to the filter so it and everything it forks is traced.
+Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
+                                                             ResolvedTargets& targets, bool follow = true);
 
 }  // namespace aitrace

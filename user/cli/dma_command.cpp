@@ -41,13 +41,9 @@ Status run_dma(const DmaOptions& o, int& exit_code) {
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
 
-  std::optional<LaunchedCommand> launched;
-  if (!o.targets.command.empty()) {
-    auto lc = LaunchedCommand::prepare(o.targets.command);
-    if (!lc) return lc.error();
-    launched.emplace(std::move(*lc));
-    add_launched_process(*targets, static_cast<uint32_t>(launched->pid()));
-  }
+  auto launch = launch_traced_command(o.targets.command, *targets);
+  if (!launch) return launch.error();
+  std::optional<LaunchedCommand>& launched = *launch;
 
   auto collector = DmaCollector::open(DmaConfig{*targets});
   if (!collector) return collector.error();

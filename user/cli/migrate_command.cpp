@@ -57,13 +57,9 @@ Status run_migrate(const MigrateOptions& o, int& exit_code) {
   auto targets = resolve_targets(*spec);
   if (!targets) return targets.error();
 
-  std::optional<LaunchedCommand> cmd;
-  if (launching) {
-    auto lc = LaunchedCommand::prepare(o.targets.command);
-    if (!lc) return lc.error();
-    cmd.emplace(std::move(*lc));
-    if (!o.all_tasks) add_launched_process(*targets, static_cast<uint32_t>(cmd->pid()));
-  }
+  auto launch = launch_traced_command(o.targets.command, *targets, /*follow=*/!o.all_tasks);
+  if (!launch) return launch.error();
+  std::optional<LaunchedCommand>& cmd = *launch;
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
   auto collector = MigrateCollector::load(*targets);

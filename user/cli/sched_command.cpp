@@ -42,14 +42,9 @@ Result<SchedTargets> resolve_sched_targets(const TargetOptions& o) {
   if (!spec) return spec.error();
   auto resolved = resolve_targets(*spec);
   if (!resolved) return resolved.error();
-  SchedTargets t{std::move(*resolved), std::nullopt};
-  if (!o.command.empty()) {
-    auto lc = LaunchedCommand::prepare(o.command);
-    if (!lc) return lc.error();
-    add_launched_process(t.resolved, static_cast<uint32_t>(lc->pid()));
-    t.launched.emplace(std::move(*lc));
-  }
-  return t;
+  auto launch = launch_traced_command(o.command, *resolved);
+  if (!launch) return launch.error();
+  return SchedTargets{std::move(*resolved), std::move(*launch)};
 }
 
 std::vector<std::string> hook_notes(const HookSet& hooks) {

@@ -29,13 +29,9 @@ Status run(const Options& o) {
   if (!st_opts) return st_opts.error();
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
-  std::optional<LaunchedCommand> lc;
-  if (!o.targets.command.empty()) {
-    auto l = LaunchedCommand::prepare(o.targets.command);
-    if (!l) return l.error();
-    lc.emplace(std::move(*l));
-    add_launched_process(*targets, static_cast<uint32_t>(lc->pid()));
-  }
+  auto launch = launch_traced_command(o.targets.command, *targets);
+  if (!launch) return launch.error();
+  std::optional<LaunchedCommand>& lc = *launch;
   auto collector = SchedTraceCollector::open(*targets, *st_opts);
   if (!collector) return collector.error();
   AITRACE_TRY((*collector)->attach());

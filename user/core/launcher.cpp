@@ -1,6 +1,7 @@
 #include "aitrace/launcher.hpp"
 
 #include "aitrace/run_loop.hpp"
+#include "aitrace/targets.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -129,6 +130,15 @@ void LaunchedCommand::terminate() {
     kill(pid_, SIGTERM);
     terminating_ = true;
   }
+}
+
+Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
+                                                             ResolvedTargets& targets, bool follow) {
+  if (argv.empty()) return std::optional<LaunchedCommand>{};
+  auto lc = LaunchedCommand::prepare(argv);
+  if (!lc) return lc.error();
+  if (follow) add_launched_process(targets, static_cast<uint32_t>(lc->pid()));
+  return std::optional<LaunchedCommand>(std::move(*lc));
 }
 
 }  // namespace aitrace
