@@ -71,7 +71,9 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
   EXPECT_EQ(mine->pid, static_cast<uint32_t>(getpid()));
   EXPECT_GE(mine->count[AITRACE_SCHED_OFFCPU_SLEEP], static_cast<uint64_t>(kNaps));
   EXPECT_GE(mine->count[AITRACE_SCHED_RUNQ_WAKEUP], static_cast<uint64_t>(kNaps));
-  EXPECT_EQ(mine->count[AITRACE_SCHED_OFFCPU_BLOCK], 0u);
+  // Naps are interruptible sleeps. The thread may still block uninterruptibly once or twice on a
+  // kernel mutex (the /proc read, the map reads): seen in a TCG guest, never 50 times.
+  EXPECT_LE(mine->count[AITRACE_SCHED_OFFCPU_BLOCK], 2u);
   // Switch-ins between the two schedstat reads, plus the few around them (read() itself).
   uint64_t slices = after.slices - before.slices;
   EXPECT_GE(mine->counters.switches + 1, slices);
