@@ -164,7 +164,7 @@ TEST(MigrateE2e, CommFilterSelectsTheMigratingTask) {
 TEST(MigrateE2e, CgroupFilterAndGrouping) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string mnt = cgroup2_mount();
-  if (mnt.empty()) GTEST_SKIP() << "no cgroup v2 mount";
+  if (mnt.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup v2 mount");
   const std::string name = "/aitrace-migrate-e2e-" + std::to_string(getpid());
   const std::string other = name + "-empty";
   struct Cleanup {

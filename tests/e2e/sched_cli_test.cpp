@@ -144,7 +144,7 @@ TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   // cgroup2-only ones (the VM guests, most current distributions).
   const std::string root = cgroup2_mount();
   struct stat st {};
-  if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0) GTEST_SKIP() << "no cgroup v2 mount";
+  if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup v2 mount");
   const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
   const std::string dir = root + name;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
@@ -326,7 +326,7 @@ std::set<uint64_t> linked_prog_ids() {
 
 TEST(SchedCli, NothingStaysAttachedAfterSigint) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  if (test::run_command({"bpftool", "version"}).exit_code != 0) GTEST_SKIP() << "bpftool not installed";
+  if (test::run_command({"bpftool", "version"}).exit_code != 0) AITRACE_REQUIRE_ENV_OR_SKIP("bpftool not installed");
   auto before = sched_prog_ids();
   std::string out = "/tmp/aitrace_sched_sigint_" + std::to_string(getpid()) + ".json";
   unlink(out.c_str());

@@ -24,6 +24,14 @@ bool bpf_required();  // AITRACE_REQUIRE_BPF=1
     }                                                                                   \
   } while (0)
 
+// For what every CI host has (tracefs, cgroup v2, setpriv, bpftool): skips with the reason on a
+// bare developer box, fails when AITRACE_REQUIRE_BPF=1 so CI cannot skip it unseen.
+#define AITRACE_REQUIRE_ENV_OR_SKIP(reason)                                            \
+  do {                                                                                 \
+    if (::aitrace::test::bpf_required()) FAIL() << "AITRACE_REQUIRE_BPF=1 but " << (reason); \
+    GTEST_SKIP() << (reason);                                                          \
+  } while (0)
+
 struct CommandResult {
   int exit_code = -1;  // 128+signal when killed
   std::string out, err;

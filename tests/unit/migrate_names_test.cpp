@@ -54,7 +54,7 @@ TEST(MigrateNames, ReasonsComeFromKernelBtf) {
 TEST(MigrateNames, BtfNamesTheSameValuesAsTracefs) {
   REQUIRE_KERNEL_BTF();
   std::string fmt = migrate_pages_format();
-  if (fmt.empty()) GTEST_SKIP() << "tracefs not mounted or no mm_migrate_pages here";
+  if (fmt.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("tracefs not mounted or no mm_migrate_pages here");
   auto reasons = tracefs_symbols(fmt, "reason");
   ASSERT_FALSE(reasons.empty()) << fmt;
   const EnumNames& r = migrate_reason_names();
@@ -94,7 +94,7 @@ TEST(MigrateNames, ArgumentCountMatchesTracefsRecord) {
   auto n = migrate_pages_arg_count(vmlinux_btf());
   ASSERT_TRUE(n.has_value());
   std::string fmt = migrate_pages_format();
-  if (fmt.empty()) GTEST_SKIP() << "tracefs not mounted";
+  if (fmt.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("tracefs not mounted");
   // Every non-common field of the record is one tracepoint argument.
   int fields = 0;
   std::istringstream lines(fmt);
