@@ -18,7 +18,7 @@ namespace {
 
 #define REQUIRE_KERNEL_BTF()                                                       \
   do {                                                                             \
-    if (!vmlinux_btf()) GTEST_SKIP() << "no /sys/kernel/btf/vmlinux on this host"; \
+    if (!vmlinux_btf()) AITRACE_REQUIRE_ENV_OR_SKIP("no /sys/kernel/btf/vmlinux on this host"); \
   } while (0)
 
 std::string migrate_pages_format() {
