@@ -456,6 +456,8 @@ int numa_stick_tp(struct trace_event_raw_sched_numa_pair_template *ctx)
 }
 
 /* `-- CMD`: processes CMD starts are followed (tp_btf/raw_tp only: they carry both tasks). */
+AITRACE_FILTER_FORGET_PROGRAMS(migrate)
+
 SEC("tp_btf/sched_process_fork")
 int migrate_fork_btf(__u64 *ctx)
 {

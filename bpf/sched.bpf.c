@@ -678,6 +678,8 @@ int BPF_PROG(sched_process_exit_btf, struct task_struct *p)
 	return handle_exit(p, true);
 }
 
+AITRACE_FILTER_FORGET_PROGRAMS(sched)
+
 SEC("tp_btf/task_rename")
 int BPF_PROG(task_rename_btf, struct task_struct *p, const char *comm)
 {

@@ -405,6 +405,8 @@ int BPF_PROG(st_wakeup_new_raw, struct task_struct *p)
 }
 
 /* `-- CMD`: children of the launched process join the filter (attached only then). */
+AITRACE_FILTER_FORGET_PROGRAMS(st)
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(st_fork_btf, struct task_struct *parent, struct task_struct *child)
 {

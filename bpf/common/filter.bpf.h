@@ -133,4 +133,37 @@ static __always_inline void aitrace_filter_follow_fork(struct task_struct *paren
 		__sync_fetch_and_add(&filter_fork_overflow, 1);
 }
 
+/*
+ * Call from sched_process_free. A followed process is forgotten when its leader's task is freed
+ * (after every thread died and the parent reaped it): its pid may then be reused by an unrelated
+ * process, which must not be traced, and a job that keeps starting processes (data-loader
+ * workers every epoch) would otherwise fill filter_tgids. group_leader, not pid == tgid: a thread
+ * that calls exec takes over the leader's pid, and the old leader is freed under it on kernels
+ * before 5.9 (which did not swap the cached pids).
+ */
+static __always_inline void aitrace_filter_forget(struct task_struct *p)
+{
+	__u32 tgid;
+
+	if (!filter_cfg.by_tgid || BPF_CORE_READ(p, group_leader) != p)
+		return;
+	tgid = BPF_CORE_READ(p, tgid);
+	bpf_map_delete_elem(&filter_tgids, &tgid);
+}
+
+/* The sched_process_free programs of an object that filters by process (both flavours). */
+#define AITRACE_FILTER_FORGET_PROGRAMS(prefix)                                   \
+	SEC("tp_btf/sched_process_free")                                          \
+	int BPF_PROG(prefix##_forget_btf, struct task_struct *p)                  \
+	{                                                                         \
+		aitrace_filter_forget(p);                                         \
+		return 0;                                                         \
+	}                                                                         \
+	SEC("raw_tp/sched_process_free")                                          \
+	int BPF_PROG(prefix##_forget_raw, struct task_struct *p)                  \
+	{                                                                         \
+		aitrace_filter_forget(p);                                         \
+		return 0;                                                         \
+	}
+
 #endif

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace aitrace {
 namespace {
@@ -86,6 +89,61 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
   EXPECT_LE(sleep.min(), sleep.percentile(0.5));
   EXPECT_EQ(snap->lost.task_state_missing, 0u);
   EXPECT_EQ(snap->lost.groups_overflow, 0u);
+}
+
+bool contains(const std::vector<uint32_t>& v, uint32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+// The process filter of `-- CMD`: a child forked by a followed process joins it, and leaves it
+// once reaped (sched_process_free, after an RCU grace period), so that a long job which keeps
+// starting processes never fills the filter and a reused pid is never traced.
+TEST_P(SchedBpf, FollowedChildrenJoinTheFilterAndLeaveItWhenReaped) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  setenv("AITRACE_HOOK", GetParam(), 1);
+  SchedConfig cfg;
+  cfg.targets.cfg.follow_forks = 1;
+  cfg.targets.cfg.by_tgid = 1;
+  cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
+  auto collector = SchedCollector::open(cfg);
+  unsetenv("AITRACE_HOOK");
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
+  ASSERT_TRUE(collector->load().ok());
+  ASSERT_TRUE(collector->attach().ok());
+  for (const char* ev : {"sched:sched_process_fork", "sched:sched_process_free"})
+    ASSERT_TRUE(collector->hooks().attached(ev)) << ev;
+
+  constexpr int kChildren = 20;
+  std::vector<uint32_t> children;
+  int release[2];
+  ASSERT_EQ(pipe(release), 0);
+  for (int i = 0; i < kChildren; i++) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      char c;
+      close(release[1]);
+      (void)!read(release[0], &c, 1);  // until the parent closes its end
+      _exit(0);
+    }
+    children.push_back(static_cast<uint32_t>(pid));
+  }
+  close(release[0]);
+  auto while_alive = test::own_map_keys_u32("filter_tgids");
+  close(release[1]);
+  for (uint32_t pid : children) waitpid(static_cast<pid_t>(pid), nullptr, 0);
+
+  EXPECT_TRUE(contains(while_alive, static_cast<uint32_t>(getpid())));
+  for (uint32_t pid : children) EXPECT_TRUE(contains(while_alive, pid)) << "child " << pid << " not followed";
+  std::vector<uint32_t> after;
+  for (int tries = 0; tries < 100; tries++) {  // task structs are freed after a grace period
+    after = test::own_map_keys_u32("filter_tgids");
+    if (after.size() <= 1) break;
+    usleep(20000);
+  }
+  EXPECT_EQ(after, std::vector<uint32_t>{static_cast<uint32_t>(getpid())});
+  auto snap = collector->read();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->lost.fork_overflow, 0u);
+  collector->detach();
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, SchedBpf, ::testing::Values("tp_btf", "raw_tp"),

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -101,6 +102,28 @@ int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
   int err = bpf_prog_test_run_opts(prog_fd, &opts);
   if (err) return err < 0 ? err : -errno;
   return static_cast<int>(opts.retval);
+}
+
+std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
+  std::vector<uint32_t> keys;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = std::atoi(entry.path().filename().c_str());
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    // Only BPF maps answer; other fds (files, programs, links) fail or have no key size.
+    if (read_file("/proc/self/fdinfo/" + std::to_string(fd)).find("map_type:") == std::string::npos) continue;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || name != info.name || info.key_size != sizeof(uint32_t))
+      continue;
+    uint32_t key = 0, next = 0;
+    uint32_t* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+      keys.push_back(next);
+      key = next;
+      prev = &key;
+    }
+  }
+  return keys;
 }
 
 }  // namespace aitrace::test

@@ -2,6 +2,7 @@
 #include "aitrace/dma.hpp"
 
 #include "aitrace/bpf_object.hpp"
+#include "aitrace/filter_hooks.hpp"
 #include "aitrace/log.hpp"
 #include "dma.skel.h"
 
@@ -105,10 +106,11 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg) {
   configure_dma_for_kernel(s);
   set_filter_config(s, cfg.targets);
   bpf_program__set_autoload(s->progs.dma_test_scratch, false);
-  if (cfg.targets.cfg.follow_forks)
-    c->hooks_.add("sched", "sched_process_fork", {{HookKind::raw_tp, s->progs.dma_follow_fork}});
-  else
-    bpf_program__set_autoload(s->progs.dma_follow_fork, false);
+  // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
+  add_filter_hooks(c->hooks_, cfg.targets,
+                   {.fork_raw = s->progs.dma_follow_fork, .forget_btf = s->progs.dma_forget_btf,
+                    .forget_raw = s->progs.dma_forget_raw},
+                   HookKind::raw_tp);
   for (const DmaHook& h : kDmaHooks) c->hooks_.add(h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
   AITRACE_TRY(skel->load("dma"));
   AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, cfg.targets));

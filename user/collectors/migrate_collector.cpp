@@ -1,6 +1,7 @@
 #include "aitrace/migrate_collector.hpp"
 
 #include "aitrace/bpf_object.hpp"
+#include "aitrace/filter_hooks.hpp"
 #include "aitrace/escape.hpp"
 #include "aitrace/log.hpp"
 #include "aitrace/migrate_names.hpp"
@@ -88,13 +89,9 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
         {{HookKind::tp_btf, s->progs.numa_stick_btf},
          {HookKind::raw_tp, s->progs.numa_stick_raw},
          {HookKind::tracepoint, s->progs.numa_stick_tp}});
-  if (targets.cfg.follow_forks) {
-    h.add("sched", "sched_process_fork",
-          {{HookKind::tp_btf, s->progs.migrate_fork_btf}, {HookKind::raw_tp, s->progs.migrate_fork_raw}});
-  } else {
-    bpf_program__set_autoload(s->progs.migrate_fork_btf, false);
-    bpf_program__set_autoload(s->progs.migrate_fork_raw, false);
-  }
+  add_filter_hooks(h, targets,
+                   {s->progs.migrate_fork_btf, s->progs.migrate_fork_raw, s->progs.migrate_forget_btf,
+                    s->progs.migrate_forget_raw});
   // Fail before load with the clear message rather than with a verifier or attach error.
   const HookStatus* st = h.status("migrate:mm_migrate_pages");
   if (!st || !st->kind) return require_migrate_end_hook(st).error();

@@ -1,6 +1,7 @@
 #include "aitrace/sched_collector.hpp"
 
 #include "aitrace/bpf_object.hpp"
+#include "aitrace/filter_hooks.hpp"
 #include "aitrace/log.hpp"
 #include "sched.skel.h"
 
@@ -159,19 +160,17 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
       {"sched_swap_numa", s->progs.sched_swap_numa_btf, s->progs.sched_swap_numa_raw},
       {"sched_process_exit", s->progs.sched_process_exit_btf, s->progs.sched_process_exit_raw},
       {"task_rename", s->progs.task_rename_btf, s->progs.task_rename_raw},
-      {"sched_process_fork", s->progs.sched_process_fork_btf, s->progs.sched_process_fork_raw},
   };
   for (const SchedEvent& e : events) {
     bpf_program* chosen = btf ? e.btf_prog : e.raw_prog;
     bpf_program__set_autoload(btf ? e.raw_prog : e.btf_prog, false);
-    // Forks matter only when following `-- CMD`'s children.
-    if (std::strcmp(e.name, "sched_process_fork") == 0 && !cfg.targets.cfg.follow_forks) {
-      bpf_program__set_autoload(chosen, false);
-      continue;
-    }
     const char* category = std::strcmp(e.name, "task_rename") == 0 ? "task" : "sched";
     impl->hooks.add(category, e.name, {{impl->flavour, chosen}});
   }
+  add_filter_hooks(impl->hooks, cfg.targets,
+                   {s->progs.sched_process_fork_btf, s->progs.sched_process_fork_raw, s->progs.sched_forget_btf,
+                    s->progs.sched_forget_raw},
+                   impl->flavour);
   return SchedCollector(std::move(impl));
 }
 

@@ -1,5 +1,6 @@
 // Loads bpf/sched_trace.bpf.c, wires its per-CPU rings into the run loop, and feeds the decoder.
 #include "aitrace/bpf_object.hpp"
+#include "aitrace/filter_hooks.hpp"
 #include "aitrace/histogram_render.hpp"
 #include "aitrace/log.hpp"
 #include "aitrace/perfetto_writer.hpp"
@@ -115,13 +116,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
         {{HookKind::tp_btf, s->progs.st_wakeup_btf}, {HookKind::raw_tp, s->progs.st_wakeup_raw}});
   h.add("sched", "sched_wakeup_new",
         {{HookKind::tp_btf, s->progs.st_wakeup_new_btf}, {HookKind::raw_tp, s->progs.st_wakeup_new_raw}});
-  if (targets.cfg.follow_forks) {
-    h.add("sched", "sched_process_fork",
-          {{HookKind::tp_btf, s->progs.st_fork_btf}, {HookKind::raw_tp, s->progs.st_fork_raw}});
-  } else {
-    bpf_program__set_autoload(s->progs.st_fork_btf, false);
-    bpf_program__set_autoload(s->progs.st_fork_raw, false);
-  }
+  add_filter_hooks(h, targets, {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
   AITRACE_TRY(impl->skel.load("sched_trace"));
   AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, targets));
 

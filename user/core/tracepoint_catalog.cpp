@@ -19,6 +19,8 @@ const std::vector<CollectorTracepoints>& tracepoint_catalog() {
         {"sched", {"sched_migrate_task"}},
         {"sched", {"sched_process_fork"}},
         {"sched", {"sched_process_exit"}},
+        {"sched", {"sched_process_free"}},
+        {"task", {"task_rename"}},
         {"sched", {"sched_move_numa"}},
         {"sched", {"sched_swap_numa"}},
         {"sched", {"sched_stick_numa"}}},
