@@ -365,5 +365,36 @@ TEST(SchedCli, NothingStaysAttachedAfterSigint) {
   }
 }
 
+// Alive and not a zombie: /proc/<pid>/stat's state field.
+bool running(pid_t pid) {
+  std::string stat = test::read_file("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+TEST(SchedCli, CommandGetsSigtermWhenAitraceIsKilled) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::string pidfile = "/tmp/aitrace_pdeath_" + std::to_string(getpid()) + ".pid";
+  unlink(pidfile.c_str());
+  Background tracer({test::aitrace_binary(), "sched", "--", "sh", "-c", "echo $$ > " + pidfile + "; exec sleep 60"});
+  pid_t cmd = 0;
+  for (int i = 0; i < 1500 && cmd <= 0; i++) {  // CMD starts once aitrace attached (2 s in a TCG guest)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    cmd = std::atoi(test::read_file(pidfile).c_str());
+  }
+  unlink(pidfile.c_str());
+  ASSERT_GT(cmd, 0) << "the command never started";
+  ASSERT_TRUE(running(cmd));
+  kill(tracer.pid(), SIGKILL);
+  EXPECT_EQ(tracer.wait(), 128 + SIGKILL);
+  bool gone = false;
+  for (int i = 0; i < 250 && !gone; i++) {
+    gone = !running(cmd);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "CMD (pid " << cmd << ") outlived the aitrace that launched it";
+  if (!gone) kill(cmd, SIGKILL);
+}
+
 }  // namespace
 }  // namespace aitrace

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -46,11 +47,15 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return make_error(ErrorKind::runtime, "fork: {}", std::strerror(errno));
   if (pid == 0) {
     close(go[1]);
     close(err[0]);
+    // aitrace stops CMD with SIGTERM when it ends; when aitrace itself dies (SIGKILL, OOM) CMD
+    // gets the same SIGTERM rather than running on untraced. Kept across exec, except for setuid.
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
     char c;
     // EOF without a byte means aitrace gave up before attaching: do not run the command.
     if (read(go[0], &c, 1) != 1) _exit(127);
