@@ -48,6 +48,7 @@ struct DmaSnapshot {
   std::map<uint32_t, DmaWaiter> waiters;                           // by tid
   std::map<std::pair<uint64_t, uint64_t>, DmaTimeline> timelines;  // by (ops, context)
   aitrace_dma_lost lost{};
+  uint64_t fork_overflow = 0;  // children of `-- CMD` not followed (pid filter full)
   uint64_t unmatched_unmaps() const;
   uint64_t total_swiotlb_count() const;
   uint64_t total_swiotlb_bytes() const;

@@ -76,6 +76,7 @@ TEST(DmaReport, dma_json_contract) {
   EXPECT_EQ(j["dma_fence"]["waits"][0]["tid"], 42);
   EXPECT_EQ(j["lost"]["live_full"], 1);
   EXPECT_EQ(j["duration_s"], 1.5);
+  EXPECT_EQ(j["duration_ns"], 1500000000u);
   EXPECT_EQ(j.dump().find("ffff888"), std::string::npos);
 }
 

@@ -65,7 +65,8 @@ json lost_json(const DmaSnapshot& s) {
           {"waiters_full", l.waiters_full},
           {"fences_full", l.fences_full},
           {"timelines_full", l.timelines_full},
-          {"sg_walk_truncated", l.sg_walk_truncated}};
+          {"sg_walk_truncated", l.sg_walk_truncated},
+          {"fork_overflow", s.fork_overflow}};
 }
 
 std::string bytes_text(uint64_t b) {
@@ -148,6 +149,7 @@ json dma_report_json(const DmaReport& r) {
   return {
       {"schema", "aitrace.dma/1"},
       {"interval", r.interval},
+      {"duration_ns", static_cast<uint64_t>(r.seconds * 1e9)},
       {"duration_s", r.seconds},
       {"filter", {{"fence_waits", r.filter.empty() ? "all tasks" : sanitize_utf8(r.filter)}, {"dma", "all devices"}}},
       {"hooks", std::move(hooks)},
@@ -252,9 +254,10 @@ std::string dma_report_text(const DmaReport& r) {
   const auto& l = s.lost;
   out += fmt::format(
       "\nlost: unmatched unmaps {}, unmatched wait_end {}, live table full {}, stats full {}, names full {}, "
-      "histograms full {}, fence tables full {}, sg walks truncated {}\n",
+      "histograms full {}, fence tables full {}, sg walks truncated {}, forks not followed {}\n",
       s.unmatched_unmaps(), f.wait_end_unmatched, l.live_full, l.dir_stats_full + l.dev_stats_full, l.dev_names_full,
-      l.lifetime_hists_full + l.waiters_full + l.timelines_full, l.waits_full + l.fences_full, l.sg_walk_truncated);
+      l.lifetime_hists_full + l.waiters_full + l.timelines_full, l.waits_full + l.fences_full, l.sg_walk_truncated,
+      s.fork_overflow);
   return out;
 }
 

@@ -149,6 +149,7 @@ DmaSnapshot dma_delta(const DmaSnapshot& now, const DmaSnapshot& before) {
   subtract(d.iommu, before.iommu);
   subtract(d.fence, before.fence);
   subtract(d.lost, before.lost);
+  d.fork_overflow -= before.fork_overflow;
   return d;
 }
 
@@ -194,6 +195,7 @@ Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, bool symbolize) {
   AITRACE_TRY(read_percpu_array0(skel->maps.dma_iommu, snap.iommu));
   AITRACE_TRY(read_percpu_array0(skel->maps.dma_fence_counts, snap.fence));
   snap.lost = skel->bss->dma_lost;
+  snap.fork_overflow = skel->bss->filter_fork_overflow;
   return snap;
 }
 
