@@ -30,10 +30,13 @@ inline constexpr std::array<const char*, AITRACE_SCHED_METRICS> kSchedMetricName
 // bpf_ktime_get_ns() read at the tracepoint.
 enum class SchedClock { automatic, rq, ktime };
 
+// A million groups is far beyond any host's thread count and keeps the maps allocatable.
+inline constexpr uint32_t kSchedMaxGroupsLimit = 1u << 20;
+
 struct SchedConfig {
   SchedGroupBy group_by = SchedGroupBy::process;
   SchedClock clock = SchedClock::automatic;
-  uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
+  uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;  // 1..kSchedMaxGroupsLimit
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
   uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
   ResolvedTargets targets;                                     // whole system when empty

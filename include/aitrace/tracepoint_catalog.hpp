@@ -26,7 +26,7 @@ struct TracepointDiscovery {
 };
 
 struct CollectorTracepoints {
-  std::string_view collector;  // "sched", "migrate", "dma"
+  std::string_view collector;  // "sched", "sched_trace", "migrate", "dma"
   std::vector<TracepointSpec> events;
   std::vector<TracepointDiscovery> discover;
 };

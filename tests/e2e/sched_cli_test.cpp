@@ -177,6 +177,7 @@ TEST(SchedCli, BadInputIsOneLineAndNonZero) {
   expect_one_line_error(aitrace_sched({"-d", "soon"}), "invalid duration");
   expect_one_line_error(aitrace_sched({"-d", "1", "--by", "planet"}), "invalid --by");
   expect_one_line_error(aitrace_sched({"--", "/no/such/command-aitrace"}), "command not found");
+  expect_one_line_error(aitrace_sched({"-d", "1", "--max-groups", "4294967295"}), "--max-groups must be 1 to 1048576");
 
   // An exited process (a zombie, not yet reaped) is refused as well.
   pid_t zombie = fork();

@@ -62,7 +62,8 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   auto group_by = parse_sched_group_by(o.eevdf.eevdf && !o.by_given ? "thread" : o.by);
   if (!group_by)
     return make_error(ErrorKind::usage, "invalid --by '{}': expected thread, process, cgroup, comm or none", o.by);
-  if (o.max_groups == 0) return make_error(ErrorKind::usage, "--max-groups must be at least 1");
+  if (o.max_groups == 0 || o.max_groups > kSchedMaxGroupsLimit)
+    return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
   if (o.clock != "auto" && o.clock != "rq" && o.clock != "ktime")
     return make_error(ErrorKind::usage, "invalid --clock '{}': expected rq or ktime", o.clock);
   auto trace_opts = sched_trace_options(o.eevdf);

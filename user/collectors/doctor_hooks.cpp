@@ -131,7 +131,6 @@ DoctorSection doctor_tracepoints_section() {
       remark +=
           " DMA events fire only when a driver maps memory through the DMA API (GPU, NIC, NVMe); "
           "iommu events need an IOMMU, swiotlb_bounced needs bounce buffering.";
-    if (c.collector == "migrate") remark += " NUMA-balancing moves show here and as sched_*_numa events.";
     f.remark = remark;
   }
   return s;

@@ -117,7 +117,8 @@ bool SchedCollector::uses_rq_clock() const { return impl_->skel.get()->rodata->u
 const SchedConfig& SchedCollector::config() const { return impl_->cfg; }
 
 Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
-  if (cfg.max_groups == 0) return make_error(ErrorKind::usage, "--max-groups must be at least 1");
+  if (cfg.max_groups == 0 || cfg.max_groups > kSchedMaxGroupsLimit)
+    return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
   auto skel = SchedSkeleton::open("sched");
   if (!skel) return skel.error();
   auto impl = std::make_unique<Impl>();
