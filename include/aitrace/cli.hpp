@@ -2,6 +2,7 @@
 // code. Commands live in user/cli/<name>_command.cpp and register through commands.hpp.
 #pragma once
 
+#include "aitrace/launcher.hpp"
 #include "aitrace/output_file.hpp"
 #include "aitrace/result.hpp"
 #include "aitrace/run_loop.hpp"
@@ -36,6 +37,18 @@ void add_target_options(CLI::App* cmd, TargetOptions& o);
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what);
 Result<RunOptions> run_options(const CommonOptions& o);
 Result<TargetSpec> target_spec(const TargetOptions& o);
+
+struct CommandTargets {
+  TargetSpec spec;
+  ResolvedTargets resolved;
+  std::optional<LaunchedCommand> launched;  // `-- CMD`, forked and held before exec until attach
+};
+// A tracing command's targets: -p/-t/--comm/--cgroup checked against /proc and the cgroup
+// mount, and `-- CMD` forked (held) and followed. Open the ReportWriter first: a bad -o must
+// fail before CMD is forked.
+Result<CommandTargets> command_targets(const TargetOptions& o);
+// The same from a spec the command adjusted (follow: CMD's pid and children join the filter).
+Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow);
 
 // Capability check and libbpf logging; every tracing command calls this before loading BPF.
 Status prepare_tracing(const CommonOptions& o);

@@ -81,6 +81,20 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
   return s;
 }
 
+Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow) {
+  auto resolved = resolve_targets(spec);
+  if (!resolved) return resolved.error();
+  auto launch = launch_traced_command(o.command, *resolved, follow);
+  if (!launch) return launch.error();
+  return CommandTargets{std::move(spec), std::move(*resolved), std::move(*launch)};
+}
+
+Result<CommandTargets> command_targets(const TargetOptions& o) {
+  auto spec = target_spec(o);
+  if (!spec) return spec.error();
+  return command_targets(o, std::move(*spec), /*follow=*/true);
+}
+
 Status prepare_tracing(const CommonOptions& o) {
   set_log_level(o.verbose ? LogLevel::debug : LogLevel::warn);
   route_libbpf_log();

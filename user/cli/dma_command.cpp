@@ -34,18 +34,13 @@ Status run_dma(const DmaOptions& o, int& exit_code) {
   AITRACE_TRY(prepare_tracing(o.common));
   auto run_opts = run_options(o.common);
   if (!run_opts) return run_opts.error();
-  auto spec = target_spec(o.targets);
-  if (!spec) return spec.error();
-  auto targets = resolve_targets(*spec);
-  if (!targets) return targets.error();
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
+  auto targets = command_targets(o.targets);
+  if (!targets) return targets.error();
+  std::optional<LaunchedCommand>& launched = targets->launched;
 
-  auto launch = launch_traced_command(o.targets.command, *targets);
-  if (!launch) return launch.error();
-  std::optional<LaunchedCommand>& launched = *launch;
-
-  auto collector = DmaCollector::open(DmaConfig{*targets});
+  auto collector = DmaCollector::open(DmaConfig{targets->resolved});
   if (!collector) return collector.error();
   (*collector)->attach();
   if ((*collector)->hooks().attached_count() == 0)
@@ -53,7 +48,7 @@ Status run_dma(const DmaOptions& o, int& exit_code) {
                       "none of the dma, iommu, swiotlb or dma_fence tracepoints could be attached (Linux 6.12+ has "
                       "the dma ones); run with -v for details");
   const std::vector<DmaHookState> hooks = dma_hook_states((*collector)->hooks());
-  const std::string filter = filter_text(*spec);
+  const std::string filter = filter_text(targets->spec);
 
   RunLoop loop(*run_opts);
   if (launched) {

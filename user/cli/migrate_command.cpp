@@ -54,17 +54,14 @@ Status run_migrate(const MigrateOptions& o, int& exit_code) {
       return make_error(ErrorKind::usage, "-a/--all-tasks cannot be combined with -p, -t, --comm or --cgroup");
     spec->follow_forks = false;
   }
-  auto targets = resolve_targets(*spec);
-  if (!targets) return targets.error();
-
-  auto launch = launch_traced_command(o.targets.command, *targets, /*follow=*/!o.all_tasks);
-  if (!launch) return launch.error();
-  std::optional<LaunchedCommand>& cmd = *launch;
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
-  auto collector = MigrateCollector::load(*targets);
+  auto targets = command_targets(o.targets, std::move(*spec), /*follow=*/!o.all_tasks);
+  if (!targets) return targets.error();
+  std::optional<LaunchedCommand>& cmd = targets->launched;
+  auto collector = MigrateCollector::load(targets->resolved);
   if (!collector) return collector.error();
-  AITRACE_TRY((*collector)->attach(*targets));
+  AITRACE_TRY((*collector)->attach(targets->resolved));
 
   MigrateReportContext ctx;
   ctx.by = *by;

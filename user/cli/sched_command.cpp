@@ -1,9 +1,9 @@
 // `aitrace sched`: run-queue latency, on-CPU and off-CPU histograms per thread/process/cgroup.
 //
 // Layout for extension: options live in SchedOptions, target handling (resolve + `-- CMD`) in
-// resolve_sched_targets(), and run_sched() owns the RunLoop and drives every collector through
-// open -> load -> attach -> read. A second collector (e.g. an EEVDF trace) takes the same
-// ResolvedTargets for its own filter and joins the same loop.
+// command_targets() (common_options.cpp), and run_sched() owns the RunLoop and drives every
+// collector through open -> load -> attach -> read. A second collector (e.g. an EEVDF trace)
+// takes the same ResolvedTargets for its own filter and joins the same loop.
 #include "commands.hpp"
 #include "eevdf_options.hpp"
 
@@ -32,21 +32,6 @@ struct SchedOptions {
 };
 
 // What to trace, resolved once for every collector of the command.
-struct SchedTargets {
-  ResolvedTargets resolved;
-  std::optional<LaunchedCommand> launched;  // `-- CMD`, held before exec until attach
-};
-
-Result<SchedTargets> resolve_sched_targets(const TargetOptions& o) {
-  auto spec = target_spec(o);
-  if (!spec) return spec.error();
-  auto resolved = resolve_targets(*spec);
-  if (!resolved) return resolved.error();
-  auto launch = launch_traced_command(o.command, *resolved);
-  if (!launch) return launch.error();
-  return SchedTargets{std::move(*resolved), std::move(*launch)};
-}
-
 std::vector<std::string> hook_notes(const HookSet& hooks) {
   std::vector<std::string> notes;
   for (const HookStatus& st : hooks.statuses())
@@ -70,7 +55,7 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   if (!trace_opts) return trace_opts.error();
   auto writer = ReportWriter::open(o.common);
   if (!writer) return writer.error();
-  auto targets = resolve_sched_targets(o.targets);
+  auto targets = command_targets(o.targets);
   if (!targets) return targets.error();
 
   SchedConfig cfg;
