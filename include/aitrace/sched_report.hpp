@@ -8,6 +8,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace aitrace {
@@ -19,6 +20,7 @@ struct SchedReportOptions {
   uint64_t interval_index = 0;
   std::unordered_map<uint64_t, std::string> cgroup_paths;  // for --by cgroup
   std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
+  std::vector<std::pair<std::string, std::string>> hooks;  // every hook: event, state ("attached (tp_btf)")
 };
 
 // Groups in report order: most run-queue wait first, then most on-CPU time; `other` stays in

@@ -104,6 +104,11 @@ TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
     sleeps += g["histograms"]["offcpu_sleep"]["count"].get<uint64_t>();
   }
   EXPECT_GT(sleeps, 10u) << "the sleeper naps every 2 ms";
+  // Every hook is reported with how it attached; with -p the filter also forgets reaped processes.
+  for (const char* ev : {"sched:sched_switch", "sched:sched_wakeup", "sched:sched_process_free"})
+    EXPECT_EQ(doc["hooks"].value(ev, "").rfind("attached (", 0), 0u) << ev << ": " << doc["hooks"].dump();
+  EXPECT_FALSE(doc["hooks"].contains("sched:sched_process_fork")) << "forks are followed only for -- CMD";
+  EXPECT_FALSE(doc.contains("hooks_missing"));
 }
 
 TEST(SchedCli, TidFilterKeepsOnlyThatThread) {

@@ -84,6 +84,7 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   ropts.group_by = *group_by;
   ropts.top = o.top;
   ropts.hook_notes = hook_notes(collector->hooks());
+  for (const HookStatus& st : collector->hooks().statuses()) ropts.hooks.emplace_back(st.event, st.state_text());
   SchedSnapshot previous;
   uint64_t interval_index = 0;
   auto render = [&](const SchedSnapshot& snap) {

@@ -102,6 +102,9 @@ nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o
     doc["interval"] = true;
     doc["interval_index"] = o.interval_index;
   }
+  nlohmann::json hooks = nlohmann::json::object();
+  for (const auto& [event, state] : o.hooks) hooks[event] = state;
+  doc["hooks"] = std::move(hooks);
   if (!o.hook_notes.empty()) doc["hooks_missing"] = o.hook_notes;
   return doc;
 }
