@@ -377,7 +377,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	__u32 tid = TASK_READ(btf, prev, pid), tgid;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
-	bool runnable;
+	bool runnable, queued;
 	__u32 slot;
 
 	if (!measured(prev, tid))
@@ -388,10 +388,15 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	tgid = TASK_READ(btf, prev, tgid);
 	g = group_of(prev, st, tid, tgid, &slot);
 	/*
-	 * Preempted (preempt=true) means still on the run queue whatever state it was setting;
-	 * otherwise a non-zero state means it blocked (a pending signal resets it to RUNNING).
+	 * Preempted (preempt=true) means still on the run queue whatever state it was setting, and
+	 * the kernel counts it (and a RUNNING yield) as involuntary. Otherwise a non-zero state
+	 * means it blocked, unless a pending signal kept it queued: __schedule() then resets
+	 * __state to RUNNING, but kernels without try_to_block_task()'s fix (6.1 among them) still
+	 * pass the tracepoint the state read before that check. Its wait until switch-in is a
+	 * run-queue wait, not sleep; the kernel still counts the switch as voluntary.
 	 */
 	runnable = preempt || state == TASK_RUNNING_STATE;
+	queued = runnable || task_state_now(prev) == TASK_RUNNING_STATE;
 	if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT || st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP) {
 		/*
 		 * Its switch-in never reached us (docs/sched.md: this VM does not fire sched_switch
@@ -421,7 +426,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 		if (runnable)
 			__sync_fetch_and_add(&g->involuntary, 1);
 	}
-	if (runnable)
+	if (queued)
 		st->phase = AITRACE_SCHED_PHASE_QUEUED_PREEMPT;
 	else if ((state & TASK_UNINTERRUPTIBLE_STATE) && !(state & TASK_NOLOAD_STATE))
 		st->phase = AITRACE_SCHED_PHASE_BLOCK;
