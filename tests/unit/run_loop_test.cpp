@@ -86,6 +86,24 @@ TEST(Launcher, MissingCommandIsAUsageError) {
   ASSERT_FALSE(none.ok());
 }
 
+// An error that ends the run while CMD runs leaves CMD to the destructor: one that ignores
+// SIGTERM must still be gone (SIGKILL after the grace period) rather than hang aitrace.
+TEST(Launcher, DestroyingAStartedCommandStopsItEvenWhenItIgnoresSigterm) {
+  pid_t pid = -1;
+  auto started = std::chrono::steady_clock::now();
+  {
+    auto lc = LaunchedCommand::prepare({"sh", "-c", "trap '' TERM; exec sleep 30"});
+    ASSERT_TRUE(lc.ok()) << lc.error().message;
+    ASSERT_TRUE(lc->start().ok());
+    pid = lc->pid();
+    std::this_thread::sleep_for(200ms);  // past the trap: SIGTERM is ignored from here on
+  }
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, LaunchedCommand::kTerminateGrace + 5s);
+  EXPECT_GE(took, LaunchedCommand::kTerminateGrace) << "SIGKILL came before the grace period";
+  EXPECT_EQ(kill(pid, 0), -1) << "the command is still there (or an unreaped zombie)";
+}
+
 TEST(Launcher, UnstartedCommandNeverRuns) {
   auto dir = std::filesystem::temp_directory_path() / ("aitrace-unstarted-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);

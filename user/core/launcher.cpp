@@ -91,8 +91,14 @@ LaunchedCommand::LaunchedCommand(LaunchedCommand&& o) noexcept
 LaunchedCommand::~LaunchedCommand() {
   if (go_fd_ >= 0) close(go_fd_);  // an unstarted child sees EOF and exits 127
   if (pid_ > 0 && !reaped_) {
-    if (started_) kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
+    // An error ended the run while CMD runs: SIGTERM with the same grace and SIGKILL as wait(),
+    // so a command that ignores SIGTERM cannot keep aitrace from exiting with its error.
+    if (started_) {
+      terminate();
+      wait();
+    } else {
+      waitpid(pid_, nullptr, 0);
+    }
   }
   if (pidfd_ >= 0) close(pidfd_);
   if (err_fd_ >= 0) close(err_fd_);
