@@ -143,8 +143,13 @@ static __always_inline void aitrace_filter_follow_fork(struct task_struct *paren
  */
 static __always_inline void aitrace_filter_forget(struct task_struct *p)
 {
-	__u32 tgid;
+	__u32 tid, tgid;
 
+	/* A -t thread is forgotten with its own task: its tid may be reused as well. */
+	if (filter_cfg.by_tid) {
+		tid = BPF_CORE_READ(p, pid);
+		bpf_map_delete_elem(&filter_tids, &tid);
+	}
 	if (!filter_cfg.by_tgid || BPF_CORE_READ(p, group_leader) != p)
 		return;
 	tgid = BPF_CORE_READ(p, tgid);

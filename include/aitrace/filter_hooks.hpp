@@ -1,6 +1,7 @@
 // The hooks that keep a collector's process filter current (bpf/common/filter.bpf.h):
 // sched_process_fork adds the children of followed processes (`-- CMD`), sched_process_free
-// forgets processes that are gone, so their pids can be reused without being traced.
+// forgets processes (-p, `-- CMD`) and threads (-t) that are gone, so their ids can be reused
+// without being traced.
 #pragma once
 
 #include "aitrace/hooks.hpp"

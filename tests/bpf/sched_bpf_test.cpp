@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <future>
+#include <thread>
 #include <vector>
 
 namespace aitrace {
@@ -143,6 +145,39 @@ TEST_P(SchedBpf, FollowedChildrenJoinTheFilterAndLeaveItWhenReaped) {
   auto snap = collector->read();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->lost.fork_overflow, 0u);
+  collector->detach();
+}
+
+// -t: a traced thread leaves the tid filter once it is freed, so a reused tid is not traced.
+TEST_P(SchedBpf, ExitedThreadsLeaveTheTidFilter) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::promise<uint32_t> tid_promise;
+  std::promise<void> release;
+  std::thread worker([&] {
+    tid_promise.set_value(static_cast<uint32_t>(syscall(SYS_gettid)));
+    release.get_future().wait();
+  });
+  const uint32_t tid = tid_promise.get_future().get();
+  setenv("AITRACE_HOOK", GetParam(), 1);
+  SchedConfig cfg;
+  cfg.targets.cfg.by_tid = 1;
+  cfg.targets.tids = {tid};
+  auto collector = SchedCollector::open(cfg);
+  unsetenv("AITRACE_HOOK");
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
+  ASSERT_TRUE(collector->load().ok());
+  ASSERT_TRUE(collector->attach().ok());
+  EXPECT_TRUE(collector->hooks().attached("sched:sched_process_free"));
+  EXPECT_EQ(test::own_map_keys_u32("filter_tids"), std::vector<uint32_t>{tid});
+  release.set_value();
+  worker.join();
+  std::vector<uint32_t> after;
+  for (int tries = 0; tries < 100; tries++) {  // freed after an RCU grace period
+    after = test::own_map_keys_u32("filter_tids");
+    if (after.empty()) break;
+    usleep(20000);
+  }
+  EXPECT_TRUE(after.empty()) << "tid " << tid << " still in the filter after its thread exited";
   collector->detach();
 }
 
