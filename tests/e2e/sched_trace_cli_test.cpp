@@ -59,7 +59,7 @@ TEST(SchedTraceCli, SigintFinalizesTheTrace) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << "CMD's status: Ctrl-C stops it with SIGTERM";
   ASSERT_TRUE(fs::exists(trace));
   EXPECT_TRUE(partial_files(dir).empty());
   perfetto::protos::Trace t;
@@ -96,6 +96,13 @@ TEST(SchedTraceCli, BadBufferSizeIsOneLine) {
   auto r = test::run_command({test::aitrace_binary(), "sched-trace", "--trace-buffer", "3M", "-d", "1", "-p", "1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err, "aitrace: invalid --trace-buffer '3M': expected a power of two like 4M or 256K (at most 1G)\n");
+}
+
+TEST(SchedTraceCli, ExitsWithTheCommandsStatus) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto r = test::run_command({test::aitrace_binary(), "sched-trace", "--json", "--", "sh", "-c", "exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.out.find("\"eevdf\""), std::string::npos) << r.out.substr(0, 300);
 }
 
 }  // namespace

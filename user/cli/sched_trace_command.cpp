@@ -17,7 +17,8 @@ struct Options {
   EevdfCliOptions eevdf;
 };
 
-Status run(const Options& o) {
+// exit_code: CMD's, with `-- CMD` (as for sched, migrate and dma).
+Status run(const Options& o, int& exit_code) {
   AITRACE_TRY(prepare_tracing(o.common));
   auto run_opts = run_options(o.common);
   if (!run_opts) return run_opts.error();
@@ -48,7 +49,7 @@ Status run(const Options& o) {
     return final ? writer->write_final(render()) : writer->write_interval(render());
   });
   if (lc && (!reason || *reason != StopReason::stop_fd)) lc->terminate();
-  if (lc) lc->wait();
+  if (lc) exit_code = lc->wait();
   return reason.status();
 }
 
@@ -62,8 +63,9 @@ void register_sched_trace_command(CLI::App& app, int& exit_code) {
   add_target_options(cmd, opts->targets);
   add_eevdf_options(cmd, opts->eevdf);
   cmd->callback([opts, &exit_code] {
-    Status s = run(*opts);
-    if (!s.ok()) exit_code = report_error(s.error());
+    int child_exit = 0;
+    Status s = run(*opts, child_exit);
+    exit_code = s.ok() ? child_exit : report_error(s.error());
   });
 }
 
