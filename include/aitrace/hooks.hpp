@@ -37,6 +37,11 @@ std::string tracefs_unavailable_reason();
 // Is category:name a tracepoint of this kernel? BTF (btf_trace_<name>) first, then tracefs.
 bool tracepoint_exists(std::string_view category, std::string_view name);
 bool tracepoint_in_btf(std::string_view name);
+// Arguments of a tracepoint's TP_PROTO in BTF `b` (its btf_trace_<name> typedef points to a
+// function whose first parameter is the tracepoint's private data); nullopt when `b` lacks it.
+// Prototypes grow across versions (sched_switch's prev_state in 5.18), and raw_tp programs read
+// arguments by position.
+std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name);
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name);
 
 struct HookCandidate {

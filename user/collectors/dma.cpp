@@ -61,27 +61,14 @@ constexpr DmaHook kDmaHooks[] = {
 };
 #undef DMA_HOOK
 
-// Number of arguments of a tracepoint's TP_PROTO, from its btf_trace_<name> typedef
-// (a pointer to a function whose first parameter is the tracepoint's private data); -1 if unknown.
-int tracepoint_arg_count(const char* name) {
-  const btf* b = vmlinux_btf();
-  if (!b) return -1;
-  std::string tname = std::string("btf_trace_") + name;
-  int id = btf__find_by_name_kind(b, tname.c_str(), BTF_KIND_TYPEDEF);
-  if (id <= 0) return -1;
-  const btf_type* t = btf__type_by_id(b, id);
-  while (t && (btf_is_typedef(t) || btf_is_ptr(t))) t = btf__type_by_id(b, t->type);
-  if (!t || !btf_is_func_proto(t)) return -1;
-  return btf_vlen(t) - 1;
-}
 
 }  // namespace
 
 void configure_dma_for_kernel(dma_bpf* skel) {
   // 6.12: dma_alloc(dev, virt, dma, size, gfp, attrs) and dma_free(dev, virt, dma, size, attrs);
   // later kernels insert the direction after size.
-  int alloc_args = tracepoint_arg_count("dma_alloc");
-  int free_args = tracepoint_arg_count("dma_free");
+  int alloc_args = tracepoint_arg_count(vmlinux_btf(), "dma_alloc").value_or(-1);
+  int free_args = tracepoint_arg_count(vmlinux_btf(), "dma_free").value_or(-1);
   skel->rodata->have_bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nullptr) == 1;
   if (alloc_args > 0) skel->rodata->alloc_has_dir = alloc_args >= 7;
   if (free_args > 0) skel->rodata->free_has_dir = free_args >= 6;

@@ -65,15 +65,6 @@ const EnumNames& migrate_mode_names() {
   return names;
 }
 
-std::optional<int> migrate_pages_arg_count(const btf* b) {
-  if (!b) return std::nullopt;
-  int id = btf__find_by_name_kind(b, "btf_trace_mm_migrate_pages", BTF_KIND_TYPEDEF);
-  if (id <= 0) return std::nullopt;
-  // typedef -> pointer -> function prototype (void *ctx, args...)
-  const btf_type* t = btf__type_by_id(b, static_cast<__u32>(id));
-  for (int hops = 0; t && hops < 4 && !btf_is_func_proto(t); hops++) t = btf__type_by_id(b, t->type);
-  if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1) return std::nullopt;
-  return static_cast<int>(btf_vlen(t)) - 1;
-}
+std::optional<int> migrate_pages_arg_count(const btf* b) { return tracepoint_arg_count(b, "mm_migrate_pages"); }
 
 }  // namespace aitrace

@@ -30,17 +30,10 @@ struct SchedEvent {
   bpf_program* raw_prog;
 };
 
-// Whether sched_switch passes prev_state (Linux 5.18+): count the tracepoint's parameters in BTF
-// (void *__data, preempt, prev, next[, prev_state]).
+// Whether sched_switch passes prev_state (Linux 5.18+: preempt, prev, next, prev_state).
 bool switch_has_prev_state() {
-  const btf* b = vmlinux_btf();
-  if (!b) return true;
-  int id = btf__find_by_name_kind(b, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
-  if (id < 0) return true;
-  const btf_type* t = btf__type_by_id(b, id);
-  while (t && (btf_is_typedef(t) || btf_is_ptr(t))) t = btf__type_by_id(b, t->type);
-  if (!t || !btf_is_func_proto(t)) return true;
-  return btf_vlen(t) >= 5;
+  auto n = tracepoint_arg_count(vmlinux_btf(), "sched_switch");
+  return !n || *n >= 4;
 }
 
 // One flavour for every event: the per-task state lives in task storage (tp_btf) or in the

@@ -26,16 +26,10 @@ constexpr uint64_t kRingBudget = 64ull << 20;
 constexpr uint32_t kMinRing = 256u << 10;
 constexpr int64_t kFlushEveryNs = 1000000000;
 
-// 5.18 added prev_state to sched_switch (4 arguments + the hidden __data pointer).
+// 5.18 added prev_state to sched_switch (preempt, prev, next, prev_state).
 bool sched_switch_has_prev_state() {
-  const btf* b = vmlinux_btf();
-  if (!b) return true;
-  int id = btf__find_by_name_kind(b, "btf_trace_sched_switch", BTF_KIND_TYPEDEF);
-  if (id < 0) return true;
-  const btf_type* t = btf__type_by_id(b, btf__resolve_type(b, id));
-  if (t && btf_is_ptr(t)) t = btf__type_by_id(b, t->type);
-  if (!t || !btf_is_func_proto(t)) return true;
-  return btf_vlen(t) >= 5;
+  auto n = tracepoint_arg_count(vmlinux_btf(), "sched_switch");
+  return !n || *n >= 4;
 }
 
 bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }

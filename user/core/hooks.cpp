@@ -128,6 +128,17 @@ bool tracepoint_in_btf(std::string_view name) {
   return btf__find_by_name_kind(b, tname.c_str(), BTF_KIND_TYPEDEF) > 0;
 }
 
+std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name) {
+  if (!b) return std::nullopt;
+  std::string tname = "btf_trace_" + std::string(name);
+  int id = btf__find_by_name_kind(b, tname.c_str(), BTF_KIND_TYPEDEF);
+  if (id <= 0) return std::nullopt;
+  const btf_type* t = btf__type_by_id(b, static_cast<__u32>(id));
+  for (int hops = 0; t && hops < 4 && !btf_is_func_proto(t); hops++) t = btf__type_by_id(b, t->type);
+  if (!t || !btf_is_func_proto(t) || btf_vlen(t) < 1) return std::nullopt;
+  return static_cast<int>(btf_vlen(t)) - 1;
+}
+
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name) {
   std::string root = tracefs_root();
   if (root.empty()) return false;
