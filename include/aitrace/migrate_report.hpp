@@ -62,7 +62,6 @@ struct MigrateHost {
 };
 MigrateHost read_migrate_host();
 // Paths (relative to the cgroup v2 mount) of the given cgroup ids; ids not found are left out.
-std::map<uint64_t, std::string> cgroup_paths_for(const std::set<uint64_t>& ids);
 
 enum class MigrateGroupBy { process, cgroup, reason, none };
 

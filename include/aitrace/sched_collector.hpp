@@ -110,7 +110,4 @@ class SchedCollector {
   std::unique_ptr<Impl> impl_;
 };
 
-// Path of every cgroup v2 directory (relative to the mount, "/" for the root) by its id.
-std::unordered_map<uint64_t, std::string> cgroup_paths_by_id();
-
 }  // namespace aitrace

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -18,7 +18,7 @@ struct SchedReportOptions {
   size_t top = 10;        // text: groups shown (JSON has all)
   bool interval = false;  // an interval report rather than the final summary
   uint64_t interval_index = 0;
-  std::unordered_map<uint64_t, std::string> cgroup_paths;  // for --by cgroup
+  std::map<uint64_t, std::string> cgroup_paths;            // for --by cgroup
   std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
   std::vector<std::pair<std::string, std::string>> hooks;  // every hook: event, state ("attached (tp_btf)")
 };

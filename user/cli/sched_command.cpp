@@ -14,6 +14,7 @@
 #include "aitrace/sched_report.hpp"
 
 #include <optional>
+#include <set>
 
 namespace aitrace {
 namespace {
@@ -88,7 +89,12 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   SchedSnapshot previous;
   uint64_t interval_index = 0;
   auto render = [&](const SchedSnapshot& snap) {
-    if (*group_by == SchedGroupBy::cgroup) ropts.cgroup_paths = cgroup_paths_by_id();
+    if (*group_by == SchedGroupBy::cgroup) {
+      std::set<uint64_t> ids;
+      for (const SchedGroup& g : snap.groups)
+        if (!g.other) ids.insert(g.id);
+      ropts.cgroup_paths = cgroup_paths_for(ids);
+    }
     if (!o.common.json) {
       std::string text = sched_text(snap, ropts);
       if (trace && !ropts.interval) text += "\n" + eevdf_text(*trace, o.eevdf.eevdf);

@@ -1,5 +1,5 @@
 // Host facts the migrate report needs: NUMA topology (cpu -> node), the NUMA-balancing and
-// demotion switches, GPU/accelerator device nodes, and cgroup ids -> paths.
+// demotion switches, GPU/accelerator device nodes.
 #include "aitrace/migrate_report.hpp"
 #include "aitrace/targets.hpp"
 
@@ -61,25 +61,5 @@ MigrateHost read_migrate_host() {
   return h;
 }
 
-std::map<uint64_t, std::string> cgroup_paths_for(const std::set<uint64_t>& ids) {
-  std::map<uint64_t, std::string> out;
-  std::string root = cgroup2_mount();
-  if (root.empty() || ids.empty()) return out;
-  auto note = [&](const fs::path& p) {
-    struct stat st {};
-    if (stat(p.c_str(), &st) == 0 && ids.count(static_cast<uint64_t>(st.st_ino))) {
-      std::string rel = p.string().substr(root.size());
-      out[static_cast<uint64_t>(st.st_ino)] = rel.empty() ? "/" : rel;
-    }
-  };
-  note(root);
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
-       it != fs::recursive_directory_iterator() && out.size() < ids.size(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_directory(ec) && !it->is_symlink(ec)) note(it->path());
-  }
-  return out;
-}
 
 }  // namespace aitrace

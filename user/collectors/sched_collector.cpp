@@ -370,24 +370,5 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
   return out;
 }
 
-std::unordered_map<uint64_t, std::string> cgroup_paths_by_id() {
-  std::unordered_map<uint64_t, std::string> out;
-  std::string mnt = cgroup2_mount();
-  if (mnt.empty()) return out;
-  std::error_code ec;
-  struct stat st {};
-  if (stat(mnt.c_str(), &st) == 0) out.emplace(st.st_ino, std::string(1, '/'));
-  namespace fs = std::filesystem;
-  for (auto it = fs::recursive_directory_iterator(mnt, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
-    if (stat(it->path().c_str(), &st) != 0) continue;
-    // On cgroup2 a directory's inode number is the kernfs id the kernel reports as cgroup id.
-    std::string rel = it->path().native();
-    rel.erase(0, std::min(rel.size(), mnt.size()));
-    out[st.st_ino] = std::move(rel);
-  }
-  return out;
-}
 
 }  // namespace aitrace
