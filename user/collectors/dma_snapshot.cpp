@@ -2,6 +2,7 @@
 #include "aitrace/bpf_object.hpp"
 #include "aitrace/dma.hpp"
 #include "aitrace/escape.hpp"
+#include "aitrace/map_walk.hpp"
 #include "dma.skel.h"
 
 #include <bpf/bpf.h>
@@ -39,20 +40,13 @@ void add(T& a, const T& b) {
 // Visits every (key, value) of a hash map; for per-CPU maps the value is summed over CPUs.
 template <typename K, typename V, typename F>
 Status for_each_entry(bpf_map* map, bool percpu, F&& fn) {
-  int fd = bpf_map__fd(map);
   int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
   if (ncpu <= 0) return make_error(ErrorKind::runtime, "cannot count the possible CPUs");
-  std::vector<V> values(ncpu);
-  K key{}, next{};
-  K* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) continue;  // deleted meanwhile
+  for_each_map_values<K, V>(bpf_map__fd(map), ncpu, [&](const K& key, const std::vector<V>& values) {
     V sum = values[0];
-    for (int c = 1; c < ncpu; c++) add(sum, values[c]);
+    for (size_t c = 1; c < values.size(); c++) add(sum, values[c]);
     fn(key, sum);
-  }
+  });
   return {};
 }
 

@@ -1,9 +1,10 @@
 #include "aitrace/migrate_collector.hpp"
 
 #include "aitrace/bpf_object.hpp"
-#include "aitrace/filter_hooks.hpp"
 #include "aitrace/escape.hpp"
+#include "aitrace/filter_hooks.hpp"
 #include "aitrace/log.hpp"
+#include "aitrace/map_walk.hpp"
 #include "aitrace/migrate_names.hpp"
 #include "migrate.skel.h"
 
@@ -113,29 +114,11 @@ std::vector<MigrateHookState> MigrateCollector::hook_states() const {
   return out;
 }
 
-namespace {
-
-// Iterates a hash map: fn(key, value). Entries are only ever added while tracing, so a key
-// deleted under the walk (which would restart get_next_key) cannot happen.
-template <typename K, typename V, typename Fn>
-void for_each_entry(int fd, Fn&& fn) {
-  K key{}, next{};
-  const K* prev = nullptr;
-  V value{};
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (bpf_map_lookup_elem(fd, &next, &value) == 0) fn(next, value);
-    key = next;
-    prev = &key;
-  }
-}
-
-}  // namespace
-
 Result<MigrateSnapshot> MigrateCollector::snapshot() const { return read_migrate_snapshot(impl_->skel.get()); }
 
 Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* s) {
   MigrateSnapshot out;
-  for_each_entry<migrate_stats_key, migrate_stats_value>(
+  for_each_map_entry<migrate_stats_key, migrate_stats_value>(
       bpf_map__fd(s->maps.migrate_stats), [&](const migrate_stats_key& k, const migrate_stats_value& v) {
         MigrateStatsRow row;
         row.tgid = k.tgid;
@@ -154,11 +137,11 @@ Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* s) {
         row.comm = std::string(kernel_string(v.comm, sizeof(v.comm)));
         out.stats.push_back(std::move(row));
       });
-  for_each_entry<migrate_hist_key, __u64>(bpf_map__fd(s->maps.migrate_latency),
+  for_each_map_entry<migrate_hist_key, __u64>(bpf_map__fd(s->maps.migrate_latency),
                                           [&](const migrate_hist_key& k, __u64 n) {
                                             if (n) out.latency[k.reason][k.bucket] += n;
                                           });
-  for_each_entry<migrate_numa_key, __u64>(bpf_map__fd(s->maps.numa_moves), [&](const migrate_numa_key& k, __u64 n) {
+  for_each_map_entry<migrate_numa_key, __u64>(bpf_map__fd(s->maps.numa_moves), [&](const migrate_numa_key& k, __u64 n) {
     out.numa.push_back(NumaMoveRow{k.kind, k.src_cpu, k.dst_cpu, k.tgid, n});
   });
   // Plain loads of counters the kernel updates atomically; a torn read is not possible for u64.

@@ -3,6 +3,7 @@
 #include "aitrace/bpf_object.hpp"
 #include "aitrace/filter_hooks.hpp"
 #include "aitrace/log.hpp"
+#include "aitrace/map_walk.hpp"
 #include "sched.skel.h"
 
 #include <bpf/bpf.h>
@@ -219,15 +220,7 @@ Status for_each_entry(int fd, Fn&& fn) {
     int err = bpf_map_lookup_batch(fd, first ? nullptr : &token, &token, keys.data(), values.data(), &count, nullptr);
     if (err && errno != ENOENT) {
       if (!first || (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)) break;
-      // Fallback: get_next_key walk.
-      Key key{}, next{};
-      Value v{};
-      bool have = false;
-      while (bpf_map_get_next_key(fd, have ? &key : nullptr, &next) == 0) {
-        if (bpf_map_lookup_elem(fd, &next, &v) == 0) fn(next, v);
-        key = next;
-        have = true;
-      }
+      for_each_map_entry<Key, Value>(fd, fn);  // no batch operations on this kernel
       return {};
     }
     for (uint32_t i = 0; i < count; i++) fn(keys[i], values[i]);
