@@ -36,7 +36,7 @@ inline constexpr uint32_t kSchedMaxGroupsLimit = 1u << 20;
 struct SchedConfig {
   SchedGroupBy group_by = SchedGroupBy::process;
   SchedClock clock = SchedClock::automatic;
-  uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;  // 1..kSchedMaxGroupsLimit
+  uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;      // 1..kSchedMaxGroupsLimit
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
   uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
   ResolvedTargets targets;                                     // whole system when empty

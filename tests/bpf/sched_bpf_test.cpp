@@ -162,7 +162,8 @@ void on_usr1(int) {}
 
 TEST_P(SchedBpf, SignalledSleepsStillMeasureTheirRunQueueWait) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  struct sigaction sa {}, old_sa {};
+  struct sigaction sa = {};
+  struct sigaction old_sa = {};
   sa.sa_handler = on_usr1;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(sigaction(SIGUSR1, &sa, &old_sa), 0);

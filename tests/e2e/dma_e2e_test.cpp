@@ -66,8 +66,8 @@ TEST(DmaE2e, dma_hooks_reported_truthfully_against_tracefs) {
 
   // The rest of the contract is there, losses included.
   for (const char* key : {"devices", "swiotlb", "iommu", "dma_fence", "lost"}) EXPECT_TRUE(j.contains(key)) << key;
-  for (const char* key : {"unmatched_unmaps", "live_full", "wait_end_unmatched", "fences_full", "sg_walk_truncated",
-                          "fork_overflow"})
+  for (const char* key :
+       {"unmatched_unmaps", "live_full", "wait_end_unmatched", "fences_full", "sg_walk_truncated", "fork_overflow"})
     EXPECT_TRUE(j["lost"][key].is_number_unsigned()) << key;
   EXPECT_TRUE(j["dma_fence"]["waits"].is_array());
   EXPECT_TRUE(j["iommu"]["map"]["bytes"].is_number_unsigned());

@@ -149,7 +149,8 @@ TEST(SchedCli, CgroupFilterKeepsOnlyThatCgroup) {
   // cgroup2-only ones (the VM guests, most current distributions).
   const std::string root = cgroup2_mount();
   struct stat st {};
-  if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup v2 mount");
+  if (root.empty() || stat((root + "/cgroup.procs").c_str(), &st) != 0)
+    AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup v2 mount");
   const std::string name = "/aitrace_sched_test_" + std::to_string(getpid());
   const std::string dir = root + name;
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;

@@ -15,21 +15,21 @@ std::string bpf_unavailable_reason();
 bool bpf_required();  // AITRACE_REQUIRE_BPF=1
 
 // Skips the test with the reason, or fails it when AITRACE_REQUIRE_BPF=1 (CI).
-#define AITRACE_REQUIRE_BPF_OR_SKIP()                                                   \
-  do {                                                                                  \
-    std::string why_ = ::aitrace::test::bpf_unavailable_reason();                       \
-    if (!why_.empty()) {                                                                \
-      if (::aitrace::test::bpf_required()) FAIL() << "AITRACE_REQUIRE_BPF=1 but " << why_; \
+#define AITRACE_REQUIRE_BPF_OR_SKIP()                                                       \
+  do {                                                                                      \
+    std::string why_ = ::aitrace::test::bpf_unavailable_reason();                           \
+    if (!why_.empty()) {                                                                    \
+      if (::aitrace::test::bpf_required()) FAIL() << "AITRACE_REQUIRE_BPF=1 but " << why_;  \
       GTEST_SKIP() << "BPF unavailable: " << why_; /* only without AITRACE_REQUIRE_BPF=1 */ \
-    }                                                                                   \
+    }                                                                                       \
   } while (0)
 
 // For what every CI host has (tracefs, cgroup v2, setpriv, bpftool): skips with the reason on a
 // bare developer box, fails when AITRACE_REQUIRE_BPF=1 so CI cannot skip it unseen.
-#define AITRACE_REQUIRE_ENV_OR_SKIP(reason)                                            \
-  do {                                                                                 \
+#define AITRACE_REQUIRE_ENV_OR_SKIP(reason)                                                  \
+  do {                                                                                       \
     if (::aitrace::test::bpf_required()) FAIL() << "AITRACE_REQUIRE_BPF=1 but " << (reason); \
-    GTEST_SKIP() << (reason); /* reached only without AITRACE_REQUIRE_BPF=1 */         \
+    GTEST_SKIP() << (reason); /* reached only without AITRACE_REQUIRE_BPF=1 */               \
   } while (0)
 
 struct CommandResult {

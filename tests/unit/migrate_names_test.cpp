@@ -16,8 +16,8 @@
 namespace aitrace {
 namespace {
 
-#define REQUIRE_KERNEL_BTF()                                                       \
-  do {                                                                             \
+#define REQUIRE_KERNEL_BTF()                                                                    \
+  do {                                                                                          \
     if (!vmlinux_btf()) AITRACE_REQUIRE_ENV_OR_SKIP("no /sys/kernel/btf/vmlinux on this host"); \
   } while (0)
 

@@ -1,8 +1,8 @@
 // The migrate report from a hand-built snapshot: JSON contract, grouping, deltas, escaping,
 // the single-node NUMA note and the remarks for AI hosts.
-#include "test_support.hpp"
 #include "aitrace/migrate_report.hpp"
 #include "aitrace/migrate_aggregate.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 

@@ -61,7 +61,6 @@ constexpr DmaHook kDmaHooks[] = {
 };
 #undef DMA_HOOK
 
-
 }  // namespace
 
 void configure_dma_for_kernel(dma_bpf* skel) {
@@ -95,7 +94,8 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg) {
   bpf_program__set_autoload(s->progs.dma_test_scratch, false);
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
   add_filter_hooks(c->hooks_, cfg.targets,
-                   {.fork_raw = s->progs.dma_follow_fork, .forget_btf = s->progs.dma_forget_btf,
+                   {.fork_raw = s->progs.dma_follow_fork,
+                    .forget_btf = s->progs.dma_forget_btf,
                     .forget_raw = s->progs.dma_forget_raw},
                    HookKind::raw_tp);
   for (const DmaHook& h : kDmaHooks) c->hooks_.add(h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});

@@ -90,9 +90,9 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
         {{HookKind::tp_btf, s->progs.numa_stick_btf},
          {HookKind::raw_tp, s->progs.numa_stick_raw},
          {HookKind::tracepoint, s->progs.numa_stick_tp}});
-  add_filter_hooks(h, targets,
-                   {s->progs.migrate_fork_btf, s->progs.migrate_fork_raw, s->progs.migrate_forget_btf,
-                    s->progs.migrate_forget_raw});
+  add_filter_hooks(
+      h, targets,
+      {s->progs.migrate_fork_btf, s->progs.migrate_fork_raw, s->progs.migrate_forget_btf, s->progs.migrate_forget_raw});
   // Fail before load with the clear message rather than with a verifier or attach error.
   const HookStatus* st = h.status("migrate:mm_migrate_pages");
   if (!st || !st->kind) return require_migrate_end_hook(st).error();
@@ -138,9 +138,9 @@ Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* s) {
         out.stats.push_back(std::move(row));
       });
   for_each_map_entry<migrate_hist_key, __u64>(bpf_map__fd(s->maps.migrate_latency),
-                                          [&](const migrate_hist_key& k, __u64 n) {
-                                            if (n) out.latency[k.reason][k.bucket] += n;
-                                          });
+                                              [&](const migrate_hist_key& k, __u64 n) {
+                                                if (n) out.latency[k.reason][k.bucket] += n;
+                                              });
   for_each_map_entry<migrate_numa_key, __u64>(bpf_map__fd(s->maps.numa_moves), [&](const migrate_numa_key& k, __u64 n) {
     out.numa.push_back(NumaMoveRow{k.kind, k.src_cpu, k.dst_cpu, k.tgid, n});
   });

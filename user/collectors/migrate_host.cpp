@@ -61,5 +61,4 @@ MigrateHost read_migrate_host() {
   return h;
 }
 
-
 }  // namespace aitrace

@@ -363,5 +363,4 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
   return out;
 }
 
-
 }  // namespace aitrace

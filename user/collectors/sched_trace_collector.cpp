@@ -110,7 +110,8 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
         {{HookKind::tp_btf, s->progs.st_wakeup_btf}, {HookKind::raw_tp, s->progs.st_wakeup_raw}});
   h.add("sched", "sched_wakeup_new",
         {{HookKind::tp_btf, s->progs.st_wakeup_new_btf}, {HookKind::raw_tp, s->progs.st_wakeup_new_raw}});
-  add_filter_hooks(h, targets, {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
+  add_filter_hooks(h, targets,
+                   {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
   AITRACE_TRY(impl->skel.load("sched_trace"));
   AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, targets));
 

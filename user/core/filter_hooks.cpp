@@ -24,7 +24,8 @@ void add_or_disable(HookSet& hooks, bool wanted, const char* event, bpf_program*
 void add_filter_hooks(HookSet& hooks, const ResolvedTargets& targets, const FilterPrograms& progs,
                       std::optional<HookKind> only) {
   add_or_disable(hooks, targets.cfg.follow_forks, "sched_process_fork", progs.fork_btf, progs.fork_raw, only);
-  add_or_disable(hooks, targets.cfg.by_tgid || targets.cfg.by_tid, "sched_process_free", progs.forget_btf, progs.forget_raw, only);
+  add_or_disable(hooks, targets.cfg.by_tgid || targets.cfg.by_tid, "sched_process_free", progs.forget_btf,
+                 progs.forget_raw, only);
 }
 
 }  // namespace aitrace

@@ -155,7 +155,8 @@ std::map<uint64_t, std::string> cgroup_paths_for(const std::set<uint64_t>& ids) 
   };
   note(root);
   std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(root, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           root, std::filesystem::directory_options::skip_permission_denied, ec);
        it != std::filesystem::recursive_directory_iterator() && out.size() < ids.size(); it.increment(ec)) {
     if (ec) break;
     if (it->is_directory(ec) && !it->is_symlink(ec)) note(it->path());
