@@ -474,6 +474,13 @@ static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bo
 			__sync_fetch_and_add(&transitions_missed, 1);
 		}
 	}
+	/*
+	 * Still asleep as far as we know: its wakeup never reached us (or came while the filter
+	 * did not select it: a cgroup move, a rename from outside), so its run-queue wait is
+	 * unknown. Counted, never silently dropped.
+	 */
+	if (st->phase == AITRACE_SCHED_PHASE_SLEEP || st->phase == AITRACE_SCHED_PHASE_BLOCK)
+		__sync_fetch_and_add(&transitions_missed, 1);
 	if (g) {
 		/*
 		 * Dense slots count only the switch-ins without a run-queue sample; userspace adds
