@@ -90,6 +90,23 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
 }
 
+// The aitrace.sched/1 documents on stdout, in order (a workload may print JSON lines of its own).
+std::vector<nlohmann::json> sched_docs(const std::string& out) {
+  std::vector<nlohmann::json> docs;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto d = nlohmann::json::parse(line, nullptr, false);
+    if (!d.is_discarded() && d.is_object() && d.value("schema", "") == "aitrace.sched/1") docs.push_back(std::move(d));
+  }
+  return docs;
+}
+
+nlohmann::json last_sched_doc(const std::string& out) {
+  auto docs = sched_docs(out);
+  return docs.empty() ? nlohmann::json() : docs.back();
+}
+
 TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   Background target({test::workload("sched_truth"), "sleeper", "30000"});
@@ -214,9 +231,9 @@ TEST(SchedCli, CommandExitCodeAndChildrenAreFollowed) {
   auto r = aitrace_sched({"--by", "process", "--json", "--", "sh", "-c", script});
   EXPECT_EQ(r.exit_code, 7) << r.err;
   // The workload's own JSON line comes first on stdout; the report is the last line.
-  ASSERT_NE(r.out.rfind("{\"by\""), std::string::npos) << r.out;
-  std::string last = r.out.substr(r.out.rfind("{\"by\""));
-  auto doc = nlohmann::json::parse(last);
+  auto doc = last_sched_doc(r.out);
+  ASSERT_TRUE(doc.is_object()) << r.out;
+  std::string last = doc.dump();
   std::set<std::string> comms;
   for (const auto& g : doc["groups"]) comms.insert(g["comm"].get<std::string>());
   EXPECT_TRUE(comms.count("sched_truth")) << last.substr(0, 600);
@@ -249,7 +266,8 @@ TEST(SchedCli, HistogramOverflowKeepsCountsExactAndIsCounted) {
   auto r = aitrace_sched({"--by", "thread", "--json", "--dense-groups", "0", "--max-hist-entries", "8", "--",
                           test::workload("sched_truth"), "pingpong_hog", "300"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto doc = nlohmann::json::parse(r.out.substr(r.out.rfind("{\"by\"")));
+  auto doc = last_sched_doc(r.out);
+  ASSERT_TRUE(doc.is_object()) << r.out.substr(0, 600);
   EXPECT_GT(doc["lost"]["hist_overflow"].get<uint64_t>(), 0u);
   uint64_t counted = 0, bucketed = 0;
   for (const auto& g : doc["groups"])
@@ -282,12 +300,8 @@ TEST(SchedCli, TextHasBarsPercentilesAndIntervals) {
 
   auto j = aitrace_sched({"--json", "-i", "200ms", "--", test::workload("sched_truth"), "sleeper", "500"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
-  std::istringstream lines(j.out);
-  std::string line;
   size_t docs = 0, interval_docs = 0;
-  while (std::getline(lines, line)) {
-    if (line.rfind("{\"by\"", 0) != 0) continue;
-    auto d = nlohmann::json::parse(line);
+  for (const auto& d : sched_docs(j.out)) {
     docs++;
     interval_docs += d.value("interval", false) ? 1 : 0;
   }
@@ -303,7 +317,8 @@ TEST(SchedCli, CommsAreEscapedInEveryFormat) {
   EXPECT_NE(text.out.find("evil\\x1b[31m\\xff"), std::string::npos) << text.out.substr(0, 600);
   auto json = aitrace_sched({"--by", "thread", "--json", "--", test::workload("sched_truth"), "badname", "200"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  auto doc = nlohmann::json::parse(json.out.substr(json.out.rfind("{\"by\"")));
+  auto doc = last_sched_doc(json.out);
+  ASSERT_TRUE(doc.is_object()) << json.out.substr(0, 600);
   bool found = false;
   for (const auto& g : doc["groups"]) found |= g["comm"].get<std::string>().rfind("evil\x1b[31m", 0) == 0;
   EXPECT_TRUE(found) << "the comm survives as valid JSON";

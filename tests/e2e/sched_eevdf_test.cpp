@@ -55,7 +55,7 @@ TEST(SchedEevdf, CustomSliceIsWhatProcSchedShows) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   SchedRun r = run_sched("slice", 800, {"--eevdf", "--json"});
   ASSERT_TRUE(r.doc.is_object()) << r.text;
-  EXPECT_EQ(r.doc["by"], "thread");  // --eevdf groups by thread unless --by says otherwise
+  EXPECT_EQ(r.doc["group_by"], "thread");  // --eevdf groups by thread unless --by says otherwise
   ASSERT_EQ(r.truth.size(), 2u);
   if (!test::kernel_is_eevdf()) {
     EXPECT_EQ(r.doc["eevdf"]["kernel"], "cfs");
@@ -141,7 +141,7 @@ TEST(SchedEevdf, TraceAloneKeepsTheProcessGrouping) {
   std::string trace = trace_path("alone.perfetto-trace");
   SchedRun r = run_sched("sleepy", 200, {"--json", "--trace", trace});
   ASSERT_TRUE(r.doc.is_object()) << r.text;
-  EXPECT_EQ(r.doc["by"], "process");
+  EXPECT_EQ(r.doc["group_by"], "process");
   EXPECT_FALSE(r.doc.contains("eevdf"));
   EXPECT_TRUE(r.doc["trace"].contains("lost"));
   perfetto::protos::Trace t;

@@ -95,7 +95,7 @@ nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o
     groups.push_back(std::move(j));
   }
   nlohmann::json doc = {
-      {"schema", "aitrace.sched/1"},  {"duration_ns", snap.duration_ns},   {"by", sched_group_by_name(o.group_by)},
+      {"schema", "aitrace.sched/1"},  {"duration_ns", snap.duration_ns},   {"group_by", sched_group_by_name(o.group_by)},
       {"lost", lost_json(snap.lost)}, {"max_groups", snap.group_capacity}, {"groups", std::move(groups)},
   };
   if (o.interval) {
