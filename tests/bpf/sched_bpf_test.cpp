@@ -65,10 +65,11 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
   constexpr int kNaps = 50;
   Schedstat before = own_schedstat();
   for (int i = 0; i < kNaps; i++) usleep(500);
+  collector->detach();
+  // After detach: every switch-in the collector saw since `before` is in this window too.
   Schedstat after = own_schedstat();
   auto snap = collector->read();
   ASSERT_TRUE(snap.ok()) << snap.error().message;
-  collector->detach();
 
   const SchedGroup* mine = nullptr;
   for (const auto& g : snap->groups) {
@@ -80,13 +81,15 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
   EXPECT_EQ(mine->pid, static_cast<uint32_t>(getpid()));
   EXPECT_GE(mine->count[AITRACE_SCHED_OFFCPU_SLEEP], static_cast<uint64_t>(kNaps));
   EXPECT_GE(mine->count[AITRACE_SCHED_RUNQ_WAKEUP], static_cast<uint64_t>(kNaps));
-  // Naps are interruptible sleeps. The thread may still block uninterruptibly once or twice on a
-  // kernel mutex (the /proc read, the map reads): seen in a TCG guest, never 50 times.
-  EXPECT_LE(mine->count[AITRACE_SCHED_OFFCPU_BLOCK], 2u);
-  // Switch-ins between the two schedstat reads, plus the few around them (read() itself).
+  // Naps are interruptible sleeps. The thread may still block uninterruptibly a few times on a
+  // kernel lock (the /proc read, a page fault on a freshly linked binary under writeback): seen
+  // in a TCG guest and right after a build, never for most of the 50 naps.
+  EXPECT_LE(mine->count[AITRACE_SCHED_OFFCPU_BLOCK], 10u);
+  // Switch-ins between the two schedstat reads, give or take the few between attach and
+  // `before` (seen only by the collector) and between detach and `after` (only by schedstat).
   uint64_t slices = after.slices - before.slices;
-  EXPECT_GE(mine->counters.switches + 1, slices);
-  EXPECT_LE(mine->counters.switches, slices + 6);
+  EXPECT_GE(mine->counters.switches + 3, slices);
+  EXPECT_LE(mine->counters.switches, slices + 3);
   // Every nap sleeps at least 500 us; the kernel may oversleep, never undersleep.
   Histogram sleep = mine->histogram(AITRACE_SCHED_OFFCPU_SLEEP);
   EXPECT_GE(sleep.percentile(0.5), 500000u);
