@@ -390,15 +390,8 @@ int BPF_PROG(iommu_io_page_fault, struct device *dev, __u64 iova, int flags)
 	return 0;
 }
 
-/* -- CMD: children of the launched command join the filter (for fence waits). */
-AITRACE_FILTER_FORGET_PROGRAMS(dma)
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(dma_follow_fork, struct task_struct *parent, struct task_struct *child)
-{
-	aitrace_filter_follow_fork(parent, child);
-	return 0;
-}
+/* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
+AITRACE_FILTER_PROGRAMS(dma)
 
 #include "dma_fence.bpf.h"
 

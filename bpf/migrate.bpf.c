@@ -455,21 +455,7 @@ int numa_stick_tp(struct trace_event_raw_sched_numa_pair_template *ctx)
 	return 0;
 }
 
-/* `-- CMD`: processes CMD starts are followed (tp_btf/raw_tp only: they carry both tasks). */
-AITRACE_FILTER_FORGET_PROGRAMS(migrate)
-
-SEC("tp_btf/sched_process_fork")
-int migrate_fork_btf(__u64 *ctx)
-{
-	aitrace_filter_follow_fork((struct task_struct *)ctx[0], (struct task_struct *)ctx[1]);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_fork")
-int migrate_fork_raw(__u64 *ctx)
-{
-	aitrace_filter_follow_fork((struct task_struct *)ctx[0], (struct task_struct *)ctx[1]);
-	return 0;
-}
+/* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
+AITRACE_FILTER_PROGRAMS(migrate)
 
 char LICENSE[] SEC("license") = "GPL";

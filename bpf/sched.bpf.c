@@ -677,20 +677,11 @@ int BPF_PROG(sched_swap_numa_btf, struct task_struct *src, int src_cpu, struct t
 	return count_event(dst, COUNT_NUMA_SWAP, true);
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
-{
-	aitrace_filter_follow_fork(parent, child);
-	return 0;
-}
-
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(sched_process_exit_btf, struct task_struct *p)
 {
 	return handle_exit(p, true);
 }
-
-AITRACE_FILTER_FORGET_PROGRAMS(sched)
 
 SEC("tp_btf/task_rename")
 int BPF_PROG(task_rename_btf, struct task_struct *p, const char *comm)
@@ -737,13 +728,6 @@ int BPF_PROG(sched_swap_numa_raw, struct task_struct *src, int src_cpu, struct t
 	return count_event(dst, COUNT_NUMA_SWAP, false);
 }
 
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(sched_process_fork_raw, struct task_struct *parent, struct task_struct *child)
-{
-	aitrace_filter_follow_fork(parent, child);
-	return 0;
-}
-
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(sched_process_exit_raw, struct task_struct *p)
 {
@@ -755,3 +739,6 @@ int BPF_PROG(task_rename_raw, struct task_struct *p, const char *comm)
 {
 	return handle_rename(p, comm, false);
 }
+
+/* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
+AITRACE_FILTER_PROGRAMS(sched)

@@ -404,21 +404,7 @@ int BPF_PROG(st_wakeup_new_raw, struct task_struct *p)
 	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW, false);
 }
 
-/* `-- CMD`: children of the launched process join the filter (attached only then). */
-AITRACE_FILTER_FORGET_PROGRAMS(st)
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(st_fork_btf, struct task_struct *parent, struct task_struct *child)
-{
-	aitrace_filter_follow_fork(parent, child);
-	return 0;
-}
-
-SEC("raw_tp/sched_process_fork")
-int BPF_PROG(st_fork_raw, struct task_struct *parent, struct task_struct *child)
-{
-	aitrace_filter_follow_fork(parent, child);
-	return 0;
-}
+/* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
+AITRACE_FILTER_PROGRAMS(st)
 
 char LICENSE[] SEC("license") = "GPL";

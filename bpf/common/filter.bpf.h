@@ -156,8 +156,24 @@ static __always_inline void aitrace_filter_forget(struct task_struct *p)
 	bpf_map_delete_elem(&filter_tgids, &tgid);
 }
 
-/* The sched_process_free programs of an object that filters by process (both flavours). */
-#define AITRACE_FILTER_FORGET_PROGRAMS(prefix)                                   \
+/*
+ * The filter's own programs, both flavours, for an object that filters by process: `-- CMD`'s
+ * children join it (sched_process_fork), the dead leave it (sched_process_free). Userspace
+ * attaches what the targets need (user/core/filter_hooks.cpp).
+ */
+#define AITRACE_FILTER_PROGRAMS(prefix)                                          \
+	SEC("tp_btf/sched_process_fork")                                          \
+	int BPF_PROG(prefix##_fork_btf, struct task_struct *parent, struct task_struct *child) \
+	{                                                                         \
+		aitrace_filter_follow_fork(parent, child);                        \
+		return 0;                                                         \
+	}                                                                         \
+	SEC("raw_tp/sched_process_fork")                                          \
+	int BPF_PROG(prefix##_fork_raw, struct task_struct *parent, struct task_struct *child) \
+	{                                                                         \
+		aitrace_filter_follow_fork(parent, child);                        \
+		return 0;                                                         \
+	}                                                                         \
 	SEC("tp_btf/sched_process_free")                                          \
 	int BPF_PROG(prefix##_forget_btf, struct task_struct *p)                  \
 	{                                                                         \

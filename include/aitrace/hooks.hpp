@@ -42,6 +42,8 @@ bool tracepoint_in_btf(std::string_view name);
 // Prototypes grow across versions (sched_switch's prev_state in 5.18), and raw_tp programs read
 // arguments by position.
 std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name);
+// Whether this kernel's sched_switch passes prev_state (5.18+: preempt, prev, next, prev_state).
+bool sched_switch_has_prev_state();
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name);
 
 struct HookCandidate {

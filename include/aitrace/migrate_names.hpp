@@ -34,8 +34,5 @@ class EnumNames {
 const EnumNames& migrate_reason_names();
 const EnumNames& migrate_mode_names();
 
-// Argument count of the mm_migrate_pages tracepoint in this kernel's BTF (its prototype
-// btf_trace_mm_migrate_pages minus the leading context pointer); nullopt when absent.
-std::optional<int> migrate_pages_arg_count(const btf* b);
 
 }  // namespace aitrace

@@ -91,7 +91,7 @@ TEST(MigrateNames, UnknownValuesPrintAsNumbers) {
 
 TEST(MigrateNames, ArgumentCountMatchesTracefsRecord) {
   REQUIRE_KERNEL_BTF();
-  auto n = migrate_pages_arg_count(vmlinux_btf());
+  auto n = tracepoint_arg_count(vmlinux_btf(), "mm_migrate_pages");
   ASSERT_TRUE(n.has_value());
   std::string fmt = migrate_pages_format();
   if (fmt.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("tracefs not mounted");
@@ -129,11 +129,11 @@ TEST(MigrateNames, ArgumentCountOfOtherKernelsPrototypes) {
   for (int n : {4, 7, 8}) {
     FakeKernelBtf k;
     k.add_migrate_pages_prototype(n);
-    EXPECT_EQ(migrate_pages_arg_count(k.b), n);
+    EXPECT_EQ(tracepoint_arg_count(k.b, "mm_migrate_pages"), n);
   }
   FakeKernelBtf none;
-  EXPECT_FALSE(migrate_pages_arg_count(none.b).has_value());
-  EXPECT_FALSE(migrate_pages_arg_count(nullptr).has_value());
+  EXPECT_FALSE(tracepoint_arg_count(none.b, "mm_migrate_pages").has_value());
+  EXPECT_FALSE(tracepoint_arg_count(nullptr, "mm_migrate_pages").has_value());
 }
 
 TEST(MigrateNames, ReasonsAddedByANewerKernelAreNamedWithoutCodeChange) {

@@ -94,9 +94,7 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg) {
   bpf_program__set_autoload(s->progs.dma_test_scratch, false);
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
   add_filter_hooks(c->hooks_, cfg.targets,
-                   {.fork_raw = s->progs.dma_follow_fork,
-                    .forget_btf = s->progs.dma_forget_btf,
-                    .forget_raw = s->progs.dma_forget_raw},
+                   {s->progs.dma_fork_btf, s->progs.dma_fork_raw, s->progs.dma_forget_btf, s->progs.dma_forget_raw},
                    HookKind::raw_tp);
   for (const DmaHook& h : kDmaHooks) c->hooks_.add(h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
   AITRACE_TRY(skel->load("dma"));

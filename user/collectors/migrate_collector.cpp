@@ -45,7 +45,7 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
   set_filter_config(s, targets);
 
   // The raw argument list of mm_migrate_pages differs across kernels (migrate_events.h).
-  auto nargs = migrate_pages_arg_count(vmlinux_btf());
+  auto nargs = tracepoint_arg_count(vmlinux_btf(), "mm_migrate_pages");
   if (nargs && (*nargs < AITRACE_MIGRATE_ARGS_MIN || *nargs > AITRACE_MIGRATE_ARGS_MAX)) {
     warn(
         "mm_migrate_pages has {} arguments in this kernel, which aitrace does not know; using the classic "

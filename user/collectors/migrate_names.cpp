@@ -65,6 +65,5 @@ const EnumNames& migrate_mode_names() {
   return names;
 }
 
-std::optional<int> migrate_pages_arg_count(const btf* b) { return tracepoint_arg_count(b, "mm_migrate_pages"); }
 
 }  // namespace aitrace

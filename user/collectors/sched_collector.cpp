@@ -31,12 +31,6 @@ struct SchedEvent {
   bpf_program* raw_prog;
 };
 
-// Whether sched_switch passes prev_state (Linux 5.18+: preempt, prev, next, prev_state).
-bool switch_has_prev_state() {
-  auto n = tracepoint_arg_count(vmlinux_btf(), "sched_switch");
-  return !n || *n >= 4;
-}
-
 // One flavour for every event: the per-task state lives in task storage (tp_btf) or in the
 // tid-keyed map (raw_tp), and mixing them would lose every transition between the two.
 HookKind choose_flavour() {
@@ -122,7 +116,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
 
   set_filter_config(s, cfg.targets);
   s->rodata->group_by = bpf_group_by(cfg.group_by);
-  s->rodata->switch_has_prev_state = switch_has_prev_state();
+  s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->use_rq_clock = cfg.clock != SchedClock::ktime;
   const uint32_t slots = cfg.max_groups + 1;  // + `other`
   const uint32_t dense = std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
@@ -163,7 +157,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
     impl->hooks.add(category, e.name, {{impl->flavour, chosen}});
   }
   add_filter_hooks(impl->hooks, cfg.targets,
-                   {s->progs.sched_process_fork_btf, s->progs.sched_process_fork_raw, s->progs.sched_forget_btf,
+                   {s->progs.sched_fork_btf, s->progs.sched_fork_raw, s->progs.sched_forget_btf,
                     s->progs.sched_forget_raw},
                    impl->flavour);
   return SchedCollector(std::move(impl));

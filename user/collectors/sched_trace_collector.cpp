@@ -26,12 +26,6 @@ constexpr uint64_t kRingBudget = 64ull << 20;
 constexpr uint32_t kMinRing = 256u << 10;
 constexpr int64_t kFlushEveryNs = 1000000000;
 
-// 5.18 added prev_state to sched_switch (preempt, prev, next, prev_state).
-bool sched_switch_has_prev_state() {
-  auto n = tracepoint_arg_count(vmlinux_btf(), "sched_switch");
-  return !n || *n >= 4;
-}
-
 bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 
 int64_t coarse_now_ns() {

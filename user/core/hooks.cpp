@@ -139,6 +139,11 @@ std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name) {
   return static_cast<int>(btf_vlen(t)) - 1;
 }
 
+bool sched_switch_has_prev_state() {
+  auto n = tracepoint_arg_count(vmlinux_btf(), "sched_switch");
+  return !n || *n >= 4;
+}
+
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name) {
   std::string root = tracefs_root();
   if (root.empty()) return false;
