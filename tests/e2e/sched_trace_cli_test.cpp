@@ -6,15 +6,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <thread>
-
-extern char** environ;
 
 namespace aitrace {
 namespace {
@@ -28,19 +25,6 @@ std::string temp_dir() {
   return d.string();
 }
 
-pid_t spawn(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
 std::vector<fs::path> partial_files(const std::string& dir) {
   std::vector<fs::path> out;
   for (const auto& e : fs::directory_iterator(dir))
@@ -51,7 +35,7 @@ std::vector<fs::path> partial_files(const std::string& dir) {
 TEST(SchedTraceCli, SigintFinalizesTheTrace) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   std::string dir = temp_dir(), trace = dir + "/int.perfetto-trace";
-  pid_t pid = spawn({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
+  pid_t pid = test::spawn_background({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
                      "sleepy", dir + "/int.txt", "20000"});
   ASSERT_GT(pid, 0);
   std::this_thread::sleep_for(1500ms);
@@ -73,7 +57,7 @@ TEST(SchedTraceCli, SigintFinalizesTheTrace) {
 TEST(SchedTraceCli, KilledTracerLeavesAReadablePrefix) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   std::string dir = temp_dir(), trace = dir + "/kill.perfetto-trace";
-  pid_t pid = spawn({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
+  pid_t pid = test::spawn_background({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
                      "sleepy", dir + "/kill.txt", "20000"});
   ASSERT_GT(pid, 0);
   std::this_thread::sleep_for(2500ms);  // the trace is flushed to disk at least once a second

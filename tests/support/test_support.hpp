@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -41,6 +43,9 @@ struct CommandResult {
 // Runs argv (no shell), capturing stdout/stderr; killed after `timeout`.
 CommandResult run_command(const std::vector<std::string>& argv,
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// Starts argv (no shell) in the background with stdout to /dev/null and no signal blocked;
+// returns its pid, or -1. The caller reaps it.
+pid_t spawn_background(const std::vector<std::string>& argv);
 std::string aitrace_binary();
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);
