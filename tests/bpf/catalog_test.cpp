@@ -1,11 +1,11 @@
 // Doctor's tracepoint catalog (user/core/tracepoint_catalog.cpp) against the hooks each
 // collector really asks for, so that doctor never reports on events a collector does not use
 // or misses one it does. Every collector is opened with the widest targets (`-- CMD`).
-#include "aitrace/dma.hpp"
-#include "aitrace/migrate_collector.hpp"
-#include "aitrace/sched_collector.hpp"
-#include "aitrace/sched_trace.hpp"
-#include "aitrace/tracepoint_catalog.hpp"
+#include "aitrace/dma/dma.hpp"
+#include "aitrace/migrate/migrate_collector.hpp"
+#include "aitrace/sched/sched_collector.hpp"
+#include "aitrace/eevdf/sched_trace.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

@@ -4,9 +4,9 @@
 // Pointer arguments: a made-up value (0x1000) stands for a device whose memory cannot be read;
 // for the CO-RE reads (device names, scatterlists, fences) the test builds fake kernel objects
 // in the program's own .bss (real kernel memory), laid out with the running kernel's BTF.
-#include "aitrace/dma.hpp"
-#include "aitrace/dma_report.hpp"
-#include "aitrace/hooks.hpp"
+#include "aitrace/dma/dma.hpp"
+#include "aitrace/dma/dma_report.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "dma.skel.h"
 #include "test_support.hpp"
 

@@ -1,6 +1,6 @@
 // Hook probing and selection on the real kernel: what loads, what attaches, what falls back.
-#include "aitrace/hooks.hpp"
-#include "aitrace/ring_reader.hpp"
+#include "aitrace/core/hooks.hpp"
+#include "aitrace/core/ring_reader.hpp"
 #include "probe.skel.h"
 #include "test_support.hpp"
 

@@ -1,7 +1,7 @@
 // What the hook layer reports must match what the running kernel really has. Each assertion
 // compares with kernel_facts.hpp (the kernel's own files); scripts/vmtest runs these on kernels
 // where the answers differ, so each side of every comparison is exercised.
-#include "aitrace/hooks.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "kernel_facts.hpp"
 #include "test_support.hpp"
 

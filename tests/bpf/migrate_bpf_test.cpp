@@ -1,8 +1,8 @@
 // The migrate programs in the real kernel: every flavour loads and attaches, and the raw_tp
 // handlers, driven with BPF_PROG_TEST_RUN, decode each known mm_migrate_pages layout, pair
 // starts with ends (nesting included) and count what they cannot time.
-#include "aitrace/migrate_aggregate.hpp"
-#include "aitrace/migrate_collector.hpp"
+#include "aitrace/migrate/migrate_aggregate.hpp"
+#include "aitrace/migrate/migrate_collector.hpp"
 #include "migrate.skel.h"
 #include "test_support.hpp"
 

@@ -1,6 +1,6 @@
 // The sched programs in the real kernel: both hook flavours pass the verifier, attach, and count
 // this test thread's own sleeps and switches, checked against its /proc/thread-self/schedstat.
-#include "aitrace/sched_collector.hpp"
+#include "aitrace/sched/sched_collector.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

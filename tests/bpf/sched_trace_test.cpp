@@ -1,6 +1,6 @@
 // The EEVDF trace in the real kernel: workloads with known slices, weights and switch patterns,
 // checked against the kernel's own accounting (/proc/<tid>/sched) and the written trace.
-#include "aitrace/sched_trace.hpp"
+#include "aitrace/eevdf/sched_trace.hpp"
 #include "eevdf_ground_truth.hpp"
 #include "test_support.hpp"
 

@@ -1,6 +1,6 @@
 // `aitrace dma` as a user runs it: hook statuses checked against the kernel's own tracefs
 // event directories, the JSON contract, -o/-i/-- CMD, and bad input.
-#include "aitrace/hooks.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

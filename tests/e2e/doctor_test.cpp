@@ -1,6 +1,6 @@
 // `aitrace doctor` run as a real process; each claim is checked against an independent read of
 // /sys, /proc or the kernel (a direct libbpf load, bpftool-free BTF lookups, zcat).
-#include "aitrace/hooks.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "probe.skel.h"
 #include "test_support.hpp"
 

@@ -1,6 +1,6 @@
 // `aitrace migrate` against the kernel's own accounting: while a workload fragments memory and
 // compacts it, the pages the trace counts equal the pgmigrate_success delta of /proc/vmstat.
-#include "aitrace/targets.hpp"
+#include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // `aitrace sched` as a user runs it: targets and filters, bad input, overflow, output formats,
 // exits of traced processes, and nothing left attached after SIGINT.
-#include "aitrace/targets.hpp"
+#include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>

@@ -2,7 +2,7 @@
 // own accounting, and a decoded Perfetto trace file.
 #pragma once
 
-#include "aitrace/hooks.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "perfetto_trace.pb.h"
 
 #include <bpf/btf.h>

@@ -1,6 +1,6 @@
 #include "test_support.hpp"
 
-#include "aitrace/caps.hpp"
+#include "aitrace/core/caps.hpp"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
-#include "aitrace/caps.hpp"
-#include "aitrace/cli.hpp"
-#include "aitrace/escape.hpp"
-#include "aitrace/targets.hpp"
+#include "aitrace/core/caps.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/output/escape.hpp"
+#include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

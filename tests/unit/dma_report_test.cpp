@@ -1,6 +1,6 @@
 // dma report logic that needs no kernel: interval deltas, the JSON contract, text rendering.
-#include "aitrace/dma_report.hpp"
-#include "aitrace/dma.hpp"
+#include "aitrace/dma/dma_report.hpp"
+#include "aitrace/dma/dma.hpp"
 
 #include <gtest/gtest.h>
 

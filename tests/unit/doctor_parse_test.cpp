@@ -1,7 +1,7 @@
 // Parsers behind `aitrace doctor`, fed with fixture files (tests/unit/fixtures/).
-#include "aitrace/doctor.hpp"
-#include "aitrace/sysinfo_parse.hpp"
-#include "aitrace/tracepoint_catalog.hpp"
+#include "aitrace/doctor/doctor.hpp"
+#include "aitrace/doctor/sysinfo_parse.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-#include "aitrace/histogram.hpp"
-#include "aitrace/histogram_render.hpp"
+#include "aitrace/core/histogram.hpp"
+#include "aitrace/output/histogram_render.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // A kernel without the migrate tracepoints gets one clear message, not a verifier dump.
-#include "aitrace/migrate_collector.hpp"
+#include "aitrace/migrate/migrate_collector.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Reason/mode naming from the running kernel's BTF, checked against the kernel's own tracefs
 // format of mm_migrate_pages, and the argument count the raw programs rely on.
-#include "aitrace/migrate_names.hpp"
-#include "aitrace/hooks.hpp"
+#include "aitrace/migrate/migrate_names.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "test_support.hpp"
 
 #include <bpf/btf.h>

@@ -1,7 +1,7 @@
 // The migrate report from a hand-built snapshot: JSON contract, grouping, deltas, escaping,
 // the single-node NUMA note and the remarks for AI hosts.
-#include "aitrace/migrate_report.hpp"
-#include "aitrace/migrate_aggregate.hpp"
+#include "aitrace/migrate/migrate_report.hpp"
+#include "aitrace/migrate/migrate_aggregate.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

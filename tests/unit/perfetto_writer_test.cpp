@@ -1,6 +1,6 @@
 // The streaming Perfetto writer: packets decode with the proto subset, per-CPU bundles stay in
 // time order, counter tracks hang under their thread, and a flushed prefix is a valid trace.
-#include "aitrace/perfetto_writer.hpp"
+#include "aitrace/output/perfetto_writer.hpp"
 #include "eevdf_ground_truth.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
-#include "aitrace/launcher.hpp"
-#include "aitrace/output_file.hpp"
-#include "aitrace/run_loop.hpp"
+#include "aitrace/core/launcher.hpp"
+#include "aitrace/core/output_file.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "test_support.hpp"
 
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // The aitrace.sched/1 JSON contract, the text report and interval deltas, on hand-built
 // snapshots (no kernel needed).
-#include "aitrace/sched_report.hpp"
+#include "aitrace/sched/sched_report.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The decoder and summary on synthetic records: EEVDF and CFS kernels, preemption accounting,
 // the groups[].eevdf JSON object.
-#include "aitrace/sched_trace.hpp"
+#include "aitrace/eevdf/sched_trace.hpp"
 
 #include <gtest/gtest.h>
 

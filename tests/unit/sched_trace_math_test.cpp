@@ -1,5 +1,5 @@
 // EEVDF lag and eligibility against hand-computed examples (kernel/sched/fair.c semantics).
-#include "aitrace/sched_trace_math.hpp"
+#include "aitrace/eevdf/sched_trace_math.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "aitrace/signed_histogram.hpp"
+#include "aitrace/output/signed_histogram_render.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
-#include "aitrace/caps.hpp"
-#include "aitrace/cli.hpp"
-#include "aitrace/hooks.hpp"
-#include "aitrace/log.hpp"
+#include "aitrace/core/caps.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/core/hooks.hpp"
+#include "aitrace/core/log.hpp"
 
 #include <charconv>
 #include <cstdio>

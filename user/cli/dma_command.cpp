@@ -1,9 +1,9 @@
 // `aitrace dma`: DMA mappings, IOMMU, swiotlb bounce buffers and dma-fence waits per device.
-#include "aitrace/escape.hpp"
-#include "aitrace/cli.hpp"
-#include "aitrace/dma.hpp"
-#include "aitrace/dma_report.hpp"
-#include "aitrace/launcher.hpp"
+#include "aitrace/output/escape.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/dma/dma.hpp"
+#include "aitrace/dma/dma_report.hpp"
+#include "aitrace/core/launcher.hpp"
 #include "commands.hpp"
 
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
-#include "aitrace/doctor.hpp"
+#include "aitrace/doctor/doctor.hpp"
 
-#include "aitrace/cli.hpp"
-#include "aitrace/log.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/core/log.hpp"
 #include "commands.hpp"
 
 namespace aitrace {

@@ -2,7 +2,7 @@
 // and the hidden standalone `aitrace sched-trace`.
 #pragma once
 
-#include "aitrace/sched_trace.hpp"
+#include "aitrace/eevdf/sched_trace.hpp"
 
 #include <CLI/CLI.hpp>
 

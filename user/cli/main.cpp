@@ -1,5 +1,5 @@
-#include "aitrace/cli.hpp"
-#include "aitrace/run_loop.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "commands.hpp"
 
 #include <cstdio>

@@ -1,11 +1,11 @@
 // `aitrace migrate`: page migrations and NUMA-balancing task moves while a job runs.
 #include "commands.hpp"
 
-#include "aitrace/escape.hpp"
-#include "aitrace/cli.hpp"
-#include "aitrace/launcher.hpp"
-#include "aitrace/migrate_collector.hpp"
-#include "aitrace/migrate_names.hpp"
+#include "aitrace/output/escape.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/core/launcher.hpp"
+#include "aitrace/migrate/migrate_collector.hpp"
+#include "aitrace/migrate/migrate_names.hpp"
 
 #include <chrono>
 #include <cstdio>

@@ -7,11 +7,11 @@
 #include "commands.hpp"
 #include "eevdf_options.hpp"
 
-#include "aitrace/escape.hpp"
-#include "aitrace/cli.hpp"
-#include "aitrace/launcher.hpp"
-#include "aitrace/sched_collector.hpp"
-#include "aitrace/sched_report.hpp"
+#include "aitrace/output/escape.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/core/launcher.hpp"
+#include "aitrace/sched/sched_collector.hpp"
+#include "aitrace/sched/sched_report.hpp"
 
 #include <optional>
 #include <set>

@@ -1,8 +1,8 @@
 // Hidden `aitrace sched-trace`: the EEVDF trace on its own (debugging, benchmarks); users get the
 // same through `aitrace sched --eevdf / --trace FILE`.
-#include "aitrace/escape.hpp"
-#include "aitrace/cli.hpp"
-#include "aitrace/launcher.hpp"
+#include "aitrace/output/escape.hpp"
+#include "aitrace/cli/cli.hpp"
+#include "aitrace/core/launcher.hpp"
 #include "commands.hpp"
 #include "eevdf_options.hpp"
 

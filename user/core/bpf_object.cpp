@@ -1,4 +1,4 @@
-#include "aitrace/bpf_object.hpp"
+#include "aitrace/core/bpf_object.hpp"
 
 #include <fmt/format.h>
 

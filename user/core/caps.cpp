@@ -1,4 +1,4 @@
-#include "aitrace/caps.hpp"
+#include "aitrace/core/caps.hpp"
 
 #include <fstream>
 #include <sstream>

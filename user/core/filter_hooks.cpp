@@ -1,4 +1,4 @@
-#include "aitrace/filter_hooks.hpp"
+#include "aitrace/core/filter_hooks.hpp"
 
 #include <bpf/libbpf.h>
 

@@ -1,4 +1,4 @@
-#include "aitrace/histogram.hpp"
+#include "aitrace/core/histogram.hpp"
 
 #include <algorithm>
 #include <cmath>

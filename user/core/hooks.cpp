@@ -1,6 +1,6 @@
-#include "aitrace/hooks.hpp"
+#include "aitrace/core/hooks.hpp"
 
-#include "aitrace/log.hpp"
+#include "aitrace/core/log.hpp"
 #include "probe.skel.h"
 
 #include <bpf/btf.h>

@@ -1,7 +1,7 @@
-#include "aitrace/launcher.hpp"
+#include "aitrace/core/launcher.hpp"
 
-#include "aitrace/run_loop.hpp"
-#include "aitrace/targets.hpp"
+#include "aitrace/core/run_loop.hpp"
+#include "aitrace/core/targets.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "aitrace/log.hpp"
+#include "aitrace/core/log.hpp"
 
 #include <bpf/libbpf.h>
 

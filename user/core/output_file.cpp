@@ -1,4 +1,4 @@
-#include "aitrace/output_file.hpp"
+#include "aitrace/core/output_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

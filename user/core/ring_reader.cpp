@@ -1,6 +1,6 @@
-#include "aitrace/ring_reader.hpp"
+#include "aitrace/core/ring_reader.hpp"
 
-#include "aitrace/bpf_object.hpp"
+#include "aitrace/core/bpf_object.hpp"
 
 #include <bpf/libbpf.h>
 

@@ -1,6 +1,6 @@
-#include "aitrace/run_loop.hpp"
+#include "aitrace/core/run_loop.hpp"
 
-#include "aitrace/ring_reader.hpp"
+#include "aitrace/core/ring_reader.hpp"
 
 #include <poll.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
-#include "aitrace/targets.hpp"
+#include "aitrace/core/targets.hpp"
 
-#include "aitrace/bpf_object.hpp"
+#include "aitrace/core/bpf_object.hpp"
 
 #include <linux/magic.h>
 #include <sys/stat.h>

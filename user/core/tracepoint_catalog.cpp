@@ -1,6 +1,6 @@
-#include "aitrace/tracepoint_catalog.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 
-#include "aitrace/hooks.hpp"
+#include "aitrace/core/hooks.hpp"
 
 #include <bpf/btf.h>
 #include <dirent.h>

@@ -1,0 +1,196 @@
+// Reads the dma collector's maps into a DmaSnapshot; interval deltas; fence ops symbols.
+#include "aitrace/core/bpf_object.hpp"
+#include "aitrace/dma/dma.hpp"
+#include "aitrace/output/escape.hpp"
+#include "aitrace/core/map_walk.hpp"
+#include "dma.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+namespace aitrace {
+namespace {
+
+// Counter structs are all __u64 (dma_events.h), so they subtract word by word.
+template <typename T>
+void subtract(T& a, const T& b) {
+  static_assert(sizeof(T) % 8 == 0);
+  uint64_t wa[sizeof(T) / 8], wb[sizeof(T) / 8];
+  std::memcpy(wa, &a, sizeof(T));
+  std::memcpy(wb, &b, sizeof(T));
+  for (size_t i = 0; i < sizeof(T) / 8; i++) wa[i] -= wb[i];
+  std::memcpy(&a, wa, sizeof(T));
+}
+
+template <typename T>
+void add(T& a, const T& b) {
+  static_assert(sizeof(T) % 8 == 0);
+  uint64_t wa[sizeof(T) / 8], wb[sizeof(T) / 8];
+  std::memcpy(wa, &a, sizeof(T));
+  std::memcpy(wb, &b, sizeof(T));
+  for (size_t i = 0; i < sizeof(T) / 8; i++) wa[i] += wb[i];
+  std::memcpy(&a, wa, sizeof(T));
+}
+
+// Visits every (key, value) of a hash map; for per-CPU maps the value is summed over CPUs.
+template <typename K, typename V, typename F>
+Status for_each_entry(bpf_map* map, bool percpu, F&& fn) {
+  int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
+  if (ncpu <= 0) return make_error(ErrorKind::runtime, "cannot count the possible CPUs");
+  for_each_map_values<K, V>(bpf_map__fd(map), ncpu, [&](const K& key, const std::vector<V>& values) {
+    V sum = values[0];
+    for (size_t c = 1; c < values.size(); c++) add(sum, values[c]);
+    fn(key, sum);
+  });
+  return {};
+}
+
+template <typename V>
+Status read_percpu_array0(bpf_map* map, V& out) {
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<V> values(ncpu > 0 ? ncpu : 1);
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, values.data()) != 0)
+    return make_error(ErrorKind::runtime, "reading {} failed: {}", bpf_map__name(map), bpf_error_text(errno));
+  out = values[0];
+  for (size_t c = 1; c < values.size(); c++) add(out, values[c]);
+  return {};
+}
+
+// /proc/kallsyms, exact addresses only: a fence's ops pointer is the address of a
+// `struct dma_fence_ops` object (a data symbol when CONFIG_KALLSYMS_ALL=y, else not listed),
+// and ops->get_driver_name a function (always listed).
+class KernelSymbols {
+ public:
+  void load() {
+    std::ifstream in("/proc/kallsyms");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string addr, type, name, module;
+      ls >> addr >> type >> name >> module;
+      uint64_t a = std::strtoull(addr.c_str(), nullptr, 16);
+      if (!a) continue;
+      if (!module.empty()) name.append(" ").append(module);  // "amdgpu_fence_ops [amdgpu]"
+      syms_.emplace(a, std::move(name));
+    }
+  }
+  const std::string* find(uint64_t addr) const {
+    auto it = syms_.find(addr);
+    return it == syms_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::unordered_map<uint64_t, std::string> syms_;
+};
+
+// The fence ops table's symbol, else its get_driver_name function's, else "?".
+std::string fence_driver(const KernelSymbols* syms, uint64_t ops, uint64_t get_driver_name) {
+  std::string out("?");
+  if (!syms) return out;
+  if (const std::string* s = syms->find(ops))
+    out.assign(*s);
+  else if (const std::string* f = syms->find(get_driver_name))
+    out.assign(*f);
+  return out;
+}
+
+}  // namespace
+
+uint64_t DmaSnapshot::unmatched_unmaps() const {
+  uint64_t n = 0;
+  for (const auto& [_, d] : devices)
+    for (const auto& s : d.dirs) n += s.unmap_unmatched;
+  return n;
+}
+
+uint64_t DmaSnapshot::total_swiotlb_count() const {
+  uint64_t n = 0;
+  for (const auto& [_, d] : devices) n += d.dev.swiotlb_count;
+  return n;
+}
+
+uint64_t DmaSnapshot::total_swiotlb_bytes() const {
+  uint64_t n = 0;
+  for (const auto& [_, d] : devices) n += d.dev.swiotlb_bytes;
+  return n;
+}
+
+DmaSnapshot dma_delta(const DmaSnapshot& now, const DmaSnapshot& before) {
+  DmaSnapshot d = now;
+  for (auto& [id, dev] : d.devices) {
+    auto it = before.devices.find(id);
+    if (it == before.devices.end()) continue;
+    for (int i = 0; i < AITRACE_DMA_DIRS; i++) {
+      subtract(dev.dirs[i], it->second.dirs[i]);
+      subtract(dev.lifetime[i], it->second.lifetime[i]);
+    }
+    subtract(dev.dev, it->second.dev);
+  }
+  for (auto& [tid, w] : d.waiters) {
+    auto it = before.waiters.find(tid);
+    if (it != before.waiters.end()) subtract(w.hist, it->second.hist);
+  }
+  for (auto& [key, t] : d.timelines) {
+    auto it = before.timelines.find(key);
+    if (it != before.timelines.end()) subtract(t.hist, it->second.hist);
+  }
+  subtract(d.iommu, before.iommu);
+  subtract(d.fence, before.fence);
+  subtract(d.lost, before.lost);
+  d.fork_overflow -= before.fork_overflow;
+  return d;
+}
+
+Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, bool symbolize) {
+  DmaSnapshot snap;
+  AITRACE_TRY((for_each_entry<__u64, aitrace_dma_dev_name>(
+      skel->maps.dma_dev_names, false, [&](const __u64& dev, const aitrace_dma_dev_name& n) {
+        auto& d = snap.devices[dev];
+        d.name = std::string(kernel_string(n.name, sizeof(n.name)));
+        d.driver = std::string(kernel_string(n.driver, sizeof(n.driver)));
+      })));
+  AITRACE_TRY((for_each_entry<aitrace_dma_dir_key, aitrace_dma_dir_stats>(
+      skel->maps.dma_dir_stats, true, [&](const aitrace_dma_dir_key& k, const aitrace_dma_dir_stats& s) {
+        if (k.dir < AITRACE_DMA_DIRS) snap.devices[k.dev].dirs[k.dir] = s;
+      })));
+  AITRACE_TRY((for_each_entry<__u64, aitrace_dma_dev_stats>(
+      skel->maps.dma_dev_stats, true,
+      [&](const __u64& dev, const aitrace_dma_dev_stats& s) { snap.devices[dev].dev = s; })));
+  AITRACE_TRY((for_each_entry<aitrace_dma_dir_key, aitrace_dma_hist>(
+      skel->maps.dma_lifetime, false, [&](const aitrace_dma_dir_key& k, const aitrace_dma_hist& h) {
+        if (k.dir < AITRACE_DMA_DIRS) snap.devices[k.dev].lifetime[k.dir] = h;
+      })));
+  AITRACE_TRY((for_each_entry<__u32, aitrace_dma_waiter>(
+      skel->maps.dma_waiters, false, [&](const __u32& tid, const aitrace_dma_waiter& w) {
+        auto& out = snap.waiters[tid];
+        out.tgid = w.tgid;
+        out.comm = std::string(kernel_string(w.comm, sizeof(w.comm)));
+        out.hist = w.hist;
+      })));
+  KernelSymbols syms;
+  bool syms_loaded = false;
+  AITRACE_TRY((for_each_entry<aitrace_dma_timeline_key, aitrace_dma_timeline>(
+      skel->maps.dma_timelines, false, [&](const aitrace_dma_timeline_key& k, const aitrace_dma_timeline& t) {
+        auto& out = snap.timelines[{k.ops, k.context}];
+        out.context = k.context;
+        out.hist = t.hist;
+        if (symbolize && !syms_loaded) {
+          syms.load();
+          syms_loaded = true;
+        }
+        out.driver = fence_driver(symbolize ? &syms : nullptr, k.ops, t.get_driver_name);
+      })));
+  AITRACE_TRY(read_percpu_array0(skel->maps.dma_iommu, snap.iommu));
+  AITRACE_TRY(read_percpu_array0(skel->maps.dma_fence_counts, snap.fence));
+  snap.lost = skel->bss->dma_lost;
+  snap.fork_overflow = skel->bss->filter_fork_overflow;
+  return snap;
+}
+
+}  // namespace aitrace

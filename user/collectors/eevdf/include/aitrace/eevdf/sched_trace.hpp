@@ -1,0 +1,162 @@
+// The EEVDF scheduling trace (`aitrace sched --eevdf / --trace FILE`): a separate BPF object
+// (bpf/sched_trace.bpf.c) emitting per-event records through per-CPU ring buffers, decoded into
+// a per-thread EEVDF summary and, optionally, a streaming Perfetto trace.
+#pragma once
+
+#include "aitrace/core/hooks.hpp"
+#include "aitrace/core/result.hpp"
+#include "aitrace/core/run_loop.hpp"
+#include "aitrace/sched_trace_events.h"
+#include "aitrace/core/signed_histogram.hpp"
+#include "aitrace/core/targets.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace aitrace {
+
+class PerfettoWriter;
+class RingReader;
+
+struct EevdfThread {
+  uint32_t tid = 0, tgid = 0;
+  std::string comm;
+  int32_t prio = 0;
+  uint32_t weight = 0;    // scale_load_down(se.load.weight): 1024 = nice 0
+  uint64_t slice_ns = 0;  // the latest se.slice seen
+  bool custom_slice = false;
+  uint64_t switch_ins = 0;                  // times the thread got a CPU
+  uint64_t switch_outs = 0;                 // times the thread left a CPU
+  uint64_t preempted = 0;                   // ... while still runnable (involuntary)
+  uint64_t preempted_before_slice_end = 0;  // ... having run less than its slice since picked
+  uint64_t wakeups = 0;
+  uint64_t wakeup_preemptions = 0;    // woken, it took the CPU from a runnable task
+  uint64_t eligible_switch_outs = 0;  // lag >= 0 when switched out
+  uint64_t runtime_ns = 0;            // CPU time of the runs that ended while traced
+  uint64_t last_vruntime = 0;
+  SignedHistogram lag_ns;  // V - v_i at switch-out (virtual ns)
+  struct Preemptor {
+    std::string comm;
+    uint64_t count = 0;
+  };
+  std::map<uint32_t, Preemptor> preemptors;  // by pid of the task that took the CPU
+};
+
+// Per-thread EEVDF analysis from decoded records.
+class EevdfSummary {
+ public:
+  void on_switch(const aitrace_st_switch& r);
+  void on_wakeup(const aitrace_st_wakeup& r);
+
+  // False when the records came from a CFS kernel (no sched_entity.deadline/vlag/slice).
+  bool eevdf_kernel() const { return !seen_ || (flags_ & AITRACE_ST_F_EEVDF); }
+  bool lag_available() const { return seen_ && (flags_ & AITRACE_ST_F_AVG); }
+  const std::map<uint32_t, EevdfThread>& threads() const { return threads_; }
+  const EevdfThread* thread(uint32_t tid) const;
+
+  // The groups[].eevdf object of the sched JSON for one thread.
+  nlohmann::json thread_json(const EevdfThread& t) const;
+  // {"kernel":"eevdf"|"cfs", "groups":[{"tid","tgid","comm","eevdf":{..}}]}
+  nlohmann::json json() const;
+  std::string text() const;
+
+ private:
+  EevdfThread& thread_for(const aitrace_st_task& t);
+  std::map<uint32_t, EevdfThread> threads_;
+  uint16_t flags_ = 0;
+  bool seen_ = false;
+};
+
+// Lag of the task switched out, as the kernel saw it when deciding (V including that task);
+// nullopt when the kernel or the record has no cfs_rq sums.
+std::optional<int64_t> switch_out_lag(const aitrace_st_switch& r, bool* eligible = nullptr);
+
+// Turns ring-buffer records into summary updates and Perfetto packets.
+class SchedTraceDecoder {
+ public:
+  SchedTraceDecoder(EevdfSummary* summary, PerfettoWriter* trace) : summary_(summary), trace_(trace) {}
+  void on_record(std::span<const std::byte> rec);
+
+  uint64_t switches() const { return switches_; }
+  uint64_t wakings() const { return wakings_; }
+  uint64_t wakeups() const { return wakeups_; }
+  uint64_t malformed() const { return malformed_; }
+
+ private:
+  void on_switch(const aitrace_st_switch& r);
+  void on_waking(const aitrace_st_waking& r);
+  void on_wakeup(const aitrace_st_wakeup& r);
+  void task_counters(uint64_t ts, const aitrace_st_task& t, uint16_t flags, std::optional<int64_t> lag);
+  EevdfSummary* summary_;
+  PerfettoWriter* trace_;
+  uint64_t switches_ = 0, wakings_ = 0, wakeups_ = 0, malformed_ = 0;
+};
+
+struct SchedTraceOptions {
+  std::string trace_path;                               // Perfetto output; empty: summary only
+  uint32_t ring_bytes = AITRACE_ST_DEFAULT_RING_BYTES;  // per CPU, power of two >= page size
+  uint32_t wakeup_bytes = 0;  // fill level that wakes the consumer early; 0: a quarter of the ring
+};
+
+struct SchedTraceStats {
+  std::vector<uint64_t> lost_per_cpu;  // failed ring-buffer reserves, by CPU
+  uint64_t emitted = 0, lost = 0, no_ring = 0, wakeups_sent = 0;
+  uint64_t decoded = 0, malformed = 0;
+  // Events the kernel did not run a program for because it was already running on that CPU
+  // (bpf_prog_info.recursion_misses, 5.12+): lost events too.
+  uint64_t missed = 0;
+  uint64_t trace_packets = 0, trace_bytes = 0;
+  // Kernel-measured cost of each program, when kernel.bpf_stats_enabled=1 (else empty).
+  struct Program {
+    std::string name;
+    uint64_t runs = 0, run_ns = 0;
+  };
+  std::vector<Program> programs;
+  nlohmann::json json() const;
+  std::string text() const;
+};
+
+class SchedTraceCollector {
+ public:
+  // Opens, configures (filter, ring sizes, CPU count), loads, fills the filter maps and creates
+  // the per-CPU rings and the trace file. Nothing is attached yet.
+  static Result<std::unique_ptr<SchedTraceCollector>> open(const ResolvedTargets& targets,
+                                                           const SchedTraceOptions& opts);
+  ~SchedTraceCollector();
+
+  Status attach();
+  void add_to(RunLoop& loop);
+  // Each tick: flush the trace to disk so a crash leaves a readable prefix.
+  Status on_tick(bool final);
+  // Drains the rings, writes the last packets and renames the trace into place.
+  Status finish();
+
+  const HookSet& hooks() const;
+  const EevdfSummary& summary() const;
+  SchedTraceStats stats() const;
+  const std::string& trace_path() const;
+
+ private:
+  struct Impl;
+  explicit SchedTraceCollector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Traces `argv` (launched held, released once attached, like `aitrace sched -- CMD`) until it
+// exits or `run.duration` passes; the internal driver of the bpf tests until the sched command
+// exposes --eevdf/--trace.
+struct SchedTraceRun {
+  EevdfSummary summary;
+  SchedTraceStats stats;
+  int exit_code = -1;
+};
+Result<SchedTraceRun> run_sched_trace(const std::vector<std::string>& argv, const SchedTraceOptions& opts,
+                                      const RunOptions& run);
+
+}  // namespace aitrace

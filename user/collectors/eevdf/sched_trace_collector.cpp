@@ -1,0 +1,245 @@
+// Loads bpf/sched_trace.bpf.c, wires its per-CPU rings into the run loop, and feeds the decoder.
+#include "aitrace/core/bpf_object.hpp"
+#include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/output/histogram_render.hpp"
+#include "aitrace/core/log.hpp"
+#include "aitrace/output/perfetto_writer.hpp"
+#include "aitrace/core/ring_reader.hpp"
+#include "aitrace/eevdf/sched_trace.hpp"
+#include "sched_trace.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <algorithm>
+
+namespace aitrace {
+namespace {
+
+using SchedTraceSkeleton = AITRACE_SKELETON_TYPE(sched_trace);
+
+// All shards together stay within this much kernel memory unless the user asks for more.
+constexpr uint64_t kRingBudget = 64ull << 20;
+constexpr uint32_t kMinRing = 256u << 10;
+constexpr int64_t kFlushEveryNs = 1000000000;
+
+bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
+
+int64_t coarse_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+}  // namespace
+
+struct SchedTraceCollector::Impl {
+  SchedTraceSkeleton skel;
+  HookSet hooks;
+  int ncpus = 0;
+  uint32_t ring_bytes = 0;
+  std::vector<int> ring_fds;
+  EevdfSummary summary;
+  std::unique_ptr<PerfettoWriter> trace;
+  std::unique_ptr<SchedTraceDecoder> decoder;
+  std::unique_ptr<RingReader> reader;  // after ring_fds: destroyed (unmapped) before they close
+  int64_t last_flush_ns = 0;
+  Status flush_error;
+  std::string no_trace;
+
+  ~Impl() {
+    reader.reset();
+    for (int fd : ring_fds) close(fd);
+  }
+
+  void on_record(std::span<const std::byte> rec) {
+    decoder->on_record(rec);
+    if (!trace) return;
+    int64_t now = coarse_now_ns();
+    if (now - last_flush_ns >= kFlushEveryNs) {
+      last_flush_ns = now;
+      if (flush_error.ok()) flush_error = trace->flush(true);
+    }
+  }
+};
+
+SchedTraceCollector::SchedTraceCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SchedTraceCollector::~SchedTraceCollector() = default;
+
+Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const ResolvedTargets& targets,
+                                                                       const SchedTraceOptions& opts) {
+  auto impl = std::make_unique<Impl>();
+  long page = sysconf(_SC_PAGESIZE);
+  if (!power_of_two(opts.ring_bytes) || opts.ring_bytes < static_cast<uint64_t>(page))
+    return make_error(ErrorKind::usage, "trace buffer size {} is not a power of two of at least {} bytes",
+                      opts.ring_bytes, page);
+  impl->ncpus = libbpf_num_possible_cpus();
+  if (impl->ncpus <= 0) return make_error(ErrorKind::runtime, "cannot count the possible CPUs");
+  impl->ring_bytes = opts.ring_bytes;
+  // The default size shrinks on many-CPU hosts so all shards fit the budget; an explicit size wins.
+  if (opts.ring_bytes == AITRACE_ST_DEFAULT_RING_BYTES) {
+    while (impl->ring_bytes > kMinRing && static_cast<uint64_t>(impl->ring_bytes) * impl->ncpus > kRingBudget)
+      impl->ring_bytes /= 2;
+  }
+
+  auto skel = SchedTraceSkeleton::open("sched_trace");
+  if (!skel) return skel.error();
+  impl->skel = std::move(skel.value());
+  auto* s = impl->skel.get();
+  set_filter_config(s, targets);
+  s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
+  s->rodata->wake_threshold = opts.wakeup_bytes ? opts.wakeup_bytes : impl->ring_bytes / 4;
+  bpf_map__set_max_entries(s->maps.st_rings, static_cast<uint32_t>(impl->ncpus));
+  bpf_map__set_max_entries(s->maps.st_last_wakeup, static_cast<uint32_t>(impl->ncpus));
+
+  auto& h = impl->hooks;
+  h.add("sched", "sched_switch",
+        {{HookKind::tp_btf, s->progs.st_switch_btf}, {HookKind::raw_tp, s->progs.st_switch_raw}});
+  h.add("sched", "sched_waking",
+        {{HookKind::tp_btf, s->progs.st_waking_btf}, {HookKind::raw_tp, s->progs.st_waking_raw}});
+  h.add("sched", "sched_wakeup",
+        {{HookKind::tp_btf, s->progs.st_wakeup_btf}, {HookKind::raw_tp, s->progs.st_wakeup_raw}});
+  h.add("sched", "sched_wakeup_new",
+        {{HookKind::tp_btf, s->progs.st_wakeup_new_btf}, {HookKind::raw_tp, s->progs.st_wakeup_new_raw}});
+  add_filter_hooks(h, targets,
+                   {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
+  AITRACE_TRY(impl->skel.load("sched_trace"));
+  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, targets));
+
+  for (int cpu = 0; cpu < impl->ncpus; cpu++) {
+    errno = 0;
+    int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "aitrace_st_ring", 0, 0, impl->ring_bytes, nullptr);
+    if (fd < 0)
+      return make_error(ErrorKind::runtime, "creating the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
+    impl->ring_fds.push_back(fd);
+    uint32_t key = static_cast<uint32_t>(cpu);
+    int err = bpf_map_update_elem(bpf_map__fd(s->maps.st_rings), &key, &fd, BPF_ANY);
+    if (err)
+      return make_error(ErrorKind::runtime, "installing the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
+  }
+
+  if (!opts.trace_path.empty()) {
+    auto w = PerfettoWriter::create(opts.trace_path);
+    if (!w) return w.error();
+    impl->trace = std::move(w.value());
+    impl->trace->system_info();
+  }
+  impl->decoder = std::make_unique<SchedTraceDecoder>(&impl->summary, impl->trace.get());
+  Impl* raw = impl.get();
+  impl->reader = std::make_unique<RingReader>([raw](std::span<const std::byte> rec) { raw->on_record(rec); });
+  for (int fd : impl->ring_fds) AITRACE_TRY(impl->reader->add(fd));
+  impl->last_flush_ns = coarse_now_ns();
+  return std::unique_ptr<SchedTraceCollector>(new SchedTraceCollector(std::move(impl)));
+}
+
+Status SchedTraceCollector::attach() {
+  impl_->hooks.attach_all();
+  if (!impl_->hooks.attached("sched:sched_switch")) {
+    const HookStatus* st = impl_->hooks.status("sched:sched_switch");
+    return make_error(ErrorKind::unsupported, "EEVDF trace: sched_switch {}", st ? st->state_text() : "not attached");
+  }
+  for (const auto& st : impl_->hooks.statuses())
+    if (st.state != HookStatus::State::attached) warn("EEVDF trace: {} {}", st.event, st.state_text());
+  return {};
+}
+
+void SchedTraceCollector::add_to(RunLoop& loop) { loop.add_ring(impl_->reader.get()); }
+
+Status SchedTraceCollector::on_tick(bool final) {
+  AITRACE_TRY(impl_->flush_error);
+  if (final) return finish();
+  if (impl_->trace) {
+    impl_->last_flush_ns = coarse_now_ns();
+    return impl_->trace->flush(true);
+  }
+  return {};
+}
+
+Status SchedTraceCollector::finish() {
+  // Links first: nothing new arrives while the last records are drained.
+  impl_->hooks.detach_all();
+  AITRACE_TRY(impl_->reader->drain().status());
+  AITRACE_TRY(impl_->flush_error);
+  if (impl_->trace) {
+    AITRACE_TRY(impl_->trace->finish());
+  }
+  return {};
+}
+
+const HookSet& SchedTraceCollector::hooks() const { return impl_->hooks; }
+const EevdfSummary& SchedTraceCollector::summary() const { return impl_->summary; }
+const std::string& SchedTraceCollector::trace_path() const {
+  return impl_->trace ? impl_->trace->path() : impl_->no_trace;
+}
+
+SchedTraceStats SchedTraceCollector::stats() const {
+  SchedTraceStats st;
+  std::vector<aitrace_st_stats> per_cpu(static_cast<size_t>(impl_->ncpus));
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.st_stats), &zero, per_cpu.data()) == 0) {
+    for (const auto& c : per_cpu) {
+      st.lost_per_cpu.push_back(c.lost);
+      st.emitted += c.emitted;
+      st.lost += c.lost;
+      st.no_ring += c.no_ring;
+      st.wakeups_sent += c.wakeups_sent;
+    }
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, impl_->skel->obj) {
+    int fd = bpf_program__fd(prog);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+    st.missed += info.recursion_misses;
+    if (info.run_cnt) st.programs.push_back({bpf_program__name(prog), info.run_cnt, info.run_time_ns});
+  }
+  st.decoded = impl_->decoder->switches() + impl_->decoder->wakings() + impl_->decoder->wakeups();
+  st.malformed = impl_->decoder->malformed();
+  if (impl_->trace) {
+    st.trace_packets = impl_->trace->packets_written();
+    st.trace_bytes = impl_->trace->bytes_written();
+  }
+  return st;
+}
+
+nlohmann::json SchedTraceStats::json() const {
+  nlohmann::json j = {{"records", emitted},
+                      {"lost", lost + no_ring + missed},
+                      {"missed", missed},
+                      {"lost_per_cpu", lost_per_cpu},
+                      {"decoded", decoded},
+                      {"malformed", malformed},
+                      {"consumer_wakeups", wakeups_sent},
+                      {"trace_packets", trace_packets},
+                      {"trace_bytes", trace_bytes}};
+  if (!programs.empty()) {
+    nlohmann::json progs = nlohmann::json::array();
+    for (const auto& p : programs)
+      progs.push_back({{"program", p.name}, {"runs", p.runs}, {"run_ns", p.run_ns}, {"ns_per_run", p.run_ns / p.runs}});
+    j["bpf_stats"] = std::move(progs);
+  }
+  return j;
+}
+
+std::string SchedTraceStats::text() const {
+  std::string out = fmt::format("EEVDF trace: {} records, {} lost", emitted, lost + no_ring + missed);
+  if (missed) out += fmt::format(" ({} events missed: program already running on the CPU)", missed);
+  if (lost) {
+    out += " (per CPU:";
+    for (size_t i = 0; i < lost_per_cpu.size(); i++)
+      if (lost_per_cpu[i]) out += fmt::format(" cpu{}={}", i, lost_per_cpu[i]);
+    out += "; ring buffer full)";
+  }
+  if (trace_packets) out += fmt::format(", {} packets / {} bytes written", trace_packets, trace_bytes);
+  out += "\n";
+  for (const auto& p : programs)
+    out += fmt::format("  {}: {} runs, {} ns per run\n", p.name, p.runs, p.run_ns / p.runs);
+  return out;
+}
+
+}  // namespace aitrace

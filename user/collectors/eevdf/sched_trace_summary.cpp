@@ -1,0 +1,167 @@
+// Per-thread EEVDF summary: slices, weights, preemptions and the lag distribution at switch-out.
+#include "aitrace/output/escape.hpp"
+#include "aitrace/output/histogram_render.hpp"
+#include "aitrace/output/signed_histogram_render.hpp"
+#include "aitrace/eevdf/sched_trace.hpp"
+#include "aitrace/eevdf/sched_trace_math.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace aitrace {
+namespace {
+
+eevdf::CfsState cfs_state(const aitrace_st_cfs& c) {
+  return {c.sum_w_vruntime, c.sum_weight, c.zero_vruntime, c.curr_on_rq != 0, c.curr_vruntime, c.curr_weight};
+}
+
+bool involuntary(const aitrace_st_switch& r) { return r.preempt || r.prev_state == 0; }
+
+uint64_t runtime_since_pick(const aitrace_st_task& t) {
+  return t.sum_exec_runtime >= t.prev_sum_exec_runtime ? t.sum_exec_runtime - t.prev_sum_exec_runtime : 0;
+}
+
+constexpr size_t kTopPreemptors = 5;
+
+}  // namespace
+
+std::optional<int64_t> switch_out_lag(const aitrace_st_switch& r, bool* eligible) {
+  if (!(r.hdr.flags & AITRACE_ST_F_AVG) || !r.prev_cfs.valid || !r.prev.pid) return std::nullopt;
+  eevdf::CfsState c = cfs_state(r.prev_cfs);
+  // A task still on the run queue was put back into the sums; one that went to sleep was the
+  // running entity when the kernel decided, so it is added back in.
+  std::optional<eevdf::Entity> extra;
+  if (!r.prev.on_rq) extra = eevdf::Entity{r.prev.vruntime, r.prev.weight};
+  if (eligible) *eligible = eevdf::eligible(c, r.prev.vruntime, extra);
+  return eevdf::lag(c, r.prev.vruntime, extra);
+}
+
+EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
+  EevdfThread& th = threads_[t.pid];
+  th.tid = t.pid;
+  th.tgid = t.tgid;
+  th.comm = std::string(kernel_string(t.comm, sizeof(t.comm)));
+  th.prio = t.prio;
+  th.weight = t.weight;
+  th.slice_ns = t.slice;
+  th.custom_slice = t.custom_slice != 0;
+  th.last_vruntime = t.vruntime;
+  return th;
+}
+
+const EevdfThread* EevdfSummary::thread(uint32_t tid) const {
+  auto it = threads_.find(tid);
+  return it == threads_.end() ? nullptr : &it->second;
+}
+
+void EevdfSummary::on_switch(const aitrace_st_switch& r) {
+  seen_ = true;
+  flags_ = r.hdr.flags;
+  if (r.prev_wanted && r.prev.pid) {
+    EevdfThread& th = thread_for(r.prev);
+    th.switch_outs++;
+    th.runtime_ns += runtime_since_pick(r.prev);
+    if (involuntary(r)) {
+      th.preempted++;
+      if ((r.hdr.flags & AITRACE_ST_F_EEVDF) && runtime_since_pick(r.prev) < r.prev.slice)
+        th.preempted_before_slice_end++;
+      auto& p = th.preemptors[r.next.pid];
+      p.comm = std::string(kernel_string(r.next.comm, sizeof(r.next.comm)));
+      p.count++;
+    }
+    bool eligible = false;
+    if (auto lag = switch_out_lag(r, &eligible)) {
+      th.lag_ns.record(*lag);
+      if (eligible) th.eligible_switch_outs++;
+    }
+  }
+  if (r.next_wanted && r.next.pid) {
+    EevdfThread& th = thread_for(r.next);
+    th.switch_ins++;
+    if (r.wakeup_preempt) th.wakeup_preemptions++;
+  }
+}
+
+void EevdfSummary::on_wakeup(const aitrace_st_wakeup& r) {
+  seen_ = true;
+  flags_ = r.hdr.flags;
+  if (!r.wakee.pid) return;
+  thread_for(r.wakee).wakeups++;
+}
+
+nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
+  std::vector<std::pair<uint32_t, const EevdfThread::Preemptor*>> top;
+  for (const auto& [pid, p] : t.preemptors) top.push_back({pid, &p});
+  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+    return a.second->count != b.second->count ? a.second->count > b.second->count : a.first < b.first;
+  });
+  if (top.size() > kTopPreemptors) top.resize(kTopPreemptors);
+  nlohmann::json preemptors = nlohmann::json::array();
+  for (const auto& [pid, p] : top)
+    preemptors.push_back({{"pid", pid}, {"comm", sanitize_utf8(p->comm)}, {"count", p->count}});
+
+  nlohmann::json j = {{"weight", t.weight},
+                      {"switch_ins", t.switch_ins},
+                      {"switch_outs", t.switch_outs},
+                      {"preempted", t.preempted},
+                      {"wakeups", t.wakeups},
+                      {"runtime_ns", t.runtime_ns},
+                      {"top_preemptors", std::move(preemptors)}};
+  if (!eevdf_kernel()) {
+    j["kernel"] = "cfs";
+    j["note"] = "CFS kernel: no EEVDF fields";
+    j["vruntime_ns"] = t.last_vruntime;
+    return j;
+  }
+  j["slice_ns"] = t.slice_ns;
+  j["custom_slice"] = t.custom_slice;
+  j["preempted_before_slice_end"] = t.preempted_before_slice_end;
+  j["wakeup_preemptions"] = t.wakeup_preemptions;
+  if (lag_available()) {
+    j["eligible_switch_outs"] = t.eligible_switch_outs;
+    j["lag_ns"] = signed_histogram_json(t.lag_ns);
+  }
+  return j;
+}
+
+nlohmann::json EevdfSummary::json() const {
+  nlohmann::json groups = nlohmann::json::array();
+  for (const auto& [tid, t] : threads_)
+    groups.push_back({{"tid", tid}, {"tgid", t.tgid}, {"comm", sanitize_utf8(t.comm)}, {"eevdf", thread_json(t)}});
+  return {{"kernel", eevdf_kernel() ? "eevdf" : "cfs"}, {"groups", std::move(groups)}};
+}
+
+std::string EevdfSummary::text() const {
+  std::string out;
+  if (!eevdf_kernel()) out += "EEVDF: CFS kernel: no EEVDF fields (vruntime only)\n";
+  for (const auto& [tid, t] : threads_) {
+    if (!t.switch_outs && !t.wakeups) continue;
+    out += fmt::format("EEVDF {} (tid {}, tgid {}): weight {}", escape_text(t.comm), tid, t.tgid, t.weight);
+    if (eevdf_kernel()) out += fmt::format(", slice {}{}", format_ns(t.slice_ns), t.custom_slice ? " (custom)" : "");
+    out += fmt::format(", cpu {}\n", format_ns(t.runtime_ns));
+    out += fmt::format("  switch-ins {}, switch-outs {}, preempted {}", t.switch_ins, t.switch_outs, t.preempted);
+    if (eevdf_kernel())
+      out += fmt::format(" ({} before slice end), wakeups {}, wakeup preemptions {}", t.preempted_before_slice_end,
+                         t.wakeups, t.wakeup_preemptions);
+    out += "\n";
+    if (!t.preemptors.empty()) {
+      std::vector<std::pair<uint64_t, uint32_t>> top;
+      for (const auto& [pid, p] : t.preemptors) top.push_back({p.count, pid});
+      std::sort(top.begin(), top.end(),
+                [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+      out += "  preempted by:";
+      for (size_t i = 0; i < top.size() && i < kTopPreemptors; i++)
+        out +=
+            fmt::format(" {}[{}] x{}", escape_text(t.preemptors.at(top[i].second).comm), top[i].second, top[i].first);
+      out += "\n";
+    }
+    if (eevdf_kernel() && lag_available()) {
+      out += fmt::format("  eligible at switch-out: {} of {}\n", t.eligible_switch_outs, t.lag_ns.count());
+      out += signed_histogram_text(t.lag_ns, "lag at switch-out (V - v, virtual time)");
+    }
+  }
+  return out;
+}
+
+}  // namespace aitrace

@@ -1,0 +1,46 @@
+// The migrate collector: loads bpf/migrate.bpf.c with the hook flavour this kernel accepts,
+// applies the target filter, and reads the in-kernel aggregates back as a MigrateSnapshot.
+#pragma once
+
+#include "aitrace/core/hooks.hpp"
+#include "aitrace/migrate/migrate_report.hpp"
+#include "aitrace/core/result.hpp"
+#include "aitrace/core/targets.hpp"
+
+#include <memory>
+
+struct migrate_bpf;
+
+namespace aitrace {
+
+// The one hook aitrace migrate cannot work without; a clear error when this kernel lacks it.
+Status require_migrate_end_hook(const HookStatus* end);
+
+// Reads the aggregates of a loaded migrate skeleton (summed over CPUs).
+Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* skel);
+
+class MigrateCollector {
+ public:
+  // Opens, configures (filter, mm_migrate_pages argument count), chooses hooks and loads.
+  static Result<std::unique_ptr<MigrateCollector>> load(const ResolvedTargets& targets);
+  ~MigrateCollector();
+  MigrateCollector(const MigrateCollector&) = delete;
+  MigrateCollector& operator=(const MigrateCollector&) = delete;
+
+  // Fills the pid filter maps (after load) and attaches; fails when mm_migrate_pages cannot.
+  Status attach(const ResolvedTargets& targets);
+  void detach() { hooks_.detach_all(); }
+  Result<MigrateSnapshot> snapshot() const;
+
+  const HookSet& hooks() const { return hooks_; }
+  std::vector<MigrateHookState> hook_states() const;
+  migrate_bpf* skeleton() const;
+
+ private:
+  MigrateCollector();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  HookSet hooks_;
+};
+
+}  // namespace aitrace

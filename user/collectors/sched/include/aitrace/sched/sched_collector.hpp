@@ -1,0 +1,113 @@
+// The sched collector: loads bpf/sched.bpf.c, attaches one hook flavour for every event, and
+// reads the in-kernel aggregates (per-group stats + sparse histograms) into snapshots.
+#pragma once
+
+#include "aitrace/core/histogram.hpp"
+#include "aitrace/core/hooks.hpp"
+#include "aitrace/core/result.hpp"
+#include "aitrace/sched_events.h"
+#include "aitrace/core/targets.hpp"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace aitrace {
+
+enum class SchedGroupBy { thread, process, cgroup, comm, none };
+std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s);
+const char* sched_group_by_name(SchedGroupBy g);
+
+inline constexpr std::array<const char*, AITRACE_SCHED_METRICS> kSchedMetricNames = {
+    "runq_wakeup", "runq_preempt", "oncpu", "offcpu_sleep", "offcpu_block"};
+
+// Which clock stamps transitions: the run queue's (what schedstat uses; the default) or
+// bpf_ktime_get_ns() read at the tracepoint.
+enum class SchedClock { automatic, rq, ktime };
+
+// A million groups is far beyond any host's thread count and keeps the maps allocatable.
+inline constexpr uint32_t kSchedMaxGroupsLimit = 1u << 20;
+
+struct SchedConfig {
+  SchedGroupBy group_by = SchedGroupBy::process;
+  SchedClock clock = SchedClock::automatic;
+  uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;      // 1..kSchedMaxGroupsLimit
+  uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
+  uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
+  ResolvedTargets targets;                                     // whole system when empty
+};
+
+struct SchedCounters {
+  uint64_t switches = 0, involuntary = 0, migrations = 0, numa_moves = 0, numa_swaps = 0;
+};
+
+struct SchedGroup {
+  uint64_t id = 0;  // tid, tgid, cgroup id, comm hash, 0; AITRACE_SCHED_GROUP_OTHER for `other`
+  uint32_t slot = 0;
+  bool other = false;
+  bool exited = false;
+  uint32_t pid = 0, tid = 0;
+  uint64_t cgroup_id = 0;
+  std::string comm;  // raw kernel bytes; escape when printing
+  SchedCounters counters;
+  // Exact count/sum/min/max per metric (buckets may miss samples when the hist map overflowed;
+  // min/max are 0 when unknown, as in interval deltas).
+  std::array<uint64_t, AITRACE_SCHED_METRICS> count{}, sum{}, min{}, max{};
+  // Sparse buckets per metric: {bucket index, count}, sorted by index.
+  std::array<std::vector<std::pair<uint32_t, uint64_t>>, AITRACE_SCHED_METRICS> buckets;
+
+  // The metric's histogram (a dense Histogram is built only for what is printed).
+  Histogram histogram(int metric) const;
+};
+
+struct SchedLost {
+  uint64_t groups_overflow = 0;     // tasks routed to `other` (group map full)
+  uint64_t hist_overflow = 0;       // samples missing from buckets
+  uint64_t task_state_missing = 0;  // events without per-task state
+  uint64_t fork_overflow = 0;       // child processes not followed (filter map full)
+  uint64_t transitions_missed = 0;  // a task's previous switch never reached the program
+};
+
+struct SchedSnapshot {
+  uint64_t duration_ns = 0;
+  std::vector<SchedGroup> groups;  // unordered
+  SchedLost lost;
+  uint64_t group_capacity = 0;
+};
+
+// Interval view: what happened between two cumulative snapshots. min/max come from buckets.
+SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot& before);
+
+class SchedCollector {
+ public:
+  SchedCollector(SchedCollector&&) noexcept;
+  SchedCollector& operator=(SchedCollector&&) noexcept;
+  ~SchedCollector();
+
+  // Opens the object, applies the config and the filter (rodata), chooses hooks.
+  static Result<SchedCollector> open(const SchedConfig& cfg);
+  // Loads (verifier), fills the filter maps, seeds the `other` group.
+  Status load();
+  // Attaches every chosen hook; fails only when sched_switch could not attach.
+  Status attach();
+  void detach();
+  // Reads the cumulative aggregates now.
+  Result<SchedSnapshot> read() const;
+
+  const HookSet& hooks() const;
+  HookKind flavour() const;
+  bool uses_rq_clock() const;
+  const SchedConfig& config() const;
+
+ private:
+  struct Impl;
+  explicit SchedCollector(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aitrace

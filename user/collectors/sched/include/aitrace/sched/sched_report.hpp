@@ -1,0 +1,33 @@
+// Renderings of a sched snapshot: the aitrace.sched/1 JSON document (docs/sched.md) and the
+// terminal report (bars + percentiles per group, top groups first).
+#pragma once
+
+#include "aitrace/sched/sched_collector.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace aitrace {
+
+struct SchedReportOptions {
+  SchedGroupBy group_by = SchedGroupBy::process;
+  size_t top = 10;        // text: groups shown (JSON has all)
+  bool interval = false;  // an interval report rather than the final summary
+  uint64_t interval_index = 0;
+  std::map<uint64_t, std::string> cgroup_paths;            // for --by cgroup
+  std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
+  std::vector<std::pair<std::string, std::string>> hooks;  // every hook: event, state ("attached (tp_btf)")
+};
+
+// Groups in report order: most run-queue wait first, then most on-CPU time; `other` stays in
+// that order too (it is a group like the rest, only its key is synthetic).
+std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap);
+
+nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& opts);
+std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& opts);
+
+}  // namespace aitrace

@@ -1,0 +1,360 @@
+#include "aitrace/sched/sched_collector.hpp"
+
+#include "aitrace/core/bpf_object.hpp"
+#include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/core/log.hpp"
+#include "aitrace/core/map_walk.hpp"
+#include "sched.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+
+#include <sys/stat.h>
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+namespace aitrace {
+namespace {
+
+using SchedSkeleton = AITRACE_SKELETON_TYPE(sched);
+
+// Tasks tracked at once by the raw_tp fallback's tid-keyed map (task storage has no limit).
+constexpr uint32_t kRawTpMaxTasks = 65536;
+
+struct SchedEvent {
+  const char* name;
+  bpf_program* btf_prog;
+  bpf_program* raw_prog;
+};
+
+// One flavour for every event: the per-task state lives in task storage (tp_btf) or in the
+// tid-keyed map (raw_tp), and mixing them would lose every transition between the two.
+HookKind choose_flavour() {
+  const char* forced = std::getenv("AITRACE_HOOK");
+  if (forced && parse_hook_kind(forced) == HookKind::raw_tp) return HookKind::raw_tp;
+  // tp_btf mode keeps per-task state in task storage (5.11+); 5.8-5.10 take the raw_tp path.
+  if (probe_hook_kind(HookKind::tp_btf).works &&
+      libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1)
+    return HookKind::tp_btf;
+  return HookKind::raw_tp;
+}
+
+uint32_t bpf_group_by(SchedGroupBy g) {
+  switch (g) {
+    case SchedGroupBy::thread:
+      return AITRACE_SCHED_BY_THREAD;
+    case SchedGroupBy::process:
+      return AITRACE_SCHED_BY_PROCESS;
+    case SchedGroupBy::cgroup:
+      return AITRACE_SCHED_BY_CGROUP;
+    case SchedGroupBy::comm:
+      return AITRACE_SCHED_BY_COMM;
+    case SchedGroupBy::none:
+      return AITRACE_SCHED_BY_NONE;
+  }
+  return AITRACE_SCHED_BY_PROCESS;
+}
+
+}  // namespace
+
+std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s) {
+  if (s == "thread") return SchedGroupBy::thread;
+  if (s == "process") return SchedGroupBy::process;
+  if (s == "cgroup") return SchedGroupBy::cgroup;
+  if (s == "comm") return SchedGroupBy::comm;
+  if (s == "none") return SchedGroupBy::none;
+  return std::nullopt;
+}
+
+const char* sched_group_by_name(SchedGroupBy g) {
+  switch (g) {
+    case SchedGroupBy::thread:
+      return "thread";
+    case SchedGroupBy::process:
+      return "process";
+    case SchedGroupBy::cgroup:
+      return "cgroup";
+    case SchedGroupBy::comm:
+      return "comm";
+    case SchedGroupBy::none:
+      return "none";
+  }
+  return "?";
+}
+
+struct SchedCollector::Impl {
+  SchedConfig cfg;
+  SchedSkeleton skel;
+  HookSet hooks;
+  HookKind flavour = HookKind::tp_btf;
+  std::chrono::steady_clock::time_point attached_at;
+};
+
+SchedCollector::SchedCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SchedCollector::SchedCollector(SchedCollector&&) noexcept = default;
+SchedCollector& SchedCollector::operator=(SchedCollector&&) noexcept = default;
+SchedCollector::~SchedCollector() = default;
+
+const HookSet& SchedCollector::hooks() const { return impl_->hooks; }
+HookKind SchedCollector::flavour() const { return impl_->flavour; }
+bool SchedCollector::uses_rq_clock() const { return impl_->skel.get()->rodata->use_rq_clock; }
+const SchedConfig& SchedCollector::config() const { return impl_->cfg; }
+
+Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
+  if (cfg.max_groups == 0 || cfg.max_groups > kSchedMaxGroupsLimit)
+    return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
+  auto skel = SchedSkeleton::open("sched");
+  if (!skel) return skel.error();
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = cfg;
+  impl->skel = std::move(*skel);
+  sched_bpf* s = impl->skel.get();
+
+  set_filter_config(s, cfg.targets);
+  s->rodata->group_by = bpf_group_by(cfg.group_by);
+  s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
+  s->rodata->use_rq_clock = cfg.clock != SchedClock::ktime;
+  const uint32_t slots = cfg.max_groups + 1;  // + `other`
+  const uint32_t dense = std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
+  s->rodata->max_slots = slots;
+  s->rodata->dense_slots = cfg.dense_groups ? dense : 0;
+
+  uint64_t hist_entries = cfg.max_hist_entries
+                              ? cfg.max_hist_entries
+                              : std::max<uint64_t>(AITRACE_SCHED_MIN_HIST_ENTRIES,
+                                                   uint64_t{cfg.max_groups} * AITRACE_SCHED_HIST_ENTRIES_PER_GROUP);
+  if (hist_entries > (1u << 24)) hist_entries = 1u << 24;
+  bpf_map__set_max_entries(s->maps.group_slots, cfg.max_groups);
+  bpf_map__set_max_entries(s->maps.group_stats, slots);
+  bpf_map__set_max_entries(s->maps.dense_hist, dense);
+  bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_entries));
+
+  impl->flavour = choose_flavour();
+  const bool btf = impl->flavour == HookKind::tp_btf;
+  if (!btf) {
+    bpf_map__set_max_entries(s->maps.task_states_by_tid, kRawTpMaxTasks);
+    bpf_map__set_autocreate(s->maps.task_states, false);  // unused, and absent before 5.11
+  }
+
+  const SchedEvent events[] = {
+      {"sched_switch", s->progs.sched_switch_btf, s->progs.sched_switch_raw},
+      {"sched_wakeup", s->progs.sched_wakeup_btf, s->progs.sched_wakeup_raw},
+      {"sched_wakeup_new", s->progs.sched_wakeup_new_btf, s->progs.sched_wakeup_new_raw},
+      {"sched_migrate_task", s->progs.sched_migrate_task_btf, s->progs.sched_migrate_task_raw},
+      {"sched_move_numa", s->progs.sched_move_numa_btf, s->progs.sched_move_numa_raw},
+      {"sched_swap_numa", s->progs.sched_swap_numa_btf, s->progs.sched_swap_numa_raw},
+      {"sched_process_exit", s->progs.sched_process_exit_btf, s->progs.sched_process_exit_raw},
+      {"task_rename", s->progs.task_rename_btf, s->progs.task_rename_raw},
+  };
+  for (const SchedEvent& e : events) {
+    bpf_program* chosen = btf ? e.btf_prog : e.raw_prog;
+    bpf_program__set_autoload(btf ? e.raw_prog : e.btf_prog, false);
+    const char* category = std::strcmp(e.name, "task_rename") == 0 ? "task" : "sched";
+    impl->hooks.add(category, e.name, {{impl->flavour, chosen}});
+  }
+  add_filter_hooks(impl->hooks, cfg.targets,
+                   {s->progs.sched_fork_btf, s->progs.sched_fork_raw, s->progs.sched_forget_btf,
+                    s->progs.sched_forget_raw},
+                   impl->flavour);
+  return SchedCollector(std::move(impl));
+}
+
+Status SchedCollector::load() {
+  sched_bpf* s = impl_->skel.get();
+  AITRACE_TRY(impl_->skel.load("sched"));
+  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, impl_->cfg.targets));
+  // `other` (slot 0) exists from the start, so a full group map always has somewhere to count.
+  aitrace_sched_group other{};
+  for (auto& m : other.metrics) m.min = ~0ULL;
+  other.id = AITRACE_SCHED_GROUP_OTHER;
+  other.used = 1;
+  std::memcpy(other.comm, "other", 6);
+  uint32_t key = AITRACE_SCHED_OTHER_SLOT;
+  int err = bpf_map__update_elem(s->maps.group_stats, &key, sizeof(key), &other, sizeof(other), BPF_ANY);
+  if (err) return make_error(ErrorKind::runtime, "seeding the sched group map: {}", bpf_error_text(err));
+  return {};
+}
+
+Status SchedCollector::attach() {
+  impl_->hooks.attach_all();
+  for (const HookStatus& st : impl_->hooks.statuses()) debug("sched: {}: {}", st.event, st.state_text());
+  if (!impl_->hooks.attached("sched:sched_switch")) {
+    const HookStatus* st = impl_->hooks.status("sched:sched_switch");
+    return make_error(ErrorKind::unsupported, "cannot trace sched_switch: {}", st ? st->state_text() : "no hook");
+  }
+  for (const char* ev : {"sched:sched_wakeup", "sched:sched_wakeup_new"}) {
+    const HookStatus* st = impl_->hooks.status(ev);
+    if (st && st->state != HookStatus::State::attached)
+      warn("{} {}: runq_wakeup and offcpu histograms will be empty", ev, st->state_text());
+  }
+  if (impl_->cfg.targets.cfg.follow_forks && !impl_->hooks.attached("sched:sched_process_fork"))
+    warn("sched:sched_process_fork is not attached: child processes of the command are not traced");
+  impl_->attached_at = std::chrono::steady_clock::now();
+  return {};
+}
+
+void SchedCollector::detach() { impl_->hooks.detach_all(); }
+
+namespace {
+
+template <typename Key, typename Value, typename Fn>
+Status for_each_entry(int fd, Fn&& fn) {
+  // Batched reads when the kernel has them (5.6+), one key at a time otherwise.
+  constexpr uint32_t kBatch = 4096;
+  std::vector<Key> keys(kBatch);
+  std::vector<Value> values(kBatch);
+  Key token{};
+  bool first = true;
+  for (;;) {
+    uint32_t count = kBatch;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &token, &token, keys.data(), values.data(), &count, nullptr);
+    if (err && errno != ENOENT) {
+      if (!first || (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)) break;
+      for_each_map_entry<Key, Value>(fd, fn);  // no batch operations on this kernel
+      return {};
+    }
+    for (uint32_t i = 0; i < count; i++) fn(keys[i], values[i]);
+    first = false;
+    if (err) return {};  // ENOENT: that was the last batch
+  }
+  return make_error(ErrorKind::runtime, "reading a sched map: {}", bpf_error_text(-errno));
+}
+
+}  // namespace
+
+Result<SchedSnapshot> SchedCollector::read() const {
+  sched_bpf* s = impl_->skel.get();
+  SchedSnapshot snap;
+  snap.duration_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - impl_->attached_at)
+          .count());
+  snap.group_capacity = impl_->cfg.max_groups;
+  const uint32_t slots = bpf_map__max_entries(s->maps.group_stats);
+  const uint32_t dense = s->rodata->dense_slots;
+  const uint32_t used_slots = static_cast<uint32_t>(std::min<uint64_t>(s->data->next_slot, slots));
+  std::unordered_map<uint32_t, size_t> index;  // slot -> snap.groups position
+  AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_group>(
+      bpf_map__fd(s->maps.group_stats), [&](uint32_t slot, const aitrace_sched_group& g) {
+        if (!g.used || slot >= used_slots) return;
+        SchedGroup out;
+        out.slot = slot;
+        out.id = slot == AITRACE_SCHED_OTHER_SLOT ? AITRACE_SCHED_GROUP_OTHER : g.id;
+        out.other = slot == AITRACE_SCHED_OTHER_SLOT;
+        out.exited = g.flags & AITRACE_SCHED_GROUP_EXITED;
+        out.pid = g.pid;
+        out.tid = g.tid;
+        out.cgroup_id = g.cgroup_id;
+        out.comm = std::string(g.comm, strnlen(g.comm, sizeof(g.comm)));
+        out.counters = {g.switches, g.involuntary, g.migrations, g.numa_moves, g.numa_swaps};
+        for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+          out.count[m] = g.metrics[m].count;
+          out.sum[m] = g.metrics[m].sum;
+          out.min[m] = g.metrics[m].min != ~0ULL ? g.metrics[m].min : 0;
+          out.max[m] = g.metrics[m].max;
+        }
+        index[slot] = snap.groups.size();
+        snap.groups.push_back(std::move(out));
+      })));
+  // Dense histograms: one lookup per used slot (each value is ~25 KB).
+  auto dh = std::make_unique<aitrace_sched_dense_hist>();
+  for (uint32_t slot = 0; slot < std::min(dense, used_slots); slot++) {
+    auto it = index.find(slot);
+    if (it == index.end()) continue;
+    if (bpf_map__lookup_elem(s->maps.dense_hist, &slot, sizeof(slot), dh.get(), sizeof(*dh), 0) != 0) continue;
+    SchedGroup& g = snap.groups[it->second];
+    // Dense slots keep no sample count in the kernel: it is the sum of the buckets, and
+    // switch-ins with a run-queue sample are counted by those samples.
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      g.count[m] = 0;
+      for (uint32_t b = 0; b < AITRACE_HIST_BUCKETS; b++)
+        if (dh->buckets[m][b]) {
+          g.buckets[m].push_back({b, dh->buckets[m][b]});
+          g.count[m] += dh->buckets[m][b];
+        }
+      if (!g.count[m]) g.min[m] = 0;
+    }
+    g.counters.switches += g.count[AITRACE_SCHED_RUNQ_WAKEUP] + g.count[AITRACE_SCHED_RUNQ_PREEMPT];
+  }
+  AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, uint64_t>(
+      bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, uint64_t n) {
+        auto it = index.find(k.slot);
+        if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.bucket >= AITRACE_HIST_BUCKETS || !n) return;
+        snap.groups[it->second].buckets[k.metric].push_back({k.bucket, n});
+      })));
+  for (SchedGroup& g : snap.groups)
+    for (auto& b : g.buckets) std::sort(b.begin(), b.end());
+  snap.lost.groups_overflow = s->bss->groups_overflow;
+  snap.lost.hist_overflow = s->bss->hist_overflow;
+  snap.lost.task_state_missing = s->bss->task_state_missing;
+  snap.lost.fork_overflow = s->bss->filter_fork_overflow;
+  snap.lost.transitions_missed = s->bss->transitions_missed;
+  if (s->bss->transitions_repaired)
+    debug("sched: {} switches that never reached the program closed from sched_info stamps",
+          s->bss->transitions_repaired);
+  return snap;
+}
+
+Histogram SchedGroup::histogram(int metric) const {
+  Histogram h;
+  if (metric < 0 || metric >= AITRACE_SCHED_METRICS) return h;
+  for (auto [b, n] : buckets[metric]) h.add_bucket(b, n);
+  h.add_sum(sum[metric]);
+  if (!h.count()) return h;
+  // The kernel's min/max are exact unless a racing update on another CPU lost one; the bucket
+  // bounds are always right, so the kernel's values are used only when they agree with them.
+  uint64_t mn = min[metric], mx = max[metric];
+  if (count[metric] && aitrace_hist_bucket(mn) == aitrace_hist_bucket(h.min()) &&
+      aitrace_hist_bucket(mx) == aitrace_hist_bucket(h.max()) && mn <= mx)
+    h.set_exact_min_max(mn, mx);
+  return h;
+}
+
+SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot& before) {
+  std::unordered_map<uint32_t, const SchedGroup*> prev;
+  for (const auto& g : before.groups) prev[g.slot] = &g;
+  SchedSnapshot out;
+  out.duration_ns = now.duration_ns - std::min(now.duration_ns, before.duration_ns);
+  out.group_capacity = now.group_capacity;
+  auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
+  out.lost = {sub(now.lost.groups_overflow, before.lost.groups_overflow),
+              sub(now.lost.hist_overflow, before.lost.hist_overflow),
+              sub(now.lost.task_state_missing, before.lost.task_state_missing),
+              sub(now.lost.fork_overflow, before.lost.fork_overflow),
+              sub(now.lost.transitions_missed, before.lost.transitions_missed)};
+  for (const auto& g : now.groups) {
+    auto it = prev.find(g.slot);
+    if (it == prev.end()) {
+      out.groups.push_back(g);
+      continue;
+    }
+    const SchedGroup& p = *it->second;
+    SchedGroup d = g;
+    d.counters = {sub(g.counters.switches, p.counters.switches), sub(g.counters.involuntary, p.counters.involuntary),
+                  sub(g.counters.migrations, p.counters.migrations), sub(g.counters.numa_moves, p.counters.numa_moves),
+                  sub(g.counters.numa_swaps, p.counters.numa_swaps)};
+    bool active = d.counters.switches || d.counters.migrations || d.counters.involuntary;
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      d.count[m] = sub(g.count[m], p.count[m]);
+      d.sum[m] = sub(g.sum[m], p.sum[m]);
+      d.min[m] = d.max[m] = 0;  // unknown for an interval: taken from the buckets
+      std::vector<std::pair<uint32_t, uint64_t>> delta;
+      size_t j = 0;
+      const auto& pb = p.buckets[m];
+      for (auto [b, n] : g.buckets[m]) {
+        while (j < pb.size() && pb[j].first < b) j++;
+        uint64_t before_n = j < pb.size() && pb[j].first == b ? pb[j].second : 0;
+        if (n > before_n) delta.push_back({b, n - before_n});
+      }
+      d.buckets[m] = std::move(delta);
+      active |= d.count[m] != 0;
+    }
+    if (active) out.groups.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace aitrace

@@ -1,0 +1,148 @@
+#include "aitrace/sched/sched_report.hpp"
+
+#include "aitrace/output/escape.hpp"
+#include "aitrace/output/histogram_render.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace aitrace {
+namespace {
+
+uint64_t runq_wait(const SchedGroup& g) { return g.sum[AITRACE_SCHED_RUNQ_WAKEUP] + g.sum[AITRACE_SCHED_RUNQ_PREEMPT]; }
+
+std::string group_label(const SchedGroup& g, const SchedReportOptions& o) {
+  if (g.other) return "other (groups that did not fit)";
+  std::string comm = escape_text(g.comm);
+  switch (o.group_by) {
+    case SchedGroupBy::thread:
+      return fmt::format("thread {} ({}) of process {}", g.tid, comm, g.pid);
+    case SchedGroupBy::process:
+      return fmt::format("process {} ({})", g.pid, comm);
+    case SchedGroupBy::cgroup: {
+      auto it = o.cgroup_paths.find(g.id);
+      return fmt::format("cgroup {}",
+                         it != o.cgroup_paths.end() ? escape_text(it->second) : fmt::format("id {} (removed)", g.id));
+    }
+    case SchedGroupBy::comm:
+      return fmt::format("comm {}", comm);
+    case SchedGroupBy::none:
+      return "all traced tasks";
+  }
+  return "?";
+}
+
+nlohmann::json lost_json(const SchedLost& l) {
+  return {{"groups_overflow", l.groups_overflow},
+          {"hist_overflow", l.hist_overflow},
+          {"task_state_missing", l.task_state_missing},
+          {"fork_overflow", l.fork_overflow},
+          {"transitions_missed", l.transitions_missed}};
+}
+
+}  // namespace
+
+std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap) {
+  std::vector<const SchedGroup*> out;
+  for (const auto& g : snap.groups) {
+    bool empty = !g.counters.switches && !g.counters.migrations && !g.counters.involuntary;
+    for (auto c : g.count) empty &= c == 0;
+    if (g.other && empty) continue;  // the seeded `other` is shown only once it is used
+    out.push_back(&g);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const SchedGroup* a, const SchedGroup* b) {
+    if (runq_wait(*a) != runq_wait(*b)) return runq_wait(*a) > runq_wait(*b);
+    if (a->sum[AITRACE_SCHED_ONCPU] != b->sum[AITRACE_SCHED_ONCPU])
+      return a->sum[AITRACE_SCHED_ONCPU] > b->sum[AITRACE_SCHED_ONCPU];
+    return a->id < b->id;
+  });
+  return out;
+}
+
+nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o) {
+  nlohmann::json groups = nlohmann::json::array();
+  for (const SchedGroup* g : sched_report_order(snap)) {
+    nlohmann::json hists = nlohmann::json::object();
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      nlohmann::json h = histogram_json(g->histogram(m));
+      // count and sum are exact even when buckets were lost to a full hist map.
+      h["count"] = g->count[m];
+      h["sum"] = g->sum[m];
+      hists[kSchedMetricNames[m]] = std::move(h);
+    }
+    nlohmann::json cgroup = nullptr;
+    if (o.group_by == SchedGroupBy::cgroup && !g->other) {
+      auto it = o.cgroup_paths.find(g->id);
+      cgroup = it != o.cgroup_paths.end() ? sanitize_utf8(it->second) : fmt::format("id:{}", g->id);
+    }
+    nlohmann::json j = {
+        {"pid", g->pid},
+        {"tid", o.group_by == SchedGroupBy::thread && !g->other ? nlohmann::json(g->tid) : nlohmann::json(nullptr)},
+        {"comm", g->other ? std::string("other") : sanitize_utf8(g->comm)},
+        {"cgroup", cgroup},
+        {"histograms", std::move(hists)},
+        {"counters",
+         {{"switches", g->counters.switches},
+          {"involuntary", g->counters.involuntary},
+          {"migrations", g->counters.migrations},
+          {"numa_moves", g->counters.numa_moves},
+          {"numa_swaps", g->counters.numa_swaps}}},
+        {"other", g->other},
+        {"exited", g->exited},
+    };
+    if (o.group_by == SchedGroupBy::cgroup && !g->other) j["cgroup_id"] = g->id;
+    groups.push_back(std::move(j));
+  }
+  nlohmann::json doc = {
+      {"schema", "aitrace.sched/1"},  {"duration_ns", snap.duration_ns},   {"group_by", sched_group_by_name(o.group_by)},
+      {"lost", lost_json(snap.lost)}, {"max_groups", snap.group_capacity}, {"groups", std::move(groups)},
+  };
+  if (o.interval) {
+    doc["interval"] = true;
+    doc["interval_index"] = o.interval_index;
+  }
+  nlohmann::json hooks = nlohmann::json::object();
+  for (const auto& [event, state] : o.hooks) hooks[event] = state;
+  doc["hooks"] = std::move(hooks);
+  if (!o.hook_notes.empty()) doc["hooks_missing"] = o.hook_notes;
+  return doc;
+}
+
+std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& o) {
+  auto order = sched_report_order(snap);
+  std::string out;
+  if (o.interval)
+    out += fmt::format("--- interval {} ({}) ---\n", o.interval_index, format_ns(snap.duration_ns));
+  else
+    out += fmt::format("aitrace sched: {} traced, by {}, {} group{}\n", format_ns(snap.duration_ns),
+                       sched_group_by_name(o.group_by), order.size(), order.size() == 1 ? "" : "s");
+  const SchedLost& l = snap.lost;
+  out += fmt::format(
+      "lost: {} tasks to `other` (group map full at {}), {} histogram samples (hist map full), "
+      "{} events without task state, {} forks not followed, {} transitions missed\n",
+      l.groups_overflow, snap.group_capacity, l.hist_overflow, l.task_state_missing, l.fork_overflow,
+      l.transitions_missed);
+  for (const auto& n : o.hook_notes) out += fmt::format("note: {}\n", n);
+  size_t shown = 0;
+  for (const SchedGroup* g : order) {
+    if (shown == o.top) break;
+    shown++;
+    const auto& c = g->counters;
+    out += fmt::format("\n{}{}: runq wait {}, on-CPU {}, switches {}, involuntary {}, migrations {}",
+                       group_label(*g, o), g->exited ? " [exited]" : "", format_ns(runq_wait(*g)),
+                       format_ns(g->sum[AITRACE_SCHED_ONCPU]), c.switches, c.involuntary, c.migrations);
+    if (c.numa_moves || c.numa_swaps) out += fmt::format(", NUMA moves {}, NUMA swaps {}", c.numa_moves, c.numa_swaps);
+    out += "\n";
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      if (!g->count[m]) continue;
+      out += histogram_text(g->histogram(m), kSchedMetricNames[m]);
+    }
+  }
+  if (order.size() > shown)
+    out += fmt::format("\n({} more group{} not shown; --top N or --json for all)\n", order.size() - shown,
+                       order.size() - shown == 1 ? "" : "s");
+  return out;
+}
+
+}  // namespace aitrace

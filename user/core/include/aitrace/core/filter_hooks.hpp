@@ -1,0 +1,25 @@
+// The hooks that keep a collector's process filter current (bpf/common/filter.bpf.h):
+// sched_process_fork adds the children of followed processes (`-- CMD`), sched_process_free
+// forgets processes (-p, `-- CMD`) and threads (-t) that are gone, so their ids can be reused
+// without being traced.
+#pragma once
+
+#include "aitrace/core/hooks.hpp"
+#include "aitrace/core/targets.hpp"
+
+namespace aitrace {
+
+struct FilterPrograms {
+  bpf_program* fork_btf = nullptr;  // null: that flavour is not offered
+  bpf_program* fork_raw = nullptr;
+  bpf_program* forget_btf = nullptr;
+  bpf_program* forget_raw = nullptr;
+};
+
+// Before load: adds the hooks these targets need to `hooks` and switches off the autoload of the
+// programs they do not. `only` restricts every hook to that flavour (a collector that picked
+// one flavour for all its events).
+void add_filter_hooks(HookSet& hooks, const ResolvedTargets& targets, const FilterPrograms& progs,
+                      std::optional<HookKind> only = std::nullopt);
+
+}  // namespace aitrace

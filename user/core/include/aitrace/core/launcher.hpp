@@ -1,0 +1,50 @@
+// `aitrace <collector> -- CMD ARGS`: the child is forked first and held on a pipe until every
+// hook is attached, so no event of it is missed; its pidfd stops the run loop when it exits.
+#pragma once
+
+#include "aitrace/core/result.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace aitrace {
+
+class LaunchedCommand {
+ public:
+  // Forks CMD, held before exec. Fails early (one line) when CMD is not found or not executable.
+  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv);
+  LaunchedCommand(LaunchedCommand&& o) noexcept;
+  LaunchedCommand(const LaunchedCommand&) = delete;
+  ~LaunchedCommand();  // a never-started child is killed and reaped
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_; }
+  // Lets the child exec; reports an exec failure as an error.
+  Status start();
+  // Waits for the child and returns its exit code (128+signal when killed by a signal). After
+  // terminate(), a child still alive kTerminateGrace later is killed with SIGKILL.
+  int wait();
+  // Asks the child to stop with SIGTERM (the trace ended before it: -d elapsed, or Ctrl-C).
+  void terminate();
+  static constexpr std::chrono::milliseconds kTerminateGrace{2000};
+
+ private:
+  LaunchedCommand() = default;
+  pid_t pid_ = -1;
+  int pidfd_ = -1, go_fd_ = -1, err_fd_ = -1;
+  bool started_ = false, terminating_ = false, reaped_ = false;
+  int status_ = 0;
+  std::string name_;
+};
+
+struct ResolvedTargets;
+
+// `-- CMD` for a tracing command: nothing when argv is empty; otherwise CMD forked and held, and
+// (with follow) its pid added to the filter so it and everything it forks is traced.
+Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
+                                                             ResolvedTargets& targets, bool follow = true);
+
+}  // namespace aitrace

@@ -1,0 +1,39 @@
+// Output files: written to a private temporary (O_EXCL, O_NOFOLLOW, 0644) beside the target and
+// renamed over it on commit, so readers never see a half-written file and a planted symlink is
+// never followed. Opening early makes "unwritable output" an error before tracing starts.
+#pragma once
+
+#include "aitrace/core/result.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace aitrace {
+
+class OutputFile {
+ public:
+  static Result<OutputFile> create(const std::string& path);
+  OutputFile(OutputFile&& o) noexcept;
+  OutputFile& operator=(OutputFile&&) = delete;
+  OutputFile(const OutputFile&) = delete;
+  ~OutputFile();  // an uncommitted file is removed
+
+  Status write(std::string_view data);
+  // Make written data durable in the temporary (for streaming writers: a crash leaves a readable
+  // prefix in <path>.partial-* ... which commit() renames into place).
+  Status flush();
+  Status commit();
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  OutputFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// Whole-document convenience: create, write, commit.
+Status write_file_atomically(const std::string& path, std::string_view data);
+
+}  // namespace aitrace

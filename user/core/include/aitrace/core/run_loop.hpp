@@ -1,0 +1,43 @@
+// The one run loop every collector uses: stops on duration, SIGINT/SIGTERM, or a stop fd
+// (e.g. the pidfd of a launched command); calls the tick callback each interval and once at
+// the end; drains ring buffers in between.
+#pragma once
+
+#include "aitrace/core/result.hpp"
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace aitrace {
+
+class RingReader;
+
+enum class StopReason { duration, signal, stop_fd, error };
+
+struct RunOptions {
+  std::optional<std::chrono::nanoseconds> duration;  // none: until a signal or stop fd
+  std::optional<std::chrono::nanoseconds> interval;  // none: only the final tick
+};
+
+class RunLoop {
+ public:
+  explicit RunLoop(RunOptions opts) : opts_(opts) {}
+  void add_ring(RingReader* ring) { rings_.push_back(ring); }
+  void add_stop_fd(int fd) { stop_fds_.push_back(fd); }
+  // on_tick(final): print an interval, or the summary when final is true.
+  Result<StopReason> run(const std::function<Status(bool final)>& on_tick);
+
+ private:
+  RunOptions opts_;
+  std::vector<RingReader*> rings_;
+  std::vector<int> stop_fds_;
+};
+
+// Blocks SIGINT/SIGTERM in the calling thread (call early in main, before threads exist) so
+// the run loop receives them through a signalfd; returns the previous mask for children.
+void block_stop_signals();
+void unblock_stop_signals();
+
+}  // namespace aitrace

@@ -1,0 +1,54 @@
+// Streaming Perfetto trace writer. Packets are appended to the file as events arrive (bounded
+// memory): sched ftrace events are batched per CPU into FtraceEventBundles, counter values into
+// TrackEvents on per-thread counter tracks. A trace file is a concatenation of
+// `Trace.packet` fields, so every prefix that ends on a packet boundary is itself a valid trace:
+// flush() writes whole packets only, which is what makes a trace cut by a crash readable.
+#pragma once
+
+#include "aitrace/core/output_file.hpp"
+#include "aitrace/core/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace aitrace {
+
+struct PerfettoTask {
+  uint32_t pid = 0;  // kernel pid (thread id)
+  std::string_view comm;
+  int32_t prio = 120;
+};
+
+class PerfettoWriter {
+ public:
+  // Creates the file (OutputFile: private temporary renamed on finish()).
+  static Result<std::unique_ptr<PerfettoWriter>> create(const std::string& path);
+  ~PerfettoWriter();
+
+  // System info (uname, CPU count) so the UI decodes prev_state for this kernel version.
+  void system_info();
+  // Names a thread (and its process, once) in the process tree; written again only on a rename.
+  void thread_name(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view comm);
+  void sched_switch(uint32_t cpu, uint64_t ts, const PerfettoTask& prev, int64_t prev_state, const PerfettoTask& next);
+  void sched_waking(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& wakee, uint32_t target_cpu);
+  void sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& task, uint32_t target_cpu);
+  // A value on the thread's counter track `name` (created on first use, under the thread's track).
+  void counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view name, int64_t value);
+
+  // Writes all pending packets; with durable, also fdatasync()s the partial file.
+  Status flush(bool durable);
+  // Flushes and renames the file into place.
+  Status finish();
+  uint64_t packets_written() const;
+  uint64_t bytes_written() const;
+  const std::string& path() const;
+
+ private:
+  struct Impl;
+  explicit PerfettoWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aitrace

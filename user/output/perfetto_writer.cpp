@@ -1,0 +1,252 @@
+#include "aitrace/output/perfetto_writer.hpp"
+
+#include "aitrace/output/escape.hpp"
+#include "perfetto_trace.pb.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace aitrace {
+namespace {
+
+namespace pp = perfetto::protos;
+
+// Sequence ids: one for track descriptors/events (they must share a sequence), one for the rest.
+constexpr uint32_t kTrackSequence = 1;
+constexpr uint32_t kSchedSequence = 2;
+constexpr size_t kEventsPerBundle = 512;
+constexpr size_t kCountersPending = 8192;
+constexpr size_t kWriteChunk = 1 << 20;
+
+uint64_t thread_track_uuid(uint32_t tid) { return (uint64_t{1} << 48) | tid; }
+
+std::string comm_of_process(uint32_t tgid) {
+  std::ifstream f("/proc/" + std::to_string(tgid) + "/comm");
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+}  // namespace
+
+struct PerfettoWriter::Impl {
+  explicit Impl(OutputFile f) : file(std::move(f)) {}
+
+  OutputFile file;
+  std::string buf;  // whole serialized packets not yet written
+  std::map<uint32_t, pp::FtraceEventBundle> bundles;
+  struct PendingCounter {
+    uint64_t ts, uuid;
+    int64_t value;
+  };
+  std::vector<PendingCounter> counters;
+  std::unordered_map<uint32_t, std::string> named_tids;  // tid -> the name last written
+  std::unordered_set<uint32_t> named_tgids, thread_tracks;
+  std::map<std::pair<uint32_t, std::string>, uint64_t> counter_tracks;
+  std::vector<std::string> counter_names;  // index + 2 = the uuid's high bits
+  bool track_sequence_started = false, sched_sequence_started = false;
+  uint64_t packets = 0, bytes = 0;
+  Status error;  // first write error, reported by flush()/finish()
+
+  void append(pp::TracePacket& p, uint32_t sequence) {
+    p.set_trusted_packet_sequence_id(sequence);
+    bool& started = sequence == kTrackSequence ? track_sequence_started : sched_sequence_started;
+    if (!started) {
+      p.set_sequence_flags(1);  // SEQ_INCREMENTAL_STATE_CLEARED: nothing earlier to depend on
+      p.set_first_packet_on_sequence(true);
+      started = true;
+    }
+    std::string s = p.SerializeAsString();
+    // Trace.packet (field 1, length-delimited): tag, varint length, bytes.
+    buf.push_back('\x0a');
+    uint64_t n = s.size();
+    do {
+      uint8_t b = n & 0x7f;
+      n >>= 7;
+      buf.push_back(static_cast<char>(n ? (b | 0x80) : b));
+    } while (n);
+    buf += s;
+    packets++;
+    if (buf.size() >= kWriteChunk) write_out();
+  }
+
+  void write_out() {
+    if (buf.empty()) return;
+    if (error.ok()) error = file.write(buf);
+    bytes += buf.size();
+    buf.clear();
+  }
+
+  pp::FtraceEvent* event(uint32_t cpu, uint64_t ts, uint32_t pid) {
+    pp::FtraceEventBundle& b = bundles[cpu];
+    if (static_cast<size_t>(b.event_size()) >= kEventsPerBundle) emit_bundle(cpu, b);
+    b.set_cpu(cpu);
+    pp::FtraceEvent* e = b.add_event();
+    e->set_timestamp(ts);
+    e->set_pid(pid);
+    return e;
+  }
+
+  void emit_bundle(uint32_t cpu, pp::FtraceEventBundle& b) {
+    if (!b.event_size()) return;
+    pp::TracePacket p;
+    *p.mutable_ftrace_events() = std::move(b);
+    p.mutable_ftrace_events()->set_cpu(cpu);
+    append(p, kSchedSequence);
+    b.Clear();
+  }
+
+  void emit_counters() {
+    // Shards are drained one after the other: sort so each counter track is in time order.
+    std::stable_sort(counters.begin(), counters.end(), [](const auto& a, const auto& b) { return a.ts < b.ts; });
+    for (const auto& c : counters) {
+      pp::TracePacket p;
+      p.set_timestamp(c.ts);
+      auto* te = p.mutable_track_event();
+      te->set_type(pp::TrackEvent::TYPE_COUNTER);
+      te->set_track_uuid(c.uuid);
+      te->set_counter_value(c.value);
+      append(p, kTrackSequence);
+    }
+    counters.clear();
+  }
+
+  void ensure_thread_track(uint32_t tgid, uint32_t tid) {
+    if (!thread_tracks.insert(tid).second) return;
+    pp::TracePacket p;
+    auto* td = p.mutable_track_descriptor();
+    td->set_uuid(thread_track_uuid(tid));
+    td->mutable_thread()->set_pid(static_cast<int32_t>(tgid));
+    td->mutable_thread()->set_tid(static_cast<int32_t>(tid));
+    append(p, kTrackSequence);
+  }
+};
+
+PerfettoWriter::PerfettoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PerfettoWriter::~PerfettoWriter() = default;
+
+Result<std::unique_ptr<PerfettoWriter>> PerfettoWriter::create(const std::string& path) {
+  auto f = OutputFile::create(path);
+  if (!f) return f.error();
+  return std::unique_ptr<PerfettoWriter>(new PerfettoWriter(std::make_unique<Impl>(std::move(f.value()))));
+}
+
+void PerfettoWriter::system_info() {
+  pp::TracePacket p;
+  auto* si = p.mutable_system_info();
+  struct utsname u {};
+  if (uname(&u) == 0) {
+    si->mutable_utsname()->set_sysname(sanitize_utf8(u.sysname));
+    si->mutable_utsname()->set_version(sanitize_utf8(u.version));
+    si->mutable_utsname()->set_release(sanitize_utf8(u.release));
+    si->mutable_utsname()->set_machine(sanitize_utf8(u.machine));
+  }
+  long n = sysconf(_SC_NPROCESSORS_CONF);
+  if (n > 0) si->set_num_cpus(static_cast<uint32_t>(n));
+  impl_->append(p, kSchedSequence);
+}
+
+void PerfettoWriter::thread_name(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view comm) {
+  if (!tid) return;
+  // Threads rename themselves (pthread_setname_np after clone): a new name is a new entry.
+  auto [it, inserted] = impl_->named_tids.try_emplace(tid, comm);
+  if (!inserted) {
+    if (it->second == comm) return;
+    it->second = std::string(comm);
+  }
+  pp::TracePacket p;
+  p.set_timestamp(ts);
+  auto* tree = p.mutable_process_tree();
+  if (tgid && impl_->named_tgids.insert(tgid).second) {
+    auto* proc = tree->add_processes();
+    proc->set_pid(static_cast<int32_t>(tgid));
+    std::string name = tgid == tid ? std::string(comm) : comm_of_process(tgid);
+    if (!name.empty()) proc->add_cmdline(sanitize_utf8(name));
+  }
+  auto* th = tree->add_threads();
+  th->set_tid(static_cast<int32_t>(tid));
+  if (tgid) th->set_tgid(static_cast<int32_t>(tgid));
+  th->set_name(sanitize_utf8(comm));
+  impl_->append(p, kSchedSequence);
+}
+
+void PerfettoWriter::sched_switch(uint32_t cpu, uint64_t ts, const PerfettoTask& prev, int64_t prev_state,
+                                  const PerfettoTask& next) {
+  auto* sw = impl_->event(cpu, ts, prev.pid)->mutable_sched_switch();
+  sw->set_prev_comm(sanitize_utf8(prev.comm));
+  sw->set_prev_pid(static_cast<int32_t>(prev.pid));
+  sw->set_prev_prio(prev.prio);
+  sw->set_prev_state(prev_state);
+  sw->set_next_comm(sanitize_utf8(next.comm));
+  sw->set_next_pid(static_cast<int32_t>(next.pid));
+  sw->set_next_prio(next.prio);
+}
+
+void PerfettoWriter::sched_waking(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& wakee,
+                                  uint32_t target_cpu) {
+  auto* w = impl_->event(cpu, ts, current_pid)->mutable_sched_waking();
+  w->set_comm(sanitize_utf8(wakee.comm));
+  w->set_pid(static_cast<int32_t>(wakee.pid));
+  w->set_prio(wakee.prio);
+  w->set_success(1);
+  w->set_target_cpu(static_cast<int32_t>(target_cpu));
+}
+
+void PerfettoWriter::sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& task,
+                                      uint32_t target_cpu) {
+  auto* w = impl_->event(cpu, ts, current_pid)->mutable_sched_wakeup_new();
+  w->set_comm(sanitize_utf8(task.comm));
+  w->set_pid(static_cast<int32_t>(task.pid));
+  w->set_prio(task.prio);
+  w->set_success(1);
+  w->set_target_cpu(static_cast<int32_t>(target_cpu));
+}
+
+void PerfettoWriter::counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view name, int64_t value) {
+  auto key = std::make_pair(tid, std::string(name));
+  auto it = impl_->counter_tracks.find(key);
+  if (it == impl_->counter_tracks.end()) {
+    impl_->ensure_thread_track(tgid, tid);
+    auto& names = impl_->counter_names;
+    size_t idx = std::find(names.begin(), names.end(), key.second) - names.begin();
+    if (idx == names.size()) names.push_back(key.second);
+    uint64_t uuid = (uint64_t{idx + 2} << 48) | tid;
+    pp::TracePacket p;
+    auto* td = p.mutable_track_descriptor();
+    td->set_uuid(uuid);
+    td->set_parent_uuid(thread_track_uuid(tid));
+    td->set_name(sanitize_utf8(name));
+    td->mutable_counter()->set_unit(pp::CounterDescriptor::UNIT_TIME_NS);
+    impl_->append(p, kTrackSequence);
+    it = impl_->counter_tracks.emplace(std::move(key), uuid).first;
+  }
+  impl_->counters.push_back({ts, it->second, value});
+  if (impl_->counters.size() >= kCountersPending) impl_->emit_counters();
+}
+
+Status PerfettoWriter::flush(bool durable) {
+  for (auto& [cpu, b] : impl_->bundles) impl_->emit_bundle(cpu, b);
+  impl_->emit_counters();
+  impl_->write_out();
+  AITRACE_TRY(impl_->error);
+  if (durable) return impl_->file.flush();
+  return {};
+}
+
+Status PerfettoWriter::finish() {
+  AITRACE_TRY(flush(false));
+  return impl_->file.commit();
+}
+
+uint64_t PerfettoWriter::packets_written() const { return impl_->packets; }
+uint64_t PerfettoWriter::bytes_written() const { return impl_->bytes; }
+const std::string& PerfettoWriter::path() const { return impl_->file.path(); }
+
+}  // namespace aitrace
