@@ -1,15 +1,11 @@
-#include "aitrace/core/launcher.hpp"
-#include "aitrace/core/output_file.hpp"
+// The run loop: duration, interval ticks (coalesced when slow), signals, periodic work.
 #include "aitrace/core/run_loop.hpp"
 #include "test_support.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <thread>
 
 namespace aitrace {
@@ -52,102 +48,76 @@ TEST(RunLoop, SigtermStopsTheLoopCleanly) {
   EXPECT_EQ(finals, 1);
 }
 
+// A tick that takes longer than the interval (a big map walk with -i 1ms) must not starve the
+// loop: missed ticks are coalesced into one and the signalfd is still polled every iteration.
+TEST(RunLoop, SlowTicksAreCoalescedAndASignalStillStopsTheLoop) {
+  block_stop_signals();
+  RunLoop loop({.duration = 10s, .interval = 1ms});
+  std::thread killer([] {
+    std::this_thread::sleep_for(200ms);
+    kill(getpid(), SIGTERM);
+  });
+  int ticks = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = loop.run([&](bool final) {
+    if (!final) {
+      ticks++;
+      std::this_thread::sleep_for(5ms);  // 5 intervals per tick
+    }
+    return Status{};
+  });
+  auto took = std::chrono::steady_clock::now() - t0;
+  killer.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, StopReason::signal);
+  // Generous: the signal comes at 200 ms; one tick (5 ms) plus scheduling noise after it.
+  EXPECT_LT(took, 5s) << "the loop ignored SIGTERM while ticks were behind";
+  // Coalesced: at most one tick per 5 ms of wall time, never a backlog of 1 ms ticks.
+  auto elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  EXPECT_LE(ticks, elapsed_ms / 5 + 1);
+}
+
+// Coalescing skips missed ticks; the schedule stays on the interval grid (no drift).
+TEST(RunLoop, CoalescedTicksStayOnTheIntervalGrid) {
+  RunLoop loop({.duration = 500ms, .interval = 100ms});
+  int ticks = 0;
+  auto r = loop.run([&](bool final) {
+    if (!final && ++ticks == 1) std::this_thread::sleep_for(250ms);  // misses the ticks at 200 ms
+    return Status{};
+  });
+  ASSERT_TRUE(r.ok());
+  // The tick at 100 ms ends at 350 ms; those due at 200 and 300 ms fold into the next one on
+  // the grid, at 400 ms; 500 ms is the end (the final tick). Without coalescing: 100, 350, 350
+  // (back to back), 400.
+  EXPECT_EQ(ticks, 2);
+}
+
+// Periodic work (the trace's fdatasync) runs from the loop, not from a ring consumer: about once
+// per period, also without -i, and its error ends the run.
+TEST(RunLoop, PeriodicWorkRunsOncePerPeriodWithoutTicks) {
+  RunLoop loop({.duration = 550ms});
+  int runs = 0;
+  loop.add_periodic(100ms, [&] {
+    runs++;
+    return Status{};
+  });
+  auto r = loop.run([](bool) { return Status{}; });
+  ASSERT_TRUE(r.ok());
+  EXPECT_GE(runs, 3);  // due at 100..500 ms; the loop wakes at least every 100 ms
+  EXPECT_LE(runs, 5);
+
+  RunLoop failing({.duration = 5s});
+  failing.add_periodic(10ms, [] { return Status{make_error(ErrorKind::runtime, "disk gone")}; });
+  auto f = failing.run([](bool) { return Status{}; });
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error().message, "disk gone");
+}
+
 TEST(RunLoop, TickErrorEndsTheLoopWithThatError) {
   RunLoop loop({.duration = 5s, .interval = 10ms});
   auto r = loop.run([](bool) -> Status { return make_error(ErrorKind::runtime, "sink broke"); });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "sink broke");
-}
-
-TEST(Launcher, HoldsTheCommandUntilStartAndReturnsItsExitCode) {
-  auto dir = std::filesystem::temp_directory_path() / ("aitrace-launch-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  auto marker = dir / "ran";
-  auto lc = LaunchedCommand::prepare({"sh", "-c", "touch " + marker.string() + "; exit 7"});
-  ASSERT_TRUE(lc.ok()) << lc.error().message;
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(std::filesystem::exists(marker)) << "command ran before start()";
-  ASSERT_TRUE(lc->start().ok());
-  RunLoop loop({.duration = 10s});
-  loop.add_stop_fd(lc->pidfd());
-  auto r = loop.run([](bool) { return Status{}; });
-  ASSERT_TRUE(r.ok());
-  EXPECT_EQ(*r, StopReason::stop_fd);
-  EXPECT_EQ(lc->wait(), 7);
-  EXPECT_TRUE(std::filesystem::exists(marker));
-  std::filesystem::remove_all(dir);
-}
-
-TEST(Launcher, MissingCommandIsAUsageError) {
-  auto lc = LaunchedCommand::prepare({"/nonexistent/aitrace-no-such-cmd"});
-  ASSERT_FALSE(lc.ok());
-  EXPECT_EQ(lc.error().message, "command not found or not executable: /nonexistent/aitrace-no-such-cmd");
-  auto none = LaunchedCommand::prepare({"aitrace-no-such-cmd-in-path"});
-  ASSERT_FALSE(none.ok());
-}
-
-// An error that ends the run while CMD runs leaves CMD to the destructor: one that ignores
-// SIGTERM must still be gone (SIGKILL after the grace period) rather than hang aitrace.
-TEST(Launcher, DestroyingAStartedCommandStopsItEvenWhenItIgnoresSigterm) {
-  pid_t pid = -1;
-  auto started = std::chrono::steady_clock::now();
-  {
-    auto lc = LaunchedCommand::prepare({"sh", "-c", "trap '' TERM; exec sleep 30"});
-    ASSERT_TRUE(lc.ok()) << lc.error().message;
-    ASSERT_TRUE(lc->start().ok());
-    pid = lc->pid();
-    std::this_thread::sleep_for(200ms);  // past the trap: SIGTERM is ignored from here on
-  }
-  auto took = std::chrono::steady_clock::now() - started;
-  EXPECT_LT(took, LaunchedCommand::kTerminateGrace + 5s);
-  EXPECT_GE(took, LaunchedCommand::kTerminateGrace) << "SIGKILL came before the grace period";
-  EXPECT_EQ(kill(pid, 0), -1) << "the command is still there (or an unreaped zombie)";
-}
-
-TEST(Launcher, UnstartedCommandNeverRuns) {
-  auto dir = std::filesystem::temp_directory_path() / ("aitrace-unstarted-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  auto marker = dir / "ran";
-  {
-    auto lc = LaunchedCommand::prepare({"sh", "-c", "touch " + marker.string()});
-    ASSERT_TRUE(lc.ok());
-  }  // destroyed without start(): e.g. attaching failed
-  std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(std::filesystem::exists(marker));
-  std::filesystem::remove_all(dir);
-}
-
-TEST(OutputFile, WritesAtomicallyAndRemovesUncommittedTemporaries) {
-  auto dir = std::filesystem::temp_directory_path() / ("aitrace-out-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  auto path = (dir / "report.json").string();
-  {
-    auto f = OutputFile::create(path);
-    ASSERT_TRUE(f.ok());
-    ASSERT_TRUE(f->write("partial").ok());
-    EXPECT_FALSE(std::filesystem::exists(path)) << "visible before commit";
-  }
-  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "temporary left behind";
-  ASSERT_TRUE(write_file_atomically(path, "{}\n").ok());
-  EXPECT_EQ(test::read_file(path), "{}\n");
-  struct stat st{};
-  ASSERT_EQ(stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0644u);
-  std::filesystem::remove_all(dir);
-}
-
-TEST(OutputFile, RefusesSymlinksAndUnwritableDirectories) {
-  auto dir = std::filesystem::temp_directory_path() / ("aitrace-sym-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  auto link = dir / "link";
-  std::filesystem::create_symlink("/etc/passwd", link);
-  auto r = OutputFile::create(link.string());
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("not a regular file"), std::string::npos);
-  auto missing = OutputFile::create("/nonexistent-dir/x.json");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().message, "cannot write /nonexistent-dir/x.json: No such file or directory");
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -24,15 +23,9 @@ using SchedTraceSkeleton = AITRACE_SKELETON_TYPE(sched_trace);
 // All shards together stay within this much kernel memory unless the user asks for more.
 constexpr uint64_t kRingBudget = 64ull << 20;
 constexpr uint32_t kMinRing = 256u << 10;
-constexpr int64_t kFlushEveryNs = 1000000000;
+constexpr std::chrono::seconds kFlushEvery{1};
 
 bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
-
-int64_t coarse_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return ts.tv_sec * 1000000000ll + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -46,8 +39,6 @@ struct SchedTraceCollector::Impl {
   std::unique_ptr<PerfettoWriter> trace;
   std::unique_ptr<SchedTraceDecoder> decoder;
   std::unique_ptr<RingReader> reader;  // after ring_fds: destroyed (unmapped) before they close
-  int64_t last_flush_ns = 0;
-  Status flush_error;
   std::string no_trace;
 
   ~Impl() {
@@ -55,15 +46,8 @@ struct SchedTraceCollector::Impl {
     for (int fd : ring_fds) close(fd);
   }
 
-  void on_record(std::span<const std::byte> rec) {
-    decoder->on_record(rec);
-    if (!trace) return;
-    int64_t now = coarse_now_ns();
-    if (now - last_flush_ns >= kFlushEveryNs) {
-      last_flush_ns = now;
-      if (flush_error.ok()) flush_error = trace->flush(true);
-    }
-  }
+  // The ring consumer: decoding only. Durable flushes run from the loop (add_to).
+  void on_record(std::span<const std::byte> rec) { decoder->on_record(rec); }
 };
 
 SchedTraceCollector::SchedTraceCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -131,7 +115,6 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   Impl* raw = impl.get();
   impl->reader = std::make_unique<RingReader>([raw](std::span<const std::byte> rec) { raw->on_record(rec); });
   for (int fd : impl->ring_fds) AITRACE_TRY(impl->reader->add(fd));
-  impl->last_flush_ns = coarse_now_ns();
   return std::unique_ptr<SchedTraceCollector>(new SchedTraceCollector(std::move(impl)));
 }
 
@@ -146,23 +129,23 @@ Status SchedTraceCollector::attach() {
   return {};
 }
 
-void SchedTraceCollector::add_to(RunLoop& loop) { loop.add_ring(impl_->reader.get()); }
+void SchedTraceCollector::add_to(RunLoop& loop) {
+  loop.add_ring(impl_->reader.get());
+  // Once a second the trace so far reaches the disk, so a crash leaves a readable prefix; an
+  // fdatasync inside the ring consumer would stall every ring for as long as the disk takes.
+  if (impl_->trace) loop.add_periodic(kFlushEvery, [impl = impl_.get()] { return impl->trace->flush(true); });
+}
 
 Status SchedTraceCollector::on_tick(bool final) {
-  AITRACE_TRY(impl_->flush_error);
   if (final) return finish();
-  if (impl_->trace) {
-    impl_->last_flush_ns = coarse_now_ns();
-    return impl_->trace->flush(true);
-  }
+  if (impl_->trace) return impl_->trace->flush(true);
   return {};
 }
 
 Status SchedTraceCollector::finish() {
   // Links first: nothing new arrives while the last records are drained.
   impl_->hooks.detach_all();
-  AITRACE_TRY(impl_->reader->drain().status());
-  AITRACE_TRY(impl_->flush_error);
+  AITRACE_TRY(impl_->reader->drain_all().status());
   if (impl_->trace) {
     AITRACE_TRY(impl_->trace->finish());
   }

@@ -26,6 +26,12 @@ class RunLoop {
   explicit RunLoop(RunOptions opts) : opts_(opts) {}
   void add_ring(RingReader* ring) { rings_.push_back(ring); }
   void add_stop_fd(int fd) { stop_fds_.push_back(fd); }
+  // Work that must not run inside a ring consumer (e.g. fdatasync of a trace file, which would
+  // stall the rings for as long as the disk takes): called from the loop, after the rings are
+  // drained, at most once per `every`.
+  void add_periodic(std::chrono::nanoseconds every, std::function<Status()> fn) {
+    periodic_.push_back({every, std::move(fn)});
+  }
   // on_tick(final): print an interval, or the summary when final is true.
   Result<StopReason> run(const std::function<Status(bool final)>& on_tick);
 
@@ -33,6 +39,11 @@ class RunLoop {
   RunOptions opts_;
   std::vector<RingReader*> rings_;
   std::vector<int> stop_fds_;
+  struct Periodic {
+    std::chrono::nanoseconds every;
+    std::function<Status()> fn;
+  };
+  std::vector<Periodic> periodic_;
 };
 
 // Blocks SIGINT/SIGTERM in the calling thread (call early in main, before threads exist) so
