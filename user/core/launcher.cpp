@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
@@ -35,6 +36,55 @@ bool find_executable(const std::string& cmd) {
   return false;
 }
 
+// True while any process of the group still exists (zombies included until reaped).
+bool group_alive(pid_t pgid) { return kill(-pgid, 0) == 0 || errno == EPERM; }
+
+// SIGTERM to the whole group, SIGKILL to what is left after the grace period.
+void stop_group(pid_t pgid, std::chrono::milliseconds grace) {
+  if (kill(-pgid, SIGTERM) != 0) return;
+  const auto until = std::chrono::steady_clock::now() + grace;
+  while (group_alive(pgid) && std::chrono::steady_clock::now() < until) usleep(10'000);
+  kill(-pgid, SIGKILL);
+}
+
+// The guard of CMD's process group when aitrace dies: PR_SET_PDEATHSIG reaches only CMD itself,
+// never the workers it started (`sh -c 'a & b'`, torchrun). This small process, outside the
+// group and holding nothing but its end of a pipe, waits for EOF on it. A byte first means
+// aitrace has already stopped the group; EOF alone means aitrace died: stop the group here.
+pid_t fork_group_guard(pid_t pgid, int& guard_fd) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    // Nothing but SIGKILL may end it early: the terminal's SIGINT/SIGHUP reach aitrace's group.
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, nullptr);
+    // Nothing of aitrace's: BPF fds kept here would keep programs attached after aitrace, and
+    // its stdout would not reach EOF for whoever reads it.
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0)
+      for (int fd = 0; fd < 3; fd++)
+        if (fd != p[0]) dup2(null_fd, fd);
+    if (dup2(p[0], 3) < 0) _exit(1);
+    close_range(4, ~0U, 0);
+    char c;
+    ssize_t n;
+    while ((n = read(3, &c, 1)) < 0 && errno == EINTR) {
+    }
+    if (n == 0) stop_group(pgid, LaunchedCommand::kTerminateGrace);
+    _exit(0);
+  }
+  close(p[0]);
+  guard_fd = p[1];
+  return pid;
+}
+
 }  // namespace
 
 Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>& argv) {
@@ -53,6 +103,9 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
   if (pid == 0) {
     close(go[1]);
     close(err[0]);
+    // CMD's own process group: the stop policy signals the group, so the workers CMD starts
+    // stop with it. (Set on both sides of fork, so it holds whichever runs first.)
+    setpgid(0, 0);
     // aitrace stops CMD with SIGTERM when it ends; when aitrace itself dies (SIGKILL, OOM) CMD
     // gets the same SIGTERM rather than running on untraced. Kept across exec, except for setuid.
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
@@ -67,8 +120,11 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
   }
   close(go[0]);
   close(err[1]);
+  setpgid(pid, pid);
   LaunchedCommand lc;
   lc.pid_ = pid;
+  lc.guard_pid_ = fork_group_guard(pid, lc.guard_fd_);
+  if (lc.guard_pid_ < 0) return make_error(ErrorKind::runtime, "fork: {}", std::strerror(errno));
   lc.go_fd_ = go[1];
   lc.err_fd_ = err[0];
   lc.name_ = argv[0];
@@ -85,6 +141,8 @@ LaunchedCommand::LaunchedCommand(LaunchedCommand&& o) noexcept
       started_(o.started_),
       terminating_(o.terminating_),
       reaped_(std::exchange(o.reaped_, true)),
+      guard_pid_(std::exchange(o.guard_pid_, -1)),
+      guard_fd_(std::exchange(o.guard_fd_, -1)),
       status_(o.status_),
       name_(std::move(o.name_)) {}
 
@@ -98,6 +156,16 @@ LaunchedCommand::~LaunchedCommand() {
       wait();
     } else {
       waitpid(pid_, nullptr, 0);
+    }
+  }
+  if (pid_ > 0) stop_group(pid_, kTerminateGrace);  // what is left of CMD's tree
+  if (guard_fd_ >= 0) {
+    char done = 1;  // the group is stopped: the guard exits without signalling anything
+    (void)!write(guard_fd_, &done, 1);
+    close(guard_fd_);
+  }
+  if (guard_pid_ > 0) {
+    while (waitpid(guard_pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
   if (pidfd_ >= 0) close(pidfd_);
@@ -122,14 +190,27 @@ Status LaunchedCommand::start() {
 int LaunchedCommand::wait() {
   if (!reaped_ && terminating_) {
     // A command that ignores SIGTERM must not keep aitrace (whose own stop signals are blocked
-    // here) waiting forever: give it a grace period, then SIGKILL.
-    pollfd pfd{pidfd_, POLLIN, 0};
-    if (pidfd_ < 0 || ::poll(&pfd, 1, static_cast<int>(kTerminateGrace.count())) == 0) kill(pid_, SIGKILL);
+    // here) waiting forever: give it a grace period, then SIGKILL. poll() returns EINTR when a
+    // handled signal arrives; the wait goes on for what is left of the grace period.
+    const auto until = std::chrono::steady_clock::now() + kTerminateGrace;
+    bool exited = false;
+    while (pidfd_ >= 0 && !exited) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd pfd{pidfd_, POLLIN, 0};
+      int n = ::poll(&pfd, 1, static_cast<int>(left.count()));
+      if (n > 0) exited = true;
+      else if (n == 0 || errno != EINTR) break;
+    }
+    if (!exited) kill(-pid_, SIGKILL);
   }
   if (!reaped_) {
     while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
     }
     reaped_ = true;
+    // CMD is gone; workers it left in its group (`sh -c 'a & b'` after -d) are not traced any
+    // more and must not outlive the run.
+    if (group_alive(pid_)) stop_group(pid_, kTerminateGrace);
   }
   if (WIFEXITED(status_)) return WEXITSTATUS(status_);
   if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
@@ -138,7 +219,7 @@ int LaunchedCommand::wait() {
 
 void LaunchedCommand::terminate() {
   if (pid_ > 0 && !reaped_) {
-    kill(pid_, SIGTERM);
+    kill(-pid_, SIGTERM);  // CMD's whole process group
     terminating_ = true;
   }
 }

@@ -1,5 +1,8 @@
 // `aitrace <collector> -- CMD ARGS`: the child is forked first and held on a pipe until every
 // hook is attached, so no event of it is missed; its pidfd stops the run loop when it exits.
+// CMD runs in its own process group, and the stop policy covers the group: whatever CMD started
+// stops with it, also when aitrace dies (a guard process outside the group sees to that).
+// CMD is not the terminal's foreground group: it reads no terminal input (SIGTTIN).
 #pragma once
 
 #include "aitrace/core/result.hpp"
@@ -25,9 +28,11 @@ class LaunchedCommand {
   // Lets the child exec; reports an exec failure as an error.
   Status start();
   // Waits for the child and returns its exit code (128+signal when killed by a signal). After
-  // terminate(), a child still alive kTerminateGrace later is killed with SIGKILL.
+  // terminate(), a group still alive kTerminateGrace later is killed with SIGKILL. Processes
+  // left in CMD's group once CMD is gone get the same SIGTERM, grace and SIGKILL.
   int wait();
-  // Asks the child to stop with SIGTERM (the trace ended before it: -d elapsed, or Ctrl-C).
+  // Asks CMD's process group to stop with SIGTERM (the trace ended before CMD: -d elapsed, or
+  // Ctrl-C).
   void terminate();
   static constexpr std::chrono::milliseconds kTerminateGrace{2000};
 
@@ -36,6 +41,8 @@ class LaunchedCommand {
   pid_t pid_ = -1;
   int pidfd_ = -1, go_fd_ = -1, err_fd_ = -1;
   bool started_ = false, terminating_ = false, reaped_ = false;
+  pid_t guard_pid_ = -1;
+  int guard_fd_ = -1;
   int status_ = 0;
   std::string name_;
 };
