@@ -95,10 +95,10 @@ TEST(PerfettoWriter, FlushedPrefixIsReadableBeforeFinish) {
   ASSERT_TRUE((*w)->flush(true).ok());
   (*w)->sched_switch(0, 9999, {1, "a", 120}, 0, {2, "b", 120});  // still in memory: a "crash" loses it
 
-  // Not renamed yet: the data lives in <path>.partial-*, which must decode on its own.
+  // Not renamed yet: the data lives in .<name>.partial-*, which must decode on its own.
   std::string partial;
   for (const auto& e : fs::directory_iterator(fs::path(path).parent_path()))
-    if (e.path().filename().string().rfind(fs::path(path).filename().string() + ".partial-", 0) == 0)
+    if (e.path().filename().string().rfind("." + fs::path(path).filename().string() + ".partial-", 0) == 0)
       partial = e.path().string();
   ASSERT_FALSE(partial.empty());
   EXPECT_FALSE(fs::exists(path));

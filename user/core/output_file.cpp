@@ -1,6 +1,10 @@
 #include "aitrace/core/output_file.hpp"
 
+#include "aitrace/core/caps.hpp"
+
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,14 +14,57 @@
 
 namespace aitrace {
 
+namespace {
+
+// Whether rename() could put a new file over `path`, asked before the run instead of learnt at
+// its end: in a sticky directory (/tmp) only the file's owner, the directory's owner or
+// CAP_FOWNER may replace a file; an immutable or append-only file cannot be replaced at all.
+Status check_replaceable(const std::string& path, const struct stat& file, const std::string& dir) {
+  struct stat d{};
+  if (stat(dir.c_str(), &d) == 0 && (d.st_mode & S_ISVTX) && file.st_uid != geteuid() && d.st_uid != geteuid()) {
+    auto caps = read_own_capabilities();
+    if (!caps || !caps->has(kCapFowner))
+      return make_error(ErrorKind::usage,
+                        "cannot replace {}: another user's file in a sticky directory (remove it, or choose another "
+                        "path)",
+                        path);
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd >= 0) {
+    int flags = 0;
+    bool fixed = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+    close(fd);
+    if (fixed) return make_error(ErrorKind::usage, "cannot replace {}: the file is immutable or append-only", path);
+  }
+  return {};
+}
+
+// A short hidden name beside the target: NAME_MAX (255) holds it for any legal target name.
+// It keeps the target's name (cut to 200 bytes) so a file left by a crash is recognisable.
+std::string temporary_name(const std::string& path, std::random_device& rd) {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1).substr(0, 200);
+  std::string suffix;
+  for (int i = 0; i < 6; i++) suffix.push_back(kChars[rd() % (sizeof(kChars) - 1)]);
+  return dir + "." + base + ".partial-" + suffix;
+}
+
+}  // namespace
+
 Result<OutputFile> OutputFile::create(const std::string& path) {
   if (path.empty()) return make_error(ErrorKind::usage, "empty output path");
   struct stat st{};
-  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
-    return make_error(ErrorKind::usage, "refusing to write {}: not a regular file", path);
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) return make_error(ErrorKind::usage, "refusing to write {}: not a regular file", path);
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    AITRACE_TRY(check_replaceable(path, st, dir));
+  }
   std::random_device rd;
   for (int attempt = 0; attempt < 8; attempt++) {
-    std::string tmp = path + ".partial-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000);
+    std::string tmp = temporary_name(path, rd);
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd >= 0) return OutputFile(path, tmp, fd);
     if (errno != EEXIST) return make_error(ErrorKind::usage, "cannot write {}: {}", path, std::strerror(errno));

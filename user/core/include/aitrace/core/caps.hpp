@@ -8,6 +8,7 @@
 
 namespace aitrace {
 
+inline constexpr int kCapFowner = 3;
 inline constexpr int kCapSysAdmin = 21;
 inline constexpr int kCapPerfmon = 38;
 inline constexpr int kCapBpf = 39;

@@ -1,6 +1,8 @@
-// Output files: written to a private temporary (O_EXCL, O_NOFOLLOW, 0644) beside the target and
-// renamed over it on commit, so readers never see a half-written file and a planted symlink is
-// never followed. Opening early makes "unwritable output" an error before tracing starts.
+// Output files: written to a private temporary (O_EXCL, O_NOFOLLOW, 0644 less the umask) beside
+// the target, `.NAME.partial-XXXXXX`, and renamed over it on commit, so readers never see a
+// half-written file and a planted symlink is never followed. Opening early makes "unwritable
+// output" an error before tracing starts, and so is a target the final rename could not
+// replace (another user's file in a sticky directory, an immutable file).
 #pragma once
 
 #include "aitrace/core/result.hpp"
@@ -20,7 +22,7 @@ class OutputFile {
 
   Status write(std::string_view data);
   // Make written data durable in the temporary (for streaming writers: a crash leaves a readable
-  // prefix in <path>.partial-* ... which commit() renames into place).
+  // prefix in .<name>.partial-*, which commit() renames into place).
   Status flush();
   Status commit();
   int fd() const { return fd_; }
