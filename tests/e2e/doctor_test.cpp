@@ -383,14 +383,14 @@ TEST(DoctorUnprivileged, ReportsMissingCapabilitiesInsteadOfFailing) {
 }
 
 // The privilege check every tracing command runs first (prepare_tracing): as nobody it must stop
-// before loading anything, with exit code 2 and one line naming what is missing.
+// before loading anything, with exit code 4 (privilege) and one line naming what is missing.
 class UnprivilegedTracing : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(UnprivilegedTracing, ExitsTwoNamingTheMissingCapabilities) {
+TEST_P(UnprivilegedTracing, ExitsFourNamingTheMissingCapabilities) {
   std::string why = nobody_unusable_reason();
   if (!why.empty()) AITRACE_REQUIRE_ENV_OR_SKIP(why);
   auto r = run_as_nobody({nobody_aitrace(), GetParam(), "-d", "1"});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_EQ(r.err, "aitrace: needs CAP_BPF and CAP_PERFMON (have neither); run as root or grant them\n");
   EXPECT_EQ(r.out, "");
 }

@@ -146,7 +146,7 @@ DoctorSection doctor_privilege_section(const Result<Capabilities>& caps) {
     } else {
       t.status = FindingStatus::warn;
       t.text = "no";
-      t.remark = st.error().message + " (tracing commands exit 2; doctor reports the rest).";
+      t.remark = st.error().message + " (tracing commands exit 4; doctor reports the rest).";
     }
   }
   std::string err;

@@ -8,7 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdarg>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace aitrace {
@@ -34,6 +36,27 @@ class Link {
 
 std::string bpf_error_text(int err);  // "Operation not permitted (EPERM)"
 
+// The error for a failed skeleton load, from libbpf's negative errno and what libbpf logged
+// during the load: the real cause (permission, memory, verifier, BTF), not "unsupported" for all.
+Error load_error(const char* what, int err, std::string_view libbpf_log);
+
+// While alive, keeps what libbpf logs (the last 64 KiB) and still passes it to the printer
+// that was set before (aitrace's -v logger, or libbpf's default).
+class LibbpfLogCapture {
+ public:
+  LibbpfLogCapture();
+  ~LibbpfLogCapture();
+  LibbpfLogCapture(const LibbpfLogCapture&) = delete;
+  LibbpfLogCapture& operator=(const LibbpfLogCapture&) = delete;
+  const std::string& text() const { return text_; }
+
+ private:
+  static int print(enum libbpf_print_level level, const char* format, va_list args);
+  libbpf_print_fn_t previous_ = nullptr;
+  LibbpfLogCapture* outer_ = nullptr;
+  std::string text_;
+};
+
 template <typename T, T* (*OpenFn)(const bpf_object_open_opts*), int (*LoadFn)(T*), void (*DestroyFn)(T*)>
 class Skeleton {
  public:
@@ -55,12 +78,9 @@ class Skeleton {
     return s;
   }
   Status load(const char* what) {
+    LibbpfLogCapture log;  // libbpf's messages tell a verifier rejection from a CO-RE miss
     int err = LoadFn(p_);
-    if (err) {
-      return make_error(err == -EPERM || err == -EACCES ? ErrorKind::privilege : ErrorKind::unsupported,
-                        "loading the {} BPF programs failed: {} (run with -v for the verifier log)", what,
-                        bpf_error_text(err));
-    }
+    if (err) return load_error(what, err, log.text());
     return {};
   }
   T* operator->() const { return p_; }

@@ -10,12 +10,13 @@
 
 namespace aitrace {
 
-// Exit codes the CLI maps errors to.
+// Exit codes the CLI maps errors to: one per cause, so scripts can tell them apart.
 enum class ErrorKind {
-  usage = 2,        // bad input: unknown pid, bad duration, bad path
-  privilege = 2,    // missing capabilities
-  unsupported = 3,  // the kernel lacks what is needed (BTF, a hook)
   runtime = 1,      // something failed while tracing (I/O, BPF errors)
+  usage = 2,        // bad input: unknown pid, bad duration, bad path
+  unsupported = 3,  // the kernel lacks what is needed (BTF, a BTF field, a hook) or rejects it
+  privilege = 4,    // missing capabilities, or the kernel refuses BPF to this process
+  resources = 5,    // not enough memory for the BPF maps (or RLIMIT_MEMLOCK before 5.11)
 };
 
 struct Error {
