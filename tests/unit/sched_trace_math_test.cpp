@@ -87,5 +87,26 @@ TEST(EevdfMath, FtracePrevState) {
   EXPECT_EQ(ftrace_prev_state(0x80, 0x20, false), 0x20);  // EXIT_ZOMBIE: Z
 }
 
+// The kernel masks (__task_state_index in include/linux/sched.h): extra bits next to TASK_IDLE
+// or TASK_RTLOCK_WAIT keep their meaning. Bit values of Linux 6.1+ (TASK_FREEZABLE and
+// TASK_FROZEN came with the 6.1 freezer rewrite; older kernels never set those bits).
+TEST(FtracePrevState, MatchesTheKernelsMaskingOfExtraStateBits) {
+  constexpr uint32_t kInterruptible = 0x1, kUninterruptible = 0x2, kWakekill = 0x100, kNoload = 0x400;
+  constexpr uint32_t kRtlockWait = 0x1000, kFreezable = 0x2000, kFrozen = 0x8000;
+  constexpr uint32_t kIdle = kUninterruptible | kNoload;
+  // A freezable idle kthread (kthread_freezable_should_stop loops, e.g. khugepaged): I, not D.
+  EXPECT_EQ(ftrace_prev_state(kIdle | kFreezable, 0, false), 0x80);
+  EXPECT_EQ(ftrace_prev_state(kIdle | kWakekill, 0, false), 0x80);
+  // A frozen task (cgroup freezer, suspend) is reported as uninterruptible.
+  EXPECT_EQ(ftrace_prev_state(kFrozen, 0, false), 0x2);
+  EXPECT_EQ(ftrace_prev_state(kFrozen | kInterruptible, 0, false), 0x2);
+  // An RT sleeping lock's wait, with the saved state's bits around it: D.
+  EXPECT_EQ(ftrace_prev_state(kRtlockWait | kInterruptible, 0, false), 0x2);
+  // Freezable but plainly sleeping: S (TASK_FREEZABLE alone is not reported).
+  EXPECT_EQ(ftrace_prev_state(kInterruptible | kFreezable, 0, false), 0x1);
+  // TASK_KILLABLE (WAKEKILL|UNINTERRUPTIBLE): D.
+  EXPECT_EQ(ftrace_prev_state(kWakekill | kUninterruptible, 0, false), 0x2);
+}
+
 }  // namespace
 }  // namespace aitrace::eevdf

@@ -65,12 +65,17 @@ uint32_t nice_to_weight(int nice) {
 }
 
 int64_t ftrace_prev_state(uint32_t prev_state, int32_t exit_state, bool preempt) {
+  // The kernel's __trace_sched_switch_state() and __task_state_index() (include/linux/sched.h),
+  // which mask: TASK_IDLE with TASK_FREEZABLE or TASK_WAKEKILL next to it is still I. Bit
+  // values of 6.1+; TASK_FREEZABLE (0x2000) and TASK_FROZEN (0x8000) came with 6.1's freezer
+  // rewrite, and older kernels never set those bits.
   constexpr uint32_t kTaskReport = 0x7f, kReportIdle = 0x80, kReportMax = 0x100;
-  constexpr uint32_t kTaskIdle = 0x402, kRtlockWait = 0x1000, kUninterruptible = 0x2;
+  constexpr uint32_t kTaskIdle = 0x402, kRtlockWait = 0x1000, kFrozen = 0x8000, kUninterruptible = 0x2;
   if (preempt) return kReportMax;
   uint32_t state = (prev_state | static_cast<uint32_t>(exit_state)) & kTaskReport;
-  if (prev_state == kTaskIdle) state = kReportIdle;
-  if (prev_state == kRtlockWait) state = kUninterruptible;
+  if ((prev_state & kTaskIdle) == kTaskIdle) state = kReportIdle;
+  // An RT sleeping lock's wait and a frozen task are reported as uninterruptible.
+  if (prev_state & (kRtlockWait | kFrozen)) state = kUninterruptible;
   if (!state) return 0;
   int fls = 32 - __builtin_clz(state);  // index of the highest bit, 1-based
   return int64_t{1} << (fls - 1);
