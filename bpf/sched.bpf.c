@@ -15,6 +15,7 @@
 #include "common/filter.bpf.h"
 #include "aitrace/histogram.h"
 #include "aitrace/sched_events.h"
+#include "aitrace/switch_class.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -395,7 +396,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 	 * pass the tracepoint the state read before that check. Its wait until switch-in is a
 	 * run-queue wait, not sleep; the kernel still counts the switch as voluntary.
 	 */
-	runnable = preempt || state == TASK_RUNNING_STATE;
+	runnable = aitrace_switch_involuntary(preempt, state);
 	queued = runnable || task_state_now(prev) == TASK_RUNNING_STATE;
 	if (st->phase == AITRACE_SCHED_PHASE_QUEUED_PREEMPT || st->phase == AITRACE_SCHED_PHASE_QUEUED_WAKEUP) {
 		/*

@@ -11,6 +11,7 @@
 #include "common/core.bpf.h"
 #include "common/filter.bpf.h"
 #include "aitrace/sched_trace_events.h"
+#include "aitrace/switch_class.h"
 
 /* Set by userspace before load. */
 const volatile bool switch_has_prev_state = true; /* 4-argument sched_switch (5.18+) */
@@ -281,7 +282,7 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	/* prev was runnable and the CPU went to the task last woken onto it: wakeup preemption. */
 	cpu = r->hdr.cpu;
 	lw = bpf_map_lookup_elem(&st_last_wakeup, &cpu);
-	if (lw && lw->pid && lw->pid == r->next.pid && (preempt || prev_state == 0)) {
+	if (lw && lw->pid && lw->pid == r->next.pid && aitrace_switch_involuntary(preempt, prev_state)) {
 		r->wakeup_preempt = 1;
 		r->wakeup_ts = lw->ts;
 	}

@@ -4,6 +4,7 @@
 #include "aitrace/output/signed_histogram_render.hpp"
 #include "aitrace/eevdf/sched_trace.hpp"
 #include "aitrace/eevdf/sched_trace_math.hpp"
+#include "aitrace/switch_class.h"
 
 #include <fmt/format.h>
 
@@ -16,7 +17,7 @@ eevdf::CfsState cfs_state(const aitrace_st_cfs& c) {
   return {c.sum_w_vruntime, c.sum_weight, c.zero_vruntime, c.curr_on_rq != 0, c.curr_vruntime, c.curr_weight};
 }
 
-bool involuntary(const aitrace_st_switch& r) { return r.preempt || r.prev_state == 0; }
+bool involuntary(const aitrace_st_switch& r) { return aitrace_switch_involuntary(r.preempt, r.prev_state); }
 
 uint64_t runtime_since_pick(const aitrace_st_task& t) {
   return t.sum_exec_runtime >= t.prev_sum_exec_runtime ? t.sum_exec_runtime - t.prev_sum_exec_runtime : 0;
