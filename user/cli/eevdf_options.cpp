@@ -20,8 +20,11 @@ Result<SchedTraceOptions> sched_trace_options(const EevdfCliOptions& o) {
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
     std::string unit(p, t.data() + t.size());
     uint64_t scale = unit.empty() ? 1 : unit == "K" || unit == "k" ? 1024 : unit == "M" || unit == "m" ? 1 << 20 : 0;
-    uint64_t bytes = v * scale;
-    if (ec != std::errc() || !scale || !bytes || (bytes & (bytes - 1)) || bytes > (1u << 30))
+    constexpr uint64_t kMaxBytes = 1u << 30;
+    // Compared before multiplying: 2^44+1 M would wrap around to exactly 1M.
+    const bool in_range = scale && v <= kMaxBytes / scale;
+    uint64_t bytes = in_range ? v * scale : 0;
+    if (ec != std::errc() || !in_range || !bytes || (bytes & (bytes - 1)))
       return make_error(ErrorKind::usage,
                         "invalid --trace-buffer '{}': expected a power of two like 4M or 256K (at most 1G)", t);
     s.ring_bytes = static_cast<uint32_t>(bytes);
