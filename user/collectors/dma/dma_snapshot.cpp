@@ -9,9 +9,6 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <unordered_map>
 
 namespace aitrace {
 namespace {
@@ -62,44 +59,6 @@ Status read_percpu_array0(bpf_map* map, V& out) {
   return {};
 }
 
-// /proc/kallsyms, exact addresses only: a fence's ops pointer is the address of a
-// `struct dma_fence_ops` object (a data symbol when CONFIG_KALLSYMS_ALL=y, else not listed),
-// and ops->get_driver_name a function (always listed).
-class KernelSymbols {
- public:
-  void load() {
-    std::ifstream in("/proc/kallsyms");
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream ls(line);
-      std::string addr, type, name, module;
-      ls >> addr >> type >> name >> module;
-      uint64_t a = std::strtoull(addr.c_str(), nullptr, 16);
-      if (!a) continue;
-      if (!module.empty()) name.append(" ").append(module);  // "amdgpu_fence_ops [amdgpu]"
-      syms_.emplace(a, std::move(name));
-    }
-  }
-  const std::string* find(uint64_t addr) const {
-    auto it = syms_.find(addr);
-    return it == syms_.end() ? nullptr : &it->second;
-  }
-
- private:
-  std::unordered_map<uint64_t, std::string> syms_;
-};
-
-// The fence ops table's symbol, else its get_driver_name function's, else "?".
-std::string fence_driver(const KernelSymbols* syms, uint64_t ops, uint64_t get_driver_name) {
-  std::string out("?");
-  if (!syms) return out;
-  if (const std::string* s = syms->find(ops))
-    out.assign(*s);
-  else if (const std::string* f = syms->find(get_driver_name))
-    out.assign(*f);
-  return out;
-}
-
 }  // namespace
 
 uint64_t DmaSnapshot::unmatched_unmaps() const {
@@ -147,7 +106,7 @@ DmaSnapshot dma_delta(const DmaSnapshot& now, const DmaSnapshot& before) {
   return d;
 }
 
-Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, bool symbolize) {
+Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, FenceSymbols* symbols) {
   DmaSnapshot snap;
   AITRACE_TRY((for_each_entry<__u64, aitrace_dma_dev_name>(
       skel->maps.dma_dev_names, false, [&](const __u64& dev, const aitrace_dma_dev_name& n) {
@@ -173,24 +132,35 @@ Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, bool symbolize) {
         out.comm = std::string(kernel_string(w.comm, sizeof(w.comm)));
         out.hist = w.hist;
       })));
-  KernelSymbols syms;
-  bool syms_loaded = false;
+  std::vector<std::pair<uint64_t, uint64_t>> fence_ops;  // (ops, get_driver_name), by timeline
+  std::vector<DmaTimeline*> named;
   AITRACE_TRY((for_each_entry<aitrace_dma_timeline_key, aitrace_dma_timeline>(
       skel->maps.dma_timelines, false, [&](const aitrace_dma_timeline_key& k, const aitrace_dma_timeline& t) {
         auto& out = snap.timelines[{k.ops, k.context}];
         out.context = k.context;
         out.hist = t.hist;
-        if (symbolize && !syms_loaded) {
-          syms.load();
-          syms_loaded = true;
-        }
-        out.driver = fence_driver(symbolize ? &syms : nullptr, k.ops, t.get_driver_name);
+        out.driver.assign(1, '?');  // GCC 12 misreports = "?" as overlapping (-Wrestrict)
+        fence_ops.emplace_back(k.ops, t.get_driver_name);
+        named.push_back(&out);
       })));
+  if (symbols) {
+    symbols->resolve(fence_ops);  // one kallsyms read at most, and none once all are known
+    for (size_t i = 0; i < named.size(); i++) named[i]->driver = symbols->driver(fence_ops[i].first, fence_ops[i].second);
+  }
   AITRACE_TRY(read_percpu_array0(skel->maps.dma_iommu, snap.iommu));
   AITRACE_TRY(read_percpu_array0(skel->maps.dma_fence_counts, snap.fence));
   snap.lost = skel->bss->dma_lost;
   snap.fork_overflow = skel->bss->filter_fork_overflow;
   return snap;
+}
+
+}  // namespace aitrace
+
+namespace aitrace {
+
+Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, bool symbolize) {
+  FenceSymbols symbols;
+  return read_dma_snapshot(skel, symbolize ? &symbols : nullptr);
 }
 
 }  // namespace aitrace

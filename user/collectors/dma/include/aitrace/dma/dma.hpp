@@ -6,6 +6,7 @@
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/dma/fence_symbols.hpp"
 
 #include <array>
 #include <cstdint>
@@ -57,8 +58,12 @@ struct DmaSnapshot {
 // now - before, entry by entry (entries only in `now` are kept whole).
 DmaSnapshot dma_delta(const DmaSnapshot& now, const DmaSnapshot& before);
 
-// Reads every map of a loaded dma skeleton. Fence timelines are symbolized via /proc/kallsyms
-// when `symbolize` (tests pass false: their ops pointers are made up).
+// Reads every map of a loaded dma skeleton. Fence timelines are symbolized through `symbols`
+// (kept across ticks, so /proc/kallsyms is read only for addresses not seen before), not at all
+// when it is null.
+Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, FenceSymbols* symbols);
+// One-off read: symbolized from a fresh table when `symbolize` (tests pass false: their ops
+// pointers are made up).
 Result<DmaSnapshot> read_dma_snapshot(dma_bpf* skel, bool symbolize = true);
 
 // Sets the rodata that depends on this kernel's tracepoint prototypes (call before load).
@@ -76,7 +81,7 @@ class DmaCollector {
   DmaCollector& operator=(const DmaCollector&) = delete;
 
   void attach() { hooks_.attach_all(); }
-  Result<DmaSnapshot> snapshot() const { return read_dma_snapshot(skel_, true); }
+  Result<DmaSnapshot> snapshot() const { return read_dma_snapshot(skel_, &symbols_); }
   const HookSet& hooks() const { return hooks_; }
 
  private:
@@ -85,6 +90,7 @@ class DmaCollector {
   std::unique_ptr<Owned> owned_;
   dma_bpf* skel_ = nullptr;
   HookSet hooks_;
+  mutable FenceSymbols symbols_;  // a cache: snapshot() stays a read
 };
 
 }  // namespace aitrace
