@@ -1,6 +1,8 @@
 #include "aitrace/migrate/migrate_aggregate.hpp"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 
 namespace aitrace {
 
@@ -35,11 +37,15 @@ MigrateCounts& MigrateCounts::operator-=(const MigrateCounts& o) {
 MigrateSnapshot snapshot_delta(const MigrateSnapshot& now, const MigrateSnapshot& before) {
   auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
   MigrateSnapshot d;
+  // Keyed lookups, not a scan of `before` per row: a busy host has tens of thousands of rows,
+  // and every -i tick takes this delta. (Rows are unique per key; duplicates would add up.)
+  using StatsKey = std::tuple<uint32_t, int32_t, uint32_t, uint64_t>;
+  std::map<StatsKey, MigrateCounts> earlier;
+  for (const auto& b : before.stats) earlier[{b.tgid, b.reason, b.mode, b.cgroup_id}] += b.counts;
   for (const auto& row : now.stats) {
     MigrateStatsRow r = row;
-    for (const auto& b : before.stats)
-      if (b.tgid == row.tgid && b.reason == row.reason && b.mode == row.mode && b.cgroup_id == row.cgroup_id)
-        r.counts -= b.counts;
+    auto it = earlier.find({row.tgid, row.reason, row.mode, row.cgroup_id});
+    if (it != earlier.end()) r.counts -= it->second;
     if (r.counts.calls) d.stats.push_back(std::move(r));
   }
   for (const auto& [reason, buckets] : now.latency) {
@@ -53,11 +59,13 @@ MigrateSnapshot snapshot_delta(const MigrateSnapshot& now, const MigrateSnapshot
       if (n > prev) d.latency[reason][b] = n - prev;
     }
   }
+  using NumaKey = std::tuple<uint32_t, int32_t, int32_t, uint32_t>;
+  std::map<NumaKey, uint64_t> earlier_numa;
+  for (const auto& b : before.numa) earlier_numa[{b.kind, b.src_cpu, b.dst_cpu, b.tgid}] += b.count;
   for (const auto& row : now.numa) {
     NumaMoveRow r = row;
-    for (const auto& b : before.numa)
-      if (b.kind == row.kind && b.src_cpu == row.src_cpu && b.dst_cpu == row.dst_cpu && b.tgid == row.tgid)
-        r.count = sub(r.count, b.count);
+    auto it = earlier_numa.find({row.kind, row.src_cpu, row.dst_cpu, row.tgid});
+    if (it != earlier_numa.end()) r.count = sub(r.count, it->second);
     if (r.count) d.numa.push_back(r);
   }
   d.lost.stats_full = sub(now.lost.stats_full, before.lost.stats_full);
