@@ -1,6 +1,7 @@
 // `aitrace migrate`: page migrations and NUMA-balancing task moves while a job runs.
 #include "commands.hpp"
 
+#include "aitrace/core/cgroup_paths.hpp"
 #include "aitrace/output/escape.hpp"
 #include "aitrace/cli/cli.hpp"
 #include "aitrace/core/launcher.hpp"
@@ -79,6 +80,7 @@ Status run_migrate(const MigrateOptions& o, int& exit_code) {
   const auto started = clock::now();
   auto last_tick = started;
   MigrateSnapshot previous;
+  CgroupPaths cgroup_names;  // ids resolved once for the whole run, not per tick
   RunLoop loop(*run);
   if (cmd) loop.add_stop_fd(cmd->pidfd());
   auto stopped = loop.run([&](bool final) -> Status {
@@ -89,7 +91,7 @@ Status run_migrate(const MigrateOptions& o, int& exit_code) {
     if (*by == MigrateGroupBy::cgroup) {
       std::set<uint64_t> ids;
       for (const auto& r : snap->stats) ids.insert(r.cgroup_id);
-      ctx.cgroup_paths = cgroup_paths_for(ids);
+      ctx.cgroup_paths = cgroup_names.paths(ids);
     }
     if (!final) {
       ctx.interval = true;

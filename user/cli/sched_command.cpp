@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "eevdf_options.hpp"
 
+#include "aitrace/core/cgroup_paths.hpp"
 #include "aitrace/output/escape.hpp"
 #include "aitrace/cli/cli.hpp"
 #include "aitrace/core/launcher.hpp"
@@ -88,12 +89,13 @@ Status run_sched(const SchedOptions& o, int& exit_code) {
   for (const HookStatus& st : collector->hooks().statuses()) ropts.hooks.emplace_back(st.event, st.state_text());
   SchedSnapshot previous;
   uint64_t interval_index = 0;
+  CgroupPaths cgroup_names;  // ids resolved once for the whole run, not per tick
   auto render = [&](const SchedSnapshot& snap) {
     if (*group_by == SchedGroupBy::cgroup) {
       std::set<uint64_t> ids;
       for (const SchedGroup& g : snap.groups)
         if (!g.other) ids.insert(g.id);
-      ropts.cgroup_paths = cgroup_paths_for(ids);
+      ropts.cgroup_paths = cgroup_names.paths(ids);
     }
     if (!o.common.json) {
       std::string text = sched_text(snap, ropts);

@@ -142,26 +142,4 @@ Status fill_filter_maps(bpf_map* tgids, bpf_map* tids, const ResolvedTargets& t)
   return {};
 }
 
-std::map<uint64_t, std::string> cgroup_paths_for(const std::set<uint64_t>& ids) {
-  std::map<uint64_t, std::string> out;
-  std::string root = cgroup2_mount();
-  if (root.empty() || ids.empty()) return out;
-  auto note = [&](const std::filesystem::path& p) {
-    struct stat st {};
-    if (stat(p.c_str(), &st) == 0 && ids.count(static_cast<uint64_t>(st.st_ino))) {
-      std::string rel = p.string().substr(root.size());
-      out[static_cast<uint64_t>(st.st_ino)] = rel.empty() ? "/" : rel;
-    }
-  };
-  note(root);
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(
-           root, std::filesystem::directory_options::skip_permission_denied, ec);
-       it != std::filesystem::recursive_directory_iterator() && out.size() < ids.size(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_directory(ec) && !it->is_symlink(ec)) note(it->path());
-  }
-  return out;
-}
-
 }  // namespace aitrace

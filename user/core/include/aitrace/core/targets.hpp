@@ -36,9 +36,8 @@ struct ResolvedTargets {
 Result<std::vector<uint32_t>> parse_id_list(const std::string& text, const char* what);
 // The cgroup v2 mount point from /proc/self/mountinfo ("" when none).
 std::string cgroup2_mount();
-// Paths (relative to that mount, "/" for the root) of the cgroups with these ids, found by
-// walking the mount: on cgroup2 a directory's inode number is the id the kernel reports. Ids
-// of removed cgroups are missing from the result.
+// Paths (relative to that mount, "/" for the root) of the cgroups with these ids; ids of
+// removed cgroups are missing. One-off: for every tick of a run keep a CgroupPaths.
 std::map<uint64_t, std::string> cgroup_paths_for(const std::set<uint64_t>& ids);
 Result<ResolvedTargets> resolve_targets(const TargetSpec& spec);
 // The tgid of a thread (from /proc/<tid>/status), or an error when it does not exist.
