@@ -1,7 +1,7 @@
 /*
  * The task filter every collector applies to the task being measured (the woken or
  * switched-in task, never blindly `current`). Include once per .bpf.c; userspace sets
- * filter_cfg and fills the pid maps through user/core/filter_setup.h.
+ * filter_cfg and fills the pid maps through user/core/targets.cpp.
  */
 #ifndef AITRACE_FILTER_BPF_H
 #define AITRACE_FILTER_BPF_H

@@ -1,5 +1,5 @@
-// Renderings of a Histogram shared by every collector: the JSON object "H" of the schemas in
-// docs/output-formats.md, and the terminal bars with percentiles.
+// Renderings of a Histogram shared by every collector: the JSON object "H" (docs/sched.md,
+// `histograms.*`; the same in every collector's schema), and the terminal bars with percentiles.
 #pragma once
 
 #include "aitrace/core/histogram.hpp"

@@ -16,7 +16,7 @@ namespace aitrace {
 // The one hook aitrace migrate cannot work without; a clear error when this kernel lacks it.
 Status require_migrate_end_hook(const HookStatus* end);
 
-// Reads the aggregates of a loaded migrate skeleton (summed over CPUs).
+// Reads the aggregates of a loaded migrate skeleton (shared maps with atomic adds, not per-CPU).
 Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* skel);
 
 class MigrateCollector {
