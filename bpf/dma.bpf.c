@@ -16,27 +16,12 @@
 #include "common/filter.bpf.h"
 #include "dma_maps.bpf.h"
 
-/* Test support: a buffer of real kernel memory (this map value) that a test fills with fake
- * devices, scatterlists and fences, and whose kernel address dma_test_scratch_addr reports. */
-__u8 test_scratch[4096] = {};
-__u64 test_scratch_addr = 0;
-
-SEC("raw_tp/dma_test_scratch")
-int BPF_PROG(dma_test_scratch)
-{
-	test_scratch_addr = (__u64)test_scratch;
-	return 0;
-}
-
 /* ---- single mappings: dma_map_phys (6.18+), dma_map_page/dma_map_resource (6.12-6.17) ---- */
 
 static __always_inline int on_map(struct device *dev, __u64 dma, __u64 size, __u64 dir)
 {
-	struct aitrace_dma_dir_stats *s;
 	struct aitrace_dma_live_key k = { .dev = (__u64)dev, .addr = dma, .kind = AITRACE_DMA_KIND_SINGLE };
-	struct aitrace_dma_live v = { .bytes = size, .refs = 1 };
-	struct aitrace_dma_live *old;
-	long err;
+	struct aitrace_dma_dir_stats *s;
 
 	dma_note_device(dev);
 	s = dma_dir_slot((__u64)dev, dir);
@@ -49,15 +34,7 @@ static __always_inline int on_map(struct device *dev, __u64 dma, __u64 size, __u
 		s->map_count++;
 		s->map_bytes += size;
 	}
-	v.ts_ns = bpf_ktime_get_ns();
-	err = aitrace_map_err(bpf_map_update_elem(&dma_live, &k, &v, BPF_NOEXIST));
-	if (err == -EEXIST) {
-		old = bpf_map_lookup_elem(&dma_live, &k);
-		if (old)
-			__sync_fetch_and_add(&old->refs, 1);
-	} else if (err) {
-		DMA_LOST(live_full);
-	}
+	dma_live_add(&k, size);
 	return 0;
 }
 
@@ -81,7 +58,7 @@ static __always_inline __u64 pair_unmap(struct aitrace_dma_dir_stats *s, struct 
 		bpf_map_delete_elem(&dma_live, k);
 	else
 		__sync_fetch_and_add(&v->refs, -1);
-	h = dma_map_slot(&dma_lifetime, &hk, &zero_hist, &dma_lost.lifetime_hists_full);
+	h = aitrace_map_lookup_or_init(&dma_lifetime, &hk, &zero_hist, &dma_lost.lifetime_hists_full);
 	if (h)
 		dma_hist_add(h, bpf_ktime_get_ns() - ts);
 	return bytes;
@@ -147,29 +124,19 @@ SEC("raw_tp/dma_map_sg")
 int BPF_PROG(dma_map_sg, struct device *dev, struct scatterlist *sgl, int nents, int ents, __u64 dir)
 {
 	struct aitrace_dma_live_key k = { .dev = (__u64)dev, .addr = (__u64)sgl, .kind = AITRACE_DMA_KIND_SG };
-	struct aitrace_dma_live v = { .refs = 1 };
 	struct aitrace_dma_dir_stats *s;
-	long err;
+	__u64 bytes;
 
 	dma_note_device(dev);
-	v.bytes = ents > 0 ? dma_sg_bytes(sgl, ents, true) : 0;
+	bytes = ents > 0 ? dma_sg_bytes(sgl, ents, true) : 0;
 	s = dma_dir_slot((__u64)dev, dir);
 	if (s) {
 		s->sg_map_count++;
 		s->sg_map_nents += nents > 0 ? nents : 0;
 		s->sg_map_ents += ents > 0 ? ents : 0;
-		s->sg_map_bytes += v.bytes;
+		s->sg_map_bytes += bytes;
 	}
-	v.ts_ns = bpf_ktime_get_ns();
-	err = aitrace_map_err(bpf_map_update_elem(&dma_live, &k, &v, BPF_NOEXIST));
-	if (err == -EEXIST) {
-		struct aitrace_dma_live *old = bpf_map_lookup_elem(&dma_live, &k);
-
-		if (old)
-			__sync_fetch_and_add(&old->refs, 1);
-	} else if (err) {
-		DMA_LOST(live_full);
-	}
+	dma_live_add(&k, bytes);
 	return 0;
 }
 

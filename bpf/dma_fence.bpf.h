@@ -66,7 +66,7 @@ int BPF_PROG(dma_fence_signaled, struct dma_fence *fence)
 	bpf_map_delete_elem(&dma_fences, &k);
 	tk.ops = (__u64)BPF_CORE_READ(fence, ops);
 	tk.context = k.context;
-	tl = dma_map_slot(&dma_timelines, &tk, &zero_timeline, &dma_lost.timelines_full);
+	tl = aitrace_map_lookup_or_init(&dma_timelines, &tk, &zero_timeline, &dma_lost.timelines_full);
 	if (!tl)
 		return 0;
 	if (!tl->get_driver_name && tk.ops)
@@ -97,14 +97,14 @@ int BPF_PROG(dma_fence_enable_signal, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_wait_start")
 int BPF_PROG(dma_fence_wait_start, struct dma_fence *fence)
 {
-	struct aitrace_dma_wait w = { .fence = (__u64)fence };
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 ts;
 
 	FENCE_COUNT(wait_start);
 	if (!aitrace_task_wanted((struct task_struct *)bpf_get_current_task()))
 		return 0;
-	w.ts_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&dma_waits, &tid, &w, BPF_ANY))
+	ts = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&dma_waits, &tid, &ts, BPF_ANY))
 		DMA_LOST(waits_full);
 	return 0;
 }
@@ -115,20 +115,19 @@ int BPF_PROG(dma_fence_wait_end, struct dma_fence *fence)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct aitrace_dma_waiter *wr;
-	struct aitrace_dma_wait *w;
-	__u64 delta;
+	__u64 *started, delta;
 
 	FENCE_COUNT(wait_end);
-	w = bpf_map_lookup_elem(&dma_waits, &tid);
-	if (!w) {
+	started = bpf_map_lookup_elem(&dma_waits, &tid);
+	if (!started) {
 		/* Unwanted tasks never had a wait_start recorded; only wanted ones are unmatched. */
 		if (aitrace_task_wanted((struct task_struct *)bpf_get_current_task()))
 			FENCE_COUNT(wait_end_unmatched);
 		return 0;
 	}
-	delta = bpf_ktime_get_ns() - w->ts_ns;
+	delta = bpf_ktime_get_ns() - *started;
 	bpf_map_delete_elem(&dma_waits, &tid);
-	wr = dma_map_slot(&dma_waiters, &tid, &zero_waiter, &dma_lost.waiters_full);
+	wr = aitrace_map_lookup_or_init(&dma_waiters, &tid, &zero_waiter, &dma_lost.waiters_full);
 	if (!wr)
 		return 0;
 	if (!wr->tgid) {

@@ -7,10 +7,6 @@
 
 #include "aitrace/dma_events.h"
 
-#ifndef EEXIST
-#define EEXIST 17
-#endif
-
 /* dma_alloc/dma_free gained a direction argument (arg 4) after 6.12; userspace reads the
  * tracepoint prototypes from BTF and sets these before load. */
 const volatile bool alloc_has_dir = true;
@@ -61,8 +57,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AITRACE_DMA_MAX_WAITERS);
-	__type(key, __u32); /* tid */
-	__type(value, struct aitrace_dma_wait);
+	__type(key, __u32);   /* tid */
+	__type(value, __u64); /* wait_start time */
 } dma_waits SEC(".maps");
 
 struct {
@@ -118,35 +114,32 @@ static __always_inline __u32 dma_dir(__u64 dir)
 	return dir < AITRACE_DMA_DIRS ? (__u32)dir : AITRACE_DMA_DIRS - 1;
 }
 
-/* Lookup-or-insert; NULL (and a counted loss) when the map is full. */
-static __always_inline void *dma_map_slot(void *map, const void *key, const void *zero, __u64 *lost)
-{
-	void *v = bpf_map_lookup_elem(map, key);
-	long err;
-
-	if (v)
-		return v;
-	err = aitrace_map_err(bpf_map_update_elem(map, key, zero, BPF_NOEXIST));
-	if (err && err != -EEXIST) {
-		__sync_fetch_and_add(lost, 1);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(map, key);
-}
-
 static __always_inline struct aitrace_dma_dir_stats *dma_dir_slot(__u64 dev, __u64 dir)
 {
 	struct aitrace_dma_dir_key k = { .dev = dev, .dir = dma_dir(dir) };
 	struct aitrace_dma_dir_stats zero = {};
 
-	return dma_map_slot(&dma_dir_stats, &k, &zero, &dma_lost.dir_stats_full);
+	return aitrace_map_lookup_or_init(&dma_dir_stats, &k, &zero, &dma_lost.dir_stats_full);
 }
 
 static __always_inline struct aitrace_dma_dev_stats *dma_dev_slot(__u64 dev)
 {
 	struct aitrace_dma_dev_stats zero = {};
 
-	return dma_map_slot(&dma_dev_stats, &dev, &zero, &dma_lost.dev_stats_full);
+	return aitrace_map_lookup_or_init(&dma_dev_stats, &dev, &zero, &dma_lost.dev_stats_full);
+}
+
+/*
+ * A live mapping waiting for its unmap. The same address mapped again before its unmap
+ * (dma-direct: dma == phys) takes a reference and keeps its first time and size.
+ */
+static __always_inline void dma_live_add(const struct aitrace_dma_live_key *k, __u64 bytes)
+{
+	struct aitrace_dma_live init = { .ts_ns = bpf_ktime_get_ns(), .bytes = bytes }, *v;
+
+	v = aitrace_map_lookup_or_init(&dma_live, k, &init, &dma_lost.live_full);
+	if (v)
+		__sync_fetch_and_add(&v->refs, 1);
 }
 
 static __always_inline void dma_hist_add(struct aitrace_dma_hist *h, __u64 v)

@@ -15,6 +15,7 @@
  */
 #include "common/core.bpf.h"
 #include "common/filter.bpf.h"
+#include "common/programs.bpf.h"
 #include "aitrace/histogram.h"
 #include "aitrace/migrate_events.h"
 
@@ -83,29 +84,24 @@ static __always_inline struct task_struct *current_task(void)
 	return (struct task_struct *)bpf_get_current_task();
 }
 
-static __always_inline void on_start(void)
+/* mm_migrate_pages_start: only its time matters. */
+static __always_inline int on_start(void *ctx, bool btf)
 {
 	struct inflight_stack zero = {}, *st;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	if (!aitrace_task_wanted(current_task()))
-		return;
-	st = bpf_map_lookup_elem(&inflight, &tid);
-	if (!st) {
-		if (bpf_map_update_elem(&inflight, &tid, &zero, BPF_ANY)) {
-			__sync_fetch_and_add(&lost.inflight_full, 1);
-			return;
-		}
-		st = bpf_map_lookup_elem(&inflight, &tid);
-		if (!st)
-			return;
-	}
+		return 0;
+	st = aitrace_map_lookup_or_init(&inflight, &tid, &zero, &lost.inflight_full);
+	if (!st)
+		return 0;
 	if (st->depth >= INFLIGHT_DEPTH) {
 		__sync_fetch_and_add(&lost.inflight_full, 1);
-		return;
+		return 0;
 	}
 	st->start_ns[st->depth & (INFLIGHT_DEPTH - 1)] = bpf_ktime_get_ns();
 	st->depth++;
+	return 0;
 }
 
 /* Latency of the call ending now, or 0 when its start was not seen. */
@@ -128,21 +124,11 @@ static __always_inline __u64 pop_latency(__u32 tid, bool *known)
 static __always_inline void record_latency(__s32 reason, __u64 ns)
 {
 	struct migrate_hist_key hk = { .reason = reason, .bucket = aitrace_hist_bucket(ns) };
-	__u64 one = 1, *cnt;
+	__u64 zero = 0, *cnt;
 
-	cnt = bpf_map_lookup_elem(&migrate_latency, &hk);
-	if (cnt) {
+	cnt = aitrace_map_lookup_or_init(&migrate_latency, &hk, &zero, &lost.hist_full);
+	if (cnt)
 		__sync_fetch_and_add(cnt, 1);
-		return;
-	}
-	if (bpf_map_update_elem(&migrate_latency, &hk, &one, BPF_NOEXIST)) {
-		/* Another CPU may have created it meanwhile; only a full map loses the sample. */
-		cnt = bpf_map_lookup_elem(&migrate_latency, &hk);
-		if (cnt)
-			__sync_fetch_and_add(cnt, 1);
-		else
-			__sync_fetch_and_add(&lost.hist_full, 1);
-	}
 }
 
 static __always_inline void on_end(const struct end_args *a)
@@ -168,17 +154,16 @@ static __always_inline void on_end(const struct end_args *a)
 	key.cgroup_id = bpf_get_current_cgroup_id();
 	v = bpf_map_lookup_elem(&migrate_stats, &key);
 	if (!v) {
-		struct migrate_stats_value zero = {};
+		struct migrate_stats_value init = {};
 
-		BPF_CORE_READ_STR_INTO(&zero.comm, task, group_leader, comm);
-		bpf_map_update_elem(&migrate_stats, &key, &zero, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&migrate_stats, &key);
-		if (!v) {
-			__sync_fetch_and_add(&lost.stats_full, 1);
-			if (known)
-				record_latency(a->reason, ns);
-			return;
-		}
+		/* Named once, when the key first appears. */
+		BPF_CORE_READ_STR_INTO(&init.comm, task, group_leader, comm);
+		v = aitrace_map_lookup_or_init(&migrate_stats, &key, &init, &lost.stats_full);
+	}
+	if (!v) {
+		if (known)
+			record_latency(a->reason, ns);
+		return;
 	}
 	__sync_fetch_and_add(&v->calls, 1);
 	__sync_fetch_and_add(&v->succeeded, a->succeeded);
@@ -225,29 +210,7 @@ static __always_inline void read_raw_end_args(const __u64 *ctx, struct end_args 
 	a->reason = (__s32)arg[(n - 1) & (AITRACE_MIGRATE_ARGS_MAX - 1)];
 }
 
-SEC("tp_btf/mm_migrate_pages_start")
-int migrate_start_btf(__u64 *ctx)
-{
-	on_start();
-	return 0;
-}
-
-SEC("raw_tp/mm_migrate_pages_start")
-int migrate_start_raw(__u64 *ctx)
-{
-	on_start();
-	return 0;
-}
-
-SEC("tracepoint/migrate/mm_migrate_pages_start")
-int migrate_start_tp(void *ctx)
-{
-	on_start();
-	return 0;
-}
-
-SEC("tp_btf/mm_migrate_pages")
-int migrate_end_btf(__u64 *ctx)
+static __always_inline int on_end_raw(__u64 *ctx, bool btf)
 {
 	struct end_args a = {};
 
@@ -256,18 +219,7 @@ int migrate_end_btf(__u64 *ctx)
 	return 0;
 }
 
-SEC("raw_tp/mm_migrate_pages")
-int migrate_end_raw(__u64 *ctx)
-{
-	struct end_args a = {};
-
-	read_raw_end_args(ctx, &a);
-	on_end(&a);
-	return 0;
-}
-
-SEC("tracepoint/migrate/mm_migrate_pages")
-int migrate_end_tp(struct trace_event_raw_mm_migrate_pages *ctx)
+static __always_inline int on_end_tp(struct trace_event_raw_mm_migrate_pages *ctx)
 {
 	struct end_args a = {};
 
@@ -288,76 +240,49 @@ int migrate_end_tp(struct trace_event_raw_mm_migrate_pages *ctx)
 	return 0;
 }
 
+AITRACE_BTF_RAW_PROGRAMS(mm_migrate_pages_start, migrate_start, on_start)
+AITRACE_TRACEPOINT_PROGRAM(migrate, mm_migrate_pages_start, migrate_start, void, on_start, false)
+AITRACE_BTF_RAW_PROGRAMS(mm_migrate_pages, migrate_end, on_end_raw)
+AITRACE_TRACEPOINT_PROGRAM(migrate, mm_migrate_pages, migrate_end, struct trace_event_raw_mm_migrate_pages, on_end_tp)
+
 /* Migration PTEs: one per mapping of a folio being moved; order says how many pages. */
-static __always_inline void count_ptes(__u64 *counter, int order)
+static __always_inline int count_ptes(__u64 *counter, int order)
 {
 	if (!aitrace_task_wanted(current_task()))
-		return;
+		return 0;
 	if (order < 0 || order > 20)
 		order = 0;
 	__sync_fetch_and_add(counter, 1ULL << order);
-}
-
-SEC("tp_btf/set_migration_pte")
-int migration_pte_set_btf(__u64 *ctx)
-{
-	count_ptes(&ptes_set, (int)ctx[2]);
 	return 0;
 }
 
-SEC("raw_tp/set_migration_pte")
-int migration_pte_set_raw(__u64 *ctx)
+/* set/remove_migration_pte (addr, pte, order) */
+static __always_inline int on_pte_raw(__u64 *ctx, bool btf, __u64 *counter)
 {
-	count_ptes(&ptes_set, (int)ctx[2]);
-	return 0;
+	return count_ptes(counter, (int)ctx[2]);
 }
 
-SEC("tracepoint/migrate/set_migration_pte")
-int migration_pte_set_tp(struct trace_event_raw_migration_pte *ctx)
+static __always_inline int on_pte_tp(struct trace_event_raw_migration_pte *ctx, __u64 *counter)
 {
-	count_ptes(&ptes_set, BPF_CORE_READ(ctx, order));
-	return 0;
+	return count_ptes(counter, BPF_CORE_READ(ctx, order));
 }
 
-SEC("tp_btf/remove_migration_pte")
-int migration_pte_remove_btf(__u64 *ctx)
-{
-	count_ptes(&ptes_removed, (int)ctx[2]);
-	return 0;
-}
-
-SEC("raw_tp/remove_migration_pte")
-int migration_pte_remove_raw(__u64 *ctx)
-{
-	count_ptes(&ptes_removed, (int)ctx[2]);
-	return 0;
-}
-
-SEC("tracepoint/migrate/remove_migration_pte")
-int migration_pte_remove_tp(struct trace_event_raw_migration_pte *ctx)
-{
-	count_ptes(&ptes_removed, BPF_CORE_READ(ctx, order));
-	return 0;
-}
+AITRACE_BTF_RAW_PROGRAMS(set_migration_pte, migration_pte_set, on_pte_raw, &ptes_set)
+AITRACE_TRACEPOINT_PROGRAM(migrate, set_migration_pte, migration_pte_set, struct trace_event_raw_migration_pte, on_pte_tp,
+			   &ptes_set)
+AITRACE_BTF_RAW_PROGRAMS(remove_migration_pte, migration_pte_remove, on_pte_raw, &ptes_removed)
+AITRACE_TRACEPOINT_PROGRAM(migrate, remove_migration_pte, migration_pte_remove, struct trace_event_raw_migration_pte,
+			   on_pte_tp, &ptes_removed)
 
 /* NUMA balancing task moves. */
 static __always_inline void count_numa(__u32 kind, __s32 src_cpu, __s32 dst_cpu, __u32 tgid)
 {
 	struct migrate_numa_key k = { .kind = kind, .src_cpu = src_cpu, .dst_cpu = dst_cpu, .tgid = tgid };
-	__u64 one = 1, *cnt;
+	__u64 zero = 0, *cnt;
 
-	cnt = bpf_map_lookup_elem(&numa_moves, &k);
-	if (cnt) {
+	cnt = aitrace_map_lookup_or_init(&numa_moves, &k, &zero, &lost.numa_full);
+	if (cnt)
 		__sync_fetch_and_add(cnt, 1);
-		return;
-	}
-	if (bpf_map_update_elem(&numa_moves, &k, &one, BPF_NOEXIST)) {
-		cnt = bpf_map_lookup_elem(&numa_moves, &k);
-		if (cnt)
-			__sync_fetch_and_add(cnt, 1);
-		else
-			__sync_fetch_and_add(&lost.numa_full, 1);
-	}
 }
 
 static __always_inline void on_numa_task(__u32 kind, struct task_struct *p, __s32 src_cpu, __s32 dst_cpu)
@@ -376,17 +301,18 @@ static __always_inline void on_numa_pair(__u32 kind, struct task_struct *src, __
 	count_numa(kind, src_cpu, dst_cpu, BPF_CORE_READ(src, tgid));
 }
 
-SEC("tp_btf/sched_move_numa")
-int numa_move_btf(__u64 *ctx)
+/* sched_move_numa (p, src_cpu, dst_cpu) */
+static __always_inline int on_numa_move_raw(__u64 *ctx, bool btf)
 {
-	on_numa_task(AITRACE_NUMA_MOVE, (struct task_struct *)ctx[0], (__s32)ctx[1], (__s32)ctx[2]);
+	on_numa_task(AITRACE_NUMA_MOVE, AITRACE_ARG(ctx, 0, struct task_struct *), (__s32)ctx[1], (__s32)ctx[2]);
 	return 0;
 }
 
-SEC("raw_tp/sched_move_numa")
-int numa_move_raw(__u64 *ctx)
+/* sched_swap_numa/sched_stick_numa (src, src_cpu, dst, dst_cpu) */
+static __always_inline int on_numa_pair_raw(__u64 *ctx, bool btf, __u32 kind)
 {
-	on_numa_task(AITRACE_NUMA_MOVE, (struct task_struct *)ctx[0], (__s32)ctx[1], (__s32)ctx[2]);
+	on_numa_pair(kind, AITRACE_ARG(ctx, 0, struct task_struct *), (__s32)ctx[1],
+		     AITRACE_ARG(ctx, 2, struct task_struct *), (__s32)ctx[3]);
 	return 0;
 }
 
@@ -394,66 +320,29 @@ int numa_move_raw(__u64 *ctx)
  * The classic records carry ids, not tasks. NUMA balancing runs in the task being moved
  * (task_numa_migrate() on current), so the filter checks current.
  */
-SEC("tracepoint/sched/sched_move_numa")
-int numa_move_tp(struct trace_event_raw_sched_move_numa *ctx)
+static __always_inline int on_numa_move_tp(struct trace_event_raw_sched_move_numa *ctx)
 {
-	if (!aitrace_task_wanted(current_task()))
-		return 0;
-	count_numa(AITRACE_NUMA_MOVE, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu), BPF_CORE_READ(ctx, tgid));
+	if (aitrace_task_wanted(current_task()))
+		count_numa(AITRACE_NUMA_MOVE, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu),
+			   BPF_CORE_READ(ctx, tgid));
 	return 0;
 }
 
-SEC("tp_btf/sched_swap_numa")
-int numa_swap_btf(__u64 *ctx)
+static __always_inline int on_numa_pair_tp(struct trace_event_raw_sched_numa_pair_template *ctx, __u32 kind)
 {
-	on_numa_pair(AITRACE_NUMA_SWAP, (struct task_struct *)ctx[0], (__s32)ctx[1], (struct task_struct *)ctx[2],
-		     (__s32)ctx[3]);
+	if (aitrace_task_wanted(current_task()))
+		count_numa(kind, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu), BPF_CORE_READ(ctx, src_tgid));
 	return 0;
 }
 
-SEC("raw_tp/sched_swap_numa")
-int numa_swap_raw(__u64 *ctx)
-{
-	on_numa_pair(AITRACE_NUMA_SWAP, (struct task_struct *)ctx[0], (__s32)ctx[1], (struct task_struct *)ctx[2],
-		     (__s32)ctx[3]);
-	return 0;
-}
-
-SEC("tracepoint/sched/sched_swap_numa")
-int numa_swap_tp(struct trace_event_raw_sched_numa_pair_template *ctx)
-{
-	if (!aitrace_task_wanted(current_task()))
-		return 0;
-	count_numa(AITRACE_NUMA_SWAP, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu),
-		   BPF_CORE_READ(ctx, src_tgid));
-	return 0;
-}
-
-SEC("tp_btf/sched_stick_numa")
-int numa_stick_btf(__u64 *ctx)
-{
-	on_numa_pair(AITRACE_NUMA_STICK, (struct task_struct *)ctx[0], (__s32)ctx[1], (struct task_struct *)ctx[2],
-		     (__s32)ctx[3]);
-	return 0;
-}
-
-SEC("raw_tp/sched_stick_numa")
-int numa_stick_raw(__u64 *ctx)
-{
-	on_numa_pair(AITRACE_NUMA_STICK, (struct task_struct *)ctx[0], (__s32)ctx[1], (struct task_struct *)ctx[2],
-		     (__s32)ctx[3]);
-	return 0;
-}
-
-SEC("tracepoint/sched/sched_stick_numa")
-int numa_stick_tp(struct trace_event_raw_sched_numa_pair_template *ctx)
-{
-	if (!aitrace_task_wanted(current_task()))
-		return 0;
-	count_numa(AITRACE_NUMA_STICK, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu),
-		   BPF_CORE_READ(ctx, src_tgid));
-	return 0;
-}
+AITRACE_BTF_RAW_PROGRAMS(sched_move_numa, numa_move, on_numa_move_raw)
+AITRACE_TRACEPOINT_PROGRAM(sched, sched_move_numa, numa_move, struct trace_event_raw_sched_move_numa, on_numa_move_tp)
+AITRACE_BTF_RAW_PROGRAMS(sched_swap_numa, numa_swap, on_numa_pair_raw, AITRACE_NUMA_SWAP)
+AITRACE_TRACEPOINT_PROGRAM(sched, sched_swap_numa, numa_swap, struct trace_event_raw_sched_numa_pair_template,
+			   on_numa_pair_tp, AITRACE_NUMA_SWAP)
+AITRACE_BTF_RAW_PROGRAMS(sched_stick_numa, numa_stick, on_numa_pair_raw, AITRACE_NUMA_STICK)
+AITRACE_TRACEPOINT_PROGRAM(sched, sched_stick_numa, numa_stick, struct trace_event_raw_sched_numa_pair_template,
+			   on_numa_pair_tp, AITRACE_NUMA_STICK)
 
 /* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
 AITRACE_FILTER_PROGRAMS(migrate)

@@ -9,7 +9,9 @@
  * never contend on one ring's lock, and records of one shard are in timestamp order.
  */
 #include "common/core.bpf.h"
+#include "common/compat.bpf.h"
 #include "common/filter.bpf.h"
+#include "common/programs.bpf.h"
 #include "aitrace/sched_trace_events.h"
 #include "aitrace/switch_class.h"
 
@@ -44,8 +46,6 @@ struct {
 /* The last task woken onto each CPU, to recognise wakeup preemption at the next switch there. */
 struct st_last_wakeup {
 	__u32 pid;
-	__u32 pad;
-	__u64 ts;
 };
 
 struct {
@@ -60,16 +60,6 @@ struct cfs_rq___avg {
 	s64 avg_vruntime;
 	u64 avg_load;
 	u64 min_vruntime;
-} __attribute__((preserve_access_index));
-
-/* Before 5.14 the task state was `long state`, not `unsigned int __state`. */
-struct task_struct___oldstate {
-	long state;
-} __attribute__((preserve_access_index));
-
-/* Before 5.16 (x86) the CPU lived in task_struct, not thread_info. */
-struct task_struct___oldcpu {
-	unsigned int cpu;
 } __attribute__((preserve_access_index));
 
 static __always_inline struct aitrace_st_stats *st_stats_this_cpu(void)
@@ -131,10 +121,6 @@ static __always_inline __u16 st_kernel_flags(void)
 		f |= AITRACE_ST_F_AVG;
 	if (bpf_core_field_exists(se->custom_slice))
 		f |= AITRACE_ST_F_CUSTOM_SLICE;
-	if (bpf_core_field_exists(se->sched_delayed))
-		f |= AITRACE_ST_F_DELAYED;
-	if (bpf_core_field_exists(se->vprot))
-		f |= AITRACE_ST_F_VPROT;
 	return f;
 }
 
@@ -153,54 +139,37 @@ static __always_inline __u32 st_weight(unsigned long w)
 	return w < 2 ? 2 : (__u32)w;
 }
 
-/*
- * tp_btf programs get BTF-typed pointers and read fields with plain loads (the verifier turns
- * them into fault-safe loads); raw_tp programs get plain integers and go through
- * bpf_probe_read_kernel. `btf` is a constant in every always-inline caller, so each program
- * keeps only its own path. Halves the cost of a switch record compared to helper reads.
- */
-#define ST_READ(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
-
 static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_struct *p, bool btf)
 {
 	struct sched_entity *se = &p->se;
 
-	t->pid = ST_READ(btf, p, pid);
-	t->tgid = ST_READ(btf, p, tgid);
+	t->pid = AITRACE_READ(btf, p, pid);
+	t->tgid = AITRACE_READ(btf, p, tgid);
 	BPF_CORE_READ_STR_INTO(&t->comm, p, comm);
-	t->prio = ST_READ(btf, p, prio);
-	t->policy = ST_READ(btf, p, policy);
-	t->weight = st_weight(ST_READ(btf, se, load.weight));
-	t->vruntime = ST_READ(btf, se, vruntime);
-	t->sum_exec_runtime = ST_READ(btf, se, sum_exec_runtime);
-	t->prev_sum_exec_runtime = ST_READ(btf, se, prev_sum_exec_runtime);
-	t->on_rq = ST_READ(btf, se, on_rq);
+	t->prio = AITRACE_READ(btf, p, prio);
+	t->weight = st_weight(AITRACE_READ(btf, se, load.weight));
+	t->vruntime = AITRACE_READ(btf, se, vruntime);
+	t->sum_exec_runtime = AITRACE_READ(btf, se, sum_exec_runtime);
+	t->prev_sum_exec_runtime = AITRACE_READ(btf, se, prev_sum_exec_runtime);
+	t->on_rq = AITRACE_READ(btf, se, on_rq);
 	if (bpf_core_field_exists(se->deadline))
-		t->deadline = ST_READ(btf, se, deadline);
-	if (bpf_core_field_exists(se->vlag))
-		t->vlag = ST_READ(btf, se, vlag);
+		t->deadline = AITRACE_READ(btf, se, deadline);
 	if (bpf_core_field_exists(se->slice))
-		t->slice = ST_READ(btf, se, slice);
+		t->slice = AITRACE_READ(btf, se, slice);
 	if (bpf_core_field_exists(se->custom_slice))
-		t->custom_slice = ST_READ(btf, se, custom_slice);
-	if (bpf_core_field_exists(se->sched_delayed))
-		t->sched_delayed = ST_READ(btf, se, sched_delayed);
+		t->custom_slice = AITRACE_READ(btf, se, custom_slice);
 }
 
 static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_struct *p, bool btf)
 {
-	struct cfs_rq *cfs = NULL;
+	struct cfs_rq *cfs = aitrace_task_cfs_rq(p, btf);
 	struct sched_entity *curr;
 
-	/* se.cfs_rq exists with CONFIG_FAIR_GROUP_SCHED (every distro kernel). */
-	if (!bpf_core_field_exists(p->se.cfs_rq))
-		return;
-	cfs = ST_READ(btf, p, se.cfs_rq);
 	if (!cfs)
 		return;
 	if (bpf_core_field_exists(cfs->sum_w_vruntime)) {
-		c->sum_w_vruntime = ST_READ(btf, cfs, sum_w_vruntime);
-		c->sum_weight = ST_READ(btf, cfs, sum_weight);
+		c->sum_w_vruntime = AITRACE_READ(btf, cfs, sum_w_vruntime);
+		c->sum_weight = AITRACE_READ(btf, cfs, sum_weight);
 	} else {
 		struct cfs_rq___avg *old = (void *)cfs;
 
@@ -210,46 +179,20 @@ static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_st
 		}
 	}
 	if (bpf_core_field_exists(cfs->zero_vruntime)) {
-		c->zero_vruntime = ST_READ(btf, cfs, zero_vruntime);
+		c->zero_vruntime = AITRACE_READ(btf, cfs, zero_vruntime);
 	} else {
 		struct cfs_rq___avg *old = (void *)cfs;
 
 		if (bpf_core_field_exists(old->min_vruntime))
 			c->zero_vruntime = BPF_CORE_READ(old, min_vruntime);
 	}
-	if (bpf_core_field_exists(cfs->nr_queued))
-		c->nr_queued = ST_READ(btf, cfs, nr_queued);
-	curr = ST_READ(btf, cfs, curr);
+	curr = AITRACE_READ(btf, cfs, curr);
 	if (curr) {
-		c->curr_vruntime = ST_READ(btf, curr, vruntime);
-		c->curr_weight = st_weight(ST_READ(btf, curr, load.weight));
-		c->curr_on_rq = ST_READ(btf, curr, on_rq) ? 1 : 0;
+		c->curr_vruntime = AITRACE_READ(btf, curr, vruntime);
+		c->curr_weight = st_weight(AITRACE_READ(btf, curr, load.weight));
+		c->curr_on_rq = AITRACE_READ(btf, curr, on_rq) ? 1 : 0;
 	}
 	c->valid = 1;
-}
-
-static __always_inline __u32 st_task_cpu(struct task_struct *p, bool btf)
-{
-	if (bpf_core_field_exists(p->thread_info.cpu))
-		return ST_READ(btf, p, thread_info.cpu);
-	return BPF_CORE_READ((struct task_struct___oldcpu *)p, cpu);
-}
-
-/* The task running the cfs_rq's current entity (0 when it is a group entity or none). */
-static __always_inline __u32 st_curr_pid(struct task_struct *p)
-{
-	struct sched_entity *curr;
-	struct cfs_rq *cfs;
-
-	if (!bpf_core_field_exists(p->se.cfs_rq))
-		return 0;
-	cfs = BPF_CORE_READ(p, se.cfs_rq);
-	if (!cfs)
-		return 0;
-	curr = BPF_CORE_READ(cfs, curr);
-	if (!curr || BPF_CORE_READ(curr, my_q))
-		return 0;
-	return BPF_CORE_READ((struct task_struct *)((void *)curr - bpf_core_field_offset(struct task_struct, se)), pid);
 }
 
 static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
@@ -272,7 +215,7 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	r->prev_wanted = prev_wanted;
 	r->next_wanted = next_wanted;
 	r->prev_state = prev_state;
-	r->prev_exit_state = ST_READ(btf, prev, exit_state);
+	r->prev_exit_state = AITRACE_READ(btf, prev, exit_state);
 	r->preempt = preempt;
 	st_fill_task(&r->prev, prev, btf);
 	st_fill_task(&r->next, next, btf);
@@ -282,10 +225,8 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	/* prev was runnable and the CPU went to the task last woken onto it: wakeup preemption. */
 	cpu = r->hdr.cpu;
 	lw = bpf_map_lookup_elem(&st_last_wakeup, &cpu);
-	if (lw && lw->pid && lw->pid == r->next.pid && aitrace_switch_involuntary(preempt, prev_state)) {
+	if (lw && lw->pid && lw->pid == r->next.pid && aitrace_switch_involuntary(preempt, prev_state))
 		r->wakeup_preempt = 1;
-		r->wakeup_ts = lw->ts;
-	}
 	if (lw && lw->pid == r->next.pid)
 		lw->pid = 0;
 	st_submit(r, ring);
@@ -297,25 +238,19 @@ static __always_inline __u32 st_prev_state(struct task_struct *prev, __u64 *ctx)
 	if (switch_has_prev_state)
 		return (__u32)ctx[3];
 	/* Before 5.18 the tracepoint had no prev_state: read it (racy, but only on old kernels). */
-	if (bpf_core_field_exists(prev->__state))
-		return BPF_CORE_READ(prev, __state);
-	return (__u32)BPF_CORE_READ((struct task_struct___oldstate *)prev, state);
+	return aitrace_task_state(prev);
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(st_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+static __always_inline int st_handle_switch(__u64 *ctx, bool btf)
 {
-	return st_on_switch(preempt, prev, next, st_prev_state(prev, ctx), true);
+	struct task_struct *prev = AITRACE_ARG(ctx, 1, struct task_struct *);
+
+	return st_on_switch(ctx[0], prev, AITRACE_ARG(ctx, 2, struct task_struct *), st_prev_state(prev, ctx), btf);
 }
 
-SEC("raw_tp/sched_switch")
-int BPF_PROG(st_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 {
-	return st_on_switch(preempt, prev, next, st_prev_state(prev, ctx), false);
-}
-
-static __always_inline int st_on_waking(struct task_struct *p, bool btf)
-{
+	struct task_struct *p = AITRACE_ARG(ctx, 0, struct task_struct *);
 	struct task_struct *waker = (struct task_struct *)bpf_get_current_task();
 	struct aitrace_st_waking *r;
 	void *ring;
@@ -327,11 +262,11 @@ static __always_inline int st_on_waking(struct task_struct *p, bool btf)
 		return 0;
 	__builtin_memset(r, 0, sizeof(*r));
 	st_header(&r->hdr, AITRACE_ST_WAKING);
-	r->pid = ST_READ(btf, p, pid);
-	r->tgid = ST_READ(btf, p, tgid);
+	r->pid = AITRACE_READ(btf, p, pid);
+	r->tgid = AITRACE_READ(btf, p, tgid);
 	BPF_CORE_READ_STR_INTO(&r->comm, p, comm);
-	r->prio = ST_READ(btf, p, prio);
-	r->target_cpu = st_task_cpu(p, btf);
+	r->prio = AITRACE_READ(btf, p, prio);
+	r->target_cpu = aitrace_task_cpu(p, btf);
 	r->waker_pid = BPF_CORE_READ(waker, pid);
 	r->waker_tgid = BPF_CORE_READ(waker, tgid);
 	BPF_CORE_READ_STR_INTO(&r->waker_comm, waker, comm);
@@ -339,32 +274,19 @@ static __always_inline int st_on_waking(struct task_struct *p, bool btf)
 	return 0;
 }
 
-SEC("tp_btf/sched_waking")
-int BPF_PROG(st_waking_btf, struct task_struct *p)
+static __always_inline int st_on_wakeup(__u64 *ctx, bool btf, __u16 kind)
 {
-	return st_on_waking(p, true);
-}
-
-SEC("raw_tp/sched_waking")
-int BPF_PROG(st_waking_raw, struct task_struct *p)
-{
-	return st_on_waking(p, false);
-}
-
-static __always_inline int st_on_wakeup(struct task_struct *p, __u16 kind, bool btf)
-{
+	struct task_struct *p = AITRACE_ARG(ctx, 0, struct task_struct *);
 	struct st_last_wakeup *lw;
 	struct aitrace_st_wakeup *r;
-	__u32 cpu = st_task_cpu(p, btf);
+	__u32 cpu = aitrace_task_cpu(p, btf);
 	__u64 now = bpf_ktime_get_boot_ns();
 	void *ring;
 
 	/* Every wakeup, wanted or not: any task may preempt a traced one. */
 	lw = bpf_map_lookup_elem(&st_last_wakeup, &cpu);
-	if (lw) {
-		lw->pid = ST_READ(btf, p, pid);
-		lw->ts = now;
-	}
+	if (lw)
+		lw->pid = AITRACE_READ(btf, p, pid);
 	if (!aitrace_task_wanted(p))
 		return 0;
 	r = st_reserve(sizeof(*r), &ring);
@@ -374,36 +296,16 @@ static __always_inline int st_on_wakeup(struct task_struct *p, __u16 kind, bool 
 	st_header(&r->hdr, kind);
 	r->hdr.ts = now;
 	r->target_cpu = cpu;
-	r->curr_pid = st_curr_pid(p);
 	st_fill_task(&r->wakee, p, btf);
 	st_fill_cfs(&r->cfs, p, btf);
 	st_submit(r, ring);
 	return 0;
 }
 
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(st_wakeup_btf, struct task_struct *p)
-{
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP, true);
-}
-
-SEC("raw_tp/sched_wakeup")
-int BPF_PROG(st_wakeup_raw, struct task_struct *p)
-{
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP, false);
-}
-
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(st_wakeup_new_btf, struct task_struct *p)
-{
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW, true);
-}
-
-SEC("raw_tp/sched_wakeup_new")
-int BPF_PROG(st_wakeup_new_raw, struct task_struct *p)
-{
-	return st_on_wakeup(p, AITRACE_ST_WAKEUP_NEW, false);
-}
+AITRACE_BTF_RAW_PROGRAMS(sched_switch, st_switch, st_handle_switch)
+AITRACE_BTF_RAW_PROGRAMS(sched_waking, st_waking, st_on_waking)
+AITRACE_BTF_RAW_PROGRAMS(sched_wakeup, st_wakeup, st_on_wakeup, AITRACE_ST_WAKEUP)
+AITRACE_BTF_RAW_PROGRAMS(sched_wakeup_new, st_wakeup_new, st_on_wakeup, AITRACE_ST_WAKEUP_NEW)
 
 /* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
 AITRACE_FILTER_PROGRAMS(st)

@@ -10,6 +10,9 @@
 #ifndef E2BIG
 #define E2BIG 7
 #endif
+#ifndef EEXIST
+#define EEXIST 17
+#endif
 
 /*
  * The errno of a map helper (bpf_map_update_elem, bpf_map_delete_elem, ...) as an int, to compare
@@ -21,6 +24,26 @@
 static __always_inline int aitrace_map_err(long ret)
 {
 	return (int)ret;
+}
+
+/*
+ * The value of `key` in a hash map, inserted as a copy of `init` when absent. Another CPU
+ * inserting the same key first is no failure; a full map is: NULL, counted in *lost (when
+ * given).
+ */
+static __always_inline void *aitrace_map_lookup_or_init(void *map, const void *key, const void *init, __u64 *lost)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+	int err;
+
+	if (v)
+		return v;
+	err = aitrace_map_err(bpf_map_update_elem(map, key, init, BPF_NOEXIST));
+	if (!err || err == -EEXIST)
+		v = bpf_map_lookup_elem(map, key);
+	if (!v && lost)
+		__sync_fetch_and_add(lost, 1);
+	return v;
 }
 
 #endif

@@ -7,6 +7,7 @@
 #define AITRACE_FILTER_BPF_H
 
 #include "aitrace/filter.h"
+#include "common/programs.bpf.h"
 
 const volatile struct aitrace_filter_cfg filter_cfg = {};
 
@@ -156,35 +157,27 @@ static __always_inline void aitrace_filter_forget(struct task_struct *p)
 	bpf_map_delete_elem(&filter_tgids, &tgid);
 }
 
+/* sched_process_fork (parent, child) */
+static __always_inline int aitrace_filter_on_fork(__u64 *ctx, bool btf)
+{
+	aitrace_filter_follow_fork(AITRACE_ARG(ctx, 0, struct task_struct *), AITRACE_ARG(ctx, 1, struct task_struct *));
+	return 0;
+}
+
+/* sched_process_free (p) */
+static __always_inline int aitrace_filter_on_free(__u64 *ctx, bool btf)
+{
+	aitrace_filter_forget(AITRACE_ARG(ctx, 0, struct task_struct *));
+	return 0;
+}
+
 /*
  * The filter's own programs, both flavours, for an object that filters by process: `-- CMD`'s
  * children join it (sched_process_fork), the dead leave it (sched_process_free). Userspace
  * attaches what the targets need (user/core/filter_hooks.cpp).
  */
-#define AITRACE_FILTER_PROGRAMS(prefix)                                          \
-	SEC("tp_btf/sched_process_fork")                                          \
-	int BPF_PROG(prefix##_fork_btf, struct task_struct *parent, struct task_struct *child) \
-	{                                                                         \
-		aitrace_filter_follow_fork(parent, child);                        \
-		return 0;                                                         \
-	}                                                                         \
-	SEC("raw_tp/sched_process_fork")                                          \
-	int BPF_PROG(prefix##_fork_raw, struct task_struct *parent, struct task_struct *child) \
-	{                                                                         \
-		aitrace_filter_follow_fork(parent, child);                        \
-		return 0;                                                         \
-	}                                                                         \
-	SEC("tp_btf/sched_process_free")                                          \
-	int BPF_PROG(prefix##_forget_btf, struct task_struct *p)                  \
-	{                                                                         \
-		aitrace_filter_forget(p);                                         \
-		return 0;                                                         \
-	}                                                                         \
-	SEC("raw_tp/sched_process_free")                                          \
-	int BPF_PROG(prefix##_forget_raw, struct task_struct *p)                  \
-	{                                                                         \
-		aitrace_filter_forget(p);                                         \
-		return 0;                                                         \
-	}
+#define AITRACE_FILTER_PROGRAMS(prefix)                                               \
+	AITRACE_BTF_RAW_PROGRAMS(sched_process_fork, prefix##_fork, aitrace_filter_on_fork) \
+	AITRACE_BTF_RAW_PROGRAMS(sched_process_free, prefix##_forget, aitrace_filter_on_free)
 
 #endif

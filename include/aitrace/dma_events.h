@@ -109,12 +109,7 @@ struct aitrace_dma_hist {
 };
 AITRACE_STATIC_ASSERT(sizeof(struct aitrace_dma_hist) == (2 + AITRACE_HIST_BUCKETS) * 8, "dma hist layout");
 
-/* dma-fence wait per waiting task (wait_start -> wait_end on the same thread). */
-struct aitrace_dma_wait {
-	__u64 ts_ns;
-	__u64 fence;
-};
-
+/* dma-fence wait latency per waiting task (wait_start -> wait_end on the same thread). */
 struct aitrace_dma_waiter {
 	struct aitrace_dma_hist hist;
 	__u32 tgid;

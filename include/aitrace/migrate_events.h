@@ -53,10 +53,6 @@ struct migrate_stats_value {
 };
 AITRACE_STATIC_ASSERT(sizeof(struct migrate_stats_value) == 88, "migrate_stats_value layout");
 
-struct migrate_inflight {
-	__u64 start_ns;
-};
-
 struct migrate_hist_key {
 	__s32 reason;
 	__u32 bucket; /* aitrace_hist_bucket(latency ns) */

@@ -21,8 +21,6 @@ enum aitrace_st_kind {
 #define AITRACE_ST_F_EEVDF (1u << 0)        /* sched_entity.deadline/vlag/slice (6.6+) */
 #define AITRACE_ST_F_AVG (1u << 1)          /* cfs_rq weighted vruntime sums: lag computable */
 #define AITRACE_ST_F_CUSTOM_SLICE (1u << 2) /* sched_entity.custom_slice (6.12+) */
-#define AITRACE_ST_F_DELAYED (1u << 3)      /* sched_entity.sched_delayed (6.12+) */
-#define AITRACE_ST_F_VPROT (1u << 4)        /* vlag shares a union with vprot (6.17+) */
 
 /* Default per-CPU ring size and the fill level that forces a consumer wakeup. */
 #define AITRACE_ST_DEFAULT_RING_BYTES (4u << 20)
@@ -45,17 +43,14 @@ struct aitrace_st_task {
 	__u32 weight;                /* scale_load_down(se.load.weight): 1024 = nice 0 */
 	__u64 vruntime;
 	__u64 deadline;              /* virtual deadline; 0 on CFS kernels */
-	__s64 vlag;                  /* raw se.vlag (holds vprot while the task runs on 6.17+) */
 	__u64 slice;                 /* se.slice in ns; 0 on CFS kernels */
 	__u64 sum_exec_runtime;
 	__u64 prev_sum_exec_runtime; /* sum_exec_runtime when the task was last picked */
 	__u8 on_rq;
 	__u8 custom_slice;           /* slice set with sched_setattr(sched_runtime) */
-	__u8 sched_delayed;          /* dequeue delayed until lag >= 0 (DELAY_DEQUEUE) */
-	__u8 policy;
-	__u32 pad;
+	__u8 pad[6];
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_task) == 88, "st task layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_task) == 80, "st task layout");
 
 /*
  * The task's cfs_rq, read with the rq lock held. With these the kernel's avg_vruntime() is
@@ -72,10 +67,8 @@ struct aitrace_st_cfs {
 	__u8 curr_on_rq;       /* curr != NULL && curr->on_rq: included in V */
 	__u8 valid;            /* the cfs_rq was readable */
 	__u16 pad;
-	__u32 nr_queued;
-	__u32 pad2;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_cfs) == 48, "st cfs layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_cfs) == 40, "st cfs layout");
 
 struct aitrace_st_switch {
 	struct aitrace_st_header hdr;
@@ -86,13 +79,12 @@ struct aitrace_st_switch {
 	__u8 prev_wanted;        /* prev passes the task filter (its summary counts this switch) */
 	__u8 next_wanted;
 	__u8 pad[4];
-	__u64 wakeup_ts;         /* that wakeup's timestamp when wakeup_preempt */
 	struct aitrace_st_task prev;
 	struct aitrace_st_task next;
 	struct aitrace_st_cfs prev_cfs;  /* prev's cfs_rq after prev was put back / dequeued */
 	struct aitrace_st_cfs next_cfs;  /* next's cfs_rq, with next as curr */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_switch) == 16 + 24 + 2 * 88 + 2 * 48, "st switch layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_switch) == 16 + 16 + 2 * 80 + 2 * 40, "st switch layout");
 
 struct aitrace_st_waking {
 	struct aitrace_st_header hdr;
@@ -108,11 +100,11 @@ AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_waking) == 16 + 24 + 8 + 8 + 16, 
 struct aitrace_st_wakeup {
 	struct aitrace_st_header hdr;
 	__u32 target_cpu;     /* CPU whose run queue the wakee joined */
-	__u32 curr_pid;       /* what runs on the target CPU's cfs_rq (0: nothing fair) */
+	__u32 pad;
 	struct aitrace_st_task wakee;
 	struct aitrace_st_cfs cfs;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_wakeup) == 16 + 8 + 88 + 48, "st wakeup layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_wakeup) == 16 + 8 + 80 + 40, "st wakeup layout");
 
 /* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY, one entry). */
 struct aitrace_st_stats {

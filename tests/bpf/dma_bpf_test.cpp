@@ -3,11 +3,13 @@
 //
 // Pointer arguments: a made-up value (0x1000) stands for a device whose memory cannot be read;
 // for the CO-RE reads (device names, scatterlists, fences) the test builds fake kernel objects
-// in the program's own .bss (real kernel memory), laid out with the running kernel's BTF.
+// in real kernel memory, the .bss of a test-only object (tests/bpf/kernel_scratch.bpf.c), laid
+// out with the running kernel's BTF.
 #include "aitrace/dma/dma.hpp"
 #include "aitrace/dma/dma_report.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "dma.skel.h"
+#include "kernel_scratch.skel.h"
 #include "test_support.hpp"
 
 #include <bpf/bpf.h>
@@ -28,6 +30,7 @@ namespace aitrace {
 namespace {
 
 using DmaSkeleton = AITRACE_SKELETON_TYPE(dma);
+using ScratchSkeleton = AITRACE_SKELETON_TYPE(kernel_scratch);
 
 constexpr uint64_t kToDevice = 1, kFromDevice = 2, kBidirectional = 0;
 constexpr uint64_t kFakeDev = 0x1000;  // not kernel memory: its name reads as empty
@@ -103,9 +106,16 @@ class DmaBpf : public ::testing::Test {
     // is attached, so only the test runs below feed them.
     auto st = skel_.load("dma");
     ASSERT_TRUE(st.ok()) << st.error().message;
-    run(skel_->progs.dma_test_scratch, {});
-    scratch_ = skel_->bss->test_scratch_addr;
-    ASSERT_NE(scratch_, 0u);
+    if (!scratch_) {
+      auto k = ScratchSkeleton::open("kernel_scratch");
+      ASSERT_TRUE(k.ok()) << k.error().message;
+      kmem_ = std::move(*k);
+      auto kst = kmem_.load("kernel_scratch");
+      ASSERT_TRUE(kst.ok()) << kst.error().message;
+      run(kmem_->progs.report_scratch_addr, {});
+      scratch_ = kmem_->bss->scratch_addr;
+      ASSERT_NE(scratch_, 0u);
+    }
   }
 
   void run(bpf_program* p, const std::vector<uint64_t>& args) {
@@ -118,11 +128,12 @@ class DmaBpf : public ::testing::Test {
     return s.ok() ? *s : DmaSnapshot{};
   }
 
-  // Fake kernel objects: `off` bytes into the program's .bss buffer.
+  // Fake kernel objects: `off` bytes into the scratch object's .bss buffer.
   uint64_t kaddr(size_t off) const { return scratch_ + off; }
+  uint8_t* scratch() const { return kmem_->bss->scratch; }
   void put(size_t off, const void* p, size_t n) {
-    ASSERT_LE(off + n, sizeof(skel_->bss->test_scratch));
-    std::memcpy(skel_->bss->test_scratch + off, p, n);
+    ASSERT_LE(off + n, sizeof(kmem_->bss->scratch));
+    std::memcpy(scratch() + off, p, n);
   }
   void put_u64(size_t off, uint64_t v) { put(off, &v, sizeof(v)); }
   void put_u32(size_t off, uint32_t v) { put(off, &v, sizeof(v)); }
@@ -165,6 +176,7 @@ class DmaBpf : public ::testing::Test {
   }
 
   DmaSkeleton skel_;
+  ScratchSkeleton kmem_;
   uint64_t scratch_ = 0;
   size_t next_free_ = 0;
 };
@@ -495,7 +507,7 @@ TEST_F(DmaBpf, dma_device_named_after_first_event_gets_its_name) {
   uint64_t dev = fake_device("0000:65:00.0", "mlx5_core");
   size_t name_field = offset_of("device", {"kobj", "name"});
   uint64_t name_ptr = 0;
-  std::memcpy(&name_ptr, skel_->bss->test_scratch + name_field, sizeof(name_ptr));
+  std::memcpy(&name_ptr, scratch() + name_field, sizeof(name_ptr));
   put_u64(name_field, 0);  // kobject not named yet (device still registering)
   run(skel_->progs.dma_map_phys, {dev, 0, 0xa000, 4096, kToDevice, 0});
   EXPECT_EQ(snap().devices[dev].name, "");

@@ -144,6 +144,27 @@ bool sched_switch_has_prev_state() {
   return !n || *n >= 4;
 }
 
+namespace {
+
+bool struct_has_member(const btf* b, const char* type, const char* member) {
+  int id = btf__find_by_name_kind(b, type, BTF_KIND_STRUCT);
+  const btf_type* t = id > 0 ? btf__type_by_id(b, static_cast<__u32>(id)) : nullptr;
+  if (!t) return false;
+  const btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++, m++) {
+    const char* name = btf__name_by_offset(b, m->name_off);
+    if (name && std::string_view(name) == member) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool task_has_group_cfs_rq() {
+  const btf* b = vmlinux_btf();
+  return !b || (struct_has_member(b, "sched_entity", "cfs_rq") && struct_has_member(b, "cfs_rq", "rq"));
+}
+
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name) {
   std::string root = tracefs_root();
   if (root.empty()) return false;

@@ -91,7 +91,6 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg) {
   dma_bpf* s = skel->get();
   configure_dma_for_kernel(s);
   set_filter_config(s, cfg.targets);
-  bpf_program__set_autoload(s->progs.dma_test_scratch, false);
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
   add_filter_hooks(c->hooks_, cfg.targets,
                    {s->progs.dma_fork_btf, s->progs.dma_fork_raw, s->progs.dma_forget_btf, s->progs.dma_forget_raw},

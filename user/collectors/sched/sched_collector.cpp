@@ -36,7 +36,7 @@ struct SchedEvent {
 HookKind choose_flavour() {
   const char* forced = std::getenv("AITRACE_HOOK");
   if (forced && parse_hook_kind(forced) == HookKind::raw_tp) return HookKind::raw_tp;
-  // tp_btf mode keeps per-task state in task storage (5.11+); 5.8-5.10 take the raw_tp path.
+  // tp_btf mode keeps per-task state in task storage (5.11+); without it, the raw_tp path.
   if (probe_hook_kind(HookKind::tp_btf).works &&
       libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1)
     return HookKind::tp_btf;
@@ -117,7 +117,14 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
   set_filter_config(s, cfg.targets);
   s->rodata->group_by = bpf_group_by(cfg.group_by);
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
-  s->rodata->use_rq_clock = cfg.clock != SchedClock::ktime;
+  // The rq clock is reached through se.cfs_rq; without CONFIG_FAIR_GROUP_SCHED only ktime works.
+  const bool rq_reachable = task_has_group_cfs_rq();
+  if (cfg.clock == SchedClock::rq && !rq_reachable)
+    return make_error(ErrorKind::unsupported,
+                      "--clock rq needs sched_entity.cfs_rq (CONFIG_FAIR_GROUP_SCHED), which this kernel lacks; "
+                      "use --clock ktime");
+  if (!rq_reachable) debug("sched: no sched_entity.cfs_rq in this kernel: timestamps from ktime");
+  s->rodata->use_rq_clock = cfg.clock != SchedClock::ktime && rq_reachable;
   const uint32_t slots = cfg.max_groups + 1;  // + `other`
   const uint32_t dense = std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
   s->rodata->max_slots = slots;

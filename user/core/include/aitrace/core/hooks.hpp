@@ -44,6 +44,9 @@ bool tracepoint_in_btf(std::string_view name);
 std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name);
 // Whether this kernel's sched_switch passes prev_state (5.18+: preempt, prev, next, prev_state).
 bool sched_switch_has_prev_state();
+// Whether a task's run queue can be reached from the task: sched_entity.cfs_rq and cfs_rq.rq
+// exist only with CONFIG_FAIR_GROUP_SCHED (true without BTF: the load then fails anyway).
+bool task_has_group_cfs_rq();
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name);
 
 struct HookCandidate {

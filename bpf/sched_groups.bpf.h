@@ -1,0 +1,219 @@
+/*
+ * Groups of bpf/sched.bpf.c: which group a task counts in (thread, process, cgroup, comm), the
+ * slot that group's statistics live in, and how a closed interval lands in its histograms.
+ * Groups live in a bounded `group_stats` array; when it is full tasks count in `other` (slot 0),
+ * and a histogram entry that does not fit is counted, never dropped silently.
+ */
+#ifndef AITRACE_SCHED_GROUPS_BPF_H
+#define AITRACE_SCHED_GROUPS_BPF_H
+
+#include "aitrace/histogram.h"
+#include "aitrace/sched_events.h"
+
+/* Set by userspace before load. */
+const volatile __u32 group_by = AITRACE_SCHED_BY_PROCESS;
+/* Slots in group_stats (other + max groups) and how many of them have dense histograms. */
+const volatile __u32 max_slots = AITRACE_SCHED_DEFAULT_MAX_GROUPS + 1;
+const volatile __u32 dense_slots = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;
+
+/* Next free slot of group_stats; slot 0 is `other`. */
+__u64 next_slot = 1;
+
+/* Counted drops, shown in every output. */
+__u64 groups_overflow = 0; /* tasks routed to `other` because every slot was taken */
+__u64 hist_overflow = 0;   /* samples counted in a group but missing from its buckets */
+
+/* group id -> slot; consulted once per task (and again when its group id changes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS);
+	__type(key, __u64);
+	__type(value, __u32);
+} group_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS + 1);
+	__type(key, __u32);
+	__type(value, struct aitrace_sched_group);
+} group_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_DENSE_GROUPS);
+	__type(key, __u32);
+	__type(value, struct aitrace_sched_dense_hist);
+} dense_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS * AITRACE_SCHED_HIST_ENTRIES_PER_GROUP);
+	__type(key, struct aitrace_sched_hist_key);
+	__type(value, __u64);
+} hist SEC(".maps");
+
+/* FNV-1a of the comm: --by comm keys groups by name without a 16-byte key. */
+static __always_inline __u64 comm_hash(const char *comm)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (int i = 0; i < AITRACE_COMM_LEN; i++) {
+		if (!comm[i])
+			break;
+		h = (h ^ (__u8)comm[i]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid)
+{
+	char comm[AITRACE_COMM_LEN];
+
+	switch (group_by) {
+	case AITRACE_SCHED_BY_THREAD:
+		return tid;
+	case AITRACE_SCHED_BY_PROCESS:
+		return tgid;
+	case AITRACE_SCHED_BY_CGROUP:
+		return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+	case AITRACE_SCHED_BY_COMM:
+		BPF_CORE_READ_STR_INTO(&comm, p, comm);
+		return comm_hash(comm);
+	default:
+		return 0;
+	}
+}
+
+/* Finds or takes the slot of group `gid`; `other` when every slot is taken. */
+static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid, __u64 gid)
+{
+	struct aitrace_sched_group *g;
+	__u32 *found, slot;
+	__u64 next;
+	int err;
+
+	found = bpf_map_lookup_elem(&group_slots, &gid);
+	if (found)
+		return *found;
+	next = __sync_fetch_and_add(&next_slot, 1);
+	if (next >= max_slots) {
+		__sync_fetch_and_add(&groups_overflow, 1);
+		return AITRACE_SCHED_OTHER_SLOT;
+	}
+	slot = (__u32)next;
+	g = bpf_map_lookup_elem(&group_stats, &slot);
+	if (!g)
+		return AITRACE_SCHED_OTHER_SLOT;
+	/* The slot is private until group_slots publishes it. */
+	for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
+		g->metrics[m].min = ~0ULL;
+	g->pid = tgid;
+	g->tid = tid;
+	g->id = gid;
+	g->cgroup_id = BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+	/* A process is named after its main thread, whichever thread is seen first. */
+	if (group_by == AITRACE_SCHED_BY_PROCESS)
+		BPF_CORE_READ_STR_INTO(&g->comm, p, group_leader, comm);
+	else
+		BPF_CORE_READ_STR_INTO(&g->comm, p, comm);
+	err = aitrace_map_err(bpf_map_update_elem(&group_slots, &gid, &slot, BPF_NOEXIST));
+	if (err == -EEXIST) {
+		/* Another CPU created the group first; this slot stays unused (used == 0). */
+		found = bpf_map_lookup_elem(&group_slots, &gid);
+		return found ? *found : AITRACE_SCHED_OTHER_SLOT;
+	}
+	if (err) {
+		__sync_fetch_and_add(&groups_overflow, 1);
+		return AITRACE_SCHED_OTHER_SLOT;
+	}
+	g->used = 1;
+	return slot;
+}
+
+/* The task's group: the slot cached in its state, looked up only when its group id changed. */
+static __always_inline struct aitrace_sched_group *group_of(struct task_struct *p, struct aitrace_sched_task_state *st,
+							    __u32 tid, __u32 tgid, __u32 *slot)
+{
+	__u64 gid = group_id_of(p, tid, tgid);
+
+	if (!st->cached || st->group != gid) {
+		st->slot = slot_assign(p, tid, tgid, gid);
+		st->group = gid;
+		st->cached = 1;
+	}
+	*slot = st->slot;
+	return bpf_map_lookup_elem(&group_stats, slot);
+}
+
+/* An existing group, by id (no slot is taken). */
+static __always_inline struct aitrace_sched_group *group_by_id(__u64 gid)
+{
+	__u32 *slot = bpf_map_lookup_elem(&group_slots, &gid);
+
+	return slot ? bpf_map_lookup_elem(&group_stats, slot) : NULL;
+}
+
+static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
+{
+	struct aitrace_sched_hist_key key = {};
+	__u32 bucket = aitrace_hist_bucket(value);
+	__u64 zero = 0, *count;
+
+	if (bucket >= AITRACE_HIST_BUCKETS || metric >= AITRACE_SCHED_METRICS)
+		return;
+	if (slot < dense_slots) {
+		struct aitrace_sched_dense_hist *d = bpf_map_lookup_elem(&dense_hist, &slot);
+
+		if (d)
+			__sync_fetch_and_add(&d->buckets[metric][bucket], 1);
+		return;
+	}
+	key.slot = slot;
+	key.metric = metric;
+	key.bucket = bucket;
+	count = aitrace_map_lookup_or_init(&hist, &key, &zero, &hist_overflow);
+	if (count)
+		__sync_fetch_and_add(count, 1);
+}
+
+/* min/max with compare-and-swap: exact even when CPUs update one group at once. */
+static __always_inline void store_min(__u64 *p, __u64 v)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = *p;
+
+		if (v >= cur || __sync_val_compare_and_swap(p, cur, v) == cur)
+			return;
+	}
+}
+
+static __always_inline void store_max(__u64 *p, __u64 v)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = *p;
+
+		if (v <= cur || __sync_val_compare_and_swap(p, cur, v) == cur)
+			return;
+	}
+}
+
+static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
+{
+	struct aitrace_sched_metric_stats *s;
+
+	/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
+	if ((__s64)value < 0)
+		value = 0;
+	if (metric >= AITRACE_SCHED_METRICS)
+		return;
+	s = &g->metrics[metric];
+	/* A dense slot's count is the sum of its buckets (userspace adds them): one atomic less. */
+	if (slot >= dense_slots)
+		__sync_fetch_and_add(&s->count, 1);
+	__sync_fetch_and_add(&s->sum, value);
+	store_min(&s->min, value);
+	store_max(&s->max, value);
+	hist_add(slot, metric, value);
+}
+
+#endif
