@@ -22,7 +22,7 @@ void cause_switches() {
 
 TEST(HookProbe, TracepointFlavorsLoadAndAttachHere) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  // Every kernel at aitrace's floor (5.8 + BTF) has all three tracepoint flavours.
+  // Every kernel at aitrace's floor (5.12 + BTF) has all three tracepoint flavours.
   for (HookKind k : {HookKind::tp_btf, HookKind::raw_tp, HookKind::tracepoint, HookKind::ringbuf, HookKind::uprobe}) {
     const ProbeOutcome& p = probe_hook_kind(k);
     EXPECT_TRUE(p.works) << hook_kind_name(k) << ": " << p.error;

@@ -2,12 +2,15 @@
 // compares with kernel_facts.hpp (the kernel's own files); scripts/vmtest runs these on kernels
 // where the answers differ, so each side of every comparison is exercised.
 #include "aitrace/core/hooks.hpp"
+#include "aitrace/core/kernel_floor.hpp"
 #include "kernel_facts.hpp"
 #include "test_support.hpp"
 
 #include <bpf/btf.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <optional>
 #include <utility>
 
 namespace aitrace {
@@ -59,6 +62,23 @@ TEST(KernelPortability, SchedulerFactsAgreeWithBtf) {
   for (int i = 0; i < btf_vlen(t); i++, m++)
     if (std::string(btf__name_by_offset(b, m->name_off)) == "deadline") has_deadline = true;
   EXPECT_EQ(has_deadline, test::kernel_is_eevdf()) << test::kernel_release();
+}
+
+// The release string's version ("6.1.0-27-amd64": 6.1) is at least major.minor.
+bool release_at_least(int major, int minor) {
+  int ma = 0, mi = 0;
+  if (std::sscanf(test::kernel_release().c_str(), "%d.%d", &ma, &mi) != 2) return false;
+  return ma > major || (ma == major && mi >= minor);
+}
+
+TEST(KernelPortability, FloorProbesAgreeWithTheRelease) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // BPF atomic fetch-and-add and compare-and-exchange arrived in 5.12, memcg accounting of BPF
+  // memory (no more RLIMIT_MEMLOCK) in 5.11.
+  EXPECT_EQ(kernel_has_bpf_atomics(), std::optional<bool>(release_at_least(5, 12))) << test::kernel_release();
+  EXPECT_EQ(kernel_charges_bpf_to_memlock(), !release_at_least(5, 11)) << test::kernel_release();
+  Status floor = check_kernel_floor();
+  EXPECT_EQ(floor.ok(), release_at_least(5, 12)) << (floor.ok() ? "" : floor.error().message);
 }
 
 }  // namespace

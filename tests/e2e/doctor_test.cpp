@@ -109,7 +109,7 @@ TEST_F(DoctorRoot, CapabilitiesAreThoseOfTheCaller) {
 
 TEST_F(DoctorRoot, HookProbesMatchWhatTheKernelDoes) {
   const json& h = j()["hooks"];
-  // Floor kernels (5.8+ with BTF) accept all tracepoint flavours, uprobes and ring buffers.
+  // Floor kernels (5.12+ with BTF) accept all tracepoint flavours, uprobes and ring buffers.
   for (const char* k : {"tp_btf", "raw_tp", "tracepoint", "uprobe", "ringbuf"}) {
     EXPECT_EQ(h[k]["status"], "ok") << k << ": " << h[k].dump();
     EXPECT_EQ(h[k]["value"]["works"], true) << k;

@@ -1,6 +1,7 @@
 #include "aitrace/core/caps.hpp"
 #include "aitrace/cli/cli.hpp"
 #include "aitrace/core/hooks.hpp"
+#include "aitrace/core/kernel_floor.hpp"
 #include "aitrace/core/log.hpp"
 
 #include <charconv>
@@ -102,9 +103,10 @@ Status prepare_tracing(const CommonOptions& o) {
   if (!caps) return caps.error();
   AITRACE_TRY(check_tracing_capabilities(*caps));
   if (!vmlinux_btf())
-    return make_error(ErrorKind::unsupported,
-                      "this kernel has no BTF (/sys/kernel/btf/vmlinux); aitrace needs CONFIG_DEBUG_INFO_BTF=y (Linux 5.8+)");
-  return {};
+    return make_error(
+        ErrorKind::unsupported,
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux); aitrace needs CONFIG_DEBUG_INFO_BTF=y (Linux 5.12+)");
+  return check_kernel_floor();
 }
 
 Result<ReportWriter> ReportWriter::open(const CommonOptions& o) {

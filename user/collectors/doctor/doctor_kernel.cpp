@@ -26,13 +26,13 @@ void add_release(DoctorSection& s) {
   int major = 0, minor = 0;
   if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) {
     f.status = FindingStatus::warn;
-    f.remark = "Cannot tell the version from the release string; aitrace needs Linux 5.8+ with BTF.";
-  } else if (major > 5 || (major == 5 && minor >= 8)) {
+    f.remark = "Cannot tell the version from the release string; aitrace needs Linux 5.12+ with BTF.";
+  } else if (major > 5 || (major == 5 && minor >= 12)) {
     f.status = FindingStatus::ok;
-    f.remark = "At or above aitrace's floor (Linux 5.8 with BTF).";
+    f.remark = "At or above aitrace's floor (Linux 5.12 with BTF).";
   } else {
     f.status = FindingStatus::problem;
-    f.remark = "Below aitrace's floor (Linux 5.8: CAP_BPF, CAP_PERFMON and BPF ring buffers arrived there).";
+    f.remark = "Below aitrace's floor (Linux 5.12: BPF atomic fetch-and-add and compare-and-exchange arrived there).";
   }
   Finding& m = s.add("machine", "machine");
   m.value = u.machine;

@@ -1,0 +1,82 @@
+#include "aitrace/core/kernel_floor.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace aitrace {
+namespace {
+
+std::string limit_text(rlim_t v) { return v == RLIM_INFINITY ? "unlimited" : fmt::format("{} KiB", v / 1024); }
+
+bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+  bpf_insn i{};
+  i.code = code;
+  i.dst_reg = dst & 0xf;
+  i.src_reg = src & 0xf;
+  i.off = off;
+  i.imm = imm;
+  return i;
+}
+
+}  // namespace
+
+bool kernel_charges_bpf_to_memlock() {
+  return libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 0;
+}
+
+Status raise_memlock_for_bpf(bool charged) {
+  if (!charged) return {};
+  rlimit want{RLIM_INFINITY, RLIM_INFINITY};
+  if (setrlimit(RLIMIT_MEMLOCK, &want) == 0) return {};
+  int err = errno;
+  rlimit have{};
+  getrlimit(RLIMIT_MEMLOCK, &have);
+  return make_error(ErrorKind::privilege,
+                    "this kernel (before Linux 5.11) charges BPF memory to RLIMIT_MEMLOCK, and raising it from {} "
+                    "(hard limit {}) failed: {}; run with CAP_SYS_RESOURCE or after `ulimit -l unlimited`",
+                    limit_text(have.rlim_cur), limit_text(have.rlim_max), std::strerror(err));
+}
+
+std::optional<bool> kernel_has_bpf_atomics() {
+  constexpr uint8_t r0 = 0, r1 = 1, fp = 10;
+  // *(u64 *)(fp - 8) = 0; r1 = 1; r1 = atomic_fetch_add(fp - 8, r1); r0 = 0;
+  // r0 = cmpxchg(fp - 8, r0, r1); r0 = 0; exit
+  const bpf_insn prog[] = {
+      insn(BPF_ST | BPF_MEM | BPF_DW, fp, 0, -8, 0),
+      insn(BPF_ALU64 | BPF_MOV | BPF_K, r1, 0, 0, 1),
+      insn(BPF_STX | BPF_ATOMIC | BPF_DW, fp, r1, -8, BPF_ADD | BPF_FETCH),
+      insn(BPF_ALU64 | BPF_MOV | BPF_K, r0, 0, 0, 0),
+      insn(BPF_STX | BPF_ATOMIC | BPF_DW, fp, r1, -8, BPF_CMPXCHG),
+      insn(BPF_ALU64 | BPF_MOV | BPF_K, r0, 0, 0, 0),
+      insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+  };
+  int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, nullptr, "GPL", prog, sizeof(prog) / sizeof(prog[0]), nullptr);
+  if (fd >= 0) {
+    close(fd);
+    return true;
+  }
+  // Older verifiers reject the instructions as malformed ("uses reserved fields"): EINVAL.
+  if (fd == -EINVAL) return false;
+  return std::nullopt;
+}
+
+Status bpf_atomics_floor(std::optional<bool> has_atomics) {
+  if (has_atomics.value_or(true)) return {};
+  return make_error(ErrorKind::unsupported,
+                    "this kernel's BPF has no atomic fetch-and-add/compare-and-exchange: aitrace needs Linux 5.12 "
+                    "or newer (with BTF)");
+}
+
+Status check_kernel_floor() {
+  AITRACE_TRY(raise_memlock_for_bpf(kernel_charges_bpf_to_memlock()));
+  return bpf_atomics_floor(kernel_has_bpf_atomics());
+}
+
+}  // namespace aitrace
