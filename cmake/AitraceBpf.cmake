@@ -14,17 +14,29 @@ if(NOT CMAKE_MATCH_1 OR CMAKE_MATCH_1 LESS 14)
 endif()
 message(STATUS "aitrace: BPF compiler ${AITRACE_BPF_CLANG} (clang ${CMAKE_MATCH_1})")
 
+# libbpf 1.4 for its BPF token API (container targets), bpftool 7.5 for skeletons that match it.
+# Debian 12 ships 1.1 and 7.1; scripts/setup adds bookworm-backports and takes both from there.
+set(_aitrace_bpf_install "run scripts/setup, or: apt-get install -t bookworm-backports libbpf-dev bpftool")
 find_program(AITRACE_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin /usr/local/sbin
   DOC "bpftool used to generate skeletons")
 if(NOT AITRACE_BPFTOOL)
-  message(FATAL_ERROR "aitrace: bpftool not found; install it: apt-get install bpftool")
+  message(FATAL_ERROR "aitrace: bpftool >= 7.5 not found; ${_aitrace_bpf_install}")
 endif()
+execute_process(COMMAND ${AITRACE_BPFTOOL} version OUTPUT_VARIABLE _bpftool_version_out ERROR_QUIET)
+string(REGEX MATCH "bpftool v([0-9]+\\.[0-9]+)" _m "${_bpftool_version_out}")
+if(NOT CMAKE_MATCH_1 OR CMAKE_MATCH_1 VERSION_LESS 7.5)
+  message(FATAL_ERROR "aitrace: ${AITRACE_BPFTOOL} is bpftool '${CMAKE_MATCH_1}', need >= 7.5; ${_aitrace_bpf_install}")
+endif()
+message(STATUS "aitrace: bpftool ${CMAKE_MATCH_1} (${AITRACE_BPFTOOL})")
 
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(LIBBPF libbpf>=0.8)
+pkg_check_modules(LIBBPF QUIET libbpf)
 if(NOT LIBBPF_FOUND)
-  message(FATAL_ERROR "aitrace: libbpf >= 0.8 not found; install it: apt-get install libbpf-dev libelf-dev zlib1g-dev")
+  message(FATAL_ERROR "aitrace: libbpf >= 1.4 not found; ${_aitrace_bpf_install}")
+elseif(LIBBPF_VERSION VERSION_LESS 1.4)
+  message(FATAL_ERROR "aitrace: libbpf ${LIBBPF_VERSION} is too old, need >= 1.4; ${_aitrace_bpf_install}")
 endif()
+message(STATUS "aitrace: libbpf ${LIBBPF_VERSION}")
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   set(AITRACE_BPF_ARCH x86)
