@@ -3,6 +3,7 @@
 #include "aitrace/core/bpf_object.hpp"
 
 #include <bpf/libbpf.h>
+#include <cstdint>
 #include <linux/bpf.h>
 
 namespace aitrace {
@@ -42,6 +43,9 @@ int RingReader::epoll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1;
 
 Result<size_t> RingReader::poll(int timeout_ms) {
   if (!rb_) return size_t{0};
+  // poll takes everything it finds: no per-pass budget (drain() sets its own).
+  pass_bytes_ = 0;
+  pass_budget_ = SIZE_MAX;
   int n = ring_buffer__poll(rb_, timeout_ms);
   if (n < 0 && n != -EINTR) return make_error(ErrorKind::runtime, "ring buffer poll failed: {}", bpf_error_text(n));
   return static_cast<size_t>(n < 0 ? 0 : n);
