@@ -1,6 +1,7 @@
-// Doctor's tracepoint catalog (user/core/tracepoint_catalog.cpp) against the hooks each
-// collector really asks for, so that doctor never reports on events a collector does not use
-// or misses one it does. Every collector is opened with the widest targets (`-- CMD`).
+// Doctor's tracepoint catalog, which each collector derives from its hook table
+// (sched_tracepoints(), ...), against the hooks that collector really asks for once opened, so
+// that the derivation cannot drift: doctor never reports on events a collector does not use or
+// misses one it does. Every collector is opened with the widest targets (`-- CMD`).
 #include "aitrace/dma/dma.hpp"
 #include "aitrace/migrate/migrate_collector.hpp"
 #include "aitrace/sched/sched_collector.hpp"
@@ -31,9 +32,9 @@ std::set<std::string> hook_events(const HookSet& hooks) {
   return out;
 }
 
-void expect_catalog_matches(const char* collector, const std::set<std::string>& hooked) {
-  const CollectorTracepoints* c = collector_tracepoints(collector);
-  ASSERT_NE(c, nullptr) << collector;
+void expect_catalog_matches(const CollectorTracepoints& entry, const std::set<std::string>& hooked) {
+  const CollectorTracepoints* c = &entry;
+  const std::string_view collector = entry.collector;
   std::set<std::string> listed;
   for (const auto& e : c->events) {
     bool any = false;
@@ -53,21 +54,21 @@ TEST(TracepointCatalog, MatchesTheHooksOfEveryCollector) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   SchedConfig sc;
   sc.targets = command_targets();
-  auto sched = SchedCollector::open(sc);
+  auto sched = SchedCollector::open(sc, test::features());
   ASSERT_TRUE(sched.ok()) << sched.error().message;
-  expect_catalog_matches("sched", hook_events(sched->hooks()));
+  expect_catalog_matches(sched_tracepoints(), hook_events(sched->hooks()));
 
-  auto trace = SchedTraceCollector::open(command_targets(), SchedTraceOptions{});
+  auto trace = SchedTraceCollector::open(command_targets(), SchedTraceOptions{}, test::features());
   ASSERT_TRUE(trace.ok()) << trace.error().message;
-  expect_catalog_matches("sched_trace", hook_events((*trace)->hooks()));
+  expect_catalog_matches(eevdf_tracepoints(), hook_events((*trace)->hooks()));
 
-  auto migrate = MigrateCollector::load(command_targets());
+  auto migrate = MigrateCollector::load(command_targets(), test::features());
   ASSERT_TRUE(migrate.ok()) << migrate.error().message;
-  expect_catalog_matches("migrate", hook_events((*migrate)->hooks()));
+  expect_catalog_matches(migrate_tracepoints(), hook_events((*migrate)->hooks()));
 
-  auto dma = DmaCollector::open(DmaConfig{command_targets()});
+  auto dma = DmaCollector::open(DmaConfig{command_targets()}, test::features());
   ASSERT_TRUE(dma.ok()) << dma.error().message;
-  expect_catalog_matches("dma", hook_events((*dma)->hooks()));
+  expect_catalog_matches(dma_tracepoints(), hook_events((*dma)->hooks()));
 }
 
 }  // namespace

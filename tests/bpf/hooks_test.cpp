@@ -24,7 +24,7 @@ TEST(HookProbe, TracepointFlavorsLoadAndAttachHere) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   // Every kernel at aitrace's floor (5.12 + BTF) has all three tracepoint flavours.
   for (HookKind k : {HookKind::tp_btf, HookKind::raw_tp, HookKind::tracepoint, HookKind::ringbuf, HookKind::uprobe}) {
-    const ProbeOutcome& p = probe_hook_kind(k);
+    const ProbeOutcome& p = test::features().hook_kind(k);
     EXPECT_TRUE(p.works) << hook_kind_name(k) << ": " << p.error;
   }
 }
@@ -33,7 +33,7 @@ TEST(HookProbe, FailuresCarryTheKernelsReason) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   // Whatever fentry/kprobe do on this kernel, a failure names the step and the errno.
   for (HookKind k : {HookKind::fentry, HookKind::kprobe}) {
-    const ProbeOutcome& p = probe_hook_kind(k);
+    const ProbeOutcome& p = test::features().hook_kind(k);
     if (!p.works) {
       EXPECT_TRUE(p.error.rfind("load: ", 0) == 0 || p.error.rfind("attach: ", 0) == 0) << p.error;
       EXPECT_NE(p.error.find("(E"), std::string::npos) << p.error;
@@ -45,20 +45,18 @@ class HookSetTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(HookSetTest, SelectsAttachesAndCountsRealEvents) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  setenv("AITRACE_HOOK", GetParam(), 1);
   auto skel = ProbeSkeleton::open("probe");
   ASSERT_TRUE(skel.ok()) << skel.error().message;
   auto* s = skel->get();
   // Only the sched_switch candidates below take part; the rest stays unloaded.
   for (bpf_program* p : {s->progs.probe_fentry, s->progs.probe_kprobe, s->progs.probe_uprobe, s->progs.probe_ringbuf})
     bpf_program__set_autoload(p, false);
-  HookSet hooks;
+  HookSet hooks(test::features(GetParam()));
   hooks.add("sched", "sched_switch",
             {{HookKind::tp_btf, s->progs.probe_tp_btf},
              {HookKind::raw_tp, s->progs.probe_raw_tp},
              {HookKind::tracepoint, s->progs.probe_tracepoint}});
   hooks.add("sched", "no_such_tracepoint_xyz", {{HookKind::raw_tp, s->progs.probe_fentry}});
-  unsetenv("AITRACE_HOOK");
   ASSERT_TRUE(skel->load("probe").ok());
   hooks.attach_all();
 

@@ -18,7 +18,7 @@ namespace {
 
 TEST(KernelPortability, KprobeHookWorksExactlyWhereTheKernelHasKprobes) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  const ProbeOutcome& p = probe_hook_kind(HookKind::kprobe);
+  const ProbeOutcome& p = test::features().hook_kind(HookKind::kprobe);
   // 6.1 (Debian): kprobes built in; some hosts (this project's 6.18 one) have none.
   EXPECT_EQ(p.works, test::kernel_has_kprobes()) << test::kernel_release() << ": " << p.error;
 }

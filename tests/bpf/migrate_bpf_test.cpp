@@ -169,10 +169,8 @@ class MigrateFlavor : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(MigrateFlavor, LoadsAndAttachesEveryHook) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  setenv("AITRACE_HOOK", GetParam(), 1);
   ResolvedTargets all;
-  auto c = MigrateCollector::load(all);
-  unsetenv("AITRACE_HOOK");
+  auto c = MigrateCollector::load(all, test::features(GetParam()));
   ASSERT_TRUE(c.ok()) << c.error().message;
   ASSERT_TRUE((*c)->attach(all).ok());
   for (const auto& st : (*c)->hooks().statuses()) {

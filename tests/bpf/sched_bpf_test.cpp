@@ -47,9 +47,7 @@ class SchedBpf : public ::testing::TestWithParam<const char*> {};
 
 // A sched collector forced onto one hook flavour, loaded and attached.
 Result<SchedCollector> attached_collector(const char* flavour, const SchedConfig& cfg) {
-  setenv("AITRACE_HOOK", flavour, 1);
-  auto collector = SchedCollector::open(cfg);
-  unsetenv("AITRACE_HOOK");
+  auto collector = SchedCollector::open(cfg, test::features(flavour));
   if (!collector) return collector.error();
   AITRACE_TRY(collector->load());
   AITRACE_TRY(collector->attach());
@@ -292,7 +290,7 @@ TEST(SchedBpfConfig, EveryGroupingAndClockPassesTheVerifier) {
       cfg.targets.cfg.follow_forks = 1;
       cfg.targets.cfg.by_tgid = 1;
       cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
-      auto c = SchedCollector::open(cfg);
+      auto c = SchedCollector::open(cfg, test::features());
       ASSERT_TRUE(c.ok()) << c.error().message;
       auto st = c->load();
       EXPECT_TRUE(st.ok()) << sched_group_by_name(by) << ": " << st.error().message;

@@ -1,6 +1,7 @@
 // The EEVDF trace in the real kernel: workloads with known slices, weights and switch patterns,
 // checked against the kernel's own accounting (/proc/<tid>/sched) and the written trace.
-#include "aitrace/eevdf/sched_trace.hpp"
+#include "aitrace/driver/driver.hpp"
+#include "aitrace/eevdf/eevdf_tracer.hpp"
 #include "eevdf_ground_truth.hpp"
 #include "test_support.hpp"
 
@@ -15,8 +16,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// What the trace of one workload run left, read from the collector after the driver finished it.
+struct TraceRun {
+  EevdfSummary summary;
+  SchedTraceStats stats;
+  int exit_code = -1;
+};
+
 struct Traced {
-  SchedTraceRun run;
+  TraceRun run;
   std::map<std::string, test::ThreadTruth> truth;
   std::string trace_path;
 };
@@ -25,17 +33,31 @@ std::string temp_path(const std::string& name) {
   return (fs::temp_directory_path() / ("aitrace_st_" + std::to_string(getpid()) + "_" + name)).string();
 }
 
-Traced trace_workload(const std::string& mode, int ms, SchedTraceOptions opts = {}, bool with_trace = true) {
+Traced trace_workload(const std::string& mode, int ms, SchedTraceOptions opts = {}, bool with_trace = true,
+                      const char* hook = nullptr) {
   Traced t;
   std::string out = temp_path(mode + ".txt");
   if (with_trace) t.trace_path = opts.trace_path = temp_path(mode + ".perfetto-trace");
-  RunOptions run;
-  run.duration = std::chrono::seconds(30);  // a safety net: the workload's exit ends the run
-  auto r = run_sched_trace({test::workload("eevdf_threads"), mode, out, std::to_string(ms)}, opts, run);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  if (r.ok()) t.run = std::move(r.value());
+  // The same driver as `aitrace sched-trace -- CMD`, with the collector kept to read afterwards.
+  CommonOptions common;
+  common.duration = "30s";  // a safety net: the workload's exit ends the run
+  common.output = temp_path(mode + ".report");
+  if (hook) common.hook = hook;
+  TargetOptions targets;
+  targets.command = {test::workload("eevdf_threads"), mode, out, std::to_string(ms)};
+  auto tracer = std::make_unique<EevdfTracer>(EevdfTracerConfig{opts, true, false});
+  const EevdfTracer* traced = tracer.get();
+  std::vector<std::unique_ptr<Collector>> cs;
+  cs.push_back(std::move(tracer));
+  t.run.exit_code = run_collectors({common, targets}, cs);
+  EXPECT_NE(traced->collector(), nullptr) << "the run failed before the trace loaded";
+  if (traced->collector()) {
+    t.run.summary = traced->collector()->summary();
+    t.run.stats = traced->collector()->stats();
+  }
   t.truth = test::read_thread_truth(out);
   fs::remove(out);
+  fs::remove(common.output);
   return t;
 }
 
@@ -141,9 +163,7 @@ class SchedTraceHookFlavor : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(SchedTraceHookFlavor, RecordsSwitches) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  setenv("AITRACE_HOOK", GetParam(), 1);
-  Traced t = trace_workload("sleepy", 200, {}, false);
-  unsetenv("AITRACE_HOOK");
+  Traced t = trace_workload("sleepy", 200, {}, false, GetParam());
   ASSERT_EQ(t.run.exit_code, 0);
   const EevdfThread* th = by_tid(t.run.summary, t.truth["sleeper"].tid);
   ASSERT_NE(th, nullptr);

@@ -89,11 +89,10 @@ void check_invariants(const FragmentRun& r, const char* flavor) {
 // move pages and match vmstat exactly.
 TEST_P(MigrateGroundTruth, PagesEqualVmstatDelta) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  setenv("AITRACE_HOOK", GetParam(), 1);
   bool exact = false;
   std::string log;
   for (int attempt = 0; attempt < 5 && !exact; attempt++) {
-    FragmentRun r = run_fragment({"-a"});
+    FragmentRun r = run_fragment({"-a", "--hook", GetParam()});
     ASSERT_NO_FATAL_FAILURE(check_invariants(r, GetParam()));
     const long long delta = r.after - r.before;
     const long long traced = r.report["totals"]["pages_succeeded"].get<long long>();
@@ -107,7 +106,6 @@ TEST_P(MigrateGroundTruth, PagesEqualVmstatDelta) {
     exact = delta > 0 && traced == delta && own > 0;
     if (!exact) usleep(200 * 1000);
   }
-  unsetenv("AITRACE_HOOK");
   EXPECT_TRUE(exact) << "no attempt moved pages and matched vmstat exactly:\n" << log;
 }
 

@@ -65,9 +65,9 @@ TracedRun traced_run(const std::string& mode, const std::vector<std::string>& ex
 }
 
 void check_against_schedstat(const std::string& mode, const char* hook, const std::vector<std::string>& extra = {}) {
-  if (hook) setenv("AITRACE_HOOK", hook, 1);
-  TracedRun run = traced_run(mode, extra);
-  unsetenv("AITRACE_HOOK");
+  std::vector<std::string> args = extra;
+  if (hook) args.insert(args.end(), {"--hook", hook});
+  TracedRun run = traced_run(mode, args);
   const auto& truth = run.truth;
   const auto& doc = run.doc;
   ASSERT_EQ(truth.size(), mode == "pingpong_hog" ? 3u : 2u);

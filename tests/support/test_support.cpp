@@ -1,5 +1,10 @@
 #include "test_support.hpp"
 
+#include "aitrace/core/hooks.hpp"
+
+#include <map>
+#include <memory>
+
 #include "aitrace/core/caps.hpp"
 
 #include <bpf/bpf.h>
@@ -145,6 +150,16 @@ std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
     }
   }
   return keys;
+}
+
+const KernelFeatures& features(const char* preferred) {
+  static std::map<std::string, std::unique_ptr<HostFeatures>> all;
+  auto& f = all[preferred ? preferred : ""];
+  if (!f) {
+    f = std::make_unique<HostFeatures>();
+    if (preferred) f->preferred = parse_hook_kind(preferred);
+  }
+  return *f;
 }
 
 }  // namespace aitrace::test

@@ -10,7 +10,15 @@
 #include <string>
 #include <vector>
 
+namespace aitrace {
+class KernelFeatures;
+}
+
 namespace aitrace::test {
+
+// This kernel's features, one object per preferred hook type ("tp_btf", "raw_tp", "tracepoint";
+// nullptr: none), kept for the test binary's life because collectors keep a reference.
+const KernelFeatures& features(const char* preferred = nullptr);
 
 // Empty when this process can load and attach BPF programs; otherwise the reason it cannot.
 std::string bpf_unavailable_reason();

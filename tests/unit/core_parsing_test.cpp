@@ -1,5 +1,5 @@
 #include "aitrace/core/caps.hpp"
-#include "aitrace/cli/cli.hpp"
+#include "aitrace/driver/options.hpp"
 #include "aitrace/output/escape.hpp"
 #include "aitrace/core/targets.hpp"
 #include "test_support.hpp"

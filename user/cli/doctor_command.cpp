@@ -1,6 +1,9 @@
 #include "aitrace/doctor/doctor.hpp"
 
-#include "aitrace/cli/cli.hpp"
+#include "aitrace/cli/collectors.hpp"
+
+#include "aitrace/driver/options.hpp"
+#include "aitrace/driver/report_writer.hpp"
 #include "aitrace/core/log.hpp"
 #include "commands.hpp"
 
@@ -16,12 +19,12 @@ struct DoctorCliOptions {
 Status run_doctor_command(const DoctorCliOptions& o) {
   set_log_level(o.verbose ? LogLevel::debug : LogLevel::warn);
   route_libbpf_log();
-  CommonOptions common;
-  common.output = o.output;
   // Opened first so an unwritable -o fails before any probing.
-  auto writer = ReportWriter::open(common);
+  auto writer = ReportWriter::open(o.output);
   if (!writer) return writer.error();
-  DoctorReport report = run_doctor();
+  DoctorOptions opts;
+  opts.catalog = collector_catalog();
+  DoctorReport report = run_doctor(opts);
   return writer->write_final(o.json ? doctor_json(report) : doctor_text(report));
 }
 

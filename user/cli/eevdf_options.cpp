@@ -32,27 +32,4 @@ Result<SchedTraceOptions> sched_trace_options(const EevdfCliOptions& o) {
   return s;
 }
 
-void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summary) {
-  if (summary) {
-    const EevdfSummary& sum = c.summary();
-    nlohmann::json all = sum.json();
-    doc["eevdf"] = {{"kernel", all["kernel"]}, {"threads", std::move(all["groups"])}};
-    if (doc.contains("groups")) {
-      for (auto& g : doc["groups"]) {
-        if (!g.contains("tid") || !g["tid"].is_number()) continue;
-        if (const EevdfThread* t = sum.thread(g["tid"].get<uint32_t>())) g["eevdf"] = sum.thread_json(*t);
-      }
-    }
-  }
-  doc["trace"] = c.stats().json();
-  if (!c.trace_path().empty()) doc["trace"]["file"] = c.trace_path();
-}
-
-std::string eevdf_text(const SchedTraceCollector& c, bool summary) {
-  std::string out = summary ? c.summary().text() : std::string();
-  out += c.stats().text();
-  if (!c.trace_path().empty()) out += "Perfetto trace: " + c.trace_path() + " (open in ui.perfetto.dev)\n";
-  return out;
-}
-
 }  // namespace aitrace

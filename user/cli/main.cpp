@@ -1,11 +1,35 @@
-#include "aitrace/cli/cli.hpp"
+#include "aitrace/driver/options.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "commands.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 
+namespace {
+
+// Started with fd 0, 1 or 2 closed, the next open() (an -o temporary, a BPF map) would become
+// "stdout", and reports would land in it: hold those numbers with /dev/null first.
+void hold_standard_fds() {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) != -1) continue;
+    int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (n >= 0 && n != fd) {
+      dup2(n, fd);
+      close(n);
+    }
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  // Before any thread exists, so SIGINT/SIGTERM only ever reach the run loop's signalfd.
+  hold_standard_fds();
+  // A closed stdout (`| head`) is a write error the report writer handles, not a fatal signal.
+  signal(SIGPIPE, SIG_IGN);
+  // Before any thread exists, so SIGINT/SIGTERM/SIGHUP only ever reach the run loop's signalfd.
   aitrace::block_stop_signals();
   CLI::App app{"aitrace: eBPF tracing for AI training and inference hosts"};
   app.require_subcommand(1);

@@ -6,6 +6,9 @@ namespace aitrace {
 
 namespace {
 
+constexpr const char* kForkEvent = "sched_process_fork";
+constexpr const char* kFreeEvent = "sched_process_free";
+
 void add_or_disable(HookSet& hooks, bool wanted, const char* event, bpf_program* btf, bpf_program* raw,
                     std::optional<HookKind> only) {
   std::vector<HookCandidate> candidates;
@@ -21,10 +24,12 @@ void add_or_disable(HookSet& hooks, bool wanted, const char* event, bpf_program*
 
 }  // namespace
 
+std::vector<TracepointSpec> filter_tracepoints() { return {{"sched", {kForkEvent}}, {"sched", {kFreeEvent}}}; }
+
 void add_filter_hooks(HookSet& hooks, const ResolvedTargets& targets, const FilterPrograms& progs,
                       std::optional<HookKind> only) {
-  add_or_disable(hooks, targets.cfg.follow_forks, "sched_process_fork", progs.fork_btf, progs.fork_raw, only);
-  add_or_disable(hooks, targets.cfg.by_tgid || targets.cfg.by_tid, "sched_process_free", progs.forget_btf,
+  add_or_disable(hooks, targets.cfg.follow_forks, kForkEvent, progs.fork_btf, progs.fork_raw, only);
+  add_or_disable(hooks, targets.cfg.by_tgid || targets.cfg.by_tid, kFreeEvent, progs.forget_btf,
                  progs.forget_raw, only);
 }
 

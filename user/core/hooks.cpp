@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <fstream>
@@ -44,7 +45,7 @@ bpf_link* attach_probe(bpf_program* prog, HookKind kind) {
   return bpf_program__attach_uprobe_opts(prog, 0 /* self */, "/proc/self/exe", 0, &opts);
 }
 
-ProbeOutcome run_probe(HookKind kind) {
+ProbeOutcome probe_once(HookKind kind) {
   if (kind == HookKind::tracepoint && tracefs_root().empty())
     return {false, "attach: " + tracefs_unavailable_reason()};
   auto skel = ProbeSkeleton::open("probe");
@@ -58,11 +59,6 @@ ProbeOutcome run_probe(HookKind kind) {
   Link link(attach_probe(target, kind));
   if (!link.get()) return {false, "attach: " + bpf_error_text(errno ? errno : EINVAL)};
   return {true, {}};
-}
-
-std::string env_hook_preference() {
-  const char* v = std::getenv("AITRACE_HOOK");
-  return v ? v : "";
 }
 
 }  // namespace
@@ -87,14 +83,62 @@ std::optional<HookKind> parse_hook_kind(std::string_view name) {
   return std::nullopt;
 }
 
-const ProbeOutcome& probe_hook_kind(HookKind kind) {
-  static std::map<HookKind, ProbeOutcome> cache;
-  auto it = cache.find(kind);
-  if (it == cache.end()) {
-    it = cache.emplace(kind, run_probe(kind)).first;
-    debug("probe {}: {}", hook_kind_name(kind), it->second.works ? "works" : it->second.error);
-  }
+ProbeOutcome run_hook_probe(HookKind kind) {
+  ProbeOutcome out = probe_once(kind);
+  debug("probe {}: {}", hook_kind_name(kind), out.works ? "works" : out.error);
+  return out;
+}
+
+struct HostFeatures::Cache {
+  std::map<HookKind, ProbeOutcome> kinds;
+  std::optional<bool> task_storage;
+};
+
+HostFeatures::HostFeatures() : cache_(std::make_unique<Cache>()) {}
+HostFeatures::~HostFeatures() = default;
+
+const ProbeOutcome& HostFeatures::hook_kind(HookKind kind) const {
+  auto it = cache_->kinds.find(kind);
+  if (it == cache_->kinds.end()) it = cache_->kinds.emplace(kind, run_hook_probe(kind)).first;
   return it->second;
+}
+
+bool HostFeatures::tracepoint_in_btf(std::string_view name) const { return aitrace::tracepoint_in_btf(name); }
+
+bool HostFeatures::tracepoint_in_tracefs(std::string_view category, std::string_view name) const {
+  return aitrace::tracepoint_in_tracefs(category, name);
+}
+
+bool HostFeatures::task_storage() const {
+  if (!cache_->task_storage) cache_->task_storage = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1;
+  return *cache_->task_storage;
+}
+
+std::string HostFeatures::tracefs_problem() const { return tracefs_root().empty() ? tracefs_unavailable_reason() : ""; }
+
+HookChoice choose_hook(const KernelFeatures& f, std::string_view category, std::string_view name,
+                       const std::vector<HookKind>& kinds) {
+  std::vector<size_t> order(kinds.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  if (f.preferred)
+    std::stable_partition(order.begin(), order.end(), [&](size_t i) { return kinds[i] == *f.preferred; });
+  HookChoice out;
+  const bool in_btf = f.tracepoint_in_btf(name), in_tracefs = f.tracepoint_in_tracefs(category, name);
+  for (size_t i : order) {
+    const HookKind k = kinds[i];
+    const bool exists = k == HookKind::tracepoint ? in_tracefs : k == HookKind::tp_btf ? in_btf : in_btf || in_tracefs;
+    const ProbeOutcome& probe = f.hook_kind(k);
+    if (exists && probe.works) {
+      out.index = i;
+      return out;
+    }
+    std::string why;
+    if (exists) why = probe.error;
+    else if (k == HookKind::tracepoint && !f.tracefs_problem().empty()) why = f.tracefs_problem();
+    else why = "no such tracepoint in this kernel";
+    out.reasons += (out.reasons.empty() ? "" : "; ") + std::string(hook_kind_name(k)) + ": " + why;
+  }
+  return out;
 }
 
 const btf* vmlinux_btf() {
@@ -186,44 +230,20 @@ std::string HookStatus::state_text() const {
 }
 
 void HookSet::add(std::string_view category, std::string_view name, std::vector<HookCandidate> candidates) {
-  std::string pref = env_hook_preference();
-  if (!pref.empty()) {
-    std::stable_partition(candidates.begin(), candidates.end(),
-                          [&](const HookCandidate& c) { return pref == hook_kind_name(c.kind); });
-  }
+  std::vector<HookKind> kinds;
+  for (const auto& c : candidates) kinds.push_back(c.kind);
+  HookChoice choice = choose_hook(*features_, category, name, kinds);
   HookStatus st;
   st.event = std::string(category) + ":" + std::string(name);
-  bool in_btf = tracepoint_in_btf(name);
-  bool in_tracefs = tracepoint_in_tracefs(category, name);
-  std::string reasons;
-  bpf_program* picked = nullptr;
-  for (const auto& c : candidates) {
-    if (picked) {
-      bpf_program__set_autoload(c.prog, false);
-      continue;
-    }
-    // tp_btf needs the tracepoint's BTF prototype; raw_tp only needs the tracepoint (modules'
-    // tracepoints can lack vmlinux BTF); the classic flavour needs its tracefs id.
-    bool exists = c.kind == HookKind::tracepoint ? in_tracefs : c.kind == HookKind::tp_btf ? in_btf : in_btf || in_tracefs;
-    const ProbeOutcome& probe = probe_hook_kind(c.kind);
-    if (exists && probe.works) {
-      picked = c.prog;
-      st.kind = c.kind;
-      continue;
-    }
-    bpf_program__set_autoload(c.prog, false);
-    if (!reasons.empty()) reasons += "; ";
-    reasons += std::string(hook_kind_name(c.kind)) + ": " +
-               (!exists ? (c.kind == HookKind::tracepoint && tracefs_root().empty() ? tracefs_unavailable_reason()
-                                                                                   : "no such tracepoint in this kernel")
-                        : probe.error);
-  }
-  if (!picked) {
+  for (size_t i = 0; i < candidates.size(); i++) bpf_program__set_autoload(candidates[i].prog, choice.index == i);
+  if (choice.index) {
+    st.kind = candidates[*choice.index].kind;
+  } else {
     st.state = HookStatus::State::absent;
-    st.detail = reasons.empty() ? "no hook candidates" : reasons;
+    st.detail = choice.reasons.empty() ? "no hook candidates" : choice.reasons;
   }
   statuses_.push_back(std::move(st));
-  if (picked) chosen_.push_back({statuses_.size() - 1, picked});
+  if (choice.index) chosen_.push_back({statuses_.size() - 1, candidates[*choice.index].prog});
 }
 
 void HookSet::attach_all() {

@@ -113,6 +113,9 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
     // EOF without a byte means aitrace gave up before attaching: do not run the command.
     if (read(go[0], &c, 1) != 1) _exit(127);
     unblock_stop_signals();
+    // aitrace ignores SIGPIPE (a closed stdout ends that output, not the run); an ignored
+    // signal stays ignored across exec, and CMD must see a broken pipe as every program does.
+    signal(SIGPIPE, SIG_DFL);
     execvp(args[0], args.data());
     int e = errno;
     (void)!write(err[1], &e, sizeof(e));

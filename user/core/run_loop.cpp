@@ -19,6 +19,7 @@ sigset_t stop_signal_set() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);  // a closed terminal or a lost ssh session: stop and report, as SIGTERM
   return set;
 }
 
@@ -32,6 +33,14 @@ class Fd {
 };
 
 }  // namespace
+
+bool stop_signal_pending() {
+  sigset_t pending, stop = stop_signal_set();
+  if (sigpending(&pending) != 0) return false;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP})
+    if (sigismember(&stop, sig) && sigismember(&pending, sig)) return true;
+  return false;
+}
 
 void block_stop_signals() {
   sigset_t set = stop_signal_set();

@@ -20,19 +20,24 @@ struct DmaHook {
   const char* category;
   const char* name;
   bpf_program* DmaProgs::*prog;
+  // For doctor's catalog: this is an older name of `older_name_of` (one event, two names), or an
+  // event newer kernels fold into `replaced_by`.
+  const char* older_name_of = nullptr;
+  const char* replaced_by = nullptr;
 };
 
-// Every event the collector knows, in report order. dma_map_page/dma_unmap_page and the
-// *_resource events are 6.12-6.17 names of what 6.18 calls dma_map_phys/dma_unmap_phys.
-#define DMA_HOOK(cat, tp, prog) \
-  { cat, tp, &DmaProgs::prog }
+// The hook table: every event the collector knows, in report order. open() and dma_tracepoints()
+// both read it. dma_map_page/dma_unmap_page and the *_resource events are 6.12-6.17 names of
+// what 6.18 calls dma_map_phys/dma_unmap_phys (MMIO mappings carry DMA_ATTR_MMIO).
+#define DMA_HOOK(cat, tp, prog, ...) \
+  { cat, tp, &DmaProgs::prog, ##__VA_ARGS__ }
 constexpr DmaHook kDmaHooks[] = {
     DMA_HOOK("dma", "dma_map_phys", dma_map_phys),
-    DMA_HOOK("dma", "dma_map_page", dma_map_page),
-    DMA_HOOK("dma", "dma_map_resource", dma_map_resource),
+    DMA_HOOK("dma", "dma_map_page", dma_map_page, "dma_map_phys"),
+    DMA_HOOK("dma", "dma_map_resource", dma_map_resource, nullptr, "dma_map_phys"),
     DMA_HOOK("dma", "dma_unmap_phys", dma_unmap_phys),
-    DMA_HOOK("dma", "dma_unmap_page", dma_unmap_page),
-    DMA_HOOK("dma", "dma_unmap_resource", dma_unmap_resource),
+    DMA_HOOK("dma", "dma_unmap_page", dma_unmap_page, "dma_unmap_phys"),
+    DMA_HOOK("dma", "dma_unmap_resource", dma_unmap_resource, nullptr, "dma_unmap_phys"),
     DMA_HOOK("dma", "dma_map_sg", dma_map_sg),
     DMA_HOOK("dma", "dma_map_sg_err", dma_map_sg_err),
     DMA_HOOK("dma", "dma_unmap_sg", dma_unmap_sg),
@@ -63,6 +68,20 @@ constexpr DmaHook kDmaHooks[] = {
 
 }  // namespace
 
+CollectorTracepoints dma_tracepoints() {
+  CollectorTracepoints c{"dma", {}, {{"dma", "dma_", "dma_fence_"}, {"dma_fence", "dma_fence_", ""}}};
+  for (const DmaHook& h : kDmaHooks) {
+    if (h.older_name_of) continue;
+    TracepointSpec spec{h.category, {h.name}};
+    if (h.replaced_by) spec.replaced_by = h.replaced_by;
+    for (const DmaHook& o : kDmaHooks)
+      if (o.older_name_of && std::string_view(o.older_name_of) == h.name) spec.names.push_back(o.name);
+    c.events.push_back(std::move(spec));
+  }
+  for (const TracepointSpec& f : filter_tracepoints()) c.events.push_back(f);
+  return c;
+}
+
 void configure_dma_for_kernel(dma_bpf* skel) {
   // 6.12: dma_alloc(dev, virt, dma, size, gfp, attrs) and dma_free(dev, virt, dma, size, attrs);
   // later kernels insert the direction after size.
@@ -78,16 +97,16 @@ struct DmaCollector::Owned {
   DmaSkeleton skel;
 };
 
-DmaCollector::DmaCollector() : owned_(std::make_unique<Owned>()) {}
+DmaCollector::DmaCollector(const KernelFeatures& features) : owned_(std::make_unique<Owned>()), hooks_(features) {}
 
 DmaCollector::~DmaCollector() {
   hooks_.detach_all();  // links before the programs they point to
 }
 
-Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg) {
+Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg, const KernelFeatures& features) {
   auto skel = DmaSkeleton::open("dma");
   if (!skel) return skel.error();
-  std::unique_ptr<DmaCollector> c(new DmaCollector());
+  std::unique_ptr<DmaCollector> c(new DmaCollector(features));
   dma_bpf* s = skel->get();
   configure_dma_for_kernel(s);
   set_filter_config(s, cfg.targets);
@@ -97,10 +116,15 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg) {
                    HookKind::raw_tp);
   for (const DmaHook& h : kDmaHooks) c->hooks_.add(h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
   AITRACE_TRY(skel->load("dma"));
-  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, cfg.targets));
   c->skel_ = s;
   c->owned_->skel = std::move(*skel);
   return c;
+}
+
+Status DmaCollector::attach(const ResolvedTargets& targets) {
+  AITRACE_TRY(fill_filter_maps(skel_->maps.filter_tgids, skel_->maps.filter_tids, targets));
+  hooks_.attach_all();
+  return {};
 }
 
 }  // namespace aitrace

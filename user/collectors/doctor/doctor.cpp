@@ -57,7 +57,7 @@ DoctorReport run_doctor(const DoctorOptions& opts) {
   r.sections.push_back(doctor_kernel_section());
   r.sections.push_back(doctor_privilege_section(caps));
   r.sections.push_back(doctor_hooks_section(not_probed.empty(), not_probed));
-  r.sections.push_back(doctor_tracepoints_section());
+  r.sections.push_back(doctor_tracepoints_section(opts.catalog));
   r.sections.push_back(doctor_scheduler_section());
   r.sections.push_back(doctor_memory_section());
   r.sections.push_back(doctor_devices_section());

@@ -46,7 +46,7 @@ DoctorSection doctor_hooks_section(bool probe, const std::string& not_probed_rea
       if (s.findings.size() == 1) f.remark = "Run doctor with CAP_BPF + CAP_PERFMON (or as root) to test hook types.";
       continue;
     }
-    const ProbeOutcome& p = probe_hook_kind(h.kind);
+    const ProbeOutcome p = run_hook_probe(h.kind);
     Finding& f = s.add(name, name);
     f.value = {{"works", p.works}, {"error", p.works ? nlohmann::ordered_json() : nlohmann::ordered_json(p.error)}};
     f.text = p.works ? "works" : "fails: " + p.error;
@@ -63,7 +63,7 @@ DoctorSection doctor_hooks_section(bool probe, const std::string& not_probed_rea
   return s;
 }
 
-DoctorSection doctor_tracepoints_section() {
+DoctorSection doctor_tracepoints_section(const std::vector<CollectorTracepoints>& catalog) {
   DoctorSection s{"tracepoints", "Tracepoints per collector", {}};
   std::string root = tracefs_root();
   std::string mounted = doctor::mount_point_of("tracefs");
@@ -79,7 +79,7 @@ DoctorSection doctor_tracepoints_section() {
         "Presence below comes from BTF only; classic tracepoints cannot attach without tracefs.";
   }
   bool have_btf = vmlinux_btf() != nullptr;
-  for (const auto& c : tracepoint_catalog()) {
+  for (const auto& c : catalog) {
     auto events = collector_tracepoint_presence(c);
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     size_t listed = 0, present = 0, covered = 0;

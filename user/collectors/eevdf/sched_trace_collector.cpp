@@ -27,9 +27,32 @@ constexpr std::chrono::seconds kFlushEvery{1};
 
 bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 
+using TraceProgs = decltype(sched_trace_bpf::progs);
+
+// The hook table: open() and eevdf_tracepoints() (doctor's catalog) both read it.
+struct TraceEvent {
+  const char* name;
+  bpf_program* TraceProgs::*btf_prog;
+  bpf_program* TraceProgs::*raw_prog;
+};
+constexpr TraceEvent kTraceEvents[] = {
+    {"sched_switch", &TraceProgs::st_switch_btf, &TraceProgs::st_switch_raw},
+    {"sched_waking", &TraceProgs::st_waking_btf, &TraceProgs::st_waking_raw},
+    {"sched_wakeup", &TraceProgs::st_wakeup_btf, &TraceProgs::st_wakeup_raw},
+    {"sched_wakeup_new", &TraceProgs::st_wakeup_new_btf, &TraceProgs::st_wakeup_new_raw},
+};
+
 }  // namespace
 
+CollectorTracepoints eevdf_tracepoints() {
+  CollectorTracepoints c{"sched_trace", {}, {}};
+  for (const TraceEvent& e : kTraceEvents) c.events.push_back({"sched", {e.name}});
+  for (const TracepointSpec& f : filter_tracepoints()) c.events.push_back(f);
+  return c;
+}
+
 struct SchedTraceCollector::Impl {
+  explicit Impl(const KernelFeatures& f) : hooks(f) {}
   SchedTraceSkeleton skel;
   HookSet hooks;
   int ncpus = 0;
@@ -40,6 +63,7 @@ struct SchedTraceCollector::Impl {
   std::unique_ptr<SchedTraceDecoder> decoder;
   std::unique_ptr<RingReader> reader;  // after ring_fds: destroyed (unmapped) before they close
   std::string no_trace;
+  ResolvedTargets targets;  // the filter maps get them at attach
 
   ~Impl() {
     reader.reset();
@@ -54,8 +78,9 @@ SchedTraceCollector::SchedTraceCollector(std::unique_ptr<Impl> impl) : impl_(std
 SchedTraceCollector::~SchedTraceCollector() = default;
 
 Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const ResolvedTargets& targets,
-                                                                       const SchedTraceOptions& opts) {
-  auto impl = std::make_unique<Impl>();
+                                                                       const SchedTraceOptions& opts,
+                                                                       const KernelFeatures& features) {
+  auto impl = std::make_unique<Impl>(features);
   long page = sysconf(_SC_PAGESIZE);
   if (!power_of_two(opts.ring_bytes) || opts.ring_bytes < static_cast<uint64_t>(page))
     return make_error(ErrorKind::usage, "trace buffer size {} is not a power of two of at least {} bytes",
@@ -80,18 +105,12 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   bpf_map__set_max_entries(s->maps.st_last_wakeup, static_cast<uint32_t>(impl->ncpus));
 
   auto& h = impl->hooks;
-  h.add("sched", "sched_switch",
-        {{HookKind::tp_btf, s->progs.st_switch_btf}, {HookKind::raw_tp, s->progs.st_switch_raw}});
-  h.add("sched", "sched_waking",
-        {{HookKind::tp_btf, s->progs.st_waking_btf}, {HookKind::raw_tp, s->progs.st_waking_raw}});
-  h.add("sched", "sched_wakeup",
-        {{HookKind::tp_btf, s->progs.st_wakeup_btf}, {HookKind::raw_tp, s->progs.st_wakeup_raw}});
-  h.add("sched", "sched_wakeup_new",
-        {{HookKind::tp_btf, s->progs.st_wakeup_new_btf}, {HookKind::raw_tp, s->progs.st_wakeup_new_raw}});
+  for (const TraceEvent& e : kTraceEvents)
+    h.add("sched", e.name, {{HookKind::tp_btf, s->progs.*e.btf_prog}, {HookKind::raw_tp, s->progs.*e.raw_prog}});
   add_filter_hooks(h, targets,
                    {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
   AITRACE_TRY(impl->skel.load("sched_trace"));
-  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, targets));
+  impl->targets = targets;
 
   for (int cpu = 0; cpu < impl->ncpus; cpu++) {
     errno = 0;
@@ -119,6 +138,8 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
 }
 
 Status SchedTraceCollector::attach() {
+  auto* s = impl_->skel.get();
+  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, impl_->targets));
   impl_->hooks.attach_all();
   if (!impl_->hooks.attached("sched:sched_switch")) {
     const HookStatus* st = impl_->hooks.status("sched:sched_switch");
@@ -136,11 +157,7 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
   if (impl_->trace) loop.add_periodic(kFlushEvery, [impl = impl_.get()] { return impl->trace->flush(true); });
 }
 
-Status SchedTraceCollector::on_tick(bool final) {
-  if (final) return finish();
-  if (impl_->trace) return impl_->trace->flush(true);
-  return {};
-}
+void SchedTraceCollector::detach() { impl_->hooks.detach_all(); }
 
 Status SchedTraceCollector::finish() {
   // Links first: nothing new arrives while the last records are drained.

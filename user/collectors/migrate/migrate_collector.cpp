@@ -19,11 +19,48 @@ namespace aitrace {
 
 using MigrateSkeleton = AITRACE_SKELETON_TYPE(migrate);
 
+namespace {
+
+using MigrateProgs = decltype(migrate_bpf::progs);
+
+// The hook table, in attach order: load() and migrate_tracepoints() (doctor's catalog) both read
+// it. Each event has a tp_btf, a raw_tp and a classic tracepoint program.
+struct MigrateEvent {
+  const char* category;
+  const char* name;
+  bpf_program* MigrateProgs::*btf;
+  bpf_program* MigrateProgs::*raw;
+  bpf_program* MigrateProgs::*tp;
+};
+#define MIGRATE_EVENT(cat, tp, prog) \
+  { cat, tp, &MigrateProgs::prog##_btf, &MigrateProgs::prog##_raw, &MigrateProgs::prog##_tp }
+constexpr const char* kEndEvent = "mm_migrate_pages";
+constexpr MigrateEvent kMigrateEvents[] = {
+    MIGRATE_EVENT("migrate", kEndEvent, migrate_end),
+    MIGRATE_EVENT("migrate", "mm_migrate_pages_start", migrate_start),
+    MIGRATE_EVENT("migrate", "set_migration_pte", migration_pte_set),
+    MIGRATE_EVENT("migrate", "remove_migration_pte", migration_pte_remove),
+    MIGRATE_EVENT("sched", "sched_move_numa", numa_move),
+    MIGRATE_EVENT("sched", "sched_swap_numa", numa_swap),
+    MIGRATE_EVENT("sched", "sched_stick_numa", numa_stick),
+};
+#undef MIGRATE_EVENT
+
+}  // namespace
+
+CollectorTracepoints migrate_tracepoints() {
+  CollectorTracepoints c{"migrate", {}, {}};
+  for (const MigrateEvent& e : kMigrateEvents) c.events.push_back({e.category, {e.name}});
+  for (const TracepointSpec& f : filter_tracepoints()) c.events.push_back(f);
+  return c;
+}
+
 struct MigrateCollector::Impl {
   MigrateSkeleton skel;
 };
 
-MigrateCollector::MigrateCollector() : impl_(std::make_unique<Impl>()) {}
+MigrateCollector::MigrateCollector(const KernelFeatures& features)
+    : impl_(std::make_unique<Impl>()), hooks_(features) {}
 MigrateCollector::~MigrateCollector() { hooks_.detach_all(); }
 migrate_bpf* MigrateCollector::skeleton() const { return impl_->skel.get(); }
 
@@ -36,8 +73,9 @@ Status require_migrate_end_hook(const HookStatus* end) {
                     why);
 }
 
-Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedTargets& targets) {
-  std::unique_ptr<MigrateCollector> c(new MigrateCollector());
+Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedTargets& targets,
+                                                                 const KernelFeatures& features) {
+  std::unique_ptr<MigrateCollector> c(new MigrateCollector(features));
   auto skel = MigrateSkeleton::open("migrate");
   if (!skel) return skel.error();
   c->impl_->skel = std::move(*skel);
@@ -57,39 +95,17 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
   debug("mm_migrate_pages: {} raw arguments", nargs ? std::to_string(*nargs) : std::string("unknown"));
 
   HookSet& h = c->hooks_;
-  std::vector<HookCandidate> end = {{HookKind::tp_btf, s->progs.migrate_end_btf},
-                                    {HookKind::raw_tp, s->progs.migrate_end_raw},
-                                    {HookKind::tracepoint, s->progs.migrate_end_tp}};
-  if (!raw_ok) {
-    bpf_program__set_autoload(s->progs.migrate_end_btf, false);
-    bpf_program__set_autoload(s->progs.migrate_end_raw, false);
-    end = {{HookKind::tracepoint, s->progs.migrate_end_tp}};
+  for (const MigrateEvent& e : kMigrateEvents) {
+    std::vector<HookCandidate> candidates = {
+        {HookKind::tp_btf, s->progs.*e.btf}, {HookKind::raw_tp, s->progs.*e.raw}, {HookKind::tracepoint, s->progs.*e.tp}};
+    // An mm_migrate_pages argument list aitrace does not know: only the classic record is safe.
+    if (std::strcmp(e.name, kEndEvent) == 0 && !raw_ok) {
+      bpf_program__set_autoload(s->progs.*e.btf, false);
+      bpf_program__set_autoload(s->progs.*e.raw, false);
+      candidates = {{HookKind::tracepoint, s->progs.*e.tp}};
+    }
+    h.add(e.category, e.name, candidates);
   }
-  h.add("migrate", "mm_migrate_pages", end);
-  h.add("migrate", "mm_migrate_pages_start",
-        {{HookKind::tp_btf, s->progs.migrate_start_btf},
-         {HookKind::raw_tp, s->progs.migrate_start_raw},
-         {HookKind::tracepoint, s->progs.migrate_start_tp}});
-  h.add("migrate", "set_migration_pte",
-        {{HookKind::tp_btf, s->progs.migration_pte_set_btf},
-         {HookKind::raw_tp, s->progs.migration_pte_set_raw},
-         {HookKind::tracepoint, s->progs.migration_pte_set_tp}});
-  h.add("migrate", "remove_migration_pte",
-        {{HookKind::tp_btf, s->progs.migration_pte_remove_btf},
-         {HookKind::raw_tp, s->progs.migration_pte_remove_raw},
-         {HookKind::tracepoint, s->progs.migration_pte_remove_tp}});
-  h.add("sched", "sched_move_numa",
-        {{HookKind::tp_btf, s->progs.numa_move_btf},
-         {HookKind::raw_tp, s->progs.numa_move_raw},
-         {HookKind::tracepoint, s->progs.numa_move_tp}});
-  h.add("sched", "sched_swap_numa",
-        {{HookKind::tp_btf, s->progs.numa_swap_btf},
-         {HookKind::raw_tp, s->progs.numa_swap_raw},
-         {HookKind::tracepoint, s->progs.numa_swap_tp}});
-  h.add("sched", "sched_stick_numa",
-        {{HookKind::tp_btf, s->progs.numa_stick_btf},
-         {HookKind::raw_tp, s->progs.numa_stick_raw},
-         {HookKind::tracepoint, s->progs.numa_stick_tp}});
   add_filter_hooks(
       h, targets,
       {s->progs.migrate_fork_btf, s->progs.migrate_fork_raw, s->progs.migrate_forget_btf, s->progs.migrate_forget_raw});

@@ -25,21 +25,32 @@ using SchedSkeleton = AITRACE_SKELETON_TYPE(sched);
 // Tasks tracked at once by the raw_tp fallback's tid-keyed map (task storage has no limit).
 constexpr uint32_t kRawTpMaxTasks = 65536;
 
+using SchedProgs = decltype(sched_bpf::progs);
+
+// The hook table: every event, with its tp_btf and raw_tp program. sched_tracepoints() (doctor's
+// catalog) and open() both read it.
 struct SchedEvent {
+  const char* category;
   const char* name;
-  bpf_program* btf_prog;
-  bpf_program* raw_prog;
+  bpf_program* SchedProgs::*btf_prog;
+  bpf_program* SchedProgs::*raw_prog;
 };
+#define SCHED_EVENT(cat, tp) \
+  { cat, #tp, &SchedProgs::tp##_btf, &SchedProgs::tp##_raw }
+constexpr SchedEvent kSchedEvents[] = {
+    SCHED_EVENT("sched", sched_switch),       SCHED_EVENT("sched", sched_wakeup),
+    SCHED_EVENT("sched", sched_wakeup_new),   SCHED_EVENT("sched", sched_migrate_task),
+    SCHED_EVENT("sched", sched_move_numa),    SCHED_EVENT("sched", sched_swap_numa),
+    SCHED_EVENT("sched", sched_process_exit), SCHED_EVENT("task", task_rename),
+};
+#undef SCHED_EVENT
 
 // One flavour for every event: the per-task state lives in task storage (tp_btf) or in the
 // tid-keyed map (raw_tp), and mixing them would lose every transition between the two.
-HookKind choose_flavour() {
-  const char* forced = std::getenv("AITRACE_HOOK");
-  if (forced && parse_hook_kind(forced) == HookKind::raw_tp) return HookKind::raw_tp;
+HookKind choose_flavour(const KernelFeatures& f) {
+  if (f.preferred == HookKind::raw_tp) return HookKind::raw_tp;
   // tp_btf mode keeps per-task state in task storage (5.11+); without it, the raw_tp path.
-  if (probe_hook_kind(HookKind::tp_btf).works &&
-      libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1)
-    return HookKind::tp_btf;
+  if (f.hook_kind(HookKind::tp_btf).works && f.task_storage()) return HookKind::tp_btf;
   return HookKind::raw_tp;
 }
 
@@ -60,6 +71,13 @@ uint32_t bpf_group_by(SchedGroupBy g) {
 }
 
 }  // namespace
+
+CollectorTracepoints sched_tracepoints() {
+  CollectorTracepoints c{"sched", {}, {}};
+  for (const SchedEvent& e : kSchedEvents) c.events.push_back({e.category, {e.name}});
+  for (const TracepointSpec& f : filter_tracepoints()) c.events.push_back(f);
+  return c;
+}
 
 std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s) {
   if (s == "thread") return SchedGroupBy::thread;
@@ -87,6 +105,7 @@ const char* sched_group_by_name(SchedGroupBy g) {
 }
 
 struct SchedCollector::Impl {
+  explicit Impl(const KernelFeatures& f) : hooks(f) {}
   SchedConfig cfg;
   SchedSkeleton skel;
   HookSet hooks;
@@ -104,12 +123,12 @@ HookKind SchedCollector::flavour() const { return impl_->flavour; }
 bool SchedCollector::uses_rq_clock() const { return impl_->skel.get()->rodata->use_rq_clock; }
 const SchedConfig& SchedCollector::config() const { return impl_->cfg; }
 
-Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
+Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const KernelFeatures& features) {
   if (cfg.max_groups == 0 || cfg.max_groups > kSchedMaxGroupsLimit)
     return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
   auto skel = SchedSkeleton::open("sched");
   if (!skel) return skel.error();
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(features);
   impl->cfg = cfg;
   impl->skel = std::move(*skel);
   sched_bpf* s = impl->skel.get();
@@ -140,28 +159,17 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
   bpf_map__set_max_entries(s->maps.dense_hist, dense);
   bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_entries));
 
-  impl->flavour = choose_flavour();
+  impl->flavour = choose_flavour(features);
   const bool btf = impl->flavour == HookKind::tp_btf;
   if (!btf) {
     bpf_map__set_max_entries(s->maps.task_states_by_tid, kRawTpMaxTasks);
     bpf_map__set_autocreate(s->maps.task_states, false);  // unused, and absent before 5.11
   }
 
-  const SchedEvent events[] = {
-      {"sched_switch", s->progs.sched_switch_btf, s->progs.sched_switch_raw},
-      {"sched_wakeup", s->progs.sched_wakeup_btf, s->progs.sched_wakeup_raw},
-      {"sched_wakeup_new", s->progs.sched_wakeup_new_btf, s->progs.sched_wakeup_new_raw},
-      {"sched_migrate_task", s->progs.sched_migrate_task_btf, s->progs.sched_migrate_task_raw},
-      {"sched_move_numa", s->progs.sched_move_numa_btf, s->progs.sched_move_numa_raw},
-      {"sched_swap_numa", s->progs.sched_swap_numa_btf, s->progs.sched_swap_numa_raw},
-      {"sched_process_exit", s->progs.sched_process_exit_btf, s->progs.sched_process_exit_raw},
-      {"task_rename", s->progs.task_rename_btf, s->progs.task_rename_raw},
-  };
-  for (const SchedEvent& e : events) {
-    bpf_program* chosen = btf ? e.btf_prog : e.raw_prog;
-    bpf_program__set_autoload(btf ? e.raw_prog : e.btf_prog, false);
-    const char* category = std::strcmp(e.name, "task_rename") == 0 ? "task" : "sched";
-    impl->hooks.add(category, e.name, {{impl->flavour, chosen}});
+  for (const SchedEvent& e : kSchedEvents) {
+    bpf_program* chosen = btf ? s->progs.*e.btf_prog : s->progs.*e.raw_prog;
+    bpf_program__set_autoload(btf ? s->progs.*e.raw_prog : s->progs.*e.btf_prog, false);
+    impl->hooks.add(e.category, e.name, {{impl->flavour, chosen}});
   }
   add_filter_hooks(impl->hooks, cfg.targets,
                    {s->progs.sched_fork_btf, s->progs.sched_fork_raw, s->progs.sched_forget_btf,
@@ -173,7 +181,6 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg) {
 Status SchedCollector::load() {
   sched_bpf* s = impl_->skel.get();
   AITRACE_TRY(impl_->skel.load("sched"));
-  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, impl_->cfg.targets));
   // `other` (slot 0) exists from the start, so a full group map always has somewhere to count.
   aitrace_sched_group other{};
   for (auto& m : other.metrics) m.min = ~0ULL;
@@ -187,6 +194,8 @@ Status SchedCollector::load() {
 }
 
 Status SchedCollector::attach() {
+  sched_bpf* s = impl_->skel.get();
+  AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, impl_->cfg.targets));
   impl_->hooks.attach_all();
   for (const HookStatus& st : impl_->hooks.statuses()) debug("sched: {}: {}", st.event, st.state_text());
   if (!impl_->hooks.attached("sched:sched_switch")) {

@@ -6,6 +6,7 @@
 
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 
 namespace aitrace {
 
@@ -19,6 +20,9 @@ struct FilterPrograms {
 // Before load: adds the hooks these targets need to `hooks` and switches off the autoload of the
 // programs they do not. `only` restricts every hook to that flavour (a collector that picked
 // one flavour for all its events).
+// The events add_filter_hooks() can hook, for each collector's catalog entry.
+std::vector<TracepointSpec> filter_tracepoints();
+
 void add_filter_hooks(HookSet& hooks, const ResolvedTargets& targets, const FilterPrograms& progs,
                       std::optional<HookKind> only = std::nullopt);
 

@@ -6,6 +6,7 @@
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/core/result.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,8 +26,8 @@ struct ProbeOutcome {
   std::string error;  // where it failed and the errno text, empty when it works
 };
 
-// Loads (and attaches) a tiny program of this kind; cached for the process lifetime.
-const ProbeOutcome& probe_hook_kind(HookKind kind);
+// Loads (and attaches) a tiny program of this kind, now (uncached: KernelFeatures caches).
+ProbeOutcome run_hook_probe(HookKind kind);
 
 // Kernel BTF (/sys/kernel/btf/vmlinux), loaded once; nullptr when the kernel has none.
 const btf* vmlinux_btf();
@@ -49,6 +50,52 @@ bool sched_switch_has_prev_state();
 bool task_has_group_cfs_rq();
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name);
 
+// What this kernel offers, asked by hook selection and collectors. An object passed in, so that
+// the fallback choice is decided from it alone (unit tests give fixed answers) and a run can
+// prefer one hook type (--hook) without process-wide state.
+class KernelFeatures {
+ public:
+  virtual ~KernelFeatures() = default;
+  // Whether a tiny program of this hook type loads and attaches here (and why not).
+  virtual const ProbeOutcome& hook_kind(HookKind kind) const = 0;
+  virtual bool tracepoint_in_btf(std::string_view name) const = 0;
+  virtual bool tracepoint_in_tracefs(std::string_view category, std::string_view name) const = 0;
+  // BPF_MAP_TYPE_TASK_STORAGE (5.11+): per-task state without a tid-keyed map.
+  virtual bool task_storage() const = 0;
+  // Why classic tracepoints cannot attach (tracefs missing or unreadable); empty when they can.
+  virtual std::string tracefs_problem() const = 0;
+
+  // Tried first wherever a hook offers it (the hidden --hook option; tests force fallbacks).
+  std::optional<HookKind> preferred;
+};
+
+// The running kernel, probed on first use of each answer and remembered by this object.
+class HostFeatures final : public KernelFeatures {
+ public:
+  HostFeatures();
+  ~HostFeatures() override;
+  const ProbeOutcome& hook_kind(HookKind kind) const override;
+  bool tracepoint_in_btf(std::string_view name) const override;
+  bool tracepoint_in_tracefs(std::string_view category, std::string_view name) const override;
+  bool task_storage() const override;
+  std::string tracefs_problem() const override;
+
+ private:
+  struct Cache;
+  std::unique_ptr<Cache> cache_;
+};
+
+// The hook selection rule on its own: the first kind in `kinds` (after moving
+// features.preferred to the front) whose hook type works and whose tracepoint exists in the
+// form that type needs: tp_btf needs the BTF prototype, raw_tp the tracepoint in BTF or
+// tracefs (modules' tracepoints can lack vmlinux BTF), the classic flavour its tracefs id.
+struct HookChoice {
+  std::optional<size_t> index;  // into `kinds`; none when nothing works
+  std::string reasons;          // why each kind tried before the pick (or all) was refused
+};
+HookChoice choose_hook(const KernelFeatures& features, std::string_view category, std::string_view name,
+                       const std::vector<HookKind>& kinds);
+
 struct HookCandidate {
   HookKind kind;
   bpf_program* prog;
@@ -65,9 +112,10 @@ struct HookStatus {
 
 class HookSet {
  public:
-  // Before load: choose the first candidate whose hook type works here and whose tracepoint
-  // exists, and switch off autoload of the others. The environment variable AITRACE_HOOK
-  // (tp_btf|raw_tp|tracepoint) moves that type to the front, so tests can force a fallback.
+  // `features` is read only by add() (before load), so it must outlive the set's setup only.
+  explicit HookSet(const KernelFeatures& features) : features_(&features) {}
+  const KernelFeatures& features() const { return *features_; }
+  // Before load: choose a candidate by choose_hook() and switch off autoload of the others.
   void add(std::string_view category, std::string_view name, std::vector<HookCandidate> candidates);
   // After load: attach every chosen program; failures are recorded, not fatal.
   void attach_all();
@@ -83,6 +131,7 @@ class HookSet {
     size_t status_index;
     bpf_program* prog;
   };
+  const KernelFeatures* features_;
   std::vector<HookStatus> statuses_;
   std::vector<Chosen> chosen_;
   std::vector<Link> links_;

@@ -46,7 +46,11 @@ class RunLoop {
   std::vector<Periodic> periodic_;
 };
 
-// Blocks SIGINT/SIGTERM in the calling thread (call early in main, before threads exist) so
+// Whether SIGINT, SIGTERM or SIGHUP arrived (blocked, not yet taken by a run loop): a command
+// checks before it starts CMD, so a Ctrl-C during load or attach never starts it.
+bool stop_signal_pending();
+
+// Blocks SIGINT/SIGTERM/SIGHUP in the calling thread (call early in main, before threads exist) so
 // the run loop receives them through a signalfd; returns the previous mask for children.
 void block_stop_signals();
 void unblock_stop_signals();

@@ -1,6 +1,7 @@
-// The tracepoints each collector wants, in one place: doctor reports their presence and a
-// collector can take its list from here instead of repeating it. Names changed across kernel
-// versions (dma_map_page became dma_map_phys in 6.17), so an event may list alternatives.
+// The tracepoints a collector can hook, as data: each collector derives its entry from its own
+// hook table (sched_tracepoints(), ...), and doctor reports their presence on this kernel.
+// Names changed across kernel versions (dma_map_page became dma_map_phys in 6.17), so an event
+// may list alternatives.
 #pragma once
 
 #include <string>
@@ -31,8 +32,6 @@ struct CollectorTracepoints {
   std::vector<TracepointDiscovery> discover;
 };
 
-const std::vector<CollectorTracepoints>& tracepoint_catalog();
-const CollectorTracepoints* collector_tracepoints(std::string_view collector);
 
 struct TracepointPresence {
   std::string category, name;             // the name found, or the first name when none exists

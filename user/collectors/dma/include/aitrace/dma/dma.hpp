@@ -6,6 +6,7 @@
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 #include "aitrace/dma/fence_symbols.hpp"
 
 #include <array>
@@ -19,6 +20,9 @@
 struct dma_bpf;
 
 namespace aitrace {
+
+// Every event the collector can hook (its hook table), for doctor's catalog.
+CollectorTracepoints dma_tracepoints();
 
 inline constexpr const char* kDmaDirNames[AITRACE_DMA_DIRS] = {"bidirectional", "to_device", "from_device", "none"};
 
@@ -75,18 +79,20 @@ struct DmaConfig {
 
 class DmaCollector {
  public:
-  static Result<std::unique_ptr<DmaCollector>> open(const DmaConfig& cfg);
+  static Result<std::unique_ptr<DmaCollector>> open(const DmaConfig& cfg, const KernelFeatures& features);
   ~DmaCollector();
   DmaCollector(const DmaCollector&) = delete;
   DmaCollector& operator=(const DmaCollector&) = delete;
 
-  void attach() { hooks_.attach_all(); }
+  // Fills the filter maps and attaches every hook this kernel has (a missing one is recorded).
+  Status attach(const ResolvedTargets& targets);
+  void detach() { hooks_.detach_all(); }
   Result<DmaSnapshot> snapshot() const { return read_dma_snapshot(skel_, &symbols_); }
   const HookSet& hooks() const { return hooks_; }
 
  private:
   struct Owned;  // the skeleton (dma.skel.h stays out of this header)
-  DmaCollector();
+  explicit DmaCollector(const KernelFeatures& features);
   std::unique_ptr<Owned> owned_;
   dma_bpf* skel_ = nullptr;
   HookSet hooks_;

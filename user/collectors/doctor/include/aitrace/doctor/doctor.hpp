@@ -3,6 +3,7 @@
 #pragma once
 
 #include "aitrace/core/caps.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,8 @@ struct DoctorReport {
 
 struct DoctorOptions {
   bool probe_hooks = true;  // false: report hook kinds as not probed
+  // Every collector's events (from their hook tables), for the tracepoints section.
+  std::vector<CollectorTracepoints> catalog;
 };
 
 DoctorReport run_doctor(const DoctorOptions& opts = {});
@@ -56,7 +59,7 @@ std::string doctor_json(const DoctorReport& r);  // {"schema":"aitrace.doctor/1"
 DoctorSection doctor_kernel_section();
 DoctorSection doctor_privilege_section(const Result<Capabilities>& caps);
 DoctorSection doctor_hooks_section(bool probe, const std::string& not_probed_reason);
-DoctorSection doctor_tracepoints_section();
+DoctorSection doctor_tracepoints_section(const std::vector<CollectorTracepoints>& catalog);
 DoctorSection doctor_scheduler_section();
 DoctorSection doctor_memory_section();
 DoctorSection doctor_devices_section();

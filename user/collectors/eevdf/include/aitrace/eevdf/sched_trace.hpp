@@ -9,6 +9,7 @@
 #include "aitrace/sched_trace_events.h"
 #include "aitrace/core/signed_histogram.hpp"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,9 @@ namespace aitrace {
 
 class PerfettoWriter;
 class RingReader;
+
+// Every event the EEVDF trace can hook (its hook table), for doctor's catalog.
+CollectorTracepoints eevdf_tracepoints();
 
 struct EevdfThread {
   uint32_t tid = 0, tgid = 0;
@@ -124,16 +128,17 @@ struct SchedTraceStats {
 
 class SchedTraceCollector {
  public:
-  // Opens, configures (filter, ring sizes, CPU count), loads, fills the filter maps and creates
-  // the per-CPU rings and the trace file. Nothing is attached yet.
+  // Opens, configures (filter, ring sizes, CPU count), loads, and creates the per-CPU rings and
+  // the trace file. Nothing is attached yet.
   static Result<std::unique_ptr<SchedTraceCollector>> open(const ResolvedTargets& targets,
-                                                           const SchedTraceOptions& opts);
+                                                           const SchedTraceOptions& opts,
+                                                           const KernelFeatures& features);
   ~SchedTraceCollector();
 
+  // Fills the filter maps and attaches.
   Status attach();
   void add_to(RunLoop& loop);
-  // Each tick: flush the trace to disk so a crash leaves a readable prefix.
-  Status on_tick(bool final);
+  void detach();  // nothing new is recorded; what the rings hold is drained by finish()
   // Drains the rings, writes the last packets and renames the trace into place.
   Status finish();
 
@@ -147,16 +152,5 @@ class SchedTraceCollector {
   explicit SchedTraceCollector(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Traces `argv` (launched held, released once attached, like `aitrace sched -- CMD`) until it
-// exits or `run.duration` passes; the internal driver of the bpf tests until the sched command
-// exposes --eevdf/--trace.
-struct SchedTraceRun {
-  EevdfSummary summary;
-  SchedTraceStats stats;
-  int exit_code = -1;
-};
-Result<SchedTraceRun> run_sched_trace(const std::vector<std::string>& argv, const SchedTraceOptions& opts,
-                                      const RunOptions& run);
 
 }  // namespace aitrace

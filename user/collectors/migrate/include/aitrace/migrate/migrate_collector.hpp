@@ -6,12 +6,16 @@
 #include "aitrace/migrate/migrate_report.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 
 #include <memory>
 
 struct migrate_bpf;
 
 namespace aitrace {
+
+// Every event the collector can hook (its hook table), for doctor's catalog.
+CollectorTracepoints migrate_tracepoints();
 
 // The one hook aitrace migrate cannot work without; a clear error when this kernel lacks it.
 Status require_migrate_end_hook(const HookStatus* end);
@@ -22,7 +26,8 @@ Result<MigrateSnapshot> read_migrate_snapshot(const migrate_bpf* skel);
 class MigrateCollector {
  public:
   // Opens, configures (filter, mm_migrate_pages argument count), chooses hooks and loads.
-  static Result<std::unique_ptr<MigrateCollector>> load(const ResolvedTargets& targets);
+  static Result<std::unique_ptr<MigrateCollector>> load(const ResolvedTargets& targets,
+                                                        const KernelFeatures& features);
   ~MigrateCollector();
   MigrateCollector(const MigrateCollector&) = delete;
   MigrateCollector& operator=(const MigrateCollector&) = delete;
@@ -37,7 +42,7 @@ class MigrateCollector {
   migrate_bpf* skeleton() const;
 
  private:
-  MigrateCollector();
+  explicit MigrateCollector(const KernelFeatures& features);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HookSet hooks_;

@@ -7,6 +7,7 @@
 #include "aitrace/core/result.hpp"
 #include "aitrace/sched_events.h"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/core/tracepoint_catalog.hpp"
 
 #include <array>
 #include <cstdint>
@@ -18,6 +19,9 @@
 #include <vector>
 
 namespace aitrace {
+
+// Every event the collector can hook (its hook table), for doctor's catalog.
+CollectorTracepoints sched_tracepoints();
 
 enum class SchedGroupBy { thread, process, cgroup, comm, none };
 std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s);
@@ -90,10 +94,11 @@ class SchedCollector {
   ~SchedCollector();
 
   // Opens the object, applies the config and the filter (rodata), chooses hooks.
-  static Result<SchedCollector> open(const SchedConfig& cfg);
-  // Loads (verifier), fills the filter maps, seeds the `other` group.
+  static Result<SchedCollector> open(const SchedConfig& cfg, const KernelFeatures& features);
+  // Loads (verifier), seeds the `other` group.
   Status load();
-  // Attaches every chosen hook; fails only when sched_switch could not attach.
+  // Fills the filter maps and attaches every chosen hook; fails only when sched_switch could not
+  // attach.
   Status attach();
   void detach();
   // Reads the cumulative aggregates now.

@@ -1,9 +1,9 @@
-// Options every tracing command shares, and the plumbing from a command's Status to the exit
-// code. Commands live in user/cli/<name>_command.cpp and register through commands.hpp.
+// Options every tracing command shares, parsed and checked by the driver, and the plumbing from
+// a command's Status to the exit code.
 #pragma once
 
 #include "aitrace/core/launcher.hpp"
-#include "aitrace/core/output_file.hpp"
+#include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/core/targets.hpp"
@@ -23,6 +23,7 @@ struct CommonOptions {
   bool json = false;
   std::string output;    // -o FILE (format: JSON when --json, else text)
   int verbose = 0;
+  std::string hook;      // hidden --hook tp_btf|raw_tp|tracepoint: try that hook type first
 };
 
 struct TargetOptions {
@@ -52,24 +53,9 @@ Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, 
 
 // Capability check and libbpf logging; every tracing command calls this before loading BPF.
 Status prepare_tracing(const CommonOptions& o);
+// --hook, checked: none when not given.
+Result<std::optional<HookKind>> preferred_hook(const CommonOptions& o);
 
-// Where a command's report goes: stdout, or -o FILE written atomically. Opened before tracing
-// starts so an unwritable path fails fast.
-class ReportWriter {
- public:
-  static Result<ReportWriter> open(const CommonOptions& o);
-  // Interval reports go to stdout (JSON: one document per line); -o FILE gets the final one.
-  Status write_interval(const std::string& text);
-  Status write_final(const std::string& text);
-
- private:
-  std::optional<OutputFile> file_;
-};
-
-// Set by a command's callback; main() returns it.
-struct CommandOutcome {
-  int exit_code = 0;
-};
 int report_error(const Error& e);  // prints "aitrace: <message>", returns the exit code
 
 }  // namespace aitrace

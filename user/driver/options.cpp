@@ -1,5 +1,5 @@
 #include "aitrace/core/caps.hpp"
-#include "aitrace/cli/cli.hpp"
+#include "aitrace/driver/options.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/kernel_floor.hpp"
 #include "aitrace/core/log.hpp"
@@ -15,6 +15,8 @@ void add_common_options(CLI::App* cmd, CommonOptions& o) {
   cmd->add_flag("--json", o.json, "JSON output (one document; JSON lines with -i)");
   cmd->add_option("-o,--output", o.output, "Write the final report to FILE (atomically) instead of stdout");
   cmd->add_flag("-v,--verbose", o.verbose, "Show libbpf and hook-selection messages");
+  // Hidden: tests and debugging force a fallback hook type where the collector offers it.
+  cmd->add_option("--hook", o.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
 }
 
 void add_target_options(CLI::App* cmd, TargetOptions& o) {
@@ -109,26 +111,12 @@ Status prepare_tracing(const CommonOptions& o) {
   return check_kernel_floor();
 }
 
-Result<ReportWriter> ReportWriter::open(const CommonOptions& o) {
-  ReportWriter w;
-  if (!o.output.empty()) {
-    auto f = OutputFile::create(o.output);
-    if (!f) return f.error();
-    w.file_.emplace(std::move(*f));
-  }
-  return w;
-}
-
-Status ReportWriter::write_interval(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-  return {};
-}
-
-Status ReportWriter::write_final(const std::string& text) {
-  if (!file_) return write_interval(text);
-  AITRACE_TRY(file_->write(text));
-  return file_->commit();
+Result<std::optional<HookKind>> preferred_hook(const CommonOptions& o) {
+  if (o.hook.empty()) return std::optional<HookKind>();
+  auto k = parse_hook_kind(o.hook);
+  if (!k || (*k != HookKind::tp_btf && *k != HookKind::raw_tp && *k != HookKind::tracepoint))
+    return make_error(ErrorKind::usage, "invalid --hook '{}': expected tp_btf, raw_tp or tracepoint", o.hook);
+  return std::optional<HookKind>(*k);
 }
 
 int report_error(const Error& e) {

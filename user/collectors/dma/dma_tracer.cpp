@@ -1,0 +1,65 @@
+#include "aitrace/dma/dma_tracer.hpp"
+
+#include "aitrace/dma/dma.hpp"
+#include "aitrace/dma/dma_report.hpp"
+
+namespace aitrace {
+namespace {
+
+class DmaTracer final : public Collector {
+ public:
+  explicit DmaTracer(const DmaTracerConfig& cfg) : cfg_(cfg) {}
+
+  std::string_view name() const override { return "dma"; }
+  std::string_view traces() const override { return "DMA, IOMMU, swiotlb and dma-fence events"; }
+
+  Status load(const CollectorContext& ctx) override {
+    auto c = DmaCollector::open(DmaConfig{ctx.targets}, ctx.features);
+    if (!c) return c.error();
+    collector_ = std::move(*c);
+    return {};
+  }
+  Status attach(const ResolvedTargets& targets) override {
+    AITRACE_TRY(collector_->attach(targets));
+    if (collector_->hooks().attached_count() == 0)
+      return make_error(ErrorKind::unsupported,
+                        "none of the dma, iommu, swiotlb or dma_fence tracepoints could be attached (Linux 6.12+ has "
+                        "the dma ones); run with -v for details");
+    hooks_ = dma_hook_states(collector_->hooks());
+    return {};
+  }
+  void detach() override { collector_->detach(); }
+
+  Result<std::unique_ptr<Snapshot>> read() override {
+    auto s = collector_->snapshot();
+    if (!s) return s.error();
+    return make_snapshot(std::move(*s));
+  }
+  std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
+    return make_snapshot(
+        dma_delta(snapshot_value<DmaSnapshot>(now), before ? snapshot_value<DmaSnapshot>(*before) : DmaSnapshot{}));
+  }
+  std::string render_text(const Snapshot& s, const RenderContext& rc) override {
+    return dma_report_text(report(s, rc)) + (rc.interval ? "\n" : "");
+  }
+  void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& rc) override {
+    doc.update(dma_report_json(report(s, rc)));
+  }
+  const HookSet& hooks() const override { return collector_->hooks(); }
+
+ private:
+  DmaReport report(const Snapshot& s, const RenderContext& rc) const {
+    return DmaReport{hooks_, snapshot_value<DmaSnapshot>(s), std::chrono::duration<double>(rc.duration).count(),
+                     rc.interval, cfg_.filter};
+  }
+
+  DmaTracerConfig cfg_;
+  std::unique_ptr<DmaCollector> collector_;
+  std::vector<DmaHookState> hooks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Collector> make_dma_tracer(const DmaTracerConfig& cfg) { return std::make_unique<DmaTracer>(cfg); }
+
+}  // namespace aitrace

@@ -1,0 +1,39 @@
+// The one command driver: every tracing subcommand hands it its collectors, and it owns the rest
+// of the flow, in this order:
+//   1. capability, BTF and kernel-floor checks; -d/-i/--hook parsed;
+//   2. the report output opened (a bad -o fails before anything runs), and -o checked against
+//      every file a collector writes (`-o X --trace X` is refused);
+//   3. targets resolved and `-- CMD` forked, held before exec;
+//   4. every collector loaded, then every collector attached (filter maps filled);
+//   5. a stop signal that came during 4 ends here: CMD never starts;
+//   6. the readiness line on stderr ("aitrace: tracing ..."), then CMD released;
+//   7. one run loop for all collectors: a report every -i, until -d, a stop signal
+//      (SIGINT/SIGTERM/SIGHUP) or CMD's exit;
+//   8. CMD's whole process group stopped (SIGTERM, SIGKILL after the grace), every collector
+//      detached and finished, the final report written;
+//   9. the exit status: CMD's with `-- CMD`, else 0; a failure's own code (after a one-line
+//      message) otherwise.
+#pragma once
+
+#include "aitrace/collector/collector.hpp"
+#include "aitrace/driver/options.hpp"
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace aitrace {
+
+struct DriverRun {
+  const CommonOptions& common;
+  const TargetOptions& targets;
+  // The targets a command adjusted (migrate -a); target_spec(targets) when empty.
+  std::optional<TargetSpec> spec;
+  bool follow = true;  // CMD's pid and its children join the filter
+};
+
+// Runs `collectors` (in report order) to the end and returns the process exit code. They stay
+// the caller's: finished and detached, their state can still be read (tests do).
+int run_collectors(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& collectors);
+
+}  // namespace aitrace
