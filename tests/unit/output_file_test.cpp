@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace aitrace {
 namespace {
@@ -106,6 +108,44 @@ TEST(OutputFile, RefusesSymlinksAndUnwritableDirectories) {
   auto missing = OutputFile::create("/nonexistent-dir/x.json");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "cannot write /nonexistent-dir/x.json: No such file or directory");
+  std::filesystem::remove_all(dir);
+}
+
+// A write the disk cannot take whole (ENOSPC) leaves the file ending on the last whole record
+// that fit, so a streaming writer of records keeps a file that decodes to its end.
+TEST(OutputFile, AFullDiskCutsTheFileBackToAWholeRecord) {
+  if (geteuid() != 0) AITRACE_REQUIRE_ENV_OR_SKIP("needs root to mount a small tmpfs");
+  auto dir = std::filesystem::temp_directory_path() / ("aitrace-full-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  ASSERT_EQ(test::run_command({"mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir.string()}).exit_code, 0);
+  auto path = (dir / "t.bin").string();
+  {
+    auto f = OutputFile::create(path);
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    ASSERT_TRUE(f->write(std::string(1000, 'a')).ok());
+    // 300-byte records, 100 KiB in one call: more than the whole file system.
+    std::string data;
+    std::vector<size_t> ends;
+    for (int i = 0; i < 350; i++) {
+      data += std::string(300, static_cast<char>('b' + i % 20));
+      ends.push_back(data.size());
+    }
+    Status st = f->write(data, ends);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().message, "writing " + path + ": No space left on device (ENOSPC)");
+    EXPECT_GT(f->size(), 1000u) << "what fit stays";
+    EXPECT_EQ((f->size() - 1000) % 300, 0u) << f->size();
+    struct stat sb {};
+    ASSERT_EQ(fstat(f->fd(), &sb), 0);
+    EXPECT_EQ(static_cast<uint64_t>(sb.st_size), f->size());
+    // Without record ends a failed call leaves nothing of itself.
+    const uint64_t before = f->size();
+    EXPECT_FALSE(f->write(std::string(64 << 10, 'z')).ok());
+    EXPECT_EQ(f->size(), before);
+    ASSERT_EQ(fstat(f->fd(), &sb), 0);
+    EXPECT_EQ(static_cast<uint64_t>(sb.st_size), before);
+  }
+  test::run_command({"umount", dir.string()});
   std::filesystem::remove_all(dir);
 }
 

@@ -51,6 +51,12 @@ std::string temporary_name(const std::string& path, std::random_device& rd) {
   return dir + "." + base + ".partial-" + suffix;
 }
 
+// "No space left on device (ENOSPC)": the errno by name too, for the warning a failed trace prints.
+std::string io_error_text(int err) {
+  const char* name = strerrorname_np(err);
+  return std::string(std::strerror(err)) + " (" + (name ? name : std::to_string(err)) + ")";
+}
+
 }  // namespace
 
 Result<OutputFile> OutputFile::create(const std::string& path) {
@@ -73,7 +79,7 @@ Result<OutputFile> OutputFile::create(const std::string& path) {
 }
 
 OutputFile::OutputFile(OutputFile&& o) noexcept
-    : path_(std::move(o.path_)), tmp_(std::move(o.tmp_)), fd_(o.fd_), committed_(o.committed_) {
+    : path_(std::move(o.path_)), tmp_(std::move(o.tmp_)), fd_(o.fd_), size_(o.size_), committed_(o.committed_) {
   o.fd_ = -1;
   o.committed_ = true;
 }
@@ -83,20 +89,35 @@ OutputFile::~OutputFile() {
   if (!committed_ && !tmp_.empty()) unlink(tmp_.c_str());
 }
 
-Status OutputFile::write(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd_, data.data(), data.size());
+Status OutputFile::write(std::string_view data, std::span<const size_t> record_ends) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_error(ErrorKind::runtime, "writing {}: {}", path_, std::strerror(errno));
+      int err = errno;
+      // A full disk takes part of a buffer: cut the file back to the last whole record that
+      // made it, so a writer of records (Perfetto packets) leaves a file that decodes to its end.
+      size_t keep = 0;
+      for (size_t end : record_ends) {
+        if (end > done) break;
+        keep = end;
+      }
+      if (ftruncate(fd_, static_cast<off_t>(size_ + keep)) == 0 &&
+          lseek(fd_, static_cast<off_t>(size_ + keep), SEEK_SET) >= 0)
+        size_ += keep;
+      else
+        size_ += done;  // could not cut: the file holds everything written
+      return make_error(ErrorKind::runtime, "writing {}: {}", path_, io_error_text(err));
     }
-    data.remove_prefix(static_cast<size_t>(n));
+    done += static_cast<size_t>(n);
   }
+  size_ += data.size();
   return {};
 }
 
 Status OutputFile::flush() {
-  if (fdatasync(fd_) != 0) return make_error(ErrorKind::runtime, "flushing {}: {}", path_, std::strerror(errno));
+  if (fdatasync(fd_) != 0) return make_error(ErrorKind::runtime, "flushing {}: {}", path_, io_error_text(errno));
   return {};
 }
 

@@ -7,6 +7,9 @@
 
 #include "aitrace/core/result.hpp"
 
+#include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,7 +23,11 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   ~OutputFile();  // an uncommitted file is removed
 
-  Status write(std::string_view data);
+  // All of `data`, or an error (ENOSPC, EIO) with the file cut back to the end of the last
+  // whole record that fit: `record_ends` are the records' end offsets in `data`, ascending;
+  // none: all of this call's data or none of it stays. size() then says what the file holds.
+  Status write(std::string_view data, std::span<const size_t> record_ends = {});
+  uint64_t size() const { return size_; }
   // Make written data durable in the temporary (for streaming writers: a crash leaves a readable
   // prefix in .<name>.partial-*, which commit() renames into place).
   Status flush();
@@ -32,6 +39,7 @@ class OutputFile {
   OutputFile(std::string path, std::string tmp, int fd) : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd) {}
   std::string path_, tmp_;
   int fd_ = -1;
+  uint64_t size_ = 0;  // bytes in the file
   bool committed_ = false;
 };
 
