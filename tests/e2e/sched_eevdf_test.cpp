@@ -157,5 +157,60 @@ TEST(SchedEevdf, BadTraceFileIsOneLine) {
   EXPECT_EQ(std::count(res.err.begin(), res.err.end(), '\n'), 1);
 }
 
+// A full disk under --trace stops the trace file only: one warning naming the file and the
+// errno, the whole packets written before stay (and decode), the histograms are still printed,
+// CMD runs to its end and its exit status comes through, and the output says what was lost.
+// A 64 KiB tmpfs fills within the first second's flush of a ping-pong.
+TEST(SchedEevdf, AFullDiskStopsOnlyTheTrace) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  if (geteuid() != 0) AITRACE_REQUIRE_ENV_OR_SKIP("needs root to mount a small tmpfs");
+  std::string dir = trace_path("full");
+  fs::create_directories(dir);
+  ASSERT_EQ(test::run_command({"mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir}).exit_code, 0);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { test::run_command({"umount", dir}); }
+  } unmount{dir};
+  const std::string trace = dir + "/t.perfetto-trace";
+  const std::string out = trace_path("full.txt");
+  for (bool json_out : {true, false}) {
+    std::vector<std::string> argv = {test::aitrace_binary(), "sched", "--trace", trace};
+    if (json_out) argv.push_back("--json");
+    // CMD's own status (3) must come back, not the trace's failure; pingpong switches a lot.
+    argv.insert(argv.end(), {"--", "sh", "-c", test::workload("eevdf_threads") + " pingpong " + out + " 1500; exit 3"});
+    auto r = test::run_command(argv, std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_EQ(
+        r.err.rfind(
+            "aitrace: warning: EEVDF trace stopped: writing " + trace + ": No space left on device (ENOSPC); the ", 0),
+        0u)
+        << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    ASSERT_TRUE(fs::exists(trace));
+    for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string(), trace) << "a temporary left behind";
+    perfetto::protos::Trace t;
+    ASSERT_TRUE(test::parse_trace_file(trace, &t)) << "the prefix must be whole packets";
+    EXPECT_GT(t.packet_size(), 0);
+    EXPECT_EQ(test::read_thread_truth(out).size(), 2u) << "CMD ran to its end";
+    if (json_out) {
+      json doc = json::parse(r.out, nullptr, false);
+      ASSERT_TRUE(doc.is_object()) << r.out.substr(0, 300);
+      EXPECT_FALSE(doc["groups"].empty()) << "the histograms are still reported";
+      EXPECT_NE(doc["trace"]["stopped"].get<std::string>().find("(ENOSPC)"), std::string::npos) << doc["trace"];
+      EXPECT_GT(doc["trace"]["events_not_written"].get<uint64_t>(), 0u) << doc["trace"];
+      EXPECT_EQ(doc["trace"]["trace_packets"].get<int64_t>(), t.packet_size())
+          << "packets counted = packets in the file";
+      EXPECT_EQ(doc["trace"]["trace_bytes"].get<uint64_t>(), fs::file_size(trace));
+    } else {
+      EXPECT_NE(r.out.find("trace stopped early: writing " + trace + ": No space left on device (ENOSPC) ("),
+                std::string::npos)
+          << r.out;
+      EXPECT_NE(r.out.find("events not written)"), std::string::npos) << r.out;
+    }
+    fs::remove(trace);
+    fs::remove(out);
+  }
+}
+
 }  // namespace
 }  // namespace aitrace

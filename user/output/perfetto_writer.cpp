@@ -52,10 +52,23 @@ struct PerfettoWriter::Impl {
   std::map<std::pair<uint32_t, std::string>, uint64_t> counter_tracks;
   std::vector<std::string> counter_names;  // index + 2 = the uuid's high bits
   bool track_sequence_started = false, sched_sequence_started = false;
-  uint64_t packets = 0, bytes = 0;
-  Status error;  // first write error, reported by flush()/finish()
+  uint64_t packets = 0, bytes = 0;   // in the file
+  // The packets in buf: where each ends, and the events in it and all before it in buf.
+  std::vector<size_t> buf_ends;
+  std::vector<uint64_t> buf_events;
+  uint64_t events = 0, events_written = 0;   // events: sched ftrace events and counter values
+  // The first write error. From then on the writer is stopped: the file keeps the whole packets
+  // written before (OutputFile::write cuts a partial one off) and nothing more is written.
+  Status error;
+  bool stopped() const { return !error.ok(); }
+  // An event handed to a stopped writer: counted as not written, not encoded.
+  bool dropped() {
+    if (!stopped()) return false;
+    events++;
+    return true;
+  }
 
-  void append(pp::TracePacket& p, uint32_t sequence) {
+  void append(pp::TracePacket& p, uint32_t sequence, uint64_t nevents = 0) {
     p.set_trusted_packet_sequence_id(sequence);
     bool& started = sequence == kTrackSequence ? track_sequence_started : sched_sequence_started;
     if (!started) {
@@ -73,18 +86,31 @@ struct PerfettoWriter::Impl {
       buf.push_back(static_cast<char>(n ? (b | 0x80) : b));
     } while (n);
     buf += s;
-    packets++;
+    buf_ends.push_back(buf.size());
+    buf_events.push_back((buf_events.empty() ? 0 : buf_events.back()) + nevents);
     if (buf.size() >= kWriteChunk) write_out();
   }
 
   void write_out() {
     if (buf.empty()) return;
-    if (error.ok()) error = file.write(buf);
-    bytes += buf.size();
+    if (!stopped()) {
+      const uint64_t before = file.size();
+      error = file.write(buf, buf_ends);
+      // After an error the file ends at a packet boundary: count the packets that are in it.
+      const size_t kept = static_cast<size_t>(file.size() - before);
+      const size_t whole =
+          static_cast<size_t>(std::upper_bound(buf_ends.begin(), buf_ends.end(), kept) - buf_ends.begin());
+      bytes += kept;
+      packets += whole;
+      if (whole) events_written += buf_events[whole - 1];
+    }
     buf.clear();
+    buf_ends.clear();
+    buf_events.clear();
   }
 
   pp::FtraceEvent* event(uint32_t cpu, uint64_t ts, uint32_t pid) {
+    events++;
     pp::FtraceEventBundle& b = bundles[cpu];
     if (static_cast<size_t>(b.event_size()) >= kEventsPerBundle) emit_bundle(cpu, b);
     b.set_cpu(cpu);
@@ -97,9 +123,10 @@ struct PerfettoWriter::Impl {
   void emit_bundle(uint32_t cpu, pp::FtraceEventBundle& b) {
     if (!b.event_size()) return;
     pp::TracePacket p;
+    uint64_t n = static_cast<uint64_t>(b.event_size());
     *p.mutable_ftrace_events() = std::move(b);
     p.mutable_ftrace_events()->set_cpu(cpu);
-    append(p, kSchedSequence);
+    append(p, kSchedSequence, n);
     b.Clear();
   }
 
@@ -113,7 +140,7 @@ struct PerfettoWriter::Impl {
       te->set_type(pp::TrackEvent::TYPE_COUNTER);
       te->set_track_uuid(c.uuid);
       te->set_counter_value(c.value);
-      append(p, kTrackSequence);
+      append(p, kTrackSequence, 1);
     }
     counters.clear();
   }
@@ -139,6 +166,7 @@ Result<std::unique_ptr<PerfettoWriter>> PerfettoWriter::create(const std::string
 }
 
 void PerfettoWriter::system_info() {
+  if (impl_->stopped()) return;
   pp::TracePacket p;
   auto* si = p.mutable_system_info();
   struct utsname u {};
@@ -154,7 +182,7 @@ void PerfettoWriter::system_info() {
 }
 
 void PerfettoWriter::thread_name(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view comm) {
-  if (!tid) return;
+  if (!tid || impl_->stopped()) return;
   // Threads rename themselves (pthread_setname_np after clone): a new name is a new entry.
   auto [it, inserted] = impl_->named_tids.try_emplace(tid, comm);
   if (!inserted) {
@@ -179,6 +207,7 @@ void PerfettoWriter::thread_name(uint64_t ts, uint32_t tgid, uint32_t tid, std::
 
 void PerfettoWriter::sched_switch(uint32_t cpu, uint64_t ts, const PerfettoTask& prev, int64_t prev_state,
                                   const PerfettoTask& next) {
+  if (impl_->dropped()) return;
   auto* sw = impl_->event(cpu, ts, prev.pid)->mutable_sched_switch();
   sw->set_prev_comm(sanitize_utf8(prev.comm));
   sw->set_prev_pid(static_cast<int32_t>(prev.pid));
@@ -191,6 +220,7 @@ void PerfettoWriter::sched_switch(uint32_t cpu, uint64_t ts, const PerfettoTask&
 
 void PerfettoWriter::sched_waking(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& wakee,
                                   uint32_t target_cpu) {
+  if (impl_->dropped()) return;
   auto* w = impl_->event(cpu, ts, current_pid)->mutable_sched_waking();
   w->set_comm(sanitize_utf8(wakee.comm));
   w->set_pid(static_cast<int32_t>(wakee.pid));
@@ -201,6 +231,7 @@ void PerfettoWriter::sched_waking(uint32_t cpu, uint64_t ts, uint32_t current_pi
 
 void PerfettoWriter::sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& task,
                                       uint32_t target_cpu) {
+  if (impl_->dropped()) return;
   auto* w = impl_->event(cpu, ts, current_pid)->mutable_sched_wakeup_new();
   w->set_comm(sanitize_utf8(task.comm));
   w->set_pid(static_cast<int32_t>(task.pid));
@@ -210,6 +241,7 @@ void PerfettoWriter::sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t curren
 }
 
 void PerfettoWriter::counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view name, int64_t value) {
+  if (impl_->dropped()) return;
   auto key = std::make_pair(tid, std::string(name));
   auto it = impl_->counter_tracks.find(key);
   if (it == impl_->counter_tracks.end()) {
@@ -227,23 +259,33 @@ void PerfettoWriter::counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::stri
     impl_->append(p, kTrackSequence);
     it = impl_->counter_tracks.emplace(std::move(key), uuid).first;
   }
+  impl_->events++;
   impl_->counters.push_back({ts, it->second, value});
   if (impl_->counters.size() >= kCountersPending) impl_->emit_counters();
 }
 
 Status PerfettoWriter::flush(bool durable) {
+  if (impl_->stopped()) return impl_->error;
   for (auto& [cpu, b] : impl_->bundles) impl_->emit_bundle(cpu, b);
   impl_->emit_counters();
   impl_->write_out();
   AITRACE_TRY(impl_->error);
-  if (durable) return impl_->file.flush();
-  return {};
+  // A failed fdatasync (EIO, or ENOSPC where space is allocated late) leaves the written data in
+  // doubt: the writer stops there too.
+  if (durable) impl_->error = impl_->file.flush();
+  return impl_->error;
 }
 
 Status PerfettoWriter::finish() {
-  AITRACE_TRY(flush(false));
-  return impl_->file.commit();
+  Status st = flush(false);
+  // A stopped trace is renamed into place too: the packets written before the error are a
+  // valid trace, and the error (returned) says why it ends early.
+  Status committed = impl_->file.commit();
+  return st.ok() ? committed : st;
 }
+
+const Status& PerfettoWriter::failure() const { return impl_->error; }
+uint64_t PerfettoWriter::events_not_written() const { return impl_->events - impl_->events_written; }
 
 uint64_t PerfettoWriter::packets_written() const { return impl_->packets; }
 uint64_t PerfettoWriter::bytes_written() const { return impl_->bytes; }

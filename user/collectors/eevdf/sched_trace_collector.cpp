@@ -64,6 +64,9 @@ struct SchedTraceCollector::Impl {
   std::unique_ptr<RingReader> reader;  // after ring_fds: destroyed (unmapped) before they close
   std::string no_trace;
   ResolvedTargets targets;  // the filter maps get them at attach
+  // Why the trace file stopped early (a write error); empty while it is written. The trace is
+  // a secondary output: its failure stops only it, the summary and the run go on.
+  std::string trace_stopped;
 
   ~Impl() {
     reader.reset();
@@ -72,6 +75,17 @@ struct SchedTraceCollector::Impl {
 
   // The ring consumer: decoding only. Durable flushes run from the loop (add_to).
   void on_record(std::span<const std::byte> rec) { decoder->on_record(rec); }
+
+  // The trace's I/O results end here, never in the run loop: one warning at the first failure.
+  void trace_result(const Status& st) {
+    if (st.ok() || !trace_stopped.empty()) return;
+    trace_stopped = st.error().message;
+    warn("EEVDF trace stopped: {}; the {} packets written before stay in the file, the run goes on",
+         trace_stopped, trace->packets_written());
+  }
+  void flush_trace() {
+    if (trace && trace_stopped.empty()) trace_result(trace->flush(true));
+  }
 };
 
 SchedTraceCollector::SchedTraceCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -154,7 +168,11 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
   loop.add_ring(impl_->reader.get());
   // Once a second the trace so far reaches the disk, so a crash leaves a readable prefix; an
   // fdatasync inside the ring consumer would stall every ring for as long as the disk takes.
-  if (impl_->trace) loop.add_periodic(kFlushEvery, [impl = impl_.get()] { return impl->trace->flush(true); });
+  if (impl_->trace)
+    loop.add_periodic(kFlushEvery, [impl = impl_.get()] {
+      impl->flush_trace();
+      return Status{};
+    });
 }
 
 void SchedTraceCollector::detach() { impl_->hooks.detach_all(); }
@@ -163,9 +181,7 @@ Status SchedTraceCollector::finish() {
   // Links first: nothing new arrives while the last records are drained.
   impl_->hooks.detach_all();
   AITRACE_TRY(impl_->reader->drain_all().status());
-  if (impl_->trace) {
-    AITRACE_TRY(impl_->trace->finish());
-  }
+  if (impl_->trace) impl_->trace_result(impl_->trace->finish());
   return {};
 }
 
@@ -203,6 +219,8 @@ SchedTraceStats SchedTraceCollector::stats() const {
   if (impl_->trace) {
     st.trace_packets = impl_->trace->packets_written();
     st.trace_bytes = impl_->trace->bytes_written();
+    st.trace_stopped = impl_->trace_stopped;
+    st.trace_events_not_written = impl_->trace->events_not_written();
   }
   return st;
 }
@@ -217,6 +235,10 @@ nlohmann::json SchedTraceStats::json() const {
                       {"consumer_wakeups", wakeups_sent},
                       {"trace_packets", trace_packets},
                       {"trace_bytes", trace_bytes}};
+  if (!trace_stopped.empty()) {
+    j["stopped"] = trace_stopped;
+    j["events_not_written"] = trace_events_not_written;
+  }
   if (!programs.empty()) {
     nlohmann::json progs = nlohmann::json::array();
     for (const auto& p : programs)
@@ -236,6 +258,8 @@ std::string SchedTraceStats::text() const {
     out += "; ring buffer full)";
   }
   if (trace_packets) out += fmt::format(", {} packets / {} bytes written", trace_packets, trace_bytes);
+  if (!trace_stopped.empty())
+    out += fmt::format("; trace stopped early: {} ({} events not written)", trace_stopped, trace_events_not_written);
   out += "\n";
   for (const auto& p : programs)
     out += fmt::format("  {}: {} runs, {} ns per run\n", p.name, p.runs, p.run_ns / p.runs);

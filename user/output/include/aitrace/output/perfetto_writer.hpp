@@ -37,12 +37,19 @@ class PerfettoWriter {
   // A value on the thread's counter track `name` (created on first use, under the thread's track).
   void counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view name, int64_t value);
 
-  // Writes all pending packets; with durable, also fdatasync()s the partial file.
+  // Writes all pending packets; with durable, also fdatasync()s the partial file. The first
+  // write error stops the writer for good (see failure()); every later call returns it.
   Status flush(bool durable);
-  // Flushes and renames the file into place.
+  // Flushes and renames the file into place, a stopped one too (it holds the whole packets
+  // written before the error); returns the write error, else the rename's.
   Status finish();
-  uint64_t packets_written() const;
+  // The write error that stopped the writer; ok while it writes.
+  const Status& failure() const;
+  uint64_t packets_written() const;  // whole packets in the file
   uint64_t bytes_written() const;
+  // Sched events and counter values handed over but not in the file: dropped after a stop, or
+  // still buffered (none after finish()).
+  uint64_t events_not_written() const;
   const std::string& path() const;
 
  private:

@@ -116,6 +116,10 @@ struct SchedTraceStats {
   // (bpf_prog_info.recursion_misses, 5.12+): lost events too.
   uint64_t missed = 0;
   uint64_t trace_packets = 0, trace_bytes = 0;
+  // The write error that stopped the trace file early (empty: complete), and the sched events
+  // and counter values decoded after it (or lost in the buffer it failed to write).
+  std::string trace_stopped;
+  uint64_t trace_events_not_written = 0;
   // Kernel-measured cost of each program, when kernel.bpf_stats_enabled=1 (else empty).
   struct Program {
     std::string name;
@@ -139,7 +143,8 @@ class SchedTraceCollector {
   Status attach();
   void add_to(RunLoop& loop);
   void detach();  // nothing new is recorded; what the rings hold is drained by finish()
-  // Drains the rings, writes the last packets and renames the trace into place.
+  // Drains the rings, writes the last packets and renames the trace into place. A trace write
+  // error is no error of these: it stops the trace file only (one warning; stats() shows it).
   Status finish();
 
   const HookSet& hooks() const;
