@@ -91,7 +91,7 @@ void add_config(DoctorSection& s) {
   k.source = cfg.source;
   k.value = kp ? *kp : "n";
   k.text = kp && *kp == "y" ? "y" : "not set";
-  k.remark = kp && *kp == "y" ? "kprobes are built in (aitrace uses them only as an optional extra)."
+  k.remark = kp && *kp == "y" ? "kprobes are built in (no aitrace collector uses them; doctor probes them for you)."
                               : "No kprobes in this kernel: kprobe programs cannot attach; aitrace never needs them.";
 }
 
