@@ -180,12 +180,16 @@ TEST(SchedEevdf, AFullDiskStopsOnlyTheTrace) {
     argv.insert(argv.end(), {"--", "sh", "-c", test::workload("eevdf_threads") + " pingpong " + out + " 1500; exit 3"});
     auto r = test::run_command(argv, std::chrono::seconds(60));
     EXPECT_EQ(r.exit_code, 3) << r.err;
+    // The readiness line, then exactly one line for the failed output.
+    const std::string ready = "aitrace: tracing scheduler events, a Perfetto trace\n";
+    ASSERT_EQ(r.err.rfind(ready, 0), 0u) << r.err;
+    const std::string rest = r.err.substr(ready.size());
     EXPECT_EQ(
-        r.err.rfind(
-            "aitrace: warning: EEVDF trace stopped: writing " + trace + ": No space left on device (ENOSPC); the ", 0),
+        rest.rfind("aitrace: warning: EEVDF trace stopped: writing " + trace + ": No space left on device (ENOSPC); the ",
+                   0),
         0u)
         << r.err;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(std::count(rest.begin(), rest.end(), '\n'), 1) << r.err;
     ASSERT_TRUE(fs::exists(trace));
     for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string(), trace) << "a temporary left behind";
     perfetto::protos::Trace t;
