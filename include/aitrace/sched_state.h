@@ -205,11 +205,13 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_in(__u16 ph
 
 /*
  * The wakeup runs under the task's rq lock, so task_struct.on_cpu is exact there: a task we saw
- * switch in that is on no CPU slept through a switch-out that never reached us.
+ * switch in that is on no CPU slept through a switch-out that never reached us. A task not seen
+ * yet that is on a CPU has not slept: a signal came between its set_current_state() and its
+ * schedule() (ttwu_runnable()), so it is still running, not waiting.
  */
 AITRACE_SCHED_STEP __u32 aitrace_sched_wakeup_needs_on_cpu(__u16 phase)
 {
-	return phase == AITRACE_SCHED_PHASE_ONCPU;
+	return phase == AITRACE_SCHED_PHASE_ONCPU || phase == AITRACE_SCHED_PHASE_UNKNOWN;
 }
 
 AITRACE_SCHED_STEP __u32 aitrace_sched_wakeup_missed_switch_out(__u16 phase, __u32 on_cpu)
@@ -219,12 +221,16 @@ AITRACE_SCHED_STEP __u32 aitrace_sched_wakeup_missed_switch_out(__u16 phase, __u
 
 /*
  * Woken while still on a CPU (it had not slept yet) or already queued: nothing starts, and the
- * caller need not read its clock. Otherwise a run-queue wait starts now.
+ * caller need not read its clock. A task not seen yet stays unknown then: its on-CPU stretch
+ * began before we looked, and its switch-out says where it goes. Otherwise a run-queue wait
+ * starts now.
  */
 AITRACE_SCHED_STEP __u32 aitrace_sched_wakeup_starts_wait(__u16 phase, __u32 on_cpu)
 {
 	if (aitrace_sched_wakeup_missed_switch_out(phase, on_cpu))
 		return 1;
+	if (phase == AITRACE_SCHED_PHASE_UNKNOWN && on_cpu == 1)
+		return 0;
 	return phase != AITRACE_SCHED_PHASE_ONCPU && !aitrace_sched_phase_queued(phase);
 }
 

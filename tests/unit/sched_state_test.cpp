@@ -60,10 +60,36 @@ TEST(SchedState, WakeupEndsASleepOrABlockAndStartsARunQueueWait) {
 }
 
 TEST(SchedState, FirstSightingAtAWakeupStartsAWaitWithoutASample) {
-  auto s = wakeup(AITRACE_SCHED_PHASE_UNKNOWN, 0, 500);
+  for (__u32 on_cpu : {0u, static_cast<__u32>(AITRACE_SCHED_ON_CPU_UNKNOWN)}) {
+    auto s = wakeup(AITRACE_SCHED_PHASE_UNKNOWN, 0, 500, on_cpu);
+    EXPECT_EQ(s.nsamples, 0) << on_cpu;
+    EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_QUEUED_WAKEUP);
+    EXPECT_EQ(s.ts, 500u);
+    EXPECT_EQ(s.missed, 0);
+  }
+}
+
+TEST(SchedState, FirstSightingAtAWakeupOnACpuStartsNothing) {
+  // Attached while the thread ran; a signal from another CPU woke it between its
+  // set_current_state(TASK_INTERRUPTIBLE) and schedule(): sched_wakeup with on_cpu 1. Its
+  // schedule() then switches it out RUNNING (still queued); last_arrival is from before attach.
+  __u16 phase = AITRACE_SCHED_PHASE_UNKNOWN;
+  __u64 ts = 0;
+  EXPECT_TRUE(aitrace_sched_wakeup_needs_on_cpu(phase));
+  EXPECT_FALSE(aitrace_sched_wakeup_starts_wait(phase, /*on_cpu=*/1));
+  auto s = wakeup(phase, ts, 500, /*on_cpu=*/1);
+  EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_UNKNOWN);
   EXPECT_EQ(s.nsamples, 0);
-  EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_QUEUED_WAKEUP);
-  EXPECT_EQ(s.ts, 500u);
+  EXPECT_EQ(s.missed, 0);
+  phase = s.phase;
+  ts = s.ts;
+  s = switch_out(phase, ts, 520, AITRACE_TASK_RUNNING, false, 0, /*arrived=*/100);
+  EXPECT_EQ(s.missed, 0);
+  EXPECT_EQ(s.repaired, 0);
+  EXPECT_EQ(s.nsamples, 0);  // its on-CPU stretch began before attach: unknown
+  EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_QUEUED_PREEMPT);
+  s = switch_in(s.phase, s.ts, 600);
+  EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_RUNQ_PREEMPT, 80}}));
   EXPECT_EQ(s.missed, 0);
 }
 
