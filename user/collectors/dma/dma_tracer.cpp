@@ -30,11 +30,7 @@ class DmaTracer final : public Collector {
   }
   void detach() override { collector_->detach(); }
 
-  Result<std::unique_ptr<Snapshot>> read() override {
-    auto s = collector_->snapshot();
-    if (!s) return s.error();
-    return make_snapshot(std::move(*s));
-  }
+  Result<std::unique_ptr<Snapshot>> read() override { return snapshot_result(collector_->snapshot()); }
   std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
     return make_snapshot(
         dma_delta(snapshot_value<DmaSnapshot>(now), before ? snapshot_value<DmaSnapshot>(*before) : DmaSnapshot{}));

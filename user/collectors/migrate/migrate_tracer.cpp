@@ -34,11 +34,7 @@ class MigrateTracer final : public Collector {
   }
   void detach() override { collector_->detach(); }
 
-  Result<std::unique_ptr<Snapshot>> read() override {
-    auto s = collector_->snapshot();
-    if (!s) return s.error();
-    return make_snapshot(std::move(*s));
-  }
+  Result<std::unique_ptr<Snapshot>> read() override { return snapshot_result(collector_->snapshot()); }
   std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
     return make_snapshot(snapshot_delta(snapshot_value<MigrateSnapshot>(now),
                                         before ? snapshot_value<MigrateSnapshot>(*before) : MigrateSnapshot{}));

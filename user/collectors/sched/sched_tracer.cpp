@@ -39,11 +39,7 @@ class SchedTracer final : public Collector {
 
   void detach() override { collector_->detach(); }
 
-  Result<std::unique_ptr<Snapshot>> read() override {
-    auto snap = collector_->read();
-    if (!snap) return snap.error();
-    return make_snapshot(std::move(*snap));
-  }
+  Result<std::unique_ptr<Snapshot>> read() override { return snapshot_result(collector_->read()); }
 
   std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
     return make_snapshot(sched_snapshot_delta(snapshot_value<SchedSnapshot>(now),

@@ -99,6 +99,13 @@ std::unique_ptr<Snapshot> make_snapshot(T v) {
   return std::make_unique<SnapshotOf<T>>(std::move(v));
 }
 
+// A collector's read of its own snapshot type, as the contract's read() result.
+template <class T>
+Result<std::unique_ptr<Snapshot>> snapshot_result(Result<T> r) {
+  if (!r) return r.error();
+  return make_snapshot(std::move(*r));
+}
+
 // The value back from a snapshot this collector made (a std::bad_cast otherwise: a driver bug).
 template <class T>
 const T& snapshot_value(const Snapshot& s) {
