@@ -94,6 +94,7 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
   if (pipe2(go, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
     return make_error(ErrorKind::runtime, "pipe: {}", std::strerror(errno));
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
