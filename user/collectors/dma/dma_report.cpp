@@ -24,6 +24,7 @@ std::string device_label(const DmaDevice& d) { return d.name.empty() ? "?" : d.n
 // Devices in name order, unnamed ones last (the key, a kernel pointer, is never shown).
 std::vector<const DmaDevice*> sorted_devices(const DmaSnapshot& s) {
   std::vector<const DmaDevice*> v;
+  v.reserve(s.devices.size());
   for (const auto& [_, d] : s.devices) v.push_back(&d);
   std::stable_sort(v.begin(), v.end(), [](auto* a, auto* b) {
     return std::make_pair(a->name.empty(), a->name) < std::make_pair(b->name.empty(), b->name);
@@ -70,7 +71,7 @@ json lost_json(const DmaSnapshot& s) {
 }
 
 std::string bytes_text(uint64_t b) {
-  if (b < 10 * 1024) return fmt::format("{}B", b);
+  if (b < 10ull * 1024) return fmt::format("{}B", b);
   if (b < 10ull * 1024 * 1024) return fmt::format("{:.1f}KiB", b / 1024.0);
   if (b < 10ull * 1024 * 1024 * 1024) return fmt::format("{:.1f}MiB", b / 1048576.0);
   return fmt::format("{:.1f}GiB", b / 1073741824.0);
