@@ -9,9 +9,10 @@
 
 #include <cstring>
 
-// lsm_list_modules(2), Linux 6.8+; the number is the same on every architecture.
+// lsm_list_modules(2), Linux 6.8+; the number is the same on every architecture. The macro is the
+// kernel's own name (reserved-identifier), defined only where older libc headers lack it.
 #ifndef __NR_lsm_list_modules
-#define __NR_lsm_list_modules 461
+#define __NR_lsm_list_modules 461  // NOLINT(bugprone-reserved-identifier)
 #endif
 
 namespace aitrace {
