@@ -106,9 +106,10 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   const CollectorContext ctx{features, targets->resolved};
   for (auto& c : cs) AITRACE_TRY(c->load(ctx));
   for (auto& c : cs) AITRACE_TRY(c->attach(targets->resolved));
-  // A Ctrl-C during load or attach: CMD was never released, and the held child is reaped.
-  if (stop_signal_pending())
-    return make_error(ErrorKind::runtime, "interrupted before tracing started{}", cmd ? "; the command was not run" : "");
+  // A Ctrl-C during load or attach: CMD is never released (the held child is reaped). Without
+  // CMD the hooks are attached by now, so the run loop takes the signal and reports the window.
+  if (cmd && stop_signal_pending())
+    return make_error(ErrorKind::runtime, "interrupted before tracing started; the command was not run");
 
   // Tests and scripts wait for this line: every hook is attached from here on.
   std::fputs(readiness_line(cs, cmd.has_value()).c_str(), stderr);

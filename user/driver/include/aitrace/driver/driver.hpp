@@ -5,7 +5,7 @@
 //      every file a collector writes (`-o X --trace X` is refused);
 //   3. targets resolved and `-- CMD` forked, held before exec;
 //   4. every collector loaded, then every collector attached (filter maps filled);
-//   5. a stop signal that came during 4 ends here: CMD never starts;
+//   5. with `-- CMD`, a stop signal that came during 4 ends the run here: CMD never starts;
 //   6. the readiness line on stderr ("aitrace: tracing ..."), then CMD released;
 //   7. one run loop for all collectors: a report every -i, until -d, a stop signal
 //      (SIGINT/SIGTERM/SIGHUP) or CMD's exit;
