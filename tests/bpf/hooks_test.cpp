@@ -51,12 +51,13 @@ TEST_P(HookSetTest, SelectsAttachesAndCountsRealEvents) {
   // Only the sched_switch candidates below take part; the rest stays unloaded.
   for (bpf_program* p : {s->progs.probe_fentry, s->progs.probe_kprobe, s->progs.probe_uprobe, s->progs.probe_ringbuf})
     bpf_program__set_autoload(p, false);
-  HookSet hooks(test::features(GetParam()));
-  hooks.add("sched", "sched_switch",
+  const auto& features = test::features(GetParam());
+  HookSet hooks;
+  hooks.add(features, "sched", "sched_switch",
             {{HookKind::tp_btf, s->progs.probe_tp_btf},
              {HookKind::raw_tp, s->progs.probe_raw_tp},
              {HookKind::tracepoint, s->progs.probe_tracepoint}});
-  hooks.add("sched", "no_such_tracepoint_xyz", {{HookKind::raw_tp, s->progs.probe_fentry}});
+  hooks.add(features, "sched", "no_such_tracepoint_xyz", {{HookKind::raw_tp, s->progs.probe_fentry}});
   ASSERT_TRUE(skel->load("probe").ok());
   hooks.attach_all();
 

@@ -9,7 +9,7 @@ namespace {
 constexpr const char* kForkEvent = "sched_process_fork";
 constexpr const char* kFreeEvent = "sched_process_free";
 
-void add_or_disable(HookSet& hooks, bool wanted, const char* event, bpf_program* btf, bpf_program* raw,
+void add_or_disable(HookSet& hooks, const KernelFeatures& features, bool wanted, const char* event, bpf_program* btf, bpf_program* raw,
                     std::optional<HookKind> only) {
   std::vector<HookCandidate> candidates;
   for (auto [kind, prog] : {std::pair{HookKind::tp_btf, btf}, std::pair{HookKind::raw_tp, raw}}) {
@@ -19,17 +19,17 @@ void add_or_disable(HookSet& hooks, bool wanted, const char* event, bpf_program*
     else
       bpf_program__set_autoload(prog, false);
   }
-  if (!candidates.empty()) hooks.add("sched", event, std::move(candidates));
+  if (!candidates.empty()) hooks.add(features, "sched", event, std::move(candidates));
 }
 
 }  // namespace
 
 std::vector<TracepointSpec> filter_tracepoints() { return {{"sched", {kForkEvent}}, {"sched", {kFreeEvent}}}; }
 
-void add_filter_hooks(HookSet& hooks, const ResolvedTargets& targets, const FilterPrograms& progs,
-                      std::optional<HookKind> only) {
-  add_or_disable(hooks, targets.cfg.follow_forks, kForkEvent, progs.fork_btf, progs.fork_raw, only);
-  add_or_disable(hooks, targets.cfg.by_tgid || targets.cfg.by_tid, kFreeEvent, progs.forget_btf,
+void add_filter_hooks(HookSet& hooks, const KernelFeatures& features, const ResolvedTargets& targets,
+                      const FilterPrograms& progs, std::optional<HookKind> only) {
+  add_or_disable(hooks, features, targets.cfg.follow_forks, kForkEvent, progs.fork_btf, progs.fork_raw, only);
+  add_or_disable(hooks, features, targets.cfg.by_tgid || targets.cfg.by_tid, kFreeEvent, progs.forget_btf,
                  progs.forget_raw, only);
 }
 

@@ -229,10 +229,11 @@ std::string HookStatus::state_text() const {
   return "?";
 }
 
-void HookSet::add(std::string_view category, std::string_view name, std::vector<HookCandidate> candidates) {
+void HookSet::add(const KernelFeatures& features, std::string_view category, std::string_view name,
+                  std::vector<HookCandidate> candidates) {
   std::vector<HookKind> kinds;
   for (const auto& c : candidates) kinds.push_back(c.kind);
-  HookChoice choice = choose_hook(*features_, category, name, kinds);
+  HookChoice choice = choose_hook(features, category, name, kinds);
   HookStatus st;
   st.event = std::string(category) + ":" + std::string(name);
   for (size_t i = 0; i < candidates.size(); i++) bpf_program__set_autoload(candidates[i].prog, choice.index == i);

@@ -97,7 +97,7 @@ struct DmaCollector::Owned {
   DmaSkeleton skel;
 };
 
-DmaCollector::DmaCollector(const KernelFeatures& features) : owned_(std::make_unique<Owned>()), hooks_(features) {}
+DmaCollector::DmaCollector() : owned_(std::make_unique<Owned>()) {}
 
 DmaCollector::~DmaCollector() {
   hooks_.detach_all();  // links before the programs they point to
@@ -106,15 +106,15 @@ DmaCollector::~DmaCollector() {
 Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg, const KernelFeatures& features) {
   auto skel = DmaSkeleton::open("dma");
   if (!skel) return skel.error();
-  std::unique_ptr<DmaCollector> c(new DmaCollector(features));
+  std::unique_ptr<DmaCollector> c(new DmaCollector());
   dma_bpf* s = skel->get();
   configure_dma_for_kernel(s);
   set_filter_config(s, cfg.targets);
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
-  add_filter_hooks(c->hooks_, cfg.targets,
+  add_filter_hooks(c->hooks_, features, cfg.targets,
                    {s->progs.dma_fork_btf, s->progs.dma_fork_raw, s->progs.dma_forget_btf, s->progs.dma_forget_raw},
                    HookKind::raw_tp);
-  for (const DmaHook& h : kDmaHooks) c->hooks_.add(h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
+  for (const DmaHook& h : kDmaHooks) c->hooks_.add(features, h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
   AITRACE_TRY(skel->load("dma"));
   c->skel_ = s;
   c->owned_->skel = std::move(*skel);

@@ -52,7 +52,6 @@ CollectorTracepoints eevdf_tracepoints() {
 }
 
 struct SchedTraceCollector::Impl {
-  explicit Impl(const KernelFeatures& f) : hooks(f) {}
   SchedTraceSkeleton skel;
   HookSet hooks;
   int ncpus = 0;
@@ -94,7 +93,7 @@ SchedTraceCollector::~SchedTraceCollector() = default;
 Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const ResolvedTargets& targets,
                                                                        const SchedTraceOptions& opts,
                                                                        const KernelFeatures& features) {
-  auto impl = std::make_unique<Impl>(features);
+  auto impl = std::make_unique<Impl>();
   long page = sysconf(_SC_PAGESIZE);
   if (!power_of_two(opts.ring_bytes) || opts.ring_bytes < static_cast<uint64_t>(page))
     return make_error(ErrorKind::usage, "trace buffer size {} is not a power of two of at least {} bytes",
@@ -120,8 +119,8 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
 
   auto& h = impl->hooks;
   for (const TraceEvent& e : kTraceEvents)
-    h.add("sched", e.name, {{HookKind::tp_btf, s->progs.*e.btf_prog}, {HookKind::raw_tp, s->progs.*e.raw_prog}});
-  add_filter_hooks(h, targets,
+    h.add(features, "sched", e.name, {{HookKind::tp_btf, s->progs.*e.btf_prog}, {HookKind::raw_tp, s->progs.*e.raw_prog}});
+  add_filter_hooks(h, features, targets,
                    {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
   AITRACE_TRY(impl->skel.load("sched_trace"));
   impl->targets = targets;

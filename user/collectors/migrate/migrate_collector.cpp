@@ -59,8 +59,7 @@ struct MigrateCollector::Impl {
   MigrateSkeleton skel;
 };
 
-MigrateCollector::MigrateCollector(const KernelFeatures& features)
-    : impl_(std::make_unique<Impl>()), hooks_(features) {}
+MigrateCollector::MigrateCollector() : impl_(std::make_unique<Impl>()) {}
 MigrateCollector::~MigrateCollector() { hooks_.detach_all(); }
 migrate_bpf* MigrateCollector::skeleton() const { return impl_->skel.get(); }
 
@@ -75,7 +74,7 @@ Status require_migrate_end_hook(const HookStatus* end) {
 
 Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedTargets& targets,
                                                                  const KernelFeatures& features) {
-  std::unique_ptr<MigrateCollector> c(new MigrateCollector(features));
+  std::unique_ptr<MigrateCollector> c(new MigrateCollector());
   auto skel = MigrateSkeleton::open("migrate");
   if (!skel) return skel.error();
   c->impl_->skel = std::move(*skel);
@@ -104,10 +103,10 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
       bpf_program__set_autoload(s->progs.*e.raw, false);
       candidates = {{HookKind::tracepoint, s->progs.*e.tp}};
     }
-    h.add(e.category, e.name, candidates);
+    h.add(features, e.category, e.name, candidates);
   }
   add_filter_hooks(
-      h, targets,
+      h, features, targets,
       {s->progs.migrate_fork_btf, s->progs.migrate_fork_raw, s->progs.migrate_forget_btf, s->progs.migrate_forget_raw});
   // Fail before load with the clear message rather than with a verifier or attach error.
   const HookStatus* st = h.status("migrate:mm_migrate_pages");

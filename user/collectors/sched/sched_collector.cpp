@@ -105,7 +105,6 @@ const char* sched_group_by_name(SchedGroupBy g) {
 }
 
 struct SchedCollector::Impl {
-  explicit Impl(const KernelFeatures& f) : hooks(f) {}
   SchedConfig cfg;
   SchedSkeleton skel;
   HookSet hooks;
@@ -128,7 +127,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
     return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
   auto skel = SchedSkeleton::open("sched");
   if (!skel) return skel.error();
-  auto impl = std::make_unique<Impl>(features);
+  auto impl = std::make_unique<Impl>();
   impl->cfg = cfg;
   impl->skel = std::move(*skel);
   sched_bpf* s = impl->skel.get();
@@ -169,9 +168,9 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   for (const SchedEvent& e : kSchedEvents) {
     bpf_program* chosen = btf ? s->progs.*e.btf_prog : s->progs.*e.raw_prog;
     bpf_program__set_autoload(btf ? s->progs.*e.raw_prog : s->progs.*e.btf_prog, false);
-    impl->hooks.add(e.category, e.name, {{impl->flavour, chosen}});
+    impl->hooks.add(features, e.category, e.name, {{impl->flavour, chosen}});
   }
-  add_filter_hooks(impl->hooks, cfg.targets,
+  add_filter_hooks(impl->hooks, features, cfg.targets,
                    {s->progs.sched_fork_btf, s->progs.sched_fork_raw, s->progs.sched_forget_btf,
                     s->progs.sched_forget_raw},
                    impl->flavour);

@@ -17,13 +17,13 @@ struct FilterPrograms {
   bpf_program* forget_raw = nullptr;
 };
 
-// Before load: adds the hooks these targets need to `hooks` and switches off the autoload of the
-// programs they do not. `only` restricts every hook to that flavour (a collector that picked
-// one flavour for all its events).
 // The events add_filter_hooks() can hook, for each collector's catalog entry.
 std::vector<TracepointSpec> filter_tracepoints();
 
-void add_filter_hooks(HookSet& hooks, const ResolvedTargets& targets, const FilterPrograms& progs,
-                      std::optional<HookKind> only = std::nullopt);
+// Before load: adds the hooks these targets need to `hooks` and switches off the autoload of the
+// programs they do not. `only` restricts every hook to that flavour (a collector that picked
+// one flavour for all its events).
+void add_filter_hooks(HookSet& hooks, const KernelFeatures& features, const ResolvedTargets& targets,
+                      const FilterPrograms& progs, std::optional<HookKind> only = std::nullopt);
 
 }  // namespace aitrace

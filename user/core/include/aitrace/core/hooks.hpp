@@ -112,11 +112,10 @@ struct HookStatus {
 
 class HookSet {
  public:
-  // `features` is read only by add() (before load), so it must outlive the set's setup only.
-  explicit HookSet(const KernelFeatures& features) : features_(&features) {}
-  const KernelFeatures& features() const { return *features_; }
-  // Before load: choose a candidate by choose_hook() and switch off autoload of the others.
-  void add(std::string_view category, std::string_view name, std::vector<HookCandidate> candidates);
+  // Before load: choose a candidate by choose_hook() on `features` and switch off autoload of the
+  // others. The set keeps no reference to `features`: it outlives the driver's run.
+  void add(const KernelFeatures& features, std::string_view category, std::string_view name,
+           std::vector<HookCandidate> candidates);
   // After load: attach every chosen program; failures are recorded, not fatal.
   void attach_all();
   void detach_all() { links_.clear(); }
@@ -131,7 +130,6 @@ class HookSet {
     size_t status_index;
     bpf_program* prog;
   };
-  const KernelFeatures* features_;
   std::vector<HookStatus> statuses_;
   std::vector<Chosen> chosen_;
   std::vector<Link> links_;

@@ -92,7 +92,7 @@ class DmaCollector {
 
  private:
   struct Owned;  // the skeleton (dma.skel.h stays out of this header)
-  explicit DmaCollector(const KernelFeatures& features);
+  DmaCollector();
   std::unique_ptr<Owned> owned_;
   dma_bpf* skel_ = nullptr;
   HookSet hooks_;

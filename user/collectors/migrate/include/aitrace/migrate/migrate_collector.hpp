@@ -42,7 +42,7 @@ class MigrateCollector {
   migrate_bpf* skeleton() const;
 
  private:
-  explicit MigrateCollector(const KernelFeatures& features);
+  MigrateCollector();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   HookSet hooks_;
