@@ -9,29 +9,30 @@
 #include <bpf/libbpf.h>
 
 #include <cstring>
+#include <functional>
 
 namespace aitrace {
 namespace {
 
-// Counter structs are all __u64 (dma_events.h), so they subtract word by word.
-template <typename T>
-void subtract(T& a, const T& b) {
+// Counter structs are all __u64 (dma_events.h), so they combine word by word.
+template <typename T, typename Op>
+void combine(T& a, const T& b, Op op) {
   static_assert(sizeof(T) % 8 == 0);
   uint64_t wa[sizeof(T) / 8], wb[sizeof(T) / 8];
   std::memcpy(wa, &a, sizeof(T));
   std::memcpy(wb, &b, sizeof(T));
-  for (size_t i = 0; i < sizeof(T) / 8; i++) wa[i] -= wb[i];
+  for (size_t i = 0; i < sizeof(T) / 8; i++) wa[i] = op(wa[i], wb[i]);
   std::memcpy(&a, wa, sizeof(T));
 }
 
 template <typename T>
+void subtract(T& a, const T& b) {
+  combine(a, b, std::minus<uint64_t>());
+}
+
+template <typename T>
 void add(T& a, const T& b) {
-  static_assert(sizeof(T) % 8 == 0);
-  uint64_t wa[sizeof(T) / 8], wb[sizeof(T) / 8];
-  std::memcpy(wa, &a, sizeof(T));
-  std::memcpy(wb, &b, sizeof(T));
-  for (size_t i = 0; i < sizeof(T) / 8; i++) wa[i] += wb[i];
-  std::memcpy(&a, wa, sizeof(T));
+  combine(a, b, std::plus<uint64_t>());
 }
 
 // Visits every (key, value) of a hash map; for per-CPU maps the value is summed over CPUs.

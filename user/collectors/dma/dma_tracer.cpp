@@ -6,7 +6,7 @@
 namespace aitrace {
 namespace {
 
-class DmaTracer final : public Collector {
+class DmaTracer final : public TypedCollector<DmaSnapshot> {
  public:
   explicit DmaTracer(const DmaTracerConfig& cfg) : cfg_(cfg) {}
 
@@ -30,23 +30,21 @@ class DmaTracer final : public Collector {
   }
   void detach() override { collector_->detach(); }
 
-  Result<std::unique_ptr<Snapshot>> read() override { return snapshot_result(collector_->snapshot()); }
-  std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
-    return make_snapshot(
-        dma_delta(snapshot_value<DmaSnapshot>(now), before ? snapshot_value<DmaSnapshot>(*before) : DmaSnapshot{}));
-  }
-  std::string render_text(const Snapshot& s, const RenderContext& rc) override {
-    return dma_report_text(report(s, rc)) + (rc.interval ? "\n" : "");
-  }
-  void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& rc) override {
-    doc.update(dma_report_json(report(s, rc)));
-  }
   const HookSet& hooks() const override { return collector_->hooks(); }
 
  private:
-  DmaReport report(const Snapshot& s, const RenderContext& rc) const {
-    return DmaReport{hooks_, snapshot_value<DmaSnapshot>(s), std::chrono::duration<double>(rc.duration).count(),
-                     rc.interval, cfg_.filter};
+  Result<DmaSnapshot> read_value() override { return collector_->snapshot(); }
+  DmaSnapshot delta_value(const DmaSnapshot& now, const DmaSnapshot& before) const override {
+    return dma_delta(now, before);
+  }
+  std::string text(const DmaSnapshot& s, const RenderContext& rc) override {
+    return dma_report_text(report(s, rc)) + (rc.interval ? "\n" : "");
+  }
+  void json(nlohmann::json& doc, const DmaSnapshot& s, const RenderContext& rc) override {
+    doc.update(dma_report_json(report(s, rc)));
+  }
+  DmaReport report(const DmaSnapshot& s, const RenderContext& rc) const {
+    return DmaReport{hooks_, s, std::chrono::duration<double>(rc.duration).count(), rc.interval, cfg_.filter};
   }
 
   DmaTracerConfig cfg_;

@@ -9,7 +9,7 @@
 namespace aitrace {
 namespace {
 
-class MigrateTracer final : public Collector {
+class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
  public:
   explicit MigrateTracer(const MigrateTracerConfig& cfg) {
     ctx_.by = cfg.by;
@@ -34,22 +34,19 @@ class MigrateTracer final : public Collector {
   }
   void detach() override { collector_->detach(); }
 
-  Result<std::unique_ptr<Snapshot>> read() override { return snapshot_result(collector_->snapshot()); }
-  std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
-    return make_snapshot(snapshot_delta(snapshot_value<MigrateSnapshot>(now),
-                                        before ? snapshot_value<MigrateSnapshot>(*before) : MigrateSnapshot{}));
-  }
-  std::string render_text(const Snapshot& s, const RenderContext& rc) override {
-    const MigrateSnapshot& snap = snapshot_value<MigrateSnapshot>(s);
-    return migrate_text(snap, context(snap, rc)) + (rc.interval ? "\n" : "");
-  }
-  void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& rc) override {
-    const MigrateSnapshot& snap = snapshot_value<MigrateSnapshot>(s);
-    doc.update(migrate_json(snap, context(snap, rc)));
-  }
   const HookSet& hooks() const override { return collector_->hooks(); }
 
  private:
+  Result<MigrateSnapshot> read_value() override { return collector_->snapshot(); }
+  MigrateSnapshot delta_value(const MigrateSnapshot& now, const MigrateSnapshot& before) const override {
+    return snapshot_delta(now, before);
+  }
+  std::string text(const MigrateSnapshot& snap, const RenderContext& rc) override {
+    return migrate_text(snap, context(snap, rc)) + (rc.interval ? "\n" : "");
+  }
+  void json(nlohmann::json& doc, const MigrateSnapshot& snap, const RenderContext& rc) override {
+    doc.update(migrate_json(snap, context(snap, rc)));
+  }
   const MigrateReportContext& context(const MigrateSnapshot& snap, const RenderContext& rc) {
     ctx_.interval = rc.interval;
     ctx_.interval_index = rc.interval_index;

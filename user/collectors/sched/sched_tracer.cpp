@@ -9,7 +9,7 @@
 namespace aitrace {
 namespace {
 
-class SchedTracer final : public Collector {
+class SchedTracer final : public TypedCollector<SchedSnapshot> {
  public:
   explicit SchedTracer(const SchedTracerConfig& cfg) : cfg_(cfg) {
     ropts_.group_by = cfg.sched.group_by;
@@ -39,26 +39,19 @@ class SchedTracer final : public Collector {
 
   void detach() override { collector_->detach(); }
 
-  Result<std::unique_ptr<Snapshot>> read() override { return snapshot_result(collector_->read()); }
-
-  std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const override {
-    return make_snapshot(sched_snapshot_delta(snapshot_value<SchedSnapshot>(now),
-                                              before ? snapshot_value<SchedSnapshot>(*before) : SchedSnapshot{}));
-  }
-
-  std::string render_text(const Snapshot& s, const RenderContext& ctx) override {
-    const SchedSnapshot& snap = snapshot_value<SchedSnapshot>(s);
-    return sched_text(snap, options(snap, ctx));
-  }
-
-  void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& ctx) override {
-    const SchedSnapshot& snap = snapshot_value<SchedSnapshot>(s);
-    doc.update(sched_json(snap, options(snap, ctx)));
-  }
-
   const HookSet& hooks() const override { return collector_->hooks(); }
 
  private:
+  Result<SchedSnapshot> read_value() override { return collector_->read(); }
+  SchedSnapshot delta_value(const SchedSnapshot& now, const SchedSnapshot& before) const override {
+    return sched_snapshot_delta(now, before);
+  }
+  std::string text(const SchedSnapshot& snap, const RenderContext& ctx) override {
+    return sched_text(snap, options(snap, ctx));
+  }
+  void json(nlohmann::json& doc, const SchedSnapshot& snap, const RenderContext& ctx) override {
+    doc.update(sched_json(snap, options(snap, ctx)));
+  }
   const SchedReportOptions& options(const SchedSnapshot& snap, const RenderContext& ctx) {
     ropts_.interval = ctx.interval;
     ropts_.interval_index = ctx.interval_index;

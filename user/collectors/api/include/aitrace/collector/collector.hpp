@@ -112,4 +112,28 @@ const T& snapshot_value(const Snapshot& s) {
   return dynamic_cast<const SnapshotOf<T>&>(s).value;
 }
 
+// A Collector whose snapshots are one value type S (sched, migrate, dma): it implements the typed
+// half, and the conversions from and to Snapshot live here once.
+template <class S>
+class TypedCollector : public Collector {
+ public:
+  Result<std::unique_ptr<Snapshot>> read() final { return snapshot_result(read_value()); }
+  std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const final {
+    return make_snapshot(delta_value(snapshot_value<S>(now), before ? snapshot_value<S>(*before) : S{}));
+  }
+  std::string render_text(const Snapshot& s, const RenderContext& ctx) final {
+    return text(snapshot_value<S>(s), ctx);
+  }
+  void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& ctx) final {
+    json(doc, snapshot_value<S>(s), ctx);
+  }
+
+ protected:
+  virtual Result<S> read_value() = 0;
+  // now - before; before is S{} for the first interval.
+  virtual S delta_value(const S& now, const S& before) const = 0;
+  virtual std::string text(const S& s, const RenderContext& ctx) = 0;
+  virtual void json(nlohmann::json& doc, const S& s, const RenderContext& ctx) = 0;
+};
+
 }  // namespace aitrace
