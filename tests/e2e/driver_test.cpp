@@ -2,12 +2,16 @@
 // before and during the run, and the readiness line. Each case failed before the driver had it.
 #include "test_support.hpp"
 
+#include "aitrace/driver/registration.hpp"
+
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -25,7 +29,20 @@ test::CommandResult shell(const std::string& script) { return test::run_command(
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-class Driver : public ::testing::TestWithParam<const char*> {};
+// Every subcommand that runs through the driver (it has the driver's -d), from the registry: a new
+// collector's command gets these checks without an edit here.
+std::vector<std::string> tracing_commands() {
+  CLI::App app;
+  int exit_code = 0;
+  const CommandContext ctx{&exit_code, {}};
+  for (const auto& c : registered_collectors()) c.add_commands(app, ctx);
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands({}))
+    if (sub->get_option_no_throw("--duration") != nullptr) names.push_back(sub->get_name());
+  return names;
+}
+
+class Driver : public ::testing::TestWithParam<std::string> {};
 
 // A full disk under stdout: the report is lost, so the exit status must say so.
 TEST_P(Driver, AReportThatCannotBeWrittenToStdoutIsAnError) {
@@ -110,7 +127,23 @@ TEST_P(Driver, DurationStopsTheWholeCommandTree) {
   EXPECT_EQ(left.out, "") << "workers of CMD still running after -d";
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryTracingCommand, Driver, ::testing::Values("sched", "migrate", "dma", "sched-trace"));
+INSTANTIATE_TEST_SUITE_P(EveryTracingCommand, Driver, ::testing::ValuesIn(tracing_commands()),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           std::string n = p.param;
+                           for (char& ch : n)
+                             if (ch == '-') ch = '_';
+                           return n;
+                         });
+
+// The list above is not empty by accident: every collector with hooks has a driven command.
+TEST(DriverCommands, EveryCollectorWithHooksHasATracingCommand) {
+  size_t with_hooks = 0;
+  for (const auto& c : registered_collectors()) with_hooks += c.tracepoints != nullptr;
+  const auto names = tracing_commands();
+  EXPECT_GE(names.size(), with_hooks);
+  EXPECT_NE(std::find(names.begin(), names.end(), "sched"), names.end());
+  EXPECT_EQ(std::find(names.begin(), names.end(), "doctor"), names.end()) << "doctor has no driver run";
+}
 
 TEST(DriverOutputs, TheReportAndTheTraceCannotBeTheSameFile) {
   const std::string f = temp_path("same.out");

@@ -1,7 +1,7 @@
 // Parsers behind `aitrace doctor`, fed with fixture files (tests/unit/fixtures/).
 #include "aitrace/doctor/doctor.hpp"
 #include "aitrace/doctor/sysinfo_parse.hpp"
-#include "aitrace/cli/collectors.hpp"
+#include "aitrace/driver/registration.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>

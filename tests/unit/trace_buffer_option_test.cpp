@@ -1,6 +1,6 @@
 // --trace-buffer SIZE: a power of two up to 1G, and nothing that only looks like one after the
 // multiplication by the unit wrapped around.
-#include "../../user/cli/eevdf_options.hpp"  // private to aitrace_cli, which this binary links
+#include "aitrace/eevdf/eevdf_options.hpp"
 
 #include <gtest/gtest.h>
 

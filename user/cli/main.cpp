@@ -1,6 +1,6 @@
 #include "aitrace/driver/options.hpp"
 #include "aitrace/core/run_loop.hpp"
-#include "commands.hpp"
+#include "aitrace/driver/registration.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -35,11 +35,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "aitrace 0.1.0");
   int exit_code = 0;
-  aitrace::register_doctor_command(app, exit_code);
-  aitrace::register_sched_command(app, exit_code);
-  aitrace::register_migrate_command(app, exit_code);
-  aitrace::register_dma_command(app, exit_code);
-  aitrace::register_sched_trace_command(app, exit_code);
+  // Every collector's subcommands, in AITRACE_COLLECTORS order (user/CMakeLists.txt).
+  const aitrace::CommandContext ctx{&exit_code, aitrace::collector_catalog()};
+  for (const auto& c : aitrace::registered_collectors()) c.add_commands(app, ctx);
   // CLI11 reports an unknown subcommand as "a subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -1,9 +1,10 @@
 // `aitrace sched`: run-queue latency, on-CPU and off-CPU histograms per thread/process/cgroup,
 // with the EEVDF trace collector beside it for --eevdf / --trace FILE. The driver runs both.
-#include "commands.hpp"
-#include "eevdf_options.hpp"
+#include "aitrace/driver/registration.hpp"
+#include "aitrace/eevdf/eevdf_options.hpp"
 
 #include "aitrace/driver/driver.hpp"
+#include "aitrace/sched/sched_collector.hpp"
 #include "aitrace/sched/sched_tracer.hpp"
 
 namespace aitrace {
@@ -47,9 +48,7 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
   return cs;
 }
 
-}  // namespace
-
-void register_sched_command(CLI::App& app, int& exit_code) {
+void add_commands(CLI::App& app, const CommandContext& ctx) {
   auto opts = std::make_shared<SchedOptions>();
   auto* cmd = app.add_subcommand("sched", "Run-queue latency, on-CPU and off-CPU time histograms per group");
   add_common_options(cmd, opts->common);
@@ -64,11 +63,15 @@ void register_sched_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--clock", opts->clock,
                   "Timestamps: rq (default: the run queue's clock, as schedstat) or ktime (read at each tracepoint)");
   add_eevdf_options(cmd, opts->eevdf);
-  cmd->callback([opts, cmd, &exit_code] {
+  cmd->callback([opts, cmd, exit_code = ctx.exit_code] {
     opts->by_given = cmd->count("--by") > 0;
     auto cs = sched_collectors(*opts);
-    exit_code = cs ? run_collectors({opts->common, opts->targets}, *cs) : report_error(cs.error());
+    *exit_code = cs ? run_collectors({opts->common, opts->targets}, *cs) : report_error(cs.error());
   });
 }
+
+}  // namespace
+
+CollectorEntry sched_collector_entry() { return {"sched", add_commands, sched_tracepoints}; }
 
 }  // namespace aitrace

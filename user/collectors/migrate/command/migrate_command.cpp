@@ -1,7 +1,8 @@
 // `aitrace migrate`: page migrations and NUMA-balancing task moves while a job runs.
-#include "commands.hpp"
+#include "aitrace/driver/registration.hpp"
 
 #include "aitrace/driver/driver.hpp"
+#include "aitrace/migrate/migrate_collector.hpp"
 #include "aitrace/migrate/migrate_tracer.hpp"
 
 namespace aitrace {
@@ -41,9 +42,7 @@ int run_migrate(const MigrateOptions& o) {
   return run_collectors({o.common, o.targets, std::move(*spec), /*follow=*/!o.all_tasks}, cs);
 }
 
-}  // namespace
-
-void register_migrate_command(CLI::App& app, int& exit_code) {
+void add_commands(CLI::App& app, const CommandContext& ctx) {
   auto opts = std::make_shared<MigrateOptions>();
   auto* cmd = app.add_subcommand(
       "migrate", "Page migrations (compaction, NUMA balancing, demotion, long-term pinning) and NUMA task moves");
@@ -52,7 +51,11 @@ void register_migrate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--by", opts->by, "Group by process|cgroup|reason|none (default: process)");
   cmd->add_flag("-a,--all-tasks", opts->all_tasks,
                 "With -- CMD: trace every task (kcompactd, other jobs) for as long as CMD runs");
-  cmd->callback([&exit_code, opts] { exit_code = run_migrate(*opts); });
+  cmd->callback([exit_code = ctx.exit_code, opts] { *exit_code = run_migrate(*opts); });
 }
+
+}  // namespace
+
+CollectorEntry migrate_collector_entry() { return {"migrate", add_commands, migrate_tracepoints}; }
 
 }  // namespace aitrace

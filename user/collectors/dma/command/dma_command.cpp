@@ -1,6 +1,7 @@
 // `aitrace dma`: DMA mappings, IOMMU, swiotlb bounce buffers and dma-fence waits per device.
-#include "commands.hpp"
+#include "aitrace/driver/registration.hpp"
 
+#include "aitrace/dma/dma.hpp"
 #include "aitrace/dma/dma_tracer.hpp"
 #include "aitrace/driver/driver.hpp"
 
@@ -25,9 +26,7 @@ std::string filter_text(const TargetSpec& spec) {
   return f;
 }
 
-}  // namespace
-
-void register_dma_command(CLI::App& app, int& exit_code) {
+void add_commands(CLI::App& app, const CommandContext& ctx) {
   auto* cmd = app.add_subcommand(
       "dma", "DMA mappings, IOMMU, swiotlb bounce buffers and dma-fence waits per device (Linux 6.12+ dma events)");
   auto opts = std::make_shared<DmaOptions>();
@@ -36,16 +35,20 @@ void register_dma_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Targets (-p/-t/--comm/--cgroup/-- CMD) filter dma-fence waits (the waiting task). DMA map, sync, swiotlb\n"
       "and IOMMU events run in whatever task the driver happens to be in, so they are always system-wide.");
-  cmd->callback([opts, &exit_code] {
+  cmd->callback([opts, exit_code = ctx.exit_code] {
     auto spec = target_spec(opts->targets);
     if (!spec) {
-      exit_code = report_error(spec.error());
+      *exit_code = report_error(spec.error());
       return;
     }
     std::vector<std::unique_ptr<Collector>> cs;
     cs.push_back(make_dma_tracer({filter_text(*spec)}));
-    exit_code = run_collectors({opts->common, opts->targets, std::move(*spec)}, cs);
+    *exit_code = run_collectors({opts->common, opts->targets, std::move(*spec)}, cs);
   });
 }
+
+}  // namespace
+
+CollectorEntry dma_collector_entry() { return {"dma", add_commands, dma_tracepoints}; }
 
 }  // namespace aitrace

@@ -1,4 +1,4 @@
-#include "eevdf_options.hpp"
+#include "aitrace/eevdf/eevdf_options.hpp"
 
 #include <charconv>
 
