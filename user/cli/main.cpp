@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   aitrace::register_migrate_command(app, exit_code);
   aitrace::register_dma_command(app, exit_code);
   aitrace::register_sched_trace_command(app, exit_code);
+  aitrace::register_serve_command(app, exit_code);
   // CLI11 reports an unknown subcommand as "a subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -1,6 +1,7 @@
 #include "aitrace/sched/sched_tracer.hpp"
 
 #include "aitrace/core/cgroup_paths.hpp"
+#include "aitrace/sched/sched_metrics.hpp"
 #include "aitrace/sched/sched_report.hpp"
 
 #include <optional>
@@ -56,6 +57,13 @@ class SchedTracer final : public Collector {
     doc.update(sched_json(snap, options(snap, ctx)));
   }
 
+  bool add_metrics(const Snapshot& now, MetricStore& store) override {
+    if (!metrics_)
+      metrics_.emplace(cfg_.sched.group_by, [this](const std::set<uint64_t>& ids) { return cgroup_names_.paths(ids); });
+    metrics_->add(snapshot_value<SchedSnapshot>(now), store);
+    return true;
+  }
+
   const HookSet& hooks() const override { return collector_->hooks(); }
 
  private:
@@ -75,6 +83,7 @@ class SchedTracer final : public Collector {
   std::optional<SchedCollector> collector_;
   SchedReportOptions ropts_;
   CgroupPaths cgroup_names_;
+  std::optional<SchedMetrics> metrics_;
 };
 
 }  // namespace
