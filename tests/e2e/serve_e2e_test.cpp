@@ -327,6 +327,33 @@ TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
   EXPECT_LT(text.size(), 2u << 20) << "the scrape grew with the processes";
 }
 
+// Clients that connect and stall (half a request, never finished; more of them than the HTTP
+// thread pool has threads) hold HTTP threads, never the run loop: refreshes go on at -i.
+TEST(ServeE2E, StalledClientsDoNotStallCollection) {
+  SERVE_OR_SKIP();
+  Serve serve({"-i", "100ms"}, "stall");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  const double before = samples(serve.scrape())["aitrace_serve_refreshes_total"];
+  std::vector<int> stalled;
+  for (int i = 0; i < 32; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(serve.port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    const char partial[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(write(s, partial, sizeof(partial) - 1), 0);
+    stalled.push_back(s);
+  }
+  std::this_thread::sleep_for(2s);
+  for (int s : stalled) close(s);
+  // Scrapes may have queued behind the stalled connections; once they are gone, the count shows
+  // the refreshes made meanwhile.
+  const double after = samples(serve.scrape())["aitrace_serve_refreshes_total"];
+  EXPECT_GE(after - before, 12) << "refreshes stalled while clients held connections";
+}
+
 TEST(ServeE2E, ASecondServeOnTheSamePortFailsCleanly) {
   SERVE_OR_SKIP();
   Serve first({}, "second");

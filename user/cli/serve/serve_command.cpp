@@ -28,6 +28,7 @@ class Publisher {
       : cs_(cs), store_(std::move(opts)), http_(http) {
     read_seconds_ = store_.gauge("aitrace_serve_read_duration_seconds",
                                  "Time the last refresh took to read the collectors and add their deltas");
+    refreshes_ = store_.counter("aitrace_serve_refreshes", "Refreshes of the metrics (one per --interval)");
   }
 
   Status refresh() {
@@ -39,6 +40,7 @@ class Publisher {
     }
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
     store_.set(read_seconds_, {}, took.count());
+    store_.add(refreshes_, {}, 1);
     auto e = std::make_shared<Exposition>();
     store_.render(MetricFormat::prometheus, e->prometheus);
     store_.render(MetricFormat::openmetrics, e->openmetrics);
@@ -50,7 +52,7 @@ class Publisher {
   std::vector<std::unique_ptr<Collector>>& cs_;
   MetricStore store_;
   HttpExporter& http_;
-  int read_seconds_ = -1;
+  int read_seconds_ = -1, refreshes_ = -1;
 };
 
 int run_serve(ServeOptions& o) {
