@@ -381,6 +381,32 @@ TEST(ServeE2E, BadListenAddressesGiveOneLineAndNonZeroExit) {
   EXPECT_EQ(r.err, "aitrace: cannot listen on 192.0.2.1:9477: not an address of this host\n");
 }
 
+// What deploy/systemd/aitrace.service grants: a user that is not root, with CAP_BPF and
+// CAP_PERFMON only (ambient, bounding set cleared of the rest).
+TEST(ServeE2E, ServesAsAnUnprivilegedUserWithOnlyCapBpfAndCapPerfmon) {
+  SERVE_OR_SKIP();
+  if (!fs::exists("/usr/bin/setpriv")) AITRACE_REQUIRE_ENV_OR_SKIP("setpriv is not installed (util-linux)");
+  const std::string dir = temp_dir("caps");
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const std::string bin = dir + "/aitrace";
+  fs::copy_file(test::aitrace_binary(), bin);
+  const int port = free_port();
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  Background serve({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+bpf,+perfmon",
+                    "--ambient-caps=-all,+bpf,+perfmon", "--bounding-set=-all,+bpf,+perfmon", bin, "serve", "--listen",
+                    addr, "-i", "100ms"},
+                   dir + "/serve.err");
+  double switches = 0;
+  for (int i = 0; i < 100 && switches == 0; i++) {
+    std::this_thread::sleep_for(100ms);
+    for (const auto& [k, v] : samples(get("http://" + addr + "/metrics").body))
+      if (k.starts_with("aitrace_sched_switches_total")) switches += v;
+  }
+  EXPECT_GT(switches, 0) << test::read_file(dir + "/serve.err");
+  EXPECT_EQ(serve.stop(), 0) << test::read_file(dir + "/serve.err");
+  fs::remove_all(dir);
+}
+
 // A port below net.ipv4.ip_unprivileged_port_start without CAP_NET_BIND_SERVICE.
 TEST(ServeE2E, APrivilegedPortWithoutTheCapabilityIsRefused) {
   SERVE_OR_SKIP();
