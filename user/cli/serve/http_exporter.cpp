@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <mutex>
+#include <atomic>
 #include <thread>
 
 namespace aitrace {
@@ -46,21 +46,17 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
 struct HttpExporter::Impl {
   httplib::Server server;
   std::thread thread;
-  std::mutex mutex;
-  std::shared_ptr<const Exposition> current;
-
-  std::shared_ptr<const Exposition> latest() {
-    std::lock_guard lock(mutex);
-    return current;
-  }
+  ExpositionSource source;
+  std::atomic<bool> ready{false};
 };
 
 HttpExporter::HttpExporter() : impl_(std::make_unique<Impl>()) {}
 
 HttpExporter::~HttpExporter() { stop(); }
 
-Result<std::unique_ptr<HttpExporter>> HttpExporter::bind(const ListenAddress& addr) {
+Result<std::unique_ptr<HttpExporter>> HttpExporter::bind(const ListenAddress& addr, ExpositionSource source) {
   std::unique_ptr<HttpExporter> e(new HttpExporter());
+  e->impl_->source = std::move(source);
   httplib::Server& svr = e->impl_->server;
   // cpp-httplib's default also sets SO_REUSEPORT, which would let a second serve share the
   // port silently; SO_REUSEADDR alone still allows a restart while old connections linger.
@@ -74,17 +70,22 @@ Result<std::unique_ptr<HttpExporter>> HttpExporter::bind(const ListenAddress& ad
   svr.set_keep_alive_timeout(30);
   Impl* impl = e->impl_.get();
   svr.Get("/metrics", [impl](const httplib::Request& req, httplib::Response& res) {
-    auto ex = impl->latest();
-    if (!ex) {
+    const MetricFormat f = negotiate_metric_format(req.get_header_value("Accept"));
+    std::shared_ptr<const std::string> text = impl->source(f);
+    if (!text) {
       res.status = 503;
       res.set_content("aitrace: collectors starting\n", "text/plain; charset=utf-8");
       return;
     }
-    const MetricFormat f = negotiate_metric_format(req.get_header_value("Accept"));
-    res.set_content(f == MetricFormat::openmetrics ? ex->openmetrics : ex->prometheus, metric_content_type(f));
+    // The provider sends from the shared string: no copy of a multi-megabyte exposition.
+    res.set_content_provider(
+        text->size(), metric_content_type(f),
+        [text](size_t offset, size_t length, httplib::DataSink& sink) {
+          return sink.write(text->data() + offset, length);
+        });
   });
   svr.Get("/healthz", [impl](const httplib::Request&, httplib::Response& res) {
-    const bool ready = impl->latest() != nullptr;
+    const bool ready = impl->ready.load();
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ok\n" : "starting\n", "text/plain; charset=utf-8");
   });
@@ -109,10 +110,7 @@ void HttpExporter::start() {
   impl_->thread = std::thread([impl = impl_.get()] { impl->server.listen_after_bind(); });
 }
 
-void HttpExporter::publish(std::shared_ptr<const Exposition> e) {
-  std::lock_guard lock(impl_->mutex);
-  impl_->current = std::move(e);
-}
+void HttpExporter::set_ready() { impl_->ready = true; }
 
 void HttpExporter::stop() {
   if (!impl_) return;

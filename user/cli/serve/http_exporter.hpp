@@ -1,11 +1,12 @@
 // The HTTP front of `aitrace serve` (cpp-httplib): GET /metrics and /healthz on a thread pool of
-// its own. Scrapes only read the exposition the run loop published last (an immutable string,
-// swapped under a mutex), so a slow or stuck client can hold a connection thread but never the
-// collection.
+// its own. A scrape asks the exposition source for an immutable rendered string and sends it
+// after the source's lock is released, so a slow or stuck client can hold a connection thread
+// but never the collection.
 #pragma once
 
 #include "aitrace/core/result.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,22 +22,21 @@ struct ListenAddress {
 // "127.0.0.1:9477", "[::1]:9477", "0.0.0.0:9477", "localhost:9477" (127.0.0.1).
 Result<ListenAddress> parse_listen_address(std::string_view text);
 
-// One published state of the metrics, in both formats.
-struct Exposition {
-  std::string prometheus, openmetrics;
-};
+enum class MetricFormat;
+// The rendered exposition in a format; null while there is none yet (503).
+using ExpositionSource = std::function<std::shared_ptr<const std::string>(MetricFormat)>;
 
 class HttpExporter {
  public:
   // Binds now: a port in use, an address not on this host or a privileged port without
   // CAP_NET_BIND_SERVICE fail here, before any tracing starts.
-  static Result<std::unique_ptr<HttpExporter>> bind(const ListenAddress& addr);
+  static Result<std::unique_ptr<HttpExporter>> bind(const ListenAddress& addr, ExpositionSource source);
   ~HttpExporter();
   HttpExporter(const HttpExporter&) = delete;
   HttpExporter& operator=(const HttpExporter&) = delete;
 
   void start();  // serves from its own threads until stop()
-  void publish(std::shared_ptr<const Exposition> e);
+  void set_ready();  // /healthz answers 200 from now on
   void stop();
 
  private:

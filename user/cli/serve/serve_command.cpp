@@ -8,7 +8,9 @@
 #include "aitrace/output/metric_store.hpp"
 #include "aitrace/sched/sched_tracer.hpp"
 
+#include <array>
 #include <chrono>
+#include <mutex>
 
 namespace aitrace {
 namespace {
@@ -22,10 +24,14 @@ struct ServeOptions {
   std::string buckets;
 };
 
+// The store, refreshed by the run loop every --interval (read + deltas: what `aitrace sched -i`
+// does per interval) and rendered only when scraped: the first scrape of a format after a
+// refresh renders it under the lock, later ones reuse that string until the next refresh. The
+// lock is held for one read+add or one render, never while a client is sent data.
 class Publisher {
  public:
-  Publisher(std::vector<std::unique_ptr<Collector>>& cs, MetricStore::Options opts, HttpExporter& http)
-      : cs_(cs), store_(std::move(opts)), http_(http) {
+  Publisher(std::vector<std::unique_ptr<Collector>>& cs, MetricStore::Options opts)
+      : cs_(cs), store_(std::move(opts)) {
     read_seconds_ = store_.gauge("aitrace_serve_read_duration_seconds",
                                  "Time the last refresh took to read the collectors and add their deltas");
     refreshes_ = store_.counter("aitrace_serve_refreshes", "Refreshes of the metrics (one per --interval)");
@@ -33,25 +39,44 @@ class Publisher {
 
   Status refresh() {
     const auto t0 = std::chrono::steady_clock::now();
-    for (auto& c : cs_) {
+    std::vector<std::unique_ptr<Snapshot>> snaps;
+    for (auto& c : cs_) {  // the map reads happen outside the lock
       auto snap = c->read();
       if (!snap) return snap.error();
-      c->add_metrics(**snap, store_);
+      snaps.push_back(std::move(*snap));
     }
+    std::lock_guard lock(mutex_);
+    for (size_t i = 0; i < cs_.size(); i++) cs_[i]->add_metrics(*snaps[i], store_);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
     store_.set(read_seconds_, {}, took.count());
     store_.add(refreshes_, {}, 1);
-    auto e = std::make_shared<Exposition>();
-    store_.render(MetricFormat::prometheus, e->prometheus);
-    store_.render(MetricFormat::openmetrics, e->openmetrics);
-    http_.publish(std::move(e));
+    generation_++;
     return {};
+  }
+
+  std::shared_ptr<const std::string> exposition(MetricFormat f) {
+    std::lock_guard lock(mutex_);
+    if (!generation_) return nullptr;
+    Rendered& r = rendered_[f == MetricFormat::openmetrics ? 1 : 0];
+    if (r.generation != generation_) {
+      auto text = std::make_shared<std::string>();
+      text->reserve(r.text ? r.text->size() + 4096 : 1 << 16);
+      store_.render(f, *text);
+      r = {generation_, std::move(text)};
+    }
+    return r.text;
   }
 
  private:
   std::vector<std::unique_ptr<Collector>>& cs_;
+  std::mutex mutex_;
   MetricStore store_;
-  HttpExporter& http_;
+  uint64_t generation_ = 0;  // refreshes so far
+  struct Rendered {
+    uint64_t generation = 0;
+    std::shared_ptr<const std::string> text;
+  };
+  std::array<Rendered, 2> rendered_;
   int read_seconds_ = -1, refreshes_ = -1;
 };
 
@@ -73,7 +98,9 @@ int run_serve(ServeOptions& o) {
   auto addr = parse_listen_address(o.listen);
   if (!addr) return report_error(addr.error());
   // Bound before tracing starts: a port in use fails in milliseconds, with nothing loaded.
-  auto http = HttpExporter::bind(*addr);
+  std::vector<std::unique_ptr<Collector>> cs;
+  Publisher publisher(cs, std::move(mopts));
+  auto http = HttpExporter::bind(*addr, [&publisher](MetricFormat f) { return publisher.exposition(f); });
   if (!http) return report_error(http.error());
 
   SchedTracerConfig cfg;
@@ -81,20 +108,19 @@ int run_serve(ServeOptions& o) {
   // The kernel's group map stays larger than the export cap: groups past the cap still count
   // in `other` exactly, and the kernel's own overflow stays rare.
   cfg.sched.max_groups = std::max<uint32_t>(AITRACE_SCHED_DEFAULT_MAX_GROUPS, o.max_groups);
-  std::vector<std::unique_ptr<Collector>> cs;
   cs.push_back(make_sched_tracer(cfg));
-
-  Publisher publisher(cs, std::move(mopts), **http);
   (*http)->start();
   DriverRun run{o.common, o.targets};
   run.final_report = false;
   bool first = true;
   run.on_interval = [&]() -> Status {
+    AITRACE_TRY(publisher.refresh());
     if (first) {
+      (*http)->set_ready();
       std::fprintf(stderr, "aitrace: serving metrics on http://%s/metrics\n", addr->text.c_str());
       first = false;
     }
-    return publisher.refresh();
+    return Status{};
   };
   const int rc = run_collectors(run, cs);
   (*http)->stop();
