@@ -34,13 +34,13 @@ SchedSnapshot snapshot(int groups, uint64_t round) {
   for (int i = 0; i < groups; i++) {
     SchedGroup g;
     g.slot = static_cast<uint32_t>(i + 1);
-    g.id = static_cast<uint64_t>(1000 + i);
+    g.id = 1000 + static_cast<uint64_t>(i);
     g.pid = g.tid = static_cast<uint32_t>(1000 + i);
     g.comm = "worker-" + std::to_string(i);
     g.counters = {round * 10, round * 3, round, round, round};
     for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
-      // Samples spread over 12 log-linear buckets from ~1 us to ~10 ms.
-      for (uint32_t b = 0; b < 12; b++) g.buckets[m].push_back({160 + b * 16, round * (b + 1)});
+      // Samples in 12 log-linear buckets, one per power of two from 8.2 us to 16.8 ms.
+      for (uint32_t b = 0; b < 12; b++) g.buckets[m].emplace_back(160 + b * 16, round * (b + 1));
       for (auto [b, n] : g.buckets[m]) {
         g.count[m] += n;
         g.sum[m] += n * aitrace_hist_bucket_low(b);
@@ -58,6 +58,7 @@ void BM_RefreshAdd(benchmark::State& state) {
   uint64_t round = 1;
   sm.add(snapshot(groups, round++), store);
   std::vector<SchedSnapshot> snaps;
+  snaps.reserve(64);
   for (int i = 0; i < 64; i++) snaps.push_back(snapshot(groups, round++));
   size_t next = 0;
   uint64_t allocs = 0;

@@ -101,7 +101,8 @@ std::string escape_label_value(std::string_view v) {
 }
 
 HistogramBounds::HistogramBounds(std::vector<uint64_t> edges) : edges_(std::move(edges)) {
-  slot_of_bucket_.resize(AITRACE_HIST_BUCKETS);
+  constexpr uint32_t kBuckets = AITRACE_HIST_BUCKETS;
+  slot_of_bucket_.resize(kBuckets);
   for (uint32_t b = 0; b < AITRACE_HIST_BUCKETS; b++) {
     // A bucket lies wholly below an edge iff its low end does (edges are bucket low ends).
     const uint64_t low = aitrace_hist_bucket_low(b);
@@ -259,7 +260,7 @@ void MetricStore::render(MetricFormat fmt_kind, std::string& out) const {
     append_seconds(l, e);
     le_labels.push_back(l + '"');
   }
-  le_labels.push_back("le=\"+Inf\"");
+  le_labels.emplace_back("le=\"+Inf\"");
   for (const Family& f : families_) {
     if (f.series.empty()) continue;
     switch (f.type) {

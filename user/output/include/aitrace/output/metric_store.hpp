@@ -43,7 +43,7 @@ class HistogramBounds {
   static HistogramBounds defaults();
   // Comma-separated seconds ("0.00001,0.001,0.1"), each rounded up to the next bucket edge
   // (at most 1/16 above the value given); ascending, positive, at most 64.
-  static Result<HistogramBounds> parse(std::string_view seconds);
+  static Result<HistogramBounds> parse(std::string_view text);
   const std::vector<uint64_t>& edges_ns() const { return edges_; }
   // Index of the first bound whose `le` counts bucket `bucket` (edges_ns().size(): +Inf only).
   uint32_t slot_of_bucket(uint32_t bucket) const { return slot_of_bucket_[bucket]; }
