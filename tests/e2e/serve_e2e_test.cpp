@@ -329,6 +329,48 @@ TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
   EXPECT_LT(text.size(), 2u << 20) << "the scrape grew with the processes";
 }
 
+long long vmstat(const std::string& key) {
+  std::istringstream in(test::read_file("/proc/vmstat"));
+  std::string k;
+  long long v;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return -1;
+}
+
+// Page migrations by reason: the succeeded pages serve counts over a compaction run equal the
+// kernel's own pgmigrate_success delta. Background migrations (kcompactd) can fall between the
+// two reads on one attempt, so within five attempts one must move pages and match exactly.
+TEST(ServeE2E, MigratedPagesByReasonEqualTheVmstatDelta) {
+  SERVE_OR_SKIP();
+  Serve serve({"-i", "100ms"}, "migrate");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  auto served_pages = [&] {
+    std::this_thread::sleep_for(300ms);  // every migration so far is in a refresh
+    double total = 0;
+    for (const auto& [k, v] : samples(serve.scrape()))
+      if (k.starts_with("aitrace_migrate_pages_total{") && k.find("result=\"succeeded\"") != std::string::npos)
+        total += v;
+    return static_cast<long long>(total);
+  };
+  bool exact = false;
+  std::string log;
+  for (int attempt = 0; attempt < 5 && !exact; attempt++) {
+    const long long s0 = served_pages(), v0 = vmstat("pgmigrate_success");
+    auto r = test::run_command({test::workload("migrate_fragment"), "--mb", "32", "--drop-caches-if-stuck"}, 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const long long v1 = vmstat("pgmigrate_success"), s1 = served_pages();
+    log += "attempt " + std::to_string(attempt) + ": served " + std::to_string(s1 - s0) + ", vmstat " +
+           std::to_string(v1 - v0) + "\n";
+    exact = v1 > v0 && s1 - s0 == v1 - v0;
+  }
+  EXPECT_TRUE(exact) << log;
+  const std::string text = serve.scrape();
+  EXPECT_NE(text.find("aitrace_migrate_pages_total{reason=\"compaction\",result=\"succeeded\"}"), std::string::npos)
+      << log;
+  EXPECT_NE(text.find("aitrace_migrate_call_duration_seconds_count{reason=\"compaction\"}"), std::string::npos);
+}
+
 // Clients that connect and stall (half a request, never finished; more of them than the HTTP
 // thread pool has threads) hold HTTP threads, never the run loop: refreshes go on at -i.
 TEST(ServeE2E, StalledClientsDoNotStallCollection) {

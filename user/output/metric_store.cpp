@@ -210,7 +210,16 @@ void MetricStore::add(int family, Group g, const MetricLabels& extra, uint64_t d
 
 void MetricStore::add_histogram(int family, Group g, const MetricLabels& extra,
                                 const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t sum_ns) {
-  Series& s = series_of(family, series_labels(g, extra));
+  add_to_histogram(series_of(family, series_labels(g, extra)), buckets, sum_ns);
+}
+
+void MetricStore::add_histogram(int family, const MetricLabels& labels,
+                                const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t sum_ns) {
+  add_to_histogram(series_of(family, render_labels(labels)), buckets, sum_ns);
+}
+
+void MetricStore::add_to_histogram(Series& s, const std::vector<std::pair<uint32_t, uint64_t>>& buckets,
+                                   uint64_t sum_ns) const {
   for (auto [b, n] : buckets)
     if (b < AITRACE_HIST_BUCKETS) s.per_slot[opts_.bounds.slot_of_bucket(b)] += n;
   s.sum_ns += sum_ns;

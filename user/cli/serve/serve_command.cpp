@@ -6,6 +6,7 @@
 
 #include "aitrace/driver/driver.hpp"
 #include "aitrace/output/metric_store.hpp"
+#include "aitrace/migrate/migrate_tracer.hpp"
 #include "aitrace/sched/sched_tracer.hpp"
 
 #include <array>
@@ -109,6 +110,7 @@ int run_serve(ServeOptions& o) {
   // in `other` exactly, and the kernel's own overflow stays rare.
   cfg.sched.max_groups = std::max<uint32_t>(AITRACE_SCHED_DEFAULT_MAX_GROUPS, o.max_groups);
   cs.push_back(make_sched_tracer(cfg));
+  cs.push_back(make_migrate_tracer({MigrateGroupBy::reason}));
   (*http)->start();
   DriverRun run{o.common, o.targets};
   run.final_report = false;

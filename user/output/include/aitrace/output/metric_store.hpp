@@ -88,6 +88,8 @@ class MetricStore {
   // Series outside any group (lost-event counters, self metrics).
   void add(int family, const MetricLabels& labels, uint64_t delta);
   void set(int family, const MetricLabels& labels, double value);
+  void add_histogram(int family, const MetricLabels& labels, const std::vector<std::pair<uint32_t, uint64_t>>& buckets,
+                     uint64_t sum_ns);
 
   size_t admitted_groups() const { return groups_.size() - (other_ ? 1 : 0); }
   uint64_t folded_groups() const { return folded_; }
@@ -113,6 +115,7 @@ class MetricStore {
   };
   Series& series_of(int family, std::string labels);
   std::string series_labels(Group g, const MetricLabels& extra) const;
+  void add_to_histogram(Series& s, const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t sum_ns) const;
   uint32_t other_group(const MetricLabels& like);
 
   Options opts_;
