@@ -31,8 +31,8 @@ struct DriverRun {
   // The targets a command adjusted (migrate -a); target_spec(targets) when empty.
   std::optional<TargetSpec> spec;
   bool follow = true;  // CMD's pid and its children join the filter
-  // In place of the interval report: called every -i (serve reads the collectors and publishes
-  // their metrics here). An error ends the run like a failed report.
+  // In place of the interval report: called every -i (serve reads the collectors into its metric
+  // store here). An error ends the run like a failed report.
   std::function<Status()> on_interval;
   bool final_report = true;  // false: the run ends without a report (serve)
 };
