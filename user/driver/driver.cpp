@@ -128,6 +128,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   auto stopped = loop.run([&](bool final) -> Status {
     const auto now = Clock::now();
     RenderContext rc;
+    if (!final && run.on_interval) return run.on_interval();
     if (!final) {
       rc.interval = true;
       rc.interval_index = ++interval_index;
@@ -145,6 +146,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     // The window ends at once for every collector, so the final numbers are of one moment.
     for (auto& c : cs) c->detach();
     for (auto& c : cs) AITRACE_TRY(c->finish());
+    if (!run.final_report) return Status{};
     rc.duration = Clock::now() - started;
     auto text = reports.render(rc);
     if (!text) return text.error();

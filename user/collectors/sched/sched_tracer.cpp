@@ -1,6 +1,7 @@
 #include "aitrace/sched/sched_tracer.hpp"
 
 #include "aitrace/core/cgroup_paths.hpp"
+#include "aitrace/sched/sched_metrics.hpp"
 #include "aitrace/sched/sched_report.hpp"
 
 #include <optional>
@@ -39,6 +40,13 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
 
   void detach() override { collector_->detach(); }
 
+  bool metrics(const SchedSnapshot& now, MetricStore& store) override {
+    if (!metrics_)
+      metrics_.emplace(cfg_.sched.group_by, [this](const std::set<uint64_t>& ids) { return cgroup_names_.paths(ids); });
+    metrics_->add(now, store);
+    return true;
+  }
+
   const HookSet& hooks() const override { return collector_->hooks(); }
 
  private:
@@ -68,6 +76,7 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   std::optional<SchedCollector> collector_;
   SchedReportOptions ropts_;
   CgroupPaths cgroup_names_;
+  std::optional<SchedMetrics> metrics_;
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "aitrace/collector/collector.hpp"
 #include "aitrace/driver/options.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -30,6 +31,10 @@ struct DriverRun {
   // The targets a command adjusted (migrate -a); target_spec(targets) when empty.
   std::optional<TargetSpec> spec;
   bool follow = true;  // CMD's pid and its children join the filter
+  // In place of the interval report: called every -i (serve reads the collectors into its metric
+  // store here). An error ends the run like a failed report.
+  std::function<Status()> on_interval;
+  bool final_report = true;  // false: the run ends without a report (serve)
 };
 
 // Runs `collectors` (in report order) to the end and returns the process exit code. They stay

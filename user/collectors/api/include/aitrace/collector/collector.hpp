@@ -16,6 +16,8 @@
 // - finish: drain what is still in flight (ring buffers), close files the collector writes.
 // - render_text / render_json: one snapshot into the shared report (JSON: the collector adds
 //   its keys to one document, so several collectors give one envelope).
+// - add_metrics (serve): a cumulative snapshot into the exporter's store, as the deltas since the
+//   collector's previous add_metrics (its families declared on the first call).
 #pragma once
 
 #include "aitrace/core/hooks.hpp"
@@ -35,6 +37,7 @@
 namespace aitrace {
 
 class KernelFeatures;
+class MetricStore;
 class RunLoop;
 
 // What a collector reads from at load time.
@@ -83,6 +86,10 @@ class Collector {
   virtual std::unique_ptr<Snapshot> delta(const Snapshot& now, const Snapshot* before) const = 0;
   virtual std::string render_text(const Snapshot& s, const RenderContext& ctx) = 0;
   virtual void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& ctx) = 0;
+  // `aitrace serve`: adds what changed since the previous call (`now` is a read()) to the
+  // store's series. Only deltas go in, so counters stay monotonic (metric_store.hpp). False:
+  // this collector exports no metrics.
+  virtual bool add_metrics(const Snapshot& /*now*/, MetricStore& /*store*/) { return false; }
 
   virtual const HookSet& hooks() const = 0;
 };
@@ -127,6 +134,7 @@ class TypedCollector : public Collector {
   void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& ctx) final {
     json(doc, snapshot_value<S>(s), ctx);
   }
+  bool add_metrics(const Snapshot& now, MetricStore& store) final { return metrics(snapshot_value<S>(now), store); }
 
  protected:
   virtual Result<S> read_value() = 0;
@@ -134,6 +142,8 @@ class TypedCollector : public Collector {
   virtual S delta_value(const S& now, const S& before) const = 0;
   virtual std::string text(const S& s, const RenderContext& ctx) = 0;
   virtual void json(nlohmann::json& doc, const S& s, const RenderContext& ctx) = 0;
+  // serve (see add_metrics): false when the collector exports no metrics.
+  virtual bool metrics(const S& /*now*/, MetricStore& /*store*/) { return false; }
 };
 
 }  // namespace aitrace

@@ -1,0 +1,467 @@
+// `aitrace serve` against the real kernel and real clients: a Prometheus server (Debian's
+// prometheus package) scraping it every second, promtool's parser, curl. Counters are checked
+// against a direct scrape and across scrapes, never against a constant.
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace aitrace {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("aitrace_serve_" + std::to_string(getpid()) + "_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+// A port nothing listens on right now (the kernel's pick for port 0).
+int free_port() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    a.sin_port = 0;  // the caller's bind then fails visibly
+  close(s);
+  return ntohs(a.sin_port);
+}
+
+struct Http {
+  int code = 0;
+  std::string body;
+};
+
+Http get(const std::string& url, const std::string& accept = "") {
+  std::vector<std::string> argv = {"curl", "-sS", "-m", "5", "-w", "\n%{http_code}"};
+  if (!accept.empty()) argv.insert(argv.end(), {"-H", "Accept: " + accept});
+  argv.push_back(url);
+  auto r = test::run_command(argv, 10s);
+  Http h;
+  size_t nl = r.out.rfind('\n');
+  if (nl == std::string::npos) return h;
+  h.code = std::atoi(r.out.c_str() + nl + 1);
+  h.body = r.out.substr(0, nl);
+  return h;
+}
+
+// A background process with stderr in a file; SIGTERM and reaped when it goes out of scope.
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const std::string& err_path) : err_path_(err_path) {
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    if (posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+  }
+  ~Background() { stop(); }
+  // The exit status after SIGTERM (128+signal when it died of one).
+  int stop() {
+    if (pid_ <= 0) return status_;
+    kill(pid_, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 100 && waitpid(pid_, &st, WNOHANG) == 0; i++) std::this_thread::sleep_for(50ms);
+    if (waitpid(pid_, &st, WNOHANG) == 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &st, 0);
+    }
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    pid_ = -1;
+    return status_;
+  }
+  // False once it exited (reaped here: a zombie would still take kill(pid, 0)).
+  bool running() {
+    if (pid_ <= 0) return false;
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) != pid_) return true;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    pid_ = -1;
+    return false;
+  }
+  std::string err() const { return test::read_file(err_path_); }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string err_path_;
+};
+
+// aitrace serve on a free loopback port, waited for until /healthz answers 200 (first refresh).
+class Serve {
+ public:
+  explicit Serve(std::vector<std::string> args, const std::string& name)
+      : port_(free_port()), dir_(temp_dir(name)) {
+    std::vector<std::string> argv = {test::aitrace_binary(), "serve", "--listen", addr()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    proc_ = std::make_unique<Background>(argv, dir_ + "/serve.err");
+    for (int i = 0; i < 200; i++) {
+      if (get(url("/healthz")).code == 200) {
+        ready_ = true;
+        return;
+      }
+      if (!proc_->running()) return;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  ~Serve() { fs::remove_all(dir_); }
+  bool ready() const { return ready_; }
+  std::string addr() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string url(const std::string& path) const { return "http://" + addr() + path; }
+  std::string scrape(const std::string& accept = "") const { return get(url("/metrics"), accept).body; }
+  std::string err() const { return proc_->err(); }
+  int stop() { return proc_->stop(); }
+  int port() const { return port_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  int port_;
+  std::string dir_;
+  std::unique_ptr<Background> proc_;
+  bool ready_ = false;
+};
+
+// Every sample line of a text exposition: "name{labels}" -> value.
+std::map<std::string, double> samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t sp = line.rfind(' ');
+    out[line.substr(0, sp)] = std::atof(line.c_str() + sp + 1);
+  }
+  return out;
+}
+
+std::string runq_count(const std::string& comm) {
+  return "aitrace_sched_runqueue_wait_seconds_count{comm=\"" + comm + "\",kind=\"wakeup\"}";
+}
+
+#define SERVE_OR_SKIP()                                                                      \
+  do {                                                                                       \
+    AITRACE_REQUIRE_BPF_OR_SKIP();                                                           \
+    auto probe_ = test::run_command({test::aitrace_binary(), "serve", "--listen", "x"});     \
+    if (probe_.err.find("not in this static build") != std::string::npos)                    \
+      GTEST_SKIP() << "this aitrace is a static build without serve";                        \
+  } while (0)
+
+// Prometheus scrapes serve every second (in OpenMetrics: it asks for it first); the count it
+// stores rises with the workload and, once the workload is done, equals a direct scrape.
+TEST(ServeE2E, PrometheusScrapesAHistogramCountThatRisesAndMatchesADirectScrape) {
+  SERVE_OR_SKIP();
+  if (!fs::exists("/usr/bin/prometheus")) AITRACE_REQUIRE_ENV_OR_SKIP("prometheus is not installed (scripts/setup)");
+  Serve serve({"--by", "comm", "-i", "200ms", "--comm", "srv_steady"}, "prom");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  const int prom_port = free_port();
+  const std::string dir = serve.dir();
+  {
+    std::ofstream cfg(dir + "/prometheus.yml");
+    cfg << "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+        << "scrape_configs:\n  - job_name: aitrace\n    static_configs:\n      - targets: ['" << serve.addr()
+        << "']\n";
+  }
+  Background prom({"prometheus", "--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
+                   "--web.listen-address=127.0.0.1:" + std::to_string(prom_port), "--log.level=warn"},
+                  dir + "/prometheus.err");
+  const std::string api = "http://127.0.0.1:" + std::to_string(prom_port) + "/api/v1/query?query=";
+  // -1: no sample (yet); the query names the series by its labels.
+  auto prom_value = [&](const std::string& promql) -> double {
+    auto h = get(api + promql);
+    auto doc = nlohmann::json::parse(h.body, nullptr, false);
+    if (doc.is_discarded() || doc.value("status", "") != "success") return -1;
+    const auto& res = doc["data"]["result"];
+    if (!res.is_array() || res.empty()) return -1;
+    return std::stod(res[0]["value"][1].get<std::string>());
+  };
+  const std::string q = "aitrace_sched_runqueue_wait_seconds_count%7Bcomm%3D%22srv_steady%22%2Ckind%3D%22wakeup%22%7D";
+  auto wait_stable = [&](double above) {
+    // Until Prometheus holds what serve shows now, the workload being done (at most ~15 s).
+    for (int i = 0; i < 60; i++) {
+      const double direct = samples(serve.scrape())[runq_count("srv_steady")];
+      const double stored = prom_value(q);
+      if (stored > above && stored == direct) return stored;
+      std::this_thread::sleep_for(250ms);
+    }
+    return -1.0;
+  };
+  auto run_workload = [] {
+    auto r = test::run_command({test::workload("named_threads"), "steady", "400", "srv_steady"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  run_workload();
+  const double first = wait_stable(0);
+  ASSERT_GT(first, 0) << "Prometheus never stored the count of a direct scrape\nserve: " << serve.err()
+                      << "\nprometheus: " << test::read_file(dir + "/prometheus.err");
+  run_workload();
+  const double second = wait_stable(first);
+  ASSERT_GT(second, first) << "the stored count did not rise, or stopped matching a direct scrape";
+  // Prometheus parsed every scrape (up == 1) and negotiated OpenMetrics.
+  EXPECT_EQ(prom_value("up%7Bjob%3D%22aitrace%22%7D"), 1);
+  const Http om = get(serve.url("/metrics"), "application/openmetrics-text;version=1.0.0");
+  EXPECT_TRUE(om.body.ends_with("# EOF\n"));
+  EXPECT_EQ(serve.stop(), 0) << serve.err();
+}
+
+// promtool's parser and linter accept a scrape, hostile comm names included, and the label
+// values read back as the bytes the tasks set.
+TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
+  SERVE_OR_SKIP();
+  if (!fs::exists("/usr/bin/promtool")) AITRACE_REQUIRE_ENV_OR_SKIP("promtool is not installed (scripts/setup)");
+  Serve serve({"--by", "comm", "-i", "100ms"}, "hostile");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  const std::vector<std::string> names = {"q\"uote", "back\\slash", "new\nline", "brace}{,=", "tab\tx"};
+  std::vector<std::string> argv = {test::workload("named_threads"), "steady", "300"};
+  argv.insert(argv.end(), names.begin(), names.end());
+  auto r = test::run_command(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::this_thread::sleep_for(300ms);
+  const std::string text = serve.scrape();
+  const std::string file = serve.dir() + "/scrape.txt";
+  std::ofstream(file) << text;
+  auto check = test::run_command({"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  auto m = samples(text);
+  EXPECT_GT(m[runq_count("q\\\"uote")], 0) << text.substr(0, 2000);
+  EXPECT_GT(m[runq_count("back\\\\slash")], 0);
+  EXPECT_GT(m[runq_count("new\\nline")], 0);
+  EXPECT_GT(m[runq_count("brace}{,=")], 0);
+  EXPECT_GT(m[runq_count("tab\\\\x09x")], 0);
+  // No line of the scrape is anything but a comment or one sample.
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) EXPECT_TRUE(line.starts_with("# ") || line.starts_with("aitrace_")) << line;
+}
+
+// Threads that exit and are replaced (each a new task, its state dropped in the kernel): no
+// counter or bucket of any series ever goes down between scrapes.
+TEST(ServeE2E, CountersStayMonotonicAcrossThreadsThatExitAndAreReplaced) {
+  SERVE_OR_SKIP();
+  Serve serve({"--by", "comm", "-i", "100ms"}, "monotonic");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  Background churn({test::workload("named_threads"), "churn", "2500", "srv_churn"}, serve.dir() + "/churn.err");
+  std::map<std::string, double> last;
+  size_t checked = 0, scrapes = 0;
+  while (churn.running() && scrapes < 40) {
+    auto now = samples(serve.scrape());
+    scrapes++;
+    for (const auto& [k, v] : now) {
+      if (!(k.find("_total") != std::string::npos || k.find("_count{") != std::string::npos ||
+            k.find("_bucket{") != std::string::npos))
+        continue;
+      auto it = last.find(k);
+      if (it != last.end()) {
+        EXPECT_GE(v, it->second) << k << " went backwards";
+        checked++;
+      }
+    }
+    for (const auto& [k, v] : now) last[k] = v;
+    std::this_thread::sleep_for(150ms);
+  }
+  churn.stop();
+  auto final_samples = samples(serve.scrape());
+  EXPECT_GT(scrapes, 5u);
+  EXPECT_GT(checked, 100u);
+  EXPECT_GT(final_samples["aitrace_sched_switches_total{comm=\"srv_churn\"}"], 100) << "the churning threads ran";
+}
+
+// Many short-lived processes with --by process: the exported groups stay at the cap, the rest
+// fold into other, and every fold is counted.
+TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
+  SERVE_OR_SKIP();
+  constexpr int kCap = 50, kProcesses = 3000;
+  Serve serve({"--by", "process", "--max-groups", std::to_string(kCap), "-i", "200ms"}, "cap");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::run_command(
+      {"/bin/sh", "-c", "i=0; while [ $i -lt " + std::to_string(kProcesses) + " ]; do /bin/true; i=$((i+1)); done"},
+      120s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::cerr << kProcesses << " processes in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
+  std::this_thread::sleep_for(500ms);
+  const std::string text = serve.scrape();
+  auto m = samples(text);
+  std::set<std::string> pids;
+  for (const auto& [k, v] : m)
+    if (k.starts_with("aitrace_sched_switches_total{pid=\"")) pids.insert(k.substr(0, k.find(',')));
+  EXPECT_LE(pids.size(), static_cast<size_t>(kCap) + 1);
+  EXPECT_EQ(pids.count("aitrace_sched_switches_total{pid=\"other\""), 1u);
+  EXPECT_EQ(m["aitrace_serve_groups"], kCap);
+  EXPECT_GE(m["aitrace_serve_folded_groups_total"], kProcesses - kCap);
+  EXPECT_LT(text.size(), 2u << 20) << "the scrape grew with the processes";
+}
+
+long long vmstat(const std::string& key) {
+  std::istringstream in(test::read_file("/proc/vmstat"));
+  std::string k;
+  long long v;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return -1;
+}
+
+// Page migrations by reason: the succeeded pages serve counts over a compaction run equal the
+// kernel's own pgmigrate_success delta. Background migrations (kcompactd) can fall between the
+// two reads on one attempt, so within five attempts one must move pages and match exactly.
+TEST(ServeE2E, MigratedPagesByReasonEqualTheVmstatDelta) {
+  SERVE_OR_SKIP();
+  Serve serve({"-i", "100ms"}, "migrate");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  auto served_pages = [&] {
+    std::this_thread::sleep_for(300ms);  // every migration so far is in a refresh
+    double total = 0;
+    for (const auto& [k, v] : samples(serve.scrape()))
+      if (k.starts_with("aitrace_migrate_pages_total{") && k.find("result=\"succeeded\"") != std::string::npos)
+        total += v;
+    return static_cast<long long>(total);
+  };
+  bool exact = false;
+  std::string log;
+  for (int attempt = 0; attempt < 5 && !exact; attempt++) {
+    const long long s0 = served_pages(), v0 = vmstat("pgmigrate_success");
+    auto r = test::run_command({test::workload("migrate_fragment"), "--mb", "32", "--drop-caches-if-stuck"}, 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const long long v1 = vmstat("pgmigrate_success"), s1 = served_pages();
+    log += "attempt " + std::to_string(attempt) + ": served " + std::to_string(s1 - s0) + ", vmstat " +
+           std::to_string(v1 - v0) + "\n";
+    exact = v1 > v0 && s1 - s0 == v1 - v0;
+  }
+  EXPECT_TRUE(exact) << log;
+  const std::string text = serve.scrape();
+  EXPECT_NE(text.find("aitrace_migrate_pages_total{reason=\"compaction\",result=\"succeeded\"}"), std::string::npos)
+      << log;
+  EXPECT_NE(text.find("aitrace_migrate_call_duration_seconds_count{reason=\"compaction\"}"), std::string::npos);
+}
+
+// Clients that connect and stall (half a request, never finished; more of them than the HTTP
+// thread pool has threads) hold HTTP threads, never the run loop: refreshes go on at -i.
+TEST(ServeE2E, StalledClientsDoNotStallCollection) {
+  SERVE_OR_SKIP();
+  Serve serve({"-i", "100ms"}, "stall");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  const double before = samples(serve.scrape())["aitrace_serve_refreshes_total"];
+  std::vector<int> stalled;
+  for (int i = 0; i < 32; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(serve.port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    const char partial[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_GT(write(s, partial, sizeof(partial) - 1), 0);
+    stalled.push_back(s);
+  }
+  std::this_thread::sleep_for(2s);
+  for (int s : stalled) close(s);
+  // Scrapes may have queued behind the stalled connections; once they are gone, the count shows
+  // the refreshes made meanwhile.
+  const double after = samples(serve.scrape())["aitrace_serve_refreshes_total"];
+  EXPECT_GE(after - before, 12) << "refreshes stalled while clients held connections";
+}
+
+TEST(ServeE2E, ASecondServeOnTheSamePortFailsCleanly) {
+  SERVE_OR_SKIP();
+  Serve first({}, "second");
+  ASSERT_TRUE(first.ready()) << first.err();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::run_command({test::aitrace_binary(), "serve", "--listen", first.addr()}, 20s);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "aitrace: cannot listen on " + first.addr() + ": the port is in use (another aitrace serve?)\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "it loaded BPF before binding";
+  EXPECT_EQ(get(first.url("/healthz")).code, 200) << "the first serve was disturbed";
+}
+
+// Bad --listen values fail before anything is loaded, with one line and the usage exit code.
+TEST(ServeE2E, BadListenAddressesGiveOneLineAndNonZeroExit) {
+  SERVE_OR_SKIP();
+  for (const char* bad : {"1.2.3:9477", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "::1:9477", "host:9477"}) {
+    auto r = test::run_command({test::aitrace_binary(), "serve", "--listen", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_TRUE(r.err.starts_with("aitrace: invalid --listen")) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // 192.0.2.1 (TEST-NET-1) is on no interface of a test host.
+  auto r = test::run_command({test::aitrace_binary(), "serve", "--listen", "192.0.2.1:9477"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "aitrace: cannot listen on 192.0.2.1:9477: not an address of this host\n");
+}
+
+// What deploy/systemd/aitrace.service grants: a user that is not root, with CAP_BPF and
+// CAP_PERFMON only (ambient, bounding set cleared of the rest).
+TEST(ServeE2E, ServesAsAnUnprivilegedUserWithOnlyCapBpfAndCapPerfmon) {
+  SERVE_OR_SKIP();
+  if (!fs::exists("/usr/bin/setpriv")) AITRACE_REQUIRE_ENV_OR_SKIP("setpriv is not installed (util-linux)");
+  const std::string dir = temp_dir("caps");
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const std::string bin = dir + "/aitrace";
+  fs::copy_file(test::aitrace_binary(), bin);
+  const int port = free_port();
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  Background serve({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+bpf,+perfmon",
+                    "--ambient-caps=-all,+bpf,+perfmon", "--bounding-set=-all,+bpf,+perfmon", bin, "serve", "--listen",
+                    addr, "-i", "100ms"},
+                   dir + "/serve.err");
+  double switches = 0;
+  for (int i = 0; i < 100 && switches == 0; i++) {
+    std::this_thread::sleep_for(100ms);
+    for (const auto& [k, v] : samples(get("http://" + addr + "/metrics").body))
+      if (k.starts_with("aitrace_sched_switches_total")) switches += v;
+  }
+  EXPECT_GT(switches, 0) << test::read_file(dir + "/serve.err");
+  EXPECT_EQ(serve.stop(), 0) << test::read_file(dir + "/serve.err");
+  fs::remove_all(dir);
+}
+
+// A port below net.ipv4.ip_unprivileged_port_start without CAP_NET_BIND_SERVICE.
+TEST(ServeE2E, APrivilegedPortWithoutTheCapabilityIsRefused) {
+  SERVE_OR_SKIP();
+  const int start = std::atoi(test::read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start").c_str());
+  if (start <= 80) GTEST_SKIP() << "ip_unprivileged_port_start is " << start << ": port 80 needs no capability here";
+  if (!fs::exists("/usr/bin/setpriv")) AITRACE_REQUIRE_ENV_OR_SKIP("setpriv is not installed (util-linux)");
+  auto r = test::run_command({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                              test::aitrace_binary(), "serve", "--listen", "127.0.0.1:80"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_EQ(r.err, "aitrace: cannot listen on 127.0.0.1:80: ports below 1024 need CAP_NET_BIND_SERVICE\n");
+}
+
+}  // namespace
+}  // namespace aitrace
