@@ -306,7 +306,7 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 		return 0;
 	if (!mark)
 		return 0;
-	gid = group_by == AITRACE_SCHED_BY_THREAD ? tid : tgid;
+	gid = group_by == AITRACE_SCHED_BY_THREAD ? thread_group_id(p, tid) : process_group_id(p, tgid);
 	g = group_by_id(gid);
 	if (g)
 		g->flags |= AITRACE_SCHED_GROUP_EXITED;
@@ -323,9 +323,9 @@ static __always_inline int handle_rename(__u64 *ctx, bool btf)
 	__u64 gid;
 
 	if (group_by == AITRACE_SCHED_BY_THREAD)
-		gid = tid;
+		gid = thread_group_id(p, tid);
 	else if (group_by == AITRACE_SCHED_BY_PROCESS && tid == tgid)
-		gid = tgid;
+		gid = process_group_id(p, tgid);
 	else
 		return 0;
 	g = group_by_id(gid);

@@ -52,7 +52,8 @@ struct SchedCounters {
 };
 
 struct SchedGroup {
-  uint64_t id = 0;  // tid, tgid, cgroup id, comm hash, 0; AITRACE_SCHED_GROUP_OTHER for `other`
+  // tid or tgid (low 32 bits) with its start time, cgroup id, comm hash, 0; AITRACE_SCHED_GROUP_OTHER for `other`
+  uint64_t id = 0;
   uint32_t slot = 0;
   bool other = false;
   bool exited = false;
