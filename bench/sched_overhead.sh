@@ -68,6 +68,8 @@ start_tracer() {
   local i ids want
   case $1 in
     aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=7 ;;
+    # The run queue's clock instead of a clock read (schedstat's view): what the wall clock costs.
+    aitrace-rq) "$aitrace" sched --clock rq -o "$work/aitrace-rq.txt" >/dev/null 2>"$work/aitrace-rq.err" & want=7 ;;
     # --eevdf adds the EEVDF trace's 4 programs and its ring-buffer records.
     aitrace-eevdf) "$aitrace" sched --eevdf -o "$work/eevdf.txt" >/dev/null 2>"$work/eevdf.err" & want=11 ;;
     bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & want=2 ;;
@@ -110,11 +112,11 @@ measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"
 echo "machine: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "workload: taskset -c $cpu perf bench sched pipe -l $loops; $rounds rounds, tracers back to back"
 printf '%-6s %-13s %12s %16s %14s %12s\n' round tracer ops/s bpf_ns/switch bpf_ns/run switches
-# The two tracers swap places every round, so drift on a shared machine hits both alike.
+# The tracers swap places every round, so drift on a shared machine hits both alike.
 results=$work/results
 for r in $(seq "$rounds"); do
-  order="none bpftrace aitrace aitrace-eevdf"
-  (( r % 2 == 0 )) && order="none aitrace-eevdf aitrace bpftrace"
+  order="none bpftrace aitrace aitrace-rq aitrace-eevdf"
+  (( r % 2 == 0 )) && order="none aitrace-eevdf aitrace-rq aitrace bpftrace"
   for name in $order; do
     read -r ops ns run sw <<<"$(measure "$name")"
     printf '%-6s %-13s %12s %16s %14s %12s\n' "$r" "$name" "$ops" "$ns" "$run" "$sw"
@@ -127,7 +129,7 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 med = lambda name, i: statistics.median(float(r[i]) for r in rows if r[0] == name)
 base = med("none", 1)
-for name in ("none", "bpftrace", "aitrace", "aitrace-eevdf"):
+for name in ("none", "bpftrace", "aitrace", "aitrace-rq", "aitrace-eevdf"):
     ops, ns, run = med(name, 1), med(name, 2), med(name, 3)
     print(f"  {name:13} {ops:12.0f} ops/s  slowdown {100 * (1 - ops / base):5.1f}%  {ns:7.1f} BPF ns/switch  {run:6.1f} ns/run")
 PY

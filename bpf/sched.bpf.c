@@ -24,13 +24,17 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile bool switch_has_prev_state = true;
 
 /*
- * Timestamps: the run queue's clock (rq->clock, the clock schedstat's run_delay uses) by
- * default, bpf_ktime_get_ns() with --clock ktime. The kernel updates the rq clock under the rq
- * lock just before each of these tracepoints (start of __schedule, wakeup path), so reading it
- * costs a few loads instead of a clock read (~70 ns in some VMs), and both ends of every
- * interval are stamped where the kernel's own accounting stamps them.
+ * Timestamps (docs/sched.md, "Clocks"): bpf_ktime_get_ns() at every hook by default, the wall
+ * time runqlat, bpftrace and perf sched measure. --clock rq reads the run queue's clock instead
+ * (rq->clock, the clock of schedstat's run_delay): a few loads, but stale after a preempting
+ * wakeup, and nothing at sched_switch says so. wakeup_preempt() asks the next __schedule() to
+ * skip its clock update (rq_clock_skip_update), and __schedule() resets clock_update_flags to
+ * RQCF_UPDATED before the tracepoint fires, so the switch sees "updated" either way; and any
+ * update_rq_clock() between the request and the switch (another wakeup onto that rq, the tick)
+ * moves the clock part of the way. So neither the flags nor a moved clock tell a fresh reading
+ * from a stale one at the switch, and the rq clock is kept only as schedstat's lower bound.
  */
-const volatile bool use_rq_clock = true;
+const volatile bool use_rq_clock = false;
 
 /* Counted drops, shown in every output. */
 __u64 task_state_missing = 0;
@@ -57,7 +61,7 @@ struct {
 	__type(value, struct aitrace_sched_task_state);
 } task_states_by_tid SEC(".maps");
 
-/* Userspace sets use_rq_clock only where the run queue can be reached (compat.bpf.h). */
+/* Userspace sets use_rq_clock (--clock rq) only where the run queue can be reached (compat.bpf.h). */
 static __always_inline bool rq_clock_mode(void)
 {
 	return use_rq_clock && aitrace_task_has_cfs_rq();
@@ -143,16 +147,15 @@ static __always_inline void apply_step(struct aitrace_sched_task_state *st, stru
 	st->ts = s->ts;
 }
 
-static __always_inline void on_switch_out(struct task_struct *prev, bool preempt, __u32 state, __u64 now, bool btf)
+static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, bool preempt, __u32 state, __u64 now,
+					  bool btf)
 {
-	__u32 tid = AITRACE_READ(btf, prev, pid), slot;
 	struct aitrace_sched_switch_out in = { .now = now, .prev_state = state, .preempt = preempt };
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	struct aitrace_sched_step s;
+	__u32 slot;
 
-	if (!measured(prev, tid))
-		return;
 	st = task_state_get(prev, tid, btf);
 	if (!st)
 		return;
@@ -173,16 +176,14 @@ static __always_inline void on_switch_out(struct task_struct *prev, bool preempt
 		bpf_map_delete_elem(&task_states_by_tid, &tid);
 }
 
-static __always_inline void on_switch_in(struct task_struct *next, __u64 now, bool btf)
+static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __u64 now, bool btf)
 {
-	__u32 tid = AITRACE_READ(btf, next, pid), slot;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	struct aitrace_sched_step s;
 	__u64 queued = 0;
+	__u32 slot;
 
-	if (!measured(next, tid))
-		return;
 	st = task_state_get(next, tid, btf);
 	if (!st)
 		return;
@@ -199,16 +200,24 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 	bool preempt = ctx[0];
 	struct task_struct *prev = AITRACE_ARG(ctx, 1, struct task_struct *);
 	struct task_struct *next = AITRACE_ARG(ctx, 2, struct task_struct *);
-	__u64 now = task_clock(prev, btf);
-	__u32 state;
+	__u32 prev_tid = AITRACE_READ(btf, prev, pid), next_tid = AITRACE_READ(btf, next, pid), state;
+	bool out = measured(prev, prev_tid), in = measured(next, next_tid);
+	__u64 now;
 
-	/* The 4th argument is only read where it exists: the verifier prunes the other branch. */
-	if (switch_has_prev_state)
-		state = (__u32)ctx[3];
-	else
-		state = aitrace_task_state(prev);
-	on_switch_out(prev, preempt, state, now, btf);
-	on_switch_in(next, now, btf);
+	/* The clock is read once per switch, and not at all for the switches of untraced tasks. */
+	if (!out && !in)
+		return 0;
+	now = task_clock(prev, btf);
+	if (out) {
+		/* The 4th argument is only read where it exists: the verifier prunes the other branch. */
+		if (switch_has_prev_state)
+			state = (__u32)ctx[3];
+		else
+			state = aitrace_task_state(prev);
+		on_switch_out(prev, prev_tid, preempt, state, now, btf);
+	}
+	if (in)
+		on_switch_in(next, next_tid, now, btf);
 	return 0;
 }
 
@@ -297,7 +306,7 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 		return 0;
 	if (!mark)
 		return 0;
-	gid = group_by == AITRACE_SCHED_BY_THREAD ? tid : tgid;
+	gid = group_by == AITRACE_SCHED_BY_THREAD ? thread_group_id(p, tid) : process_group_id(p, tgid);
 	g = group_by_id(gid);
 	if (g)
 		g->flags |= AITRACE_SCHED_GROUP_EXITED;
@@ -314,9 +323,9 @@ static __always_inline int handle_rename(__u64 *ctx, bool btf)
 	__u64 gid;
 
 	if (group_by == AITRACE_SCHED_BY_THREAD)
-		gid = tid;
+		gid = thread_group_id(p, tid);
 	else if (group_by == AITRACE_SCHED_BY_PROCESS && tid == tgid)
-		gid = tgid;
+		gid = process_group_id(p, tgid);
 	else
 		return 0;
 	g = group_by_id(gid);

@@ -65,15 +65,38 @@ static __always_inline __u64 comm_hash(const char *comm)
 	return h;
 }
 
+/*
+ * A thread's or process's group id: the id in the low 32 bits, the task's start time (ns since
+ * boot, monotonic) in units of 1024 ns above it. A pid is reused as soon as its task is reaped
+ * (a fork storm wraps the pid space in seconds), and a reused id must start a new group, not
+ * join the dead one's and inherit its name and exited flag. Two tasks with one id share a group
+ * only if they started a multiple of 2^42 ns (73 minutes) apart to within a microsecond.
+ */
+static __always_inline __u64 task_group_id(__u32 id, __u64 start_ns)
+{
+	return ((start_ns >> 10) << 32) | id;
+}
+
+/* The process's start time is its leader's: exec by another thread copies it (de_thread). */
+static __always_inline __u64 thread_group_id(struct task_struct *p, __u32 tid)
+{
+	return task_group_id(tid, BPF_CORE_READ(p, start_time));
+}
+
+static __always_inline __u64 process_group_id(struct task_struct *p, __u32 tgid)
+{
+	return task_group_id(tgid, BPF_CORE_READ(p, group_leader, start_time));
+}
+
 static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid)
 {
 	char comm[AITRACE_COMM_LEN];
 
 	switch (group_by) {
 	case AITRACE_SCHED_BY_THREAD:
-		return tid;
+		return thread_group_id(p, tid);
 	case AITRACE_SCHED_BY_PROCESS:
-		return tgid;
+		return process_group_id(p, tgid);
 	case AITRACE_SCHED_BY_CGROUP:
 		return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
 	case AITRACE_SCHED_BY_COMM:

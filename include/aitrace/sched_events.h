@@ -57,7 +57,7 @@ AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_metric_stats) == 32, "metric s
 struct aitrace_sched_group {
 	__u32 pid;     /* tgid of the task that created the group */
 	__u32 tid;     /* its tid */
-	__u64 id;      /* group id: tid, tgid, cgroup id, comm hash or 0 (0 also: unused slot) */
+	__u64 id;      /* group id: tid or tgid with its start time, cgroup id, comm hash or 0 (0 also: unused slot) */
 	char comm[AITRACE_COMM_LEN];
 	__u64 switches;    /* switch-ins (dense slots: only those without a run-queue sample) */
 	__u64 involuntary; /* switch-outs while runnable (preemptions) */

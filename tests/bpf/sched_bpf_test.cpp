@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,7 +93,28 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
     if (!g.other && g.tid == tid) mine = &g;
   }
   ASSERT_NE(mine, nullptr);
-  EXPECT_EQ(mine->id, tid);
+  // The group id is the tid (low 32 bits) with the thread's start time (task_struct.start_time,
+  // monotonic) in 1024 ns units above it, wrapping every 2^42 ns. /proc has the start time on the
+  // boot-time clock in clock ticks (field 22 of stat): moved to the monotonic clock, it agrees to
+  // the tick.
+  EXPECT_EQ(mine->id & 0xffffffffu, tid);
+  {
+    std::string stat = test::read_file("/proc/thread-self/stat");
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // fields 3.. after the comm
+    std::string field;
+    for (int i = 3; i <= 22 && rest >> field; i++) {
+    }
+    const uint64_t tick_ns = 1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+    timespec mono{}, boot{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+    const uint64_t start_mono = std::stoull(field) * tick_ns - static_cast<uint64_t>(ns(boot) - ns(mono));
+    const auto units = static_cast<int32_t>(static_cast<uint32_t>(mine->id >> 32) -
+                                            static_cast<uint32_t>(start_mono >> 10));
+    EXPECT_LE(std::abs(static_cast<int64_t>(units)) << 10, static_cast<int64_t>(2 * tick_ns))
+        << "group id " << mine->id << ", /proc start " << field << " ticks";
+  }
   EXPECT_EQ(mine->pid, static_cast<uint32_t>(getpid()));
   // Each nap normally sleeps once, but not always: a nap whose timer fires before the thread
   // reaches schedule() never sleeps (seen right after a build). The kernel's own count of real
@@ -281,7 +304,7 @@ TEST(SchedBpfConfig, EveryGroupingAndClockPassesTheVerifier) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   for (SchedGroupBy by :
        {SchedGroupBy::thread, SchedGroupBy::process, SchedGroupBy::cgroup, SchedGroupBy::comm, SchedGroupBy::none}) {
-    for (SchedClock clock : {SchedClock::automatic, SchedClock::ktime}) {
+    for (SchedClock clock : {SchedClock::wall, SchedClock::rq}) {
       SchedConfig cfg;
       cfg.group_by = by;
       cfg.clock = clock;
@@ -291,11 +314,15 @@ TEST(SchedBpfConfig, EveryGroupingAndClockPassesTheVerifier) {
       cfg.targets.cfg.by_tgid = 1;
       cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
       auto c = SchedCollector::open(cfg, test::features());
+      // The rq clock is reached through se.cfs_rq (CONFIG_FAIR_GROUP_SCHED): refused without it.
+      if (clock == SchedClock::rq && !task_has_group_cfs_rq()) {
+        EXPECT_FALSE(c.ok());
+        continue;
+      }
       ASSERT_TRUE(c.ok()) << c.error().message;
       auto st = c->load();
       EXPECT_TRUE(st.ok()) << sched_group_by_name(by) << ": " << st.error().message;
-      // The rq clock is reached through se.cfs_rq (CONFIG_FAIR_GROUP_SCHED); ktime elsewhere.
-      EXPECT_EQ(c->uses_rq_clock(), clock != SchedClock::ktime && task_has_group_cfs_rq());
+      EXPECT_EQ(c->uses_rq_clock(), clock == SchedClock::rq);
     }
   }
 }

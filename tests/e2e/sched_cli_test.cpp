@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -220,6 +221,38 @@ TEST(SchedCli, CommandExitCodeAndChildrenAreFollowed) {
   EXPECT_TRUE(comms.count("sched_truth")) << last.substr(0, 600);
   EXPECT_TRUE(comms.count("sh")) << last.substr(0, 600);
   EXPECT_EQ(comms.size(), 2u) << "only the command and its children";
+}
+
+// A reused pid is another process: alpha exits, beta gets its pid (ns_last_pid), and --by
+// process / --by thread report them as two groups, each under its own name, only alpha exited
+// before beta. Keyed by the id alone, beta's events joined alpha's group and renamed it.
+TEST(SchedCli, ReusedPidIsANewGroup) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  if (access("/proc/sys/kernel/ns_last_pid", W_OK) != 0)
+    AITRACE_REQUIRE_ENV_OR_SKIP("/proc/sys/kernel/ns_last_pid is not writable (needs root in the initial pid namespace)");
+  for (const char* by : {"process", "thread"}) {
+    SCOPED_TRACE(by);
+    auto r = aitrace_sched({"--by", by, "--json", "--", test::workload("pid_reuse")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')), nullptr, false);
+    ASSERT_TRUE(first.is_object()) << r.out;
+    ASSERT_EQ(first["reused"], true) << "every try lost the pid to another fork";
+    const int pid = first["pid"].get<int>();
+    auto doc = last_sched_doc(r.out);
+    ASSERT_TRUE(doc.is_object()) << r.out;
+    std::map<std::string, nlohmann::json> by_name;
+    for (const auto& g : doc["groups"])
+      if (g["pid"].get<int>() == pid) by_name[g["comm"].get<std::string>()] = g;
+    ASSERT_EQ(by_name.size(), 2u) << doc["groups"].dump().substr(0, 1200);
+    ASSERT_TRUE(by_name.count("alpha") && by_name.count("beta")) << doc["groups"].dump().substr(0, 1200);
+    // Every nap ends in a switch-in: alpha's 3 and beta's 12 stay in their own groups.
+    uint64_t alpha = by_name["alpha"]["counters"]["switches"], beta = by_name["beta"]["counters"]["switches"];
+    EXPECT_GE(alpha, 3u);
+    EXPECT_GE(beta, 12u);
+    EXPECT_LT(alpha, beta);
+    EXPECT_EQ(by_name["alpha"]["exited"], true);
+    EXPECT_EQ(by_name["beta"]["exited"], true);  // it exited too, before the report
+  }
 }
 
 TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {

@@ -3,6 +3,11 @@
 // run-queue latency and switch-ins of that thread must agree with it (docs/sched.md explains
 // the remaining difference: the rq clock is read at the start of __schedule, the tracepoint
 // fires later, and the thread's last switches after its read).
+//
+// schedstat stamps run-queue wait with the run queue's clock, which the kernel leaves stale after
+// a preempting wakeup: it is a lower bound on the real wait, not the truth. `--clock rq` reads the
+// same clock at the same points, so these tests hold schedstat's view to schedstat; the default
+// wall clock is held to a wall-clock reference in sched_reference_test.cpp.
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -115,25 +120,26 @@ void check_against_schedstat(const std::string& mode, const char* hook, const st
 
 class SchedTruth : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(SchedTruth, RunQueueWaitAndSwitchesMatchSchedstat) {
+TEST_P(SchedTruth, RqClockRunQueueWaitAndSwitchesMatchSchedstat) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  check_against_schedstat(GetParam(), nullptr);
+  check_against_schedstat(GetParam(), nullptr, {"--clock", "rq"});
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, SchedTruth, ::testing::Values("hogs", "pingpong", "pingpong_hog"),
                          [](const ::testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
 
-// bpf_ktime_get_ns() at the tracepoints instead of the run queue's clock: stamped a little after
-// the kernel's own stamps at both ends; the bounds still hold.
-TEST(SchedTruthKtime, PingPongMatchesSchedstat) {
+// The default wall clock, bpf_ktime_get_ns() at the tracepoints: stamped a little after the
+// kernel's own stamps at both ends, and it also sees the wait schedstat misses after a woken peer
+// preempts the waker, a few hundred ns each in a ping-pong, so schedstat's bounds still hold.
+TEST(SchedTruthWall, PingPongMatchesSchedstat) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  check_against_schedstat("pingpong", nullptr, {"--clock", "ktime"});
+  check_against_schedstat("pingpong", nullptr);
 }
 
 // The raw_tp twins keep per-task state in a tid-keyed map instead of task storage.
-TEST(SchedTruthRawTp, PingPongWithHogMatchesSchedstat) {
+TEST(SchedTruthRawTp, RqClockPingPongWithHogMatchesSchedstat) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  check_against_schedstat("pingpong_hog", "raw_tp");
+  check_against_schedstat("pingpong_hog", "raw_tp", {"--clock", "rq"});
 }
 
 }  // namespace

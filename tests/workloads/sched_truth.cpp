@@ -5,6 +5,8 @@
 //         pingpong      two threads bouncing a byte over pipes on one CPU (wakeups: runq_wakeup)
 //         pingpong_hog  the ping-pong with a hog on the same CPU (both kinds of wait)
 //         sleeper       one thread that sleeps in short naps (offcpu_sleep), for filter tests
+//         naps          four threads that sleep 500 us at a time: beside `hogs` of another
+//                       process on the same CPU, most of their wakeups preempt a hog
 //         badname       the sleeper, named with terminal control bytes (escaping tests)
 //
 // Everything is pinned to one CPU (default: the highest allowed) before any worker starts, so
@@ -86,6 +88,12 @@ void sleeper(Clock::time_point end, bool bad_name) {
   report("sleeper");
 }
 
+void napper(Clock::time_point end) {
+  start_together();
+  while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::microseconds(500));
+  report("napper");
+}
+
 // The pinger decides when to stop and tells the ponger with 'q'.
 void pinger(int wr, int rd, Clock::time_point end) {
   start_together();
@@ -128,7 +136,7 @@ int pin_to_one_cpu(int wanted) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s hogs|pingpong|pingpong_hog|sleeper|badname [DURATION_MS] [CPU]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s hogs|pingpong|pingpong_hog|sleeper|naps|badname [DURATION_MS] [CPU]\n", argv[0]);
     return 2;
   }
   std::string mode = argv[1];
@@ -152,6 +160,9 @@ int main(int argc, char** argv) {
     threads.emplace_back(pinger, ab[1], ba[0], end);
     threads.emplace_back(ponger, ba[1], ab[0]);
     if (workers == 3) threads.emplace_back(hog, end);
+  } else if (mode == "naps") {
+    workers = 4;
+    for (int i = 0; i < workers; i++) threads.emplace_back(napper, end);
   } else if (mode == "sleeper" || mode == "badname") {
     workers = 1;
     threads.emplace_back(sleeper, end, mode == "badname");

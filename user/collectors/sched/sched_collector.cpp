@@ -140,9 +140,8 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   if (cfg.clock == SchedClock::rq && !rq_reachable)
     return make_error(ErrorKind::unsupported,
                       "--clock rq needs sched_entity.cfs_rq (CONFIG_FAIR_GROUP_SCHED), which this kernel lacks; "
-                      "use --clock ktime");
-  if (!rq_reachable) debug("sched: no sched_entity.cfs_rq in this kernel: timestamps from ktime");
-  s->rodata->use_rq_clock = cfg.clock != SchedClock::ktime && rq_reachable;
+                      "use --clock wall");
+  s->rodata->use_rq_clock = cfg.clock == SchedClock::rq;
   const uint32_t slots = cfg.max_groups + 1;  // + `other`
   const uint32_t dense = std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
   s->rodata->max_slots = slots;

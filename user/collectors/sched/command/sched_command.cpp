@@ -16,7 +16,7 @@ struct SchedOptions {
   std::string by = "process";
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
   size_t top = 10;
-  std::string clock = "auto";
+  std::string clock = "wall";
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;
   uint32_t max_hist_entries = 0;
   EevdfCliOptions eevdf;  // --eevdf / --trace FILE: the EEVDF trace collector joins the run
@@ -30,8 +30,9 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
     return make_error(ErrorKind::usage, "invalid --by '{}': expected thread, process, cgroup, comm or none", o.by);
   if (o.max_groups == 0 || o.max_groups > kSchedMaxGroupsLimit)
     return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
-  if (o.clock != "auto" && o.clock != "rq" && o.clock != "ktime")
-    return make_error(ErrorKind::usage, "invalid --clock '{}': expected rq or ktime", o.clock);
+  // `ktime` is the wall clock's earlier name (bpf_ktime_get_ns()), kept for existing scripts.
+  if (o.clock != "wall" && o.clock != "ktime" && o.clock != "rq")
+    return make_error(ErrorKind::usage, "invalid --clock '{}': expected wall or rq", o.clock);
   auto trace_opts = sched_trace_options(o.eevdf);
   if (!trace_opts) return trace_opts.error();
 
@@ -40,7 +41,7 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
   cfg.sched.max_groups = o.max_groups;
   cfg.sched.dense_groups = o.dense_groups;
   cfg.sched.max_hist_entries = o.max_hist_entries;
-  cfg.sched.clock = o.clock == "rq" ? SchedClock::rq : o.clock == "ktime" ? SchedClock::ktime : SchedClock::automatic;
+  cfg.sched.clock = o.clock == "rq" ? SchedClock::rq : SchedClock::wall;
   cfg.top = o.top;
   std::vector<std::unique_ptr<Collector>> cs;
   cs.push_back(make_sched_tracer(cfg));
@@ -61,7 +62,8 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   cmd->add_option("--dense-groups", opts->dense_groups, "Groups with array histograms")->group("");
   cmd->add_option("--max-hist-entries", opts->max_hist_entries, "Sparse histogram map capacity")->group("");
   cmd->add_option("--clock", opts->clock,
-                  "Timestamps: rq (default: the run queue's clock, as schedstat) or ktime (read at each tracepoint)");
+                  "Timestamps: wall (default: read at each tracepoint, as runqlat and bpftrace) or rq (the run "
+                  "queue's clock, schedstat's view: a lower bound on run-queue wait)");
   add_eevdf_options(cmd, opts->eevdf);
   cmd->callback([opts, cmd, exit_code = ctx.exit_code] {
     opts->by_given = cmd->count("--by") > 0;

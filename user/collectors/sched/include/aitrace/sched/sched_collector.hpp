@@ -30,16 +30,17 @@ const char* sched_group_by_name(SchedGroupBy g);
 inline constexpr std::array<const char*, AITRACE_SCHED_METRICS> kSchedMetricNames = {
     "runq_wakeup", "runq_preempt", "oncpu", "offcpu_sleep", "offcpu_block"};
 
-// Which clock stamps transitions: the run queue's (what schedstat uses; the default) or
-// bpf_ktime_get_ns() read at the tracepoint.
-enum class SchedClock { automatic, rq, ktime };
+// Which clock stamps transitions: bpf_ktime_get_ns() read at each tracepoint (wall time, as
+// runqlat and bpftrace measure it; the default), or the run queue's clock (schedstat's view: a
+// lower bound on run-queue wait, stale after preempting wakeups; docs/sched.md, "Clocks").
+enum class SchedClock { wall, rq };
 
 // A million groups is far beyond any host's thread count and keeps the maps allocatable.
 inline constexpr uint32_t kSchedMaxGroupsLimit = 1u << 20;
 
 struct SchedConfig {
   SchedGroupBy group_by = SchedGroupBy::process;
-  SchedClock clock = SchedClock::automatic;
+  SchedClock clock = SchedClock::wall;
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;      // 1..kSchedMaxGroupsLimit
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
   uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
@@ -51,7 +52,8 @@ struct SchedCounters {
 };
 
 struct SchedGroup {
-  uint64_t id = 0;  // tid, tgid, cgroup id, comm hash, 0; AITRACE_SCHED_GROUP_OTHER for `other`
+  // tid or tgid (low 32 bits) with its start time, cgroup id, comm hash, 0; AITRACE_SCHED_GROUP_OTHER for `other`
+  uint64_t id = 0;
   uint32_t slot = 0;
   bool other = false;
   bool exited = false;
