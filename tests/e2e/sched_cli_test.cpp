@@ -198,8 +198,31 @@ TEST(SchedCli, BadInputIsOneLineAndNonZero) {
 
 TEST(SchedCli, ProcessExitingMidRunIsReported) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  Background target({test::workload("sched_truth"), "sleeper", "300"});
-  auto doc = json_of(aitrace_sched({"-p", std::to_string(target.pid()), "--by", "process", "-d", "1200ms", "--json"}));
+  // The target's 300 ms of naps start only once aitrace says it is tracing. Started together
+  // with aitrace, the target could exit before a slow start-up (ASAN, a loaded host) attached,
+  // and the run then saw no group at all.
+  const std::string base = "/tmp/aitrace_exiting_" + std::to_string(getpid());
+  const std::string go = base + ".go", out = base + ".json", err = base + ".err";
+  Background target({"/bin/sh", "-c",
+                     "while [ ! -e '" + go + "' ]; do sleep 0.01; done; exec '" + test::workload("sched_truth") +
+                         "' sleeper 300"});
+  Background tracer({"/bin/sh", "-c",
+                     "exec '" + test::aitrace_binary() + "' sched -p " + std::to_string(target.pid()) +
+                         " --by process -d 1200ms --json -o '" + out + "' 2> '" + err + "'"});
+  bool ready = false;
+  for (int i = 0; i < 3000 && !ready; i++) {
+    ready = test::read_file(err).find("aitrace: tracing") != std::string::npos;
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::ofstream(go).put('1');
+  const int status = tracer.wait();
+  const std::string err_text = test::read_file(err);
+  std::filesystem::remove(go);
+  std::filesystem::remove(err);
+  ASSERT_TRUE(ready) << "no readiness line in 30 s: " << err_text;
+  ASSERT_EQ(status, 0) << err_text;
+  nlohmann::json doc = nlohmann::json::parse(test::read_file(out));
+  std::filesystem::remove(out);
   ASSERT_EQ(doc["groups"].size(), 1u);
   EXPECT_EQ(doc["groups"][0]["pid"].get<int>(), target.pid());
   EXPECT_EQ(doc["groups"][0]["exited"], true);
