@@ -96,7 +96,9 @@ Result<std::unique_ptr<HttpExporter>> HttpExporter::bind(const ListenAddress& ad
       return make_error(ErrorKind::runtime, "cannot listen on {}: the port is in use (another aitrace serve?)",
                         addr.text);
     if (err == EACCES)
-      return make_error(ErrorKind::privilege, "cannot listen on {}: ports below 1024 need CAP_NET_BIND_SERVICE",
+      return make_error(ErrorKind::privilege,
+                        "cannot listen on {}: ports below net.ipv4.ip_unprivileged_port_start need "
+                        "CAP_NET_BIND_SERVICE",
                         addr.text);
     if (err == EADDRNOTAVAIL)
       return make_error(ErrorKind::usage, "cannot listen on {}: not an address of this host", addr.text);
