@@ -110,13 +110,15 @@ int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
   return static_cast<int>(opts.retval);
 }
 
-pid_t spawn_background(const std::vector<std::string>& argv) {
+pid_t spawn_background(const std::vector<std::string>& argv, const std::string& stderr_path) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  if (!stderr_path.empty())
+    posix_spawn_file_actions_addopen(&fa, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -124,7 +126,7 @@ pid_t spawn_background(const std::vector<std::string>& argv) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;
-  if (posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ) != 0) pid = -1;
+  if (posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   return pid;

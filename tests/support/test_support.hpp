@@ -53,7 +53,8 @@ CommandResult run_command(const std::vector<std::string>& argv,
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
 // Starts argv (no shell) in the background with stdout to /dev/null and no signal blocked;
 // returns its pid, or -1. The caller reaps it.
-pid_t spawn_background(const std::vector<std::string>& argv);
+// stdout on /dev/null, stderr inherited or into stderr_path; argv[0] is searched in PATH.
+pid_t spawn_background(const std::vector<std::string>& argv, const std::string& stderr_path = "");
 std::string aitrace_binary();
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);
