@@ -196,6 +196,22 @@ TEST(SchedCli, BadInputIsOneLineAndNonZero) {
   waitpid(zombie, nullptr, 0);
 }
 
+// Issue 13's habits: an empty value is an error (never "no filter", never stdout), and so is a
+// --top that is not positive, a trailing comma, a --comm nothing has, and CMD options without --.
+TEST(SchedCli, EmptyValuesAndPeerHabitsAreRefused) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  for (const char* opt : {"-p", "-t", "--comm", "--cgroup", "-d", "-i", "-o", "--trace"}) {
+    SCOPED_TRACE(opt);
+    // -d 1: were the empty value taken as "not given", the run would trace for 1 s and exit 0.
+    expect_one_line_error(aitrace_sched({opt, "", "-d", "1"}), "the value is empty");
+  }
+  expect_one_line_error(aitrace_sched({"-p", std::to_string(getpid()) + ",", "-d", "1"}), "ends with a comma");
+  expect_one_line_error(aitrace_sched({"--top", "-1", "-d", "1"}), "--top");
+  expect_one_line_error(aitrace_sched({"--top", "0", "-d", "1"}), "--top");
+  expect_one_line_error(aitrace_sched({"--comm", "aitrace-nosuch", "-d", "1"}), "matches no running thread");
+  expect_one_line_error(aitrace_sched({"-d", "1", "sh", "-c", "true"}), "put -- before it");
+}
+
 TEST(SchedCli, ProcessExitingMidRunIsReported) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   // The target's 300 ms of naps start only once aitrace says it is tracing. Started together

@@ -6,6 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <future>
+#include <thread>
+
 namespace aitrace {
 namespace {
 
@@ -57,7 +63,7 @@ TEST(IdLists, ParsesCommaSeparatedIds) {
   auto ids = parse_id_list("1,22,333", "pid");
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(*ids, (std::vector<uint32_t>{1, 22, 333}));
-  for (const char* bad : {"", ",", "1,,2", "x", "0", "12a", "-3"}) EXPECT_FALSE(parse_id_list(bad, "pid").ok()) << bad;
+  for (const char* bad : {"", ",", "1,,2", "x", "0", "12a", "-3", "1,", "1,2,"}) EXPECT_FALSE(parse_id_list(bad, "pid").ok()) << bad;
 }
 
 TEST(Targets, RejectsUnknownPidAndLongComm) {
@@ -70,6 +76,44 @@ TEST(Targets, RejectsUnknownPidAndLongComm) {
   TargetSpec c;
   c.comm = "a-name-longer-than-15";
   EXPECT_FALSE(resolve_targets(c).ok());
+}
+
+// -p names processes: a thread id is refused and the message names the process and -t.
+TEST(Targets, PidRefusesAThreadIdAndPointsToTid) {
+  std::promise<void> release;
+  std::promise<uint32_t> started;
+  std::thread alive([&] {
+    started.set_value(static_cast<uint32_t>(gettid()));
+    release.get_future().wait();
+  });
+  const uint32_t tid = started.get_future().get();
+  TargetSpec s;
+  s.pids = {tid};
+  auto r = resolve_targets(s);
+  release.set_value();
+  alive.join();
+  ASSERT_FALSE(r.ok());
+  const std::string& m = r.error().message;
+  EXPECT_NE(m.find("is a thread of process " + std::to_string(getpid())), std::string::npos) << m;
+  EXPECT_NE(m.find("-t " + std::to_string(tid)), std::string::npos) << m;
+}
+
+TEST(Targets, CgroupV1PathNamesCgroupV2) {
+  const std::string mnt = cgroup2_mount();
+  if (mnt.empty() || mnt == "/sys/fs/cgroup") GTEST_SKIP() << "no hybrid cgroup layout here (cgroup2 at '" << mnt << "')";
+  TargetSpec s;
+  s.cgroup = "/sys/fs/cgroup/memory/system.slice";
+  auto r = resolve_targets(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("cgroup v2"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find("looked for"), std::string::npos) << r.error().message;
+}
+
+TEST(Targets, CommIsRunningSeesOwnThreadName) {
+  char own[16] = {};
+  std::ifstream("/proc/self/comm").getline(own, sizeof own);
+  EXPECT_TRUE(comm_is_running(own));
+  EXPECT_FALSE(comm_is_running("aitrace-nosuch"));
 }
 
 TEST(Targets, ResolvesOwnProcessAndCgroup) {

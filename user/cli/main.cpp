@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <string_view>
 
 namespace {
 
@@ -58,6 +59,17 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // `aitrace sched sh -c '...'`: CMD's own options reach aitrace's parser without a `--`.
+    bool dashdash = false;
+    for (int i = 1; i < argc; i++) dashdash |= std::string_view(argv[i]) == "--";
+    if (dashdash) {
+      std::fprintf(stderr, "aitrace: %s (see aitrace --help)\n", e.what());
+    } else {
+      std::fprintf(stderr, "aitrace: %s (to run a command, put -- before it: aitrace %s [options] -- CMD ARGS...)\n",
+                   e.what(), argv[1]);
+    }
+    return 2;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "aitrace: %s (see aitrace --help)\n", e.what());
     return 2;

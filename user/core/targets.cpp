@@ -26,6 +26,8 @@ Result<std::vector<uint32_t>> parse_id_list(const std::string& text, const char*
     out.push_back(v);
   }
   if (out.empty()) return make_error(ErrorKind::usage, "empty {} list", what);
+  // getline drops one trailing empty item: "1," would pass as "1".
+  if (text.back() == ',') return make_error(ErrorKind::usage, "invalid {} list '{}': it ends with a comma", what, text);
   return out;
 }
 
@@ -66,6 +68,21 @@ Result<uint32_t> tgid_of(uint32_t tid) {
   return make_error(ErrorKind::usage, "no such process or thread: {}", tid);
 }
 
+bool comm_is_running(const std::string& comm) {
+  std::error_code ec;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = proc.path().filename();
+    if (pid.empty() || pid[0] < '0' || pid[0] > '9') continue;
+    std::error_code tec;  // a process that exits while it is read is simply not there
+    for (const auto& task : std::filesystem::directory_iterator(proc.path() / "task", tec)) {
+      std::ifstream f(task.path() / "comm");
+      std::string name;
+      if (std::getline(f, name) && name == comm) return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 Result<std::pair<std::string, uint64_t>> resolve_cgroup(const std::string& given) {
@@ -75,6 +92,13 @@ Result<std::pair<std::string, uint64_t>> resolve_cgroup(const std::string& given
   // ("/system.slice/x.service" as /proc/<pid>/cgroup prints it).
   std::string path = given;
   bool on_mount = given == mnt || given.rfind(mnt + "/", 0) == 0;
+  // A path under /sys/fs/cgroup that is not on the cgroup2 mount is a cgroup v1 hierarchy on a
+  // hybrid host (/sys/fs/cgroup/memory/...): say so rather than look for it below the v2 mount.
+  if (!on_mount && given.rfind("/sys/fs/cgroup/", 0) == 0 && mnt.rfind(given, 0) != 0)
+    return make_error(ErrorKind::usage,
+                      "--cgroup {}: not on the cgroup v2 mount; --cgroup takes a cgroup v2 path, under {} or relative "
+                      "to it (the 0:: line of /proc/PID/cgroup), not a cgroup v1 one",
+                      given, mnt);
   if (!on_mount) path = mnt + (given.empty() || given[0] != '/' ? "/" : "") + given;
   struct stat st{};
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -93,7 +117,10 @@ Result<ResolvedTargets> resolve_targets(const TargetSpec& spec) {
   for (uint32_t pid : spec.pids) {
     auto tgid = tgid_of(pid);
     if (!tgid) return tgid.error();
-    // A thread id given to -p means its process: tracing "the process" is what was asked for.
+    // A thread id is not a process: tracing its whole process would trace what was not asked for.
+    if (*tgid != pid)
+      return make_error(ErrorKind::usage, "-p {}: {} is a thread of process {}; use -t {} for the thread or -p {} for the process",
+                        pid, pid, *tgid, pid, *tgid);
     t.tgids.push_back(*tgid);
   }
   for (uint32_t tid : spec.tids) {

@@ -97,6 +97,11 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     if (!s) return s.error();
     spec = std::move(*s);
   }
+  if (spec->comm && run.comm_must_exist && run.targets.command.empty() && !comm_is_running(*spec->comm))
+    return make_error(ErrorKind::usage,
+                      "--comm '{}' matches no running thread (the comm is the kernel's name of up to 15 "
+                      "characters, as /proc/PID/comm shows)",
+                      *spec->comm);
   auto targets = command_targets(run.targets, std::move(*spec), run.follow);
   if (!targets) return targets.error();
   std::optional<LaunchedCommand>& cmd = targets->launched;

@@ -9,21 +9,31 @@
 
 namespace aitrace {
 
+const CLI::Validator& non_empty_value() {
+  static const CLI::Validator v(
+      [](const std::string& s) { return s.empty() ? std::string("the value is empty") : std::string(); }, "", "");
+  return v;
+}
+
 void add_common_options(CLI::App* cmd, CommonOptions& o) {
-  cmd->add_option("-d,--duration", o.duration, "How long to trace (10, 10s, 500ms, 2m); default: until Ctrl-C");
-  cmd->add_option("-i,--interval", o.interval, "Print a report every interval (e.g. 1s)");
+  cmd->add_option("-d,--duration", o.duration, "How long to trace (10, 10s, 500ms, 2m); default: until Ctrl-C")
+      ->check(non_empty_value());
+  cmd->add_option("-i,--interval", o.interval, "Print a report every interval (e.g. 1s)")->check(non_empty_value());
   cmd->add_flag("--json", o.json, "JSON output (one document; JSON lines with -i)");
-  cmd->add_option("-o,--output", o.output, "Write the final report to FILE (atomically) instead of stdout");
+  cmd->add_option("-o,--output", o.output, "Write the final report to FILE (atomically) instead of stdout")
+      ->check(non_empty_value());
   cmd->add_flag("-v,--verbose", o.verbose, "Show libbpf and hook-selection messages");
   // Hidden: tests and debugging force a fallback hook type where the collector offers it.
   cmd->add_option("--hook", o.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
 }
 
 void add_target_options(CLI::App* cmd, TargetOptions& o) {
-  cmd->add_option("-p,--pid", o.pids, "Trace these processes (PID[,PID...]), their later threads included");
-  cmd->add_option("-t,--tid", o.tids, "Trace these threads (TID[,TID...])");
-  cmd->add_option("--comm", o.comm, "Trace tasks with this comm (exact, up to 15 characters)");
-  cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path) and its descendants");
+  cmd->add_option("-p,--pid", o.pids, "Trace these processes (PID[,PID...]), their later threads included")
+      ->check(non_empty_value());
+  cmd->add_option("-t,--tid", o.tids, "Trace these threads (TID[,TID...])")->check(non_empty_value());
+  cmd->add_option("--comm", o.comm, "Trace tasks with this comm (exact, up to 15 characters)")->check(non_empty_value());
+  cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path) and its descendants")
+      ->check(non_empty_value());
   cmd->add_option("command", o.command, "-- CMD ARGS...: run CMD and trace it and everything it starts");
 }
 

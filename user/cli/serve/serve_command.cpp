@@ -114,6 +114,7 @@ int run_serve(ServeOptions& o) {
   (*http)->start();
   DriverRun run{o.common, o.targets};
   run.final_report = false;
+  run.comm_must_exist = false;  // an exporter waits for the job it is pointed at
   bool first = true;
   run.on_interval = [&]() -> Status {
     AITRACE_TRY(publisher.refresh());

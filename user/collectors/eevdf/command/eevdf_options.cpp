@@ -1,4 +1,5 @@
 #include "aitrace/eevdf/eevdf_options.hpp"
+#include "aitrace/driver/options.hpp"
 
 #include <charconv>
 
@@ -7,8 +8,10 @@ namespace aitrace {
 void add_eevdf_options(CLI::App* cmd, EevdfCliOptions& o) {
   cmd->add_flag("--eevdf", o.eevdf,
                 "Per-thread EEVDF analysis: slices, weights, lag, preemptions (records every switch)");
-  cmd->add_option("--trace", o.trace, "Write a Perfetto trace (sched_switch/sched_waking, EEVDF counters) to FILE");
-  cmd->add_option("--trace-buffer", o.trace_buffer, "Ring buffer per CPU for --eevdf/--trace (power of two: 4M, 256K)");
+  cmd->add_option("--trace", o.trace, "Write a Perfetto trace (sched_switch/sched_waking, EEVDF counters) to FILE")
+      ->check(non_empty_value());
+  cmd->add_option("--trace-buffer", o.trace_buffer, "Ring buffer per CPU for --eevdf/--trace (power of two: 4M, 256K)")
+      ->check(non_empty_value());
 }
 
 Result<SchedTraceOptions> sched_trace_options(const EevdfCliOptions& o) {

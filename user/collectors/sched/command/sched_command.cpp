@@ -55,7 +55,14 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   add_common_options(cmd, opts->common);
   add_target_options(cmd, opts->targets);
   cmd->add_option("--by", opts->by, "Group by thread, process (default), cgroup, comm or none");
-  cmd->add_option("--top", opts->top, "Text output: show this many groups (default 10)");
+  cmd->add_option("--top", opts->top, "Text output: show this many groups (default 10)")
+      ->check(CLI::Validator(
+          [](const std::string& v) {
+            return v.empty() || v[0] == '-' || v.find_first_not_of('0') == std::string::npos
+                       ? std::string("must be a positive number of groups, not '" + v + "'")
+                       : std::string();
+          },
+          "N", ""));
   // Hidden: bounds the group map (default 10240); tests force an overflow with a tiny value.
   cmd->add_option("--max-groups", opts->max_groups, "Group map capacity")->group("");
   // Hidden, for tests of the sparse histogram path and its overflow accounting.

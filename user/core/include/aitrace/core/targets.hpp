@@ -43,6 +43,9 @@ Result<ResolvedTargets> resolve_targets(const TargetSpec& spec);
 // The tgid of a thread (from /proc/<tid>/status), or an error when it does not exist.
 Result<uint32_t> tgid_of(uint32_t tid);
 
+// Whether any thread now running has this comm (/proc/*/task/*/comm).
+bool comm_is_running(const std::string& comm);
+
 // For `-- CMD`: the launched child's pid joins the filter before it execs.
 void add_launched_process(ResolvedTargets& t, uint32_t pid);
 

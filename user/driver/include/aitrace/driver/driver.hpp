@@ -34,6 +34,9 @@ struct DriverRun {
   // In place of the interval report: called every -i (serve reads the collectors into its metric
   // store here). An error ends the run like a failed report.
   std::function<Status()> on_interval;
+  // A --comm no task has at start is a mistake (a typo, a comm cut to 15 characters) unless the
+  // command waits for it: serve, or `-- CMD`, which may exec under that name later.
+  bool comm_must_exist = true;
   bool final_report = true;  // false: the run ends without a report (serve)
 };
 

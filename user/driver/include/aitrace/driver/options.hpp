@@ -31,6 +31,11 @@ struct TargetOptions {
   std::vector<std::string> command;  // after --
 };
 
+// For every option that takes a value: an empty one (`-p "$(pgrep train.py)"` that matched
+// nothing, `-o ""`) is an error, never "option not given", which would trace the whole host
+// or write to stdout instead.
+const CLI::Validator& non_empty_value();
+
 void add_common_options(CLI::App* cmd, CommonOptions& o);
 void add_target_options(CLI::App* cmd, TargetOptions& o);
 
