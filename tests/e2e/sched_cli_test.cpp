@@ -271,7 +271,7 @@ TEST(SchedCli, ReusedPidIsANewGroup) {
     AITRACE_REQUIRE_ENV_OR_SKIP("/proc/sys/kernel/ns_last_pid is not writable (needs root in the initial pid namespace)");
   for (const char* by : {"process", "thread"}) {
     SCOPED_TRACE(by);
-    auto r = aitrace_sched({"--by", by, "--json", "--", test::workload("pid_reuse")});
+    auto r = aitrace_sched({"--by", by, "--json", "--keep-caps", "--", test::workload("pid_reuse")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')), nullptr, false);
     ASSERT_TRUE(first.is_object()) << r.out;

@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 
 namespace aitrace {
 
@@ -27,6 +28,19 @@ void add_common_options(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--hook", o.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
 }
 
+namespace {
+
+// --user and --keep-caps: who `-- CMD` runs as (command_credentials.hpp).
+void add_command_privilege_options(CLI::App* cmd, TargetOptions& o) {
+  cmd->add_option("--user", o.user,
+                  "Run CMD as this user (name or uid); default: the sudo caller under sudo, else aitrace's user, "
+                  "always without capabilities")
+      ->check(non_empty_value());
+  cmd->add_flag("--keep-caps", o.keep_caps, "CMD keeps aitrace's user and capabilities (default: it starts with none)");
+}
+
+}  // namespace
+
 void add_target_options(CLI::App* cmd, TargetOptions& o) {
   cmd->add_option("-p,--pid", o.pids, "Trace these processes (PID[,PID...]), their later threads included")
       ->check(non_empty_value());
@@ -35,6 +49,7 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
   cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path) and its descendants")
       ->check(non_empty_value());
   cmd->add_option("command", o.command, "-- CMD ARGS...: run CMD and trace it and everything it starts");
+  add_command_privilege_options(cmd, o);
 }
 
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what) {
@@ -97,7 +112,15 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
 Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow) {
   auto resolved = resolve_targets(spec);
   if (!resolved) return resolved.error();
-  auto launch = launch_traced_command(o.command, *resolved, follow);
+  CommandCredentials creds;
+  if (!o.command.empty()) {
+    auto c = command_credentials(o.user, o.keep_caps, std::getenv("SUDO_UID"), std::getenv("SUDO_GID"));
+    if (!c) return c.error();
+    creds = std::move(*c);
+  } else if (!o.user.empty() || o.keep_caps) {
+    return make_error(ErrorKind::usage, "{} applies to -- CMD only", o.keep_caps ? "--keep-caps" : "--user");
+  }
+  auto launch = launch_traced_command(o.command, creds, *resolved, follow);
   if (!launch) return launch.error();
   return CommandTargets{std::move(spec), std::move(*resolved), std::move(*launch)};
 }

@@ -29,6 +29,8 @@ struct CommonOptions {
 struct TargetOptions {
   std::string pids, tids, comm, cgroup;
   std::vector<std::string> command;  // after --
+  std::string user;                  // --user: CMD runs as this user
+  bool keep_caps = false;            // --keep-caps: CMD keeps aitrace's user and capabilities
 };
 
 // For every option that takes a value: an empty one (`-p "$(pgrep train.py)"` that matched
