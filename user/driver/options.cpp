@@ -46,7 +46,10 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
       ->check(non_empty_value());
   cmd->add_option("-t,--tid", o.tids, "Trace these threads (TID[,TID...])")->check(non_empty_value());
   cmd->add_option("--comm", o.comm, "Trace tasks with this comm (exact, up to 15 characters)")->check(non_empty_value());
-  cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path) and its descendants")
+  cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path, or self) and its descendants")
+      ->check(non_empty_value());
+  cmd->add_option("--container", o.container,
+                  "Trace this container (a unique prefix of its id: docker, podman, containerd, cri-o)")
       ->check(non_empty_value());
   cmd->add_option("command", o.command, "-- CMD ARGS...: run CMD and trace it and everything it starts");
   add_command_privilege_options(cmd, o);
@@ -105,6 +108,7 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
     return make_error(ErrorKind::usage, "-p and -t cannot be combined: give the threads with -t only");
   if (!o.comm.empty()) s.comm = o.comm;
   if (!o.cgroup.empty()) s.cgroup = o.cgroup;
+  if (!o.container.empty()) s.container = o.container;
   s.follow_forks = !o.command.empty();
   return s;
 }

@@ -27,7 +27,7 @@ struct CommonOptions {
 };
 
 struct TargetOptions {
-  std::string pids, tids, comm, cgroup;
+  std::string pids, tids, comm, cgroup, container;
   std::vector<std::string> command;  // after --
   std::string user;                  // --user: CMD runs as this user
   bool keep_caps = false;            // --keep-caps: CMD keeps aitrace's user and capabilities
