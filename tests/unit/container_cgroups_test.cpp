@@ -6,8 +6,8 @@
 namespace aitrace {
 namespace {
 
-const std::string kId1(64, 'a');
-const std::string kId2 = "abcd" + std::string(60, '1');
+constexpr const char* kId1 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+constexpr const char* kId2 = "abcd111111111111111111111111111111111111111111111111111111111111";
 
 ContainerCgroup parsed(const std::string& path) {
   auto r = parse_container_cgroup(path);
@@ -20,17 +20,18 @@ TEST(ContainerCgroups, RuntimesAndDrivers) {
     std::string path, runtime, id, pod, qos;
   };
   const Case cases[] = {
-      {"/system.slice/docker-" + kId1 + ".scope", "docker", kId1, "", ""},
-      {"/docker/" + kId1, "docker", kId1, "", ""},
-      {"/machine.slice/libpod-" + kId1 + ".scope", "podman", kId1, "", ""},
-      {"/libpod_parent/libpod-" + kId1, "podman", kId1, "", ""},
-      {"/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + kId1 + ".scope", "podman", kId1, "", ""},
+      {"/system.slice/docker-" + std::string(kId1) + ".scope", "docker", kId1, "", ""},
+      {"/docker/" + std::string(kId1), "docker", kId1, "", ""},
+      {"/machine.slice/libpod-" + std::string(kId1) + ".scope", "podman", kId1, "", ""},
+      {"/libpod_parent/libpod-" + std::string(kId1), "podman", kId1, "", ""},
+      {"/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + std::string(kId1) + ".scope", "podman",
+       kId1, "", ""},
       {"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_0000_1111_2222_333344445555.slice/"
-       "cri-containerd-" + kId2 + ".scope",
+       "cri-containerd-" + std::string(kId2) + ".scope",
        "containerd", kId2, "1b2c3d4e-0000-1111-2222-333344445555", "burstable"},
-      {"/kubepods.slice/kubepods-pod77.slice/crio-" + kId2 + ".scope", "cri-o", kId2, "77", "guaranteed"},
-      {"/kubepods/besteffort/pod9f8e-77/" + kId2, "containerd", kId2, "9f8e-77", "besteffort"},
-      {"/kubepods/burstable/pod9f8e-77/crio-" + kId2, "cri-o", kId2, "9f8e-77", "burstable"},
+      {"/kubepods.slice/kubepods-pod77.slice/crio-" + std::string(kId2) + ".scope", "cri-o", kId2, "77", "guaranteed"},
+      {"/kubepods/besteffort/pod9f8e-77/" + std::string(kId2), "containerd", kId2, "9f8e-77", "besteffort"},
+      {"/kubepods/burstable/pod9f8e-77/crio-" + std::string(kId2), "cri-o", kId2, "9f8e-77", "burstable"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.path);
@@ -45,17 +46,17 @@ TEST(ContainerCgroups, RuntimesAndDrivers) {
 
 TEST(ContainerCgroups, OtherCgroupsAreNotContainers) {
   for (const std::string& p :
-       {std::string("/"), std::string("/system.slice/ssh.service"), "/machine.slice/libpod-conmon-" + kId1 + ".scope",
-        "/system.slice/docker-" + kId1.substr(0, 63) + ".scope", std::string("/kubepods.slice/kubepods-pod77.slice"),
-        "/system.slice/" + kId1, "/system.slice/docker-" + std::string(64, 'A') + ".scope"})
+       {std::string("/"), std::string("/system.slice/ssh.service"), "/machine.slice/libpod-conmon-" + std::string(kId1) + ".scope",
+        "/system.slice/docker-" + std::string(kId1).substr(0, 63) + ".scope", std::string("/kubepods.slice/kubepods-pod77.slice"),
+        "/system.slice/" + std::string(kId1), "/system.slice/docker-" + std::string(64, 'A') + ".scope"})
     EXPECT_FALSE(parse_container_cgroup(p).has_value()) << p;
 }
 
 TEST(ContainerCgroups, PrefixMustBeUnique) {
   std::vector<ContainerCgroup> found = {
-      parsed("/system.slice/docker-" + kId2 + ".scope"),
+      parsed("/system.slice/docker-" + std::string(kId2) + ".scope"),
       parsed("/machine.slice/libpod-abcd" + std::string(60, '2') + ".scope"),
-      parsed("/docker/" + kId1),
+      parsed("/docker/" + std::string(kId1)),
   };
   auto one = resolve_container("abcd1", found);
   ASSERT_TRUE(one.ok()) << one.error().message;

@@ -133,6 +133,7 @@ Result<ContainerCgroup> resolve_container(const std::string& prefix, const std::
     return make_error(ErrorKind::usage, "--container {} matches {} containers: {}; give more digits", prefix,
                       hits.size(), list(hits));
   std::vector<const ContainerCgroup*> all;
+  all.reserve(found.size());
   for (const auto& c : found) all.push_back(&c);
   return make_error(ErrorKind::usage, "--container {}: no container with that id; {}", prefix,
                     all.empty() ? std::string("no container cgroups were found on this host")
