@@ -170,7 +170,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	apply_step(st, g, slot, &s);
 	/* A run-queue wait closed here (its switch-in was missed) has no task that ran instead. */
 	if (g)
-		slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false, 0);
+		slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false);
 	/*
 	 * A dying task's last switch-out comes after sched_process_exit dropped its raw_tp state
 	 * and re-created it above: drop it again, or dead tids fill the map (task storage frees
@@ -180,8 +180,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 		bpf_map_delete_elem(&task_states_by_tid, &tid);
 }
 
-/* other_ran_ns: how long the outgoing task (current) held this CPU, for slow events. */
-static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __u64 now, __u64 other_ran_ns, bool btf)
+static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __u64 now, bool btf)
 {
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
@@ -199,7 +198,7 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 	s = aitrace_sched_on_switch_in(st->phase, st->ts, now, queued);
 	apply_step(st, g, slot, &s);
 	if (g)
-		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true, other_ran_ns);
+		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true);
 }
 
 static __always_inline int handle_switch(__u64 *ctx, bool btf)
@@ -209,8 +208,10 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 	struct task_struct *next = AITRACE_ARG(ctx, 2, struct task_struct *);
 	__u32 prev_tid = AITRACE_READ(btf, prev, pid), next_tid = AITRACE_READ(btf, next, pid), state;
 	bool out = measured(prev, prev_tid), in = measured(next, next_tid);
-	/* With --slower, every switch stamps its CPU (an extra clock read; none without it). */
-	__u64 now, other_ran_ns = slow_note_switch();
+	__u64 now;
+
+	/* With --slower, every switch is remembered per CPU (a clock read; nothing without it). */
+	slow_note_switch();
 
 	/* The clock is read once per switch, and not at all for the switches of untraced tasks. */
 	if (!out && !in)
@@ -225,7 +226,7 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 		on_switch_out(prev, prev_tid, preempt, state, now, btf);
 	}
 	if (in)
-		on_switch_in(next, next_tid, now, other_ran_ns, btf);
+		on_switch_in(next, next_tid, now, btf);
 	return 0;
 }
 
@@ -254,7 +255,7 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	apply_step(st, g, slot, &s);
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
-		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true, 0);
+		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true);
 	return 0;
 }
 

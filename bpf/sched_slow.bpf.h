@@ -22,13 +22,13 @@ struct {
 	__uint(max_entries, 4096); /* set by userspace: a page when no threshold is set */
 } slow_events SEC(".maps");
 
-/* Per CPU: bpf_ktime_get_ns() of its last sched_switch, traced task or not (--slower only). */
+/* Per CPU: its last switch and the stretches before it (--slower only). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
-} slow_cpu_switched SEC(".maps");
+	__type(value, struct aitrace_sched_slow_cpu);
+} slow_cpu SEC(".maps");
 
 static __always_inline bool slow_events_on(void)
 {
@@ -36,25 +36,75 @@ static __always_inline bool slow_events_on(void)
 }
 
 /*
- * At every sched_switch (before the filter), with --slower: how long the outgoing task held this
- * CPU (0 for the first switch seen here), and the stamp for the next switch. This is who ran
- * instead of a slow run-queue waiter, and for how long.
+ * At every sched_switch (before the filter: the tasks that ran instead of a waiter are seldom
+ * traced), with --slower: the outgoing task (current) and its stretch go into this CPU's history.
  */
-static __always_inline __u64 slow_note_switch(void)
+static __always_inline void slow_note_switch(void)
 {
+	struct aitrace_sched_slow_stretch *st;
+	struct aitrace_sched_slow_cpu *c;
 	__u32 zero = 0;
-	__u64 *last, now, ran = 0;
+	__u64 now, cur;
 
 	if (!slower_ns)
-		return 0;
-	last = bpf_map_lookup_elem(&slow_cpu_switched, &zero);
-	if (!last)
-		return 0;
+		return;
+	c = bpf_map_lookup_elem(&slow_cpu, &zero);
+	if (!c)
+		return;
 	now = bpf_ktime_get_ns();
-	if (*last)
-		ran = now - *last;
-	*last = now;
-	return ran;
+	if (c->last_switch_ns) {
+		st = &c->stretch[c->next & (AITRACE_SCHED_SLOW_HISTORY - 1)];
+		st->start_ns = c->last_switch_ns;
+		st->end_ns = now;
+		cur = bpf_get_current_pid_tgid();
+		st->pid = cur >> 32;
+		st->tid = (__u32)cur;
+		bpf_get_current_comm(st->comm, sizeof(st->comm));
+		c->next++;
+	}
+	c->last_switch_ns = now;
+}
+
+/*
+ * Of this CPU's remembered stretches, the one that overlapped the wait most: the task that held
+ * the CPU longest while `e` waited. Called at the switch-in that ends the wait, right after
+ * slow_note_switch() recorded the outgoing task's stretch (so that is the newest).
+ */
+static __always_inline void slow_holder(struct aitrace_sched_slow_event *e)
+{
+	struct aitrace_sched_slow_stretch *st, *newest;
+	struct aitrace_sched_slow_cpu *c;
+	__u64 start, oldest = ~0ULL, best = 0, held;
+	__u32 zero = 0, best_i = AITRACE_SCHED_SLOW_HISTORY;
+
+	c = bpf_map_lookup_elem(&slow_cpu, &zero);
+	if (!c || !c->next)
+		return;
+	newest = &c->stretch[(c->next - 1) & (AITRACE_SCHED_SLOW_HISTORY - 1)];
+	e->other_ran_ns = newest->end_ns - newest->start_ns;
+	start = c->last_switch_ns > e->wait_ns ? c->last_switch_ns - e->wait_ns : 0;
+	for (__u32 i = 0; i < AITRACE_SCHED_SLOW_HISTORY; i++) {
+		st = &c->stretch[i];
+		if (!st->end_ns)
+			continue; /* not used yet */
+		if (st->start_ns < oldest)
+			oldest = st->start_ns;
+		if (st->end_ns <= start)
+			continue;
+		held = st->end_ns - (st->start_ns > start ? st->start_ns : start);
+		if (held > best) {
+			best = held;
+			best_i = i;
+		}
+	}
+	e->holder_partial = oldest > start;
+	if (best_i >= AITRACE_SCHED_SLOW_HISTORY)
+		return;
+	st = &c->stretch[best_i];
+	e->holder_ns = best;
+	e->holder_pid = st->pid;
+	e->holder_tid = st->tid;
+	__builtin_memcpy(e->holder_comm, st->comm, sizeof(e->holder_comm));
 }
 
 /* The threshold a sample of `metric` is held against; 0: none. */
@@ -69,11 +119,10 @@ static __always_inline __u64 slow_threshold(__u32 metric)
 
 /*
  * One record for a sample of task p. `other_known`: the current task is the one that ran instead
- * (at a switch-in, the task switching out; at a wakeup, the waker); other_ran_ns as
- * slow_note_switch() returned it.
+ * (at a switch-in, the task switching out; at a wakeup, the waker).
  */
 static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf, __u32 cpu, __u32 metric, __u64 ns,
-				      bool other_known, __u64 other_ran_ns)
+				      bool other_known)
 {
 	struct aitrace_sched_slow_event *e;
 	__u64 cur;
@@ -96,8 +145,9 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
 		cur = bpf_get_current_pid_tgid();
 		e->other_pid = cur >> 32;
 		e->other_tid = (__u32)cur;
-		e->other_ran_ns = other_ran_ns;
 		bpf_get_current_comm(&e->other_comm, sizeof(e->other_comm));
+		if (metric == AITRACE_SCHED_RUNQ_WAKEUP || metric == AITRACE_SCHED_RUNQ_PREEMPT)
+			slow_holder(e);
 	}
 	bpf_ringbuf_submit(e, 0);
 }
@@ -108,7 +158,7 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
  * counts agree.
  */
 static __always_inline void slow_emit_step(const struct aitrace_sched_step *s, struct task_struct *p, __u32 tid,
-					   bool btf, __u32 cpu, bool other_known, __u64 other_ran_ns)
+					   bool btf, __u32 cpu, bool other_known)
 {
 	if (!slow_events_on())
 		return;
@@ -123,9 +173,7 @@ static __always_inline void slow_emit_step(const struct aitrace_sched_step *s, s
 			ns = 0;
 		threshold = slow_threshold(metric);
 		if (threshold && ns >= threshold)
-			slow_emit(p, tid, btf, cpu, metric, ns, other_known,
-				  metric == AITRACE_SCHED_RUNQ_WAKEUP || metric == AITRACE_SCHED_RUNQ_PREEMPT ? other_ran_ns
-													    : 0);
+			slow_emit(p, tid, btf, cpu, metric, ns, other_known);
 	}
 }
 

@@ -8,7 +8,7 @@
 
 #include "aitrace/types.h"
 
-/* The ring's default size: at ~100 bytes a record, ~10000 slow events between two drains. */
+/* The ring's default size: ~8700 records of 120 bytes between two drains. */
 #define AITRACE_SCHED_SLOW_RING_BYTES (1u << 20)
 
 struct aitrace_sched_slow_event {
@@ -32,7 +32,37 @@ struct aitrace_sched_slow_event {
 	__u32 other_tid;
 	char comm[AITRACE_COMM_LEN];
 	char other_comm[AITRACE_COMM_LEN];
+	/*
+	 * Run-queue kinds: of the last AITRACE_SCHED_SLOW_HISTORY switches on this CPU, the task
+	 * that held it longest during the wait, and for how long (holder_ns 0: none known).
+	 * holder_partial: the wait began before the oldest of them, so an earlier holder may have
+	 * held it longer.
+	 */
+	__u64 holder_ns;
+	__u32 holder_pid;
+	__u32 holder_tid;
+	char holder_comm[AITRACE_COMM_LEN];
+	__u32 holder_partial;
+	__u32 pad;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_slow_event) == 80, "slow event layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_slow_event) == 120, "slow event layout");
+
+/* Switches per CPU remembered for the holder (--slower only). */
+#define AITRACE_SCHED_SLOW_HISTORY 16
+
+/* One CPU stretch that ended at a switch: who held the CPU, from when to when. */
+struct aitrace_sched_slow_stretch {
+	__u64 start_ns;
+	__u64 end_ns;
+	__u32 pid;
+	__u32 tid;
+	char comm[AITRACE_COMM_LEN];
+};
+
+struct aitrace_sched_slow_cpu {
+	__u64 last_switch_ns; /* bpf_ktime_get_ns() of the CPU's last sched_switch; 0: none seen */
+	__u64 next;           /* stretches recorded so far; slot = next % AITRACE_SCHED_SLOW_HISTORY */
+	struct aitrace_sched_slow_stretch stretch[AITRACE_SCHED_SLOW_HISTORY];
+};
 
 #endif

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <filesystem>
@@ -86,6 +87,16 @@ TEST_P(SchedSlowBpf, EveryEventIsTheSampleTheHistogramGot) {
     // A run-queue wait ends at a switch-in: the task switched out there is known (the idle task
     // `swapper/N` when the CPU was idle); a sleep ends at a wakeup, where the waker is current.
     EXPECT_FALSE(e.prev_comm.empty()) << "seq " << e.seq;
+    if (e.metric == AITRACE_SCHED_RUNQ_WAKEUP || e.metric == AITRACE_SCHED_RUNQ_PREEMPT) {
+      // The holder's share is a part of the wait, and at least the part of it the task
+      // switched out there had (its stretch ends at the switch-in: min(prev_ran, wait)).
+      EXPECT_GT(e.holder_ns, 0u) << "seq " << e.seq;
+      EXPECT_LE(e.holder_ns, e.wait_ns) << "seq " << e.seq;
+      EXPECT_GE(e.holder_ns, std::min(e.prev_ran_ns, e.wait_ns)) << "seq " << e.seq;
+      EXPECT_FALSE(e.holder_comm.empty()) << "seq " << e.seq;
+    } else {
+      EXPECT_EQ(e.holder_ns, 0u) << "seq " << e.seq;
+    }
   }
   EXPECT_EQ(snap->slow.total, snap->slow.events.size());
   // Each nap sleeps and waits on the run queue once: the shape happened.
@@ -117,7 +128,7 @@ TEST_P(SchedSlowBpf, AFullRingCountsWhatItRefusedInLost) {
   uint64_t samples = 0;
   for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
     if (m != AITRACE_SCHED_ONCPU) samples += mine->count[m];
-  // 80-byte records with an 8-byte header: a 4 KiB ring holds 46 of the ~400 samples.
+  // 120-byte records with an 8-byte header: a 4 KiB ring holds 32 of the ~400 samples.
   EXPECT_GE(samples, 300u);
   EXPECT_LE(snap->slow.total, cfg.slow_ring_bytes / (sizeof(aitrace_sched_slow_event) + 8));
   EXPECT_GT(snap->lost.slow_events, 0u);

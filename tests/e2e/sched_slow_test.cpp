@@ -1,7 +1,7 @@
 // `aitrace sched --slower D` and `--slower-offcpu D` against a workload with a step log beside CPU
 // hogs pinned to the same CPU (tests/workloads/step_log.cpp): per thread, the slow events are
-// the histogram's samples at or over the threshold (within the bucket that holds it); a preempted
-// thread names the hog that ran instead; a 50 ms sleep is listed with its 50 ms; comms are
+// the histogram's samples at or over the threshold (within the bucket that holds it); the
+// trainer's waits name a hog as the task that held the CPU; a 50 ms sleep is listed with its 50 ms; comms are
 // escaped; bad values are refused.
 #include "aitrace/histogram.h"
 #include "test_support.hpp"
@@ -93,10 +93,13 @@ TEST(SchedSlow, RunQueueEventsAreTheHistogramSamplesOverTheThreshold) {
     EXPECT_TRUE(is_runq(e["kind"].get<std::string>())) << e.dump();
     EXPECT_GE(e["wait_ns"].get<uint64_t>(), kThreshold) << e.dump();
     events[e["tid"].get<uint64_t>()]++;
-    if (e["kind"] == "runq_preempt" && e["prev_comm"] == "hog") hog_instead++;
+    if (e["tid"] == tids.at("trainer") && e["holder_comm"] == "hog") hog_instead++;
+    if (!e["holder_ns"].is_null()) {
+      EXPECT_LE(e["holder_ns"].get<uint64_t>(), e["wait_ns"].get<uint64_t>());
+    }
   }
-  // Spinning threads preempted on one CPU: a hog is what runs instead (the host's other tasks
-  // may run there too, so not every time).
+  // The trainer shares its CPU with two spinning hogs: a hog held the CPU while it waited (the
+  // host's other tasks run there too, so not every time).
   EXPECT_GT(hog_instead, 0u) << run.doc["slow_events"].dump().substr(0, 2000);
   int threads = 0;
   std::ostringstream report;
@@ -130,12 +133,17 @@ TEST(SchedSlow, TextListsEachEventOnOneLine) {
   int events = 0;
   while (std::getline(lines, line)) {
     std::istringstream f(line);
-    std::string time, boot, cpu, pid, tid, comm, kind, wait, prev, prev_comm;
-    if (!(f >> time >> boot >> cpu >> pid >> tid >> comm >> kind >> wait >> prev >> prev_comm)) continue;
+    std::string time, boot, cpu, pid, tid, comm, kind, wait, prev, prev_comm, holder, holder_comm, held;
+    if (!(f >> time >> boot >> cpu >> pid >> tid >> comm >> kind >> wait >> prev >> prev_comm >> holder >> holder_comm >>
+          held))
+      continue;
     if (kind != "wakeup" && kind != "preempt") continue;
     events++;
     EXPECT_EQ(time.size(), 12u) << line;  // HH:MM:SS.mmm
     EXPECT_GE(std::stoull(wait), 2000u) << line;
+    if (held != "-") {
+      EXPECT_LE(std::stoull(held), std::stoull(wait)) << line;
+    }
   }
   EXPECT_GT(events, 0) << r.out.substr(0, 1500);
   // The final report's section counts the same events.

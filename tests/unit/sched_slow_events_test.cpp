@@ -27,6 +27,11 @@ aitrace_sched_slow_event record(uint32_t tid, uint64_t wait_ns, uint32_t metric,
   r.other_tid = 201;
   std::strncpy(r.comm, comm, sizeof(r.comm));
   std::strncpy(r.other_comm, other, sizeof(r.other_comm));
+  r.holder_ns = 3'000'000;
+  r.holder_pid = 300;
+  r.holder_tid = 301;
+  std::strncpy(r.holder_comm, "hog2", sizeof(r.holder_comm));
+  r.holder_partial = 1;
   return r;
 }
 
@@ -81,7 +86,9 @@ TEST(SlowEventLog, TimesLineUpWithTheRealTimeClock) {
 TEST(SlowEventRender, TextLineAndJsonEscapeKernelStrings) {
   SlowEventLog log(5'000'000, 50'000'000, 10);
   feed(log, record(7, 12'345'678, AITRACE_SCHED_RUNQ_PREEMPT, "evil\x1b[31m", "hog"));
-  feed(log, record(8, 51'000'000, AITRACE_SCHED_OFFCPU_BLOCK, "loader", ""));  // waker unknown
+  auto block = record(8, 51'000'000, AITRACE_SCHED_OFFCPU_BLOCK, "loader", "");  // waker unknown
+  block.holder_ns = 0;  // off-CPU kinds have no holder
+  feed(log, block);
   SlowEvents s = log.read();
   const std::string line = slow_event_line(s.events[0]);
   EXPECT_EQ(line.find('\x1b'), std::string::npos);
@@ -89,6 +96,8 @@ TEST(SlowEventRender, TextLineAndJsonEscapeKernelStrings) {
   EXPECT_NE(line.find(" preempt "), std::string::npos) << line;
   EXPECT_NE(line.find(" 12345 "), std::string::npos) << line;  // microseconds
   EXPECT_NE(line.find(" 201 hog "), std::string::npos) << line;
+  EXPECT_NE(line.find(" 301 hog2 "), std::string::npos) << line;
+  EXPECT_NE(line.find(" 3000?\n"), std::string::npos) << line;  // partial: an earlier holder may be longer
   const std::string unknown = slow_event_line(s.events[1]);
   EXPECT_NE(unknown.find(" block "), std::string::npos) << unknown;
   EXPECT_NE(unknown.find(" - "), std::string::npos) << unknown;
@@ -102,7 +111,11 @@ TEST(SlowEventRender, TextLineAndJsonEscapeKernelStrings) {
   EXPECT_EQ(e["prev_comm"], "hog");
   EXPECT_EQ(e["prev_tid"], 201);
   EXPECT_EQ(e["comm"], "evil\x1b[31m");  // JSON escapes control bytes itself
+  EXPECT_EQ(e["holder_comm"], "hog2");
+  EXPECT_EQ(e["holder_ns"], 3'000'000);
+  EXPECT_EQ(e["holder_partial"], true);
   EXPECT_TRUE(doc["slow_events"][1]["prev_comm"].is_null());
+  EXPECT_TRUE(doc["slow_events"][1]["holder_comm"].is_null());
   EXPECT_EQ(doc["slow_events"][1]["kind"], "offcpu_block");
   EXPECT_EQ(doc["slow_events_summary"]["offcpu_threshold_ns"], 50'000'000);
 

@@ -78,6 +78,11 @@ void SlowEventLog::on_record(std::span<const std::byte> record) {
   e.prev_tid = r.other_tid;
   e.comm = std::string(kernel_string(r.comm, sizeof(r.comm)));
   e.prev_comm = std::string(kernel_string(r.other_comm, sizeof(r.other_comm)));
+  e.holder_ns = r.holder_ns;
+  e.holder_pid = r.holder_pid;
+  e.holder_tid = r.holder_tid;
+  e.holder_comm = std::string(kernel_string(r.holder_comm, sizeof(r.holder_comm)));
+  e.holder_partial = r.holder_partial != 0;
   if (live_) live_(e);
   if (base_.keep == 0) return;
   if (kept_.size() == base_.keep) kept_.pop_front();
@@ -107,20 +112,25 @@ const char* slow_event_kind_text(uint32_t metric) {
   }
 }
 
+// PREV is the task switched out for the waiter (wakeup, preempt) or the waker (sleep, block);
+// HOLDER the task that held the CPU longest during a run-queue wait, HELD_US for how long ("?"
+// after it: the wait began before the stretches remembered, an earlier one may be longer).
+constexpr const char* kLineFormat = "{:<12} {:>13} {:>3} {:>7} {:>7} {:<16} {:<7} {:>9} {:>7} {:<16} {:>7} {:<16} {:>9}\n";
+
 std::string slow_event_header(const SlowEvents& config) {
-  // PREV is the task switched out for the waiter (wakeup, preempt) or the waker (sleep, block).
-  return fmt::format("slow events: {}\n{:<12} {:>13} {:>3} {:>7} {:>7} {:<16} {:<7} {:>9} {:>7} {:<16} {:>11}\n",
-                     thresholds_text(config), "TIME", "BOOT_S", "CPU", "PID", "TID", "COMM", "KIND", "WAIT_US",
-                     "PREV", "PREV_COMM", "PREV_RAN_US");
+  return fmt::format("slow events: {}\n", thresholds_text(config)) +
+         fmt::format(fmt::runtime(kLineFormat), "TIME", "BOOT_S", "CPU", "PID", "TID", "COMM", "KIND", "WAIT_US",
+                     "PREV", "PREV_COMM", "HOLDER", "HOLDER_COMM", "HELD_US");
 }
 
 std::string slow_event_line(const SlowEvent& e) {
-  const bool prev = prev_known(e);
-  return fmt::format("{:<12} {:>13.6f} {:>3} {:>7} {:>7} {:<16} {:<7} {:>9} {:>7} {:<16} {:>11}\n",
-                     time_of_day(e.unix_ns), static_cast<double>(e.boot_ns) / 1e9, e.cpu, e.pid, e.tid,
+  const bool prev = prev_known(e), holder = e.holder_ns != 0;
+  return fmt::format(fmt::runtime(kLineFormat), time_of_day(e.unix_ns),
+                     fmt::format("{:.6f}", static_cast<double>(e.boot_ns) / 1e9), e.cpu, e.pid, e.tid,
                      escape_text(e.comm), slow_event_kind_text(e.metric), e.wait_ns / 1000,
                      prev ? fmt::format("{}", e.prev_tid) : "-", prev ? escape_text(e.prev_comm) : "-",
-                     e.prev_ran_ns ? fmt::format("{}", e.prev_ran_ns / 1000) : "-");
+                     holder ? fmt::format("{}", e.holder_tid) : "-", holder ? escape_text(e.holder_comm) : "-",
+                     holder ? fmt::format("{}{}", e.holder_ns / 1000, e.holder_partial ? "?" : "") : "-");
 }
 
 std::string slow_events_text(const SlowEvents& s, uint64_t lost, bool list_events) {
@@ -141,7 +151,7 @@ void slow_events_json(nlohmann::json& doc, const SlowEvents& s) {
   if (!s.enabled()) return;
   nlohmann::json events = nlohmann::json::array();
   for (const SlowEvent& e : s.events) {
-    const bool prev = prev_known(e);
+    const bool prev = prev_known(e), holder = e.holder_ns != 0;
     events.push_back({
         {"seq", e.seq},
         {"unix_ns", e.unix_ns},
@@ -156,6 +166,11 @@ void slow_events_json(nlohmann::json& doc, const SlowEvents& s) {
         {"prev_tid", prev ? nlohmann::json(e.prev_tid) : nlohmann::json(nullptr)},
         {"prev_comm", prev ? nlohmann::json(sanitize_utf8(e.prev_comm)) : nlohmann::json(nullptr)},
         {"prev_ran_ns", e.prev_ran_ns ? nlohmann::json(e.prev_ran_ns) : nlohmann::json(nullptr)},
+        {"holder_pid", holder ? nlohmann::json(e.holder_pid) : nlohmann::json(nullptr)},
+        {"holder_tid", holder ? nlohmann::json(e.holder_tid) : nlohmann::json(nullptr)},
+        {"holder_comm", holder ? nlohmann::json(sanitize_utf8(e.holder_comm)) : nlohmann::json(nullptr)},
+        {"holder_ns", holder ? nlohmann::json(e.holder_ns) : nlohmann::json(nullptr)},
+        {"holder_partial", e.holder_partial},
     });
   }
   doc["slow_events"] = std::move(events);

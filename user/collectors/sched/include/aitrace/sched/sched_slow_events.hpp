@@ -30,6 +30,12 @@ struct SlowEvent {
   uint32_t metric = 0;    // enum aitrace_sched_metric
   std::string comm;       // raw kernel bytes; escape when printing
   std::string prev_comm;  // run-queue kinds: the task switched out; off-CPU kinds: the waker
+  // Run-queue kinds: the task that held the CPU longest during the wait (of the CPU's last 16
+  // stretches) and how long; holder_ns 0: none known. partial: the wait began before those 16.
+  uint64_t holder_ns = 0;
+  uint32_t holder_pid = 0, holder_tid = 0;
+  std::string holder_comm;
+  bool holder_partial = false;
 };
 
 // The slow events of one report: since attach (a read) or of one interval (a delta).
