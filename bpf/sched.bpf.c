@@ -170,7 +170,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	apply_step(st, g, slot, &s);
 	/* A run-queue wait closed here (its switch-in was missed) has no task that ran instead. */
 	if (g)
-		slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false);
+		slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false, true);
 	/*
 	 * A dying task's last switch-out comes after sched_process_exit dropped its raw_tp state
 	 * and re-created it above: drop it again, or dead tids fill the map (task storage frees
@@ -198,7 +198,7 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 	s = aitrace_sched_on_switch_in(st->phase, st->ts, now, queued);
 	apply_step(st, g, slot, &s);
 	if (g)
-		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true);
+		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true, true);
 }
 
 static __always_inline int handle_switch(__u64 *ctx, bool btf)
@@ -255,7 +255,7 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	apply_step(st, g, slot, &s);
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
-		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true);
+		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true, false);
 	return 0;
 }
 

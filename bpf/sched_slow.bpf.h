@@ -30,11 +30,6 @@ struct {
 	__type(value, struct aitrace_sched_slow_cpu);
 } slow_cpu SEC(".maps");
 
-static __always_inline bool slow_events_on(void)
-{
-	return slower_ns || slower_offcpu_ns;
-}
-
 /*
  * At every sched_switch (before the filter: the tasks that ran instead of a waiter are seldom
  * traced), with --slower: the outgoing task (current) and its stretch go into this CPU's history.
@@ -74,8 +69,9 @@ static __always_inline void slow_holder(struct aitrace_sched_slow_event *e)
 {
 	struct aitrace_sched_slow_stretch *st, *newest;
 	struct aitrace_sched_slow_cpu *c;
-	__u64 start, oldest = ~0ULL, best = 0, held;
-	__u32 zero = 0, best_i = AITRACE_SCHED_SLOW_HISTORY;
+	struct aitrace_sched_slow_stretch *oldest;
+	__u64 start, held;
+	__u32 zero = 0;
 
 	c = bpf_map_lookup_elem(&slow_cpu, &zero);
 	if (!c || !c->next)
@@ -83,38 +79,35 @@ static __always_inline void slow_holder(struct aitrace_sched_slow_event *e)
 	newest = &c->stretch[(c->next - 1) & (AITRACE_SCHED_SLOW_HISTORY - 1)];
 	e->other_ran_ns = newest->end_ns - newest->start_ns;
 	start = c->last_switch_ns > e->wait_ns ? c->last_switch_ns - e->wait_ns : 0;
+	/*
+	 * The best one is copied as it is found: remembering its index instead would make the
+	 * verifier track every index apart (seconds of load time for 16 slots).
+	 */
 	for (__u32 i = 0; i < AITRACE_SCHED_SLOW_HISTORY; i++) {
 		st = &c->stretch[i];
-		if (!st->end_ns)
-			continue; /* not used yet */
-		if (st->start_ns < oldest)
-			oldest = st->start_ns;
 		if (st->end_ns <= start)
-			continue;
+			continue; /* before the wait, or not used yet (0) */
 		held = st->end_ns - (st->start_ns > start ? st->start_ns : start);
-		if (held > best) {
-			best = held;
-			best_i = i;
-		}
+		if (held <= e->holder_ns)
+			continue;
+		e->holder_ns = held;
+		e->holder_pid = st->pid;
+		e->holder_tid = st->tid;
+		__builtin_memcpy(e->holder_comm, st->comm, sizeof(e->holder_comm));
 	}
-	e->holder_partial = oldest > start;
-	if (best_i >= AITRACE_SCHED_SLOW_HISTORY)
-		return;
-	st = &c->stretch[best_i];
-	e->holder_ns = best;
-	e->holder_pid = st->pid;
-	e->holder_tid = st->tid;
-	__builtin_memcpy(e->holder_comm, st->comm, sizeof(e->holder_comm));
+	/* Until the history is full its oldest stretch is slot 0; then the one overwritten next. */
+	oldest = &c->stretch[c->next < AITRACE_SCHED_SLOW_HISTORY ? 0 : c->next & (AITRACE_SCHED_SLOW_HISTORY - 1)];
+	e->holder_partial = oldest->start_ns > start;
 }
 
-/* The threshold a sample of `metric` is held against; 0: none. */
-static __always_inline __u64 slow_threshold(__u32 metric)
+static __always_inline bool slow_runq_metric(__u32 metric)
 {
-	if (metric == AITRACE_SCHED_RUNQ_WAKEUP || metric == AITRACE_SCHED_RUNQ_PREEMPT)
-		return slower_ns;
-	if (metric == AITRACE_SCHED_OFFCPU_SLEEP || metric == AITRACE_SCHED_OFFCPU_BLOCK)
-		return slower_offcpu_ns;
-	return 0;
+	return metric == AITRACE_SCHED_RUNQ_WAKEUP || metric == AITRACE_SCHED_RUNQ_PREEMPT;
+}
+
+static __always_inline bool slow_offcpu_metric(__u32 metric)
+{
+	return metric == AITRACE_SCHED_OFFCPU_SLEEP || metric == AITRACE_SCHED_OFFCPU_BLOCK;
 }
 
 /*
@@ -146,7 +139,7 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
 		e->other_pid = cur >> 32;
 		e->other_tid = (__u32)cur;
 		bpf_get_current_comm(&e->other_comm, sizeof(e->other_comm));
-		if (metric == AITRACE_SCHED_RUNQ_WAKEUP || metric == AITRACE_SCHED_RUNQ_PREEMPT)
+		if (slow_runq_metric(metric))
 			slow_holder(e);
 	}
 	bpf_ringbuf_submit(e, 0);
@@ -155,26 +148,37 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
 /*
  * The step's samples at or over their threshold, as records. Call it only for a step whose
  * samples reached the histograms (apply_step had a group), so that the events and the histogram
- * counts agree.
+ * counts agree. at_switch (a constant at every call): a sched_switch step, whose samples can be
+ * run-queue waits only, or a wakeup's, whose can be sleeps and blocks only; so each program keeps
+ * one kind's code, and a program without its kind's threshold none.
  */
 static __always_inline void slow_emit_step(const struct aitrace_sched_step *s, struct task_struct *p, __u32 tid,
-					   bool btf, __u32 cpu, bool other_known)
+					   bool btf, __u32 cpu, bool other_known, bool at_switch)
 {
-	if (!slow_events_on())
-		return;
-	for (int i = 0; i < AITRACE_SCHED_STEP_SAMPLES; i++) {
-		__u32 metric = s->sample[i].metric;
-		__u64 ns = s->sample[i].ns, threshold;
+	__u64 threshold = at_switch ? slower_ns : slower_offcpu_ns, ns = 0;
+	__u32 metric = AITRACE_SCHED_METRICS;
 
+	if (!threshold)
+		return;
+	/*
+	 * A step closes at most one interval of the kind (the other sample is on-CPU time): found
+	 * first, so the record code is inlined once, not once per sample slot.
+	 */
+	for (int i = 0; i < AITRACE_SCHED_STEP_SAMPLES; i++) {
 		if (i >= s->nsamples)
 			break;
-		/* metric_add's clamp: the histogram got 0 for a negative interval. */
-		if ((__s64)ns < 0)
-			ns = 0;
-		threshold = slow_threshold(metric);
-		if (threshold && ns >= threshold)
-			slow_emit(p, tid, btf, cpu, metric, ns, other_known);
+		if (at_switch ? slow_runq_metric(s->sample[i].metric) : slow_offcpu_metric(s->sample[i].metric)) {
+			metric = s->sample[i].metric;
+			ns = s->sample[i].ns;
+		}
 	}
+	if (metric == AITRACE_SCHED_METRICS)
+		return;
+	/* metric_add's clamp: the histogram got 0 for a negative interval. */
+	if ((__s64)ns < 0)
+		ns = 0;
+	if (ns >= threshold)
+		slow_emit(p, tid, btf, cpu, metric, ns, other_known);
 }
 
 #endif
