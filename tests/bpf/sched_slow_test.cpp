@@ -143,7 +143,7 @@ std::vector<uint32_t> own_prog_lengths(const std::string& name) {
   std::vector<uint32_t> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    int fd = std::atoi(entry.path().filename().c_str());
+    const int fd = static_cast<int>(std::strtol(entry.path().filename().c_str(), nullptr, 10));
     if (test::read_file("/proc/self/fdinfo/" + std::to_string(fd)).find("prog_type:") == std::string::npos) continue;
     bpf_prog_info info{};
     uint32_t len = sizeof(info);

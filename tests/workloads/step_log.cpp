@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -84,6 +86,18 @@ void hog(Clock::time_point end, const std::atomic<bool>& done) {
     for (int i = 0; i < 1000; i++) spin = spin + 1;
 }
 
+// A whole-number argument; a bad one is a usage error, never 0.
+int int_arg(const char* s) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(s, &end, 10);
+  if (errno || end == s || *end || v < INT_MIN || v > INT_MAX) {
+    std::fprintf(stderr, "step_log: '%s' is not a whole number\n", s);
+    std::exit(2);
+  }
+  return static_cast<int>(v);
+}
+
 bool pin_to_one_cpu(int wanted) {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
@@ -106,15 +120,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string mode = argv[1];
-  const int n = std::atoi(argv[2]);
-  if (!pin_to_one_cpu(argc > 3 ? std::atoi(argv[3]) : -1)) {
+  const int n = int_arg(argv[2]);
+  if (!pin_to_one_cpu(argc > 3 ? int_arg(argv[3]) : -1)) {
     std::perror("sched_setaffinity");
     return 1;
   }
   std::vector<std::thread> threads;
   std::atomic<bool> done{false};
   if (mode == "train") {
-    const int hogs = argc > 4 ? std::atoi(argv[4]) : 0;
+    const int hogs = argc > 4 ? int_arg(argv[4]) : 0;
     threads.emplace_back(loader, std::cref(done));
     threads.emplace_back(trainer, n, std::ref(done));
     for (int i = 0; i < hogs; i++) threads.emplace_back(hog, Clock::time_point::max(), std::cref(done));

@@ -42,12 +42,13 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   }
 
   void add_to(RunLoop& loop) override {
+    if (!collector_) return;
     if (RingReader* r = collector_->slow_event_reader()) loop.add_ring(r);
   }
 
   void detach() override { collector_->detach(); }
   // The events still in the ring after detach belong to the window: the final report has them.
-  Status finish() override { return collector_->drain_slow_events(); }
+  Status finish() override { return collector_ ? collector_->drain_slow_events() : Status{}; }
 
   bool metrics(const SchedSnapshot& now, MetricStore& store) override {
     if (!metrics_)
@@ -61,6 +62,7 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
  private:
   // The ring first, then the maps: no event is newer than the histograms it is compared with.
   Result<SchedSnapshot> read_value() override {
+    if (!collector_) return make_error(ErrorKind::runtime, "sched: read before load");
     AITRACE_TRY(collector_->drain_slow_events());
     return collector_->read();
   }
