@@ -11,6 +11,8 @@
 // meet on one run queue. `train` prints one JSON line per thread when it starts,
 // {"tid":T,"role":"trainer"|"loader"}, then the step log on stdout:
 //   HH:MM:SS.mmm step N: W.WW ms
+#include "pin_cpu.hpp"
+
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -98,20 +100,6 @@ int int_arg(const char* s) {
   return static_cast<int>(v);
 }
 
-bool pin_to_one_cpu(int wanted) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return false;
-  int cpu = wanted;
-  if (cpu < 0)
-    for (int i = 0; i < CPU_SETSIZE; i++)
-      if (CPU_ISSET(i, &allowed)) cpu = i;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  return sched_setaffinity(0, sizeof(one), &one) == 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,7 +109,7 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   const int n = int_arg(argv[2]);
-  if (!pin_to_one_cpu(argc > 3 ? int_arg(argv[3]) : -1)) {
+  if (workload::pin_to_one_cpu(argc > 3 ? int_arg(argv[3]) : -1) < 0) {
     std::perror("sched_setaffinity");
     return 1;
   }
