@@ -156,7 +156,7 @@ TEST(SchedSlow, TextListsEachEventOnOneLine) {
 TEST(SchedSlow, OffCpuListsA50msSleepWithIts50ms) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   constexpr uint64_t k50ms = 50'000'000;
-  TracedRun run = traced_training({"--slower-offcpu", "40ms"}, 60, 0);
+  TracedRun run = traced_training({"--slower-offcpu", "40ms"}, 100, 0);
   if (!run.doc.is_object()) return;
   const auto tids = roles(run.result.out);
   ASSERT_EQ(tids.count("loader"), 1u) << run.result.out;
@@ -171,8 +171,8 @@ TEST(SchedSlow, OffCpuListsA50msSleepWithIts50ms) {
     EXPECT_GE(e["wait_ns"].get<uint64_t>(), k50ms) << e.dump();
     EXPECT_LE(e["wait_ns"].get<uint64_t>(), bucket_high) << e.dump();
   }
-  // 60 steps of at least 5 ms: the loader sleeps its 50 ms at least 5 times.
-  EXPECT_GE(loader_sleeps, 5) << run.doc["slow_events"].dump();
+  // 100 steps of at least 5 ms: the loader sleeps its 50 ms at least 9 times.
+  EXPECT_GE(loader_sleeps, 9) << run.doc["slow_events"].dump();
   EXPECT_EQ(run.doc["slow_events_summary"]["offcpu_threshold_ns"], 40'000'000);
   EXPECT_EQ(run.doc["slow_events_summary"]["runq_threshold_ns"], 0);
 }
