@@ -55,7 +55,18 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
   add_command_privilege_options(cmd, o);
 }
 
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what) {
+namespace {
+// A whole duration in the largest unit that divides it: "1ms", "1us".
+std::string duration_text(std::chrono::nanoseconds d) {
+  const auto ns = d.count();
+  if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
+  if (ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
+  return fmt::format("{}ns", ns);
+}
+}  // namespace
+
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what,
+                                                std::chrono::nanoseconds min) {
   double v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || !(v > 0))
@@ -71,8 +82,9 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const c
   if (scale < 0)
     return make_error(ErrorKind::usage, "invalid {} '{}': unknown unit '{}' (use ns, us, ms, s, m or h)", what, text, unit);
   double ns = v * scale;
-  if (ns < 1e6 || ns > 1e9 * 86400 * 365)
-    return make_error(ErrorKind::usage, "invalid {} '{}': must be between 1ms and a year", what, text);
+  if (ns < static_cast<double>(min.count()) || ns > 1e9 * 86400 * 365)
+    return make_error(ErrorKind::usage, "invalid {} '{}': must be between {} and a year", what, text,
+                      duration_text(min));
   return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 

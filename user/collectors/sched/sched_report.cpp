@@ -38,7 +38,8 @@ nlohmann::json lost_json(const SchedLost& l) {
           {"hist_overflow", l.hist_overflow},
           {"task_state_missing", l.task_state_missing},
           {"fork_overflow", l.fork_overflow},
-          {"transitions_missed", l.transitions_missed}};
+          {"transitions_missed", l.transitions_missed},
+          {"slow_events", l.slow_events}};
 }
 
 }  // namespace

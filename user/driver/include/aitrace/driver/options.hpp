@@ -41,8 +41,9 @@ const CLI::Validator& non_empty_value();
 void add_common_options(CLI::App* cmd, CommonOptions& o);
 void add_target_options(CLI::App* cmd, TargetOptions& o);
 
-// "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; must be > 0.
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what);
+// "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; from `min` (1ms for -d and -i) to a year.
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what,
+                                                std::chrono::nanoseconds min = std::chrono::milliseconds(1));
 Result<RunOptions> run_options(const CommonOptions& o);
 Result<TargetSpec> target_spec(const TargetOptions& o);
 
