@@ -53,6 +53,7 @@ Result<SchedCollector> attached_collector(const char* flavour, const SchedConfig
   if (!collector) return collector.error();
   AITRACE_TRY(collector->load());
   AITRACE_TRY(collector->attach());
+  collector->start();
   return collector;
 }
 

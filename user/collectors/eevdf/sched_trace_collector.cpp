@@ -112,6 +112,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   impl->skel = std::move(skel.value());
   auto* s = impl->skel.get();
   set_filter_config(s, targets);
+  hold_counting(s, true);  // until start()
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->wake_threshold = opts.wakeup_bytes ? opts.wakeup_bytes : impl->ring_bytes / 4;
   bpf_map__set_max_entries(s->maps.st_rings, static_cast<uint32_t>(impl->ncpus));
@@ -174,6 +175,8 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
     });
 }
 
+void SchedTraceCollector::start() { hold_counting(impl_->skel.get(), false); }
+void SchedTraceCollector::stop() { hold_counting(impl_->skel.get(), true); }
 void SchedTraceCollector::detach() { impl_->hooks.detach_all(); }
 
 Status SchedTraceCollector::finish() {

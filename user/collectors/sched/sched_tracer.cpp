@@ -38,6 +38,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     return {};
   }
 
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
 
   bool metrics(const SchedSnapshot& now, MetricStore& store) override {

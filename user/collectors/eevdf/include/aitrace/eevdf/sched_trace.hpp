@@ -141,6 +141,9 @@ class SchedTraceCollector {
 
   // Fills the filter maps and attaches.
   Status attach();
+  // The run's window (the collector contract's start() and stop()): held from open on.
+  void start();
+  void stop();
   void add_to(RunLoop& loop);
   void detach();  // nothing new is recorded; what the rings hold is drained by finish()
   // Drains the rings, writes the last packets and renames the trace into place. A trace write
