@@ -2,7 +2,8 @@
 /*
  * EEVDF scheduling trace: one ring-buffer record per sched_switch / sched_waking / sched_wakeup
  * of the targeted tasks, with the scheduling-entity and cfs_rq fields needed to reconstruct
- * lag, deadlines and slices in userspace. A separate object from bpf/sched.bpf.c so that the
+ * lag, deadlines and slices in userspace. With a trace file, the switches between untraced tasks
+ * are recorded too, briefly, so every CPU's switch chain in the trace is whole. A separate object from bpf/sched.bpf.c so that the
  * default (histogram-only) sched mode pays nothing for tracing.
  *
  * Rings are sharded per CPU (an ARRAY_OF_MAPS of ring buffers, filled by userspace), so CPUs
@@ -18,6 +19,8 @@
 /* Set by userspace before load. */
 const volatile bool switch_has_prev_state = true; /* 4-argument sched_switch (5.18+) */
 const volatile __u64 wake_threshold = AITRACE_ST_DEFAULT_RING_BYTES / 4;
+/* A trace file is written: record the switches of untraced tasks too (struct aitrace_st_switch_brief). */
+const volatile bool all_switches = false;
 
 /*
  * Only the template of the per-CPU rings: the kernel does not compare a ring buffer's size with
@@ -152,6 +155,7 @@ static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_
 	t->sum_exec_runtime = AITRACE_READ(btf, se, sum_exec_runtime);
 	t->prev_sum_exec_runtime = AITRACE_READ(btf, se, prev_sum_exec_runtime);
 	t->on_rq = AITRACE_READ(btf, se, on_rq);
+	t->start_time = AITRACE_READ(btf, p, start_boottime);
 	if (bpf_core_field_exists(se->deadline))
 		t->deadline = AITRACE_READ(btf, se, deadline);
 	if (bpf_core_field_exists(se->slice))
@@ -195,6 +199,35 @@ static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_st
 	c->valid = 1;
 }
 
+/* A switch between two untraced tasks: what the trace's CPU view needs, nothing of EEVDF. */
+static __always_inline int st_on_brief_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+					      __u32 prev_state, bool btf)
+{
+	struct aitrace_st_switch_brief *r;
+	void *ring;
+
+	r = st_reserve(sizeof(*r), &ring);
+	if (!r)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	st_header(&r->hdr, AITRACE_ST_SWITCH_BRIEF);
+	r->prev_pid = AITRACE_READ(btf, prev, pid);
+	r->prev_tgid = AITRACE_READ(btf, prev, tgid);
+	r->next_pid = AITRACE_READ(btf, next, pid);
+	r->next_tgid = AITRACE_READ(btf, next, tgid);
+	r->prev_prio = AITRACE_READ(btf, prev, prio);
+	r->next_prio = AITRACE_READ(btf, next, prio);
+	r->prev_state = prev_state;
+	r->prev_exit_state = AITRACE_READ(btf, prev, exit_state);
+	r->prev_start_time = AITRACE_READ(btf, prev, start_boottime);
+	r->next_start_time = AITRACE_READ(btf, next, start_boottime);
+	BPF_CORE_READ_STR_INTO(&r->prev_comm, prev, comm);
+	BPF_CORE_READ_STR_INTO(&r->next_comm, next, comm);
+	r->preempt = preempt;
+	st_submit(r, ring);
+	return 0;
+}
+
 static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
 					__u32 prev_state, bool btf)
 {
@@ -206,7 +239,7 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	bool prev_wanted = aitrace_task_wanted(prev), next_wanted = aitrace_task_wanted(next);
 
 	if (!prev_wanted && !next_wanted)
-		return 0;
+		return all_switches ? st_on_brief_switch(preempt, prev, next, prev_state, btf) : 0;
 	r = st_reserve(sizeof(*r), &ring);
 	if (!r)
 		return 0;
@@ -270,6 +303,8 @@ static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 	r->waker_pid = BPF_CORE_READ(waker, pid);
 	r->waker_tgid = BPF_CORE_READ(waker, tgid);
 	BPF_CORE_READ_STR_INTO(&r->waker_comm, waker, comm);
+	r->start_time = AITRACE_READ(btf, p, start_boottime);
+	r->waker_start_time = BPF_CORE_READ(waker, start_boottime);
 	st_submit(r, ring);
 	return 0;
 }

@@ -87,13 +87,14 @@ class SchedTraceDecoder {
   SchedTraceDecoder(EevdfSummary* summary, PerfettoWriter* trace) : summary_(summary), trace_(trace) {}
   void on_record(std::span<const std::byte> rec);
 
-  uint64_t switches() const { return switches_; }
+  uint64_t switches() const { return switches_; }  // brief ones included
   uint64_t wakings() const { return wakings_; }
   uint64_t wakeups() const { return wakeups_; }
   uint64_t malformed() const { return malformed_; }
 
  private:
   void on_switch(const aitrace_st_switch& r);
+  void on_brief_switch(const aitrace_st_switch_brief& r);
   void on_waking(const aitrace_st_waking& r);
   void on_wakeup(const aitrace_st_wakeup& r);
   void task_counters(uint64_t ts, const aitrace_st_task& t, uint16_t flags, std::optional<int64_t> lag);
