@@ -135,6 +135,18 @@ static __always_inline void st_header(struct aitrace_st_header *h, __u16 kind)
 	h->ts = bpf_ktime_get_boot_ns();
 }
 
+/* A zeroed record of `size` bytes (constant once inlined) with its header, or NULL (counted). */
+static __always_inline void *st_begin(__u32 size, __u16 kind, void **ring)
+{
+	struct aitrace_st_header *h = st_reserve(size, ring);
+
+	if (!h)
+		return NULL;
+	__builtin_memset(h, 0, size);
+	st_header(h, kind);
+	return h;
+}
+
 /* load.weight carries SCHED_FIXEDPOINT_SHIFT extra bits on 64-bit kernels (scale_load_down). */
 static __always_inline __u32 st_weight(unsigned long w)
 {
@@ -206,11 +218,9 @@ static __always_inline int st_on_brief_switch(bool preempt, struct task_struct *
 	struct aitrace_st_switch_brief *r;
 	void *ring;
 
-	r = st_reserve(sizeof(*r), &ring);
+	r = st_begin(sizeof(*r), AITRACE_ST_SWITCH_BRIEF, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, AITRACE_ST_SWITCH_BRIEF);
 	r->prev_pid = AITRACE_READ(btf, prev, pid);
 	r->prev_tgid = AITRACE_READ(btf, prev, tgid);
 	r->next_pid = AITRACE_READ(btf, next, pid);
@@ -240,11 +250,9 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 
 	if (!prev_wanted && !next_wanted)
 		return all_switches ? st_on_brief_switch(preempt, prev, next, prev_state, btf) : 0;
-	r = st_reserve(sizeof(*r), &ring);
+	r = st_begin(sizeof(*r), AITRACE_ST_SWITCH, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, AITRACE_ST_SWITCH);
 	r->prev_wanted = prev_wanted;
 	r->next_wanted = next_wanted;
 	r->prev_state = prev_state;
@@ -290,11 +298,9 @@ static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 
 	if (!aitrace_task_wanted(p))
 		return 0;
-	r = st_reserve(sizeof(*r), &ring);
+	r = st_begin(sizeof(*r), AITRACE_ST_WAKING, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, AITRACE_ST_WAKING);
 	r->pid = AITRACE_READ(btf, p, pid);
 	r->tgid = AITRACE_READ(btf, p, tgid);
 	BPF_CORE_READ_STR_INTO(&r->comm, p, comm);
@@ -324,11 +330,9 @@ static __always_inline int st_on_wakeup(__u64 *ctx, bool btf, __u16 kind)
 		lw->pid = AITRACE_READ(btf, p, pid);
 	if (!aitrace_task_wanted(p))
 		return 0;
-	r = st_reserve(sizeof(*r), &ring);
+	r = st_begin(sizeof(*r), kind, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, kind);
 	r->hdr.ts = now;
 	r->target_cpu = cpu;
 	st_fill_task(&r->wakee, p, btf);

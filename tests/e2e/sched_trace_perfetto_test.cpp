@@ -150,7 +150,9 @@ TEST(SchedTracePerfetto, ReusedPidIsANewThread) {
 // The run's one window: with -p the sched hooks and the EEVDF trace count the same switches. The
 // objects are released one after the other by two stores nanoseconds apart (and held again the
 // same way), so a switch of a target that runs exactly between the two stores, on another CPU,
-// is counted by one of them only: at most one per edge of the window and thread.
+// is counted by one of them only: at most one per edge of the window and thread. Besides, sched
+// counts the switch-ins that no tracepoint reported (this VM's switches out of PID 1 threads),
+// which it closes from the kernel's sched_info stamps (docs/sched.md); -v prints how many.
 TEST(SchedTracePerfetto, SchedAndEevdfCountTheSameWindowWithPid) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string dir = temp_dir();
@@ -158,8 +160,12 @@ TEST(SchedTracePerfetto, SchedAndEevdfCountTheSameWindowWithPid) {
   ASSERT_GT(target.pid, 0);
   std::this_thread::sleep_for(300ms);
   auto r = test::run_command(
-      {test::aitrace_binary(), "sched", "--eevdf", "-p", std::to_string(target.pid), "-d", "2", "--json"});
+      {test::aitrace_binary(), "sched", "-v", "--eevdf", "-p", std::to_string(target.pid), "-d", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  uint64_t repaired = 0;
+  const std::string marker = " switches that never reached the program closed from sched_info stamps";
+  if (size_t at = r.err.rfind(marker); at != std::string::npos)
+    repaired = std::stoull(r.err.substr(r.err.rfind(' ', at - 1) + 1));
   json doc = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << r.out.substr(0, 300);
   ASSERT_EQ(doc["trace"]["lost"], 0);
@@ -168,7 +174,8 @@ TEST(SchedTracePerfetto, SchedAndEevdfCountTheSameWindowWithPid) {
     if (!g.contains("eevdf") || !g["tid"].is_number()) continue;
     const uint64_t sched = g["counters"]["switches"], eevdf = g["eevdf"]["switch_ins"];
     SCOPED_TRACE(g["comm"].get<std::string>());
-    EXPECT_LE(sched > eevdf ? sched - eevdf : eevdf - sched, 2u) << "sched " << sched << ", EEVDF " << eevdf;
+    EXPECT_LE(eevdf, sched + 2) << "sched " << sched << ", EEVDF " << eevdf;
+    EXPECT_LE(sched, eevdf + 2 + repaired) << "sched " << sched << ", EEVDF " << eevdf << ", repaired " << repaired;
     if (sched > 1000) busy++;
   }
   EXPECT_EQ(busy, 2) << "ping and pong switch at every message";

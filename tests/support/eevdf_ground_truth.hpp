@@ -127,15 +127,18 @@ inline SwitchChains walk_switch_chains(const perfetto::protos::Trace& trace) {
   struct Switch {
     uint64_t ts;
     int32_t prev, next;
+    size_t seq;  // order in the file: equal timestamps keep it
   };
   std::map<uint32_t, std::vector<Switch>> per_cpu;
   for (const auto& p : trace.packet())
     for (const auto& e : p.ftrace_events().event())
       if (e.has_sched_switch())
-        per_cpu[p.ftrace_events().cpu()].push_back({e.timestamp(), e.sched_switch().prev_pid(), e.sched_switch().next_pid()});
+        per_cpu[p.ftrace_events().cpu()].push_back(
+            {e.timestamp(), e.sched_switch().prev_pid(), e.sched_switch().next_pid(), per_cpu[p.ftrace_events().cpu()].size()});
   SwitchChains c;
   for (auto& [cpu, v] : per_cpu) {
-    std::stable_sort(v.begin(), v.end(), [](const Switch& a, const Switch& b) { return a.ts < b.ts; });
+    std::sort(v.begin(), v.end(),
+              [](const Switch& a, const Switch& b) { return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq; });
     c.switches += v.size();
     c.switches_per_cpu[cpu] = v.size();
     for (size_t i = 1; i < v.size(); i++) {

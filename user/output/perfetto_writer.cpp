@@ -43,6 +43,7 @@ struct PerfettoWriter::Impl {
   struct PendingCounter {
     uint64_t ts, uuid;
     int64_t value;
+    size_t seq;  // arrival order: equal timestamps keep it
   };
   std::vector<PendingCounter> counters;
   std::map<TaskKey, std::string> named_tasks;                // task -> the name last written
@@ -133,7 +134,10 @@ struct PerfettoWriter::Impl {
 
   void emit_counters() {
     // Shards are drained one after the other: sort so each counter track is in time order.
-    std::stable_sort(counters.begin(), counters.end(), [](const auto& a, const auto& b) { return a.ts < b.ts; });
+    // (std::stable_sort's temporary buffer is deprecated in libstdc++ 12 under clang: a sequence
+    // number gives the same order with std::sort.)
+    std::sort(counters.begin(), counters.end(),
+              [](const auto& a, const auto& b) { return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq; });
     for (const auto& c : counters) {
       pp::TracePacket p;
       p.set_timestamp(c.ts);
@@ -305,7 +309,7 @@ void PerfettoWriter::counter(uint64_t ts, const PerfettoTask& t, std::string_vie
     it = impl_->counter_tracks.emplace(std::move(key), uuid).first;
   }
   impl_->events++;
-  impl_->counters.push_back({ts, it->second, value});
+  impl_->counters.push_back({ts, it->second, value, impl_->counters.size()});
   if (impl_->counters.size() >= kCountersPending) impl_->emit_counters();
 }
 
