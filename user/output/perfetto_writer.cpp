@@ -48,8 +48,9 @@ struct PerfettoWriter::Impl {
   std::vector<PendingCounter> counters;
   std::map<TaskKey, std::string> named_tasks;                // task -> the name last written
   std::unordered_map<uint32_t, std::set<uint64_t>> starts;  // pid -> start times of its tasks seen
-  // Processes written to the process tree: tgid -> its leader's start time (0: not seen yet).
-  std::unordered_map<uint32_t, uint64_t> named_processes;
+  // Processes written to the process tree: tgid -> the start times of the leaders named (0: named
+  // through another of its threads, before its leader showed).
+  std::unordered_map<uint32_t, std::set<uint64_t>> named_processes;
   std::map<TaskKey, uint64_t> task_numbers;  // task -> its number in track uuids, from 1
   std::map<std::pair<uint64_t, std::string>, uint64_t> counter_tracks;  // (task number, name)
   std::vector<std::string> counter_names;  // index + 2 = the uuid's high bits
@@ -168,32 +169,32 @@ struct PerfettoWriter::Impl {
   // a sched_process_free there makes Perfetto's importer end the old thread (EndThread in
   // src/trace_processor/importers/common/process_tracker.cc), so the new task's events start a
   // new one. Records reach us shard after shard, not in time order, hence the set.
-  // Returns true when the task is new.
-  bool note_task(uint32_t cpu, const PerfettoTask& t) {
-    if (!t.pid || !t.start_time) return false;
+  void note_task(uint32_t cpu, const PerfettoTask& t) {
+    if (!t.pid || !t.start_time) return;
     std::set<uint64_t>& seen = starts[t.pid];
-    if (!seen.insert(t.start_time).second) return false;
+    if (!seen.insert(t.start_time).second) return;
     if (seen.size() > 1) {
       const uint64_t next_start = *seen.begin() == t.start_time ? *std::next(seen.begin()) : t.start_time;
       auto* fr = event(cpu, next_start - 1, 0)->mutable_sched_process_free();
       fr->set_pid(static_cast<int32_t>(t.pid));
     }
-    return true;
   }
 
   // A process's entry in the process tree, with its command line when /proc still has it.
   void add_process(pp::ProcessTree* tree, const PerfettoTask& t) {
     if (!t.tgid) return;
     const bool leader = t.pid == t.tgid;
-    auto [it, inserted] = named_processes.try_emplace(t.tgid, leader ? t.start_time : 0);
-    if (!inserted) {
-      // Named already, unless this is a new leader on that pid: a new process.
-      if (!leader || it->second == t.start_time) return;
-      if (it->second == 0) {
-        it->second = t.start_time;
-        return;
-      }
-      it->second = t.start_time;
+    std::set<uint64_t>& named = named_processes[t.tgid];
+    if (!leader) {
+      if (!named.empty()) return;
+      named.insert(0);
+    } else {
+      // A leader not named yet is a process of its own (a reused pid: another start time),
+      // unless the process was named through one of its threads before: that entry stands.
+      if (named.count(t.start_time)) return;
+      const bool through_thread = named.erase(0) > 0;
+      named.insert(t.start_time);
+      if (through_thread) return;
     }
     auto* proc = tree->add_processes();
     proc->set_pid(static_cast<int32_t>(t.tgid));
