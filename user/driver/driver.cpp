@@ -111,6 +111,8 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   const CollectorContext ctx{features, targets->resolved};
   for (auto& c : cs) AITRACE_TRY(c->load(ctx));
   for (auto& c : cs) AITRACE_TRY(c->attach(targets->resolved));
+  // Counting starts in every object at once, after the last attach: one window for all sections.
+  for (auto& c : cs) c->start();
   // A Ctrl-C during load or attach: CMD is never released (the held child is reaped). Without
   // CMD the hooks are attached by now, so the run loop takes the signal and reports the window.
   if (cmd && stop_signal_pending())
@@ -149,6 +151,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
       exit_code = cmd->wait();
     }
     // The window ends at once for every collector, so the final numbers are of one moment.
+    for (auto& c : cs) c->stop();
     for (auto& c : cs) c->detach();
     for (auto& c : cs) AITRACE_TRY(c->finish());
     if (!run.final_report) return Status{};

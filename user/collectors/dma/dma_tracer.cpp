@@ -28,6 +28,8 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
     hooks_ = dma_hook_states(collector_->hooks());
     return {};
   }
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
 
   const HookSet& hooks() const override { return collector_->hooks(); }

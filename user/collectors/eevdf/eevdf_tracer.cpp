@@ -28,6 +28,8 @@ Status EevdfTracer::load(const CollectorContext& ctx) {
 
 Status EevdfTracer::attach(const ResolvedTargets&) { return collector_->attach(); }
 void EevdfTracer::add_to(RunLoop& loop) { collector_->add_to(loop); }
+void EevdfTracer::start() { collector_->start(); }
+void EevdfTracer::stop() { collector_->stop(); }
 void EevdfTracer::detach() { collector_->detach(); }
 Status EevdfTracer::finish() { return collector_->finish(); }
 

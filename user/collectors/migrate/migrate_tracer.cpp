@@ -35,6 +35,8 @@ class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
     ctx_.hooks = collector_->hook_states();
     return {};
   }
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
 
   const HookSet& hooks() const override { return collector_->hooks(); }

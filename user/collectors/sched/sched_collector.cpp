@@ -154,6 +154,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   sched_bpf* s = impl->skel.get();
 
   set_filter_config(s, cfg.targets);
+  hold_counting(s, true);  // until start()
   s->rodata->group_by = bpf_group_by(cfg.group_by);
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   // The rq clock is reached through se.cfs_rq; without CONFIG_FAIR_GROUP_SCHED only ktime works.
@@ -248,9 +249,15 @@ Status SchedCollector::attach() {
   }
   if (impl_->cfg.targets.cfg.follow_forks && !impl_->hooks.attached("sched:sched_process_fork"))
     warn("sched:sched_process_fork is not attached: child processes of the command are not traced");
-  impl_->attached_at = std::chrono::steady_clock::now();
   return {};
 }
+
+void SchedCollector::start() {
+  impl_->attached_at = std::chrono::steady_clock::now();
+  hold_counting(impl_->skel.get(), false);
+}
+
+void SchedCollector::stop() { hold_counting(impl_->skel.get(), true); }
 
 void SchedCollector::detach() { impl_->hooks.detach_all(); }
 

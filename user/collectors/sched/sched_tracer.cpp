@@ -46,6 +46,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     if (RingReader* r = collector_->slow_event_reader()) loop.add_ring(r);
   }
 
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
   // The events still in the ring after detach belong to the window: the final report has them.
   Status finish() override { return collector_ ? collector_->drain_slow_events() : Status{}; }

@@ -1,18 +1,26 @@
 // The collector contract: what every collector (sched, the EEVDF trace, migrate, dma) offers the
 // command driver, and the one order the driver calls it in:
 //
-//   construct(config) -> load(ctx) -> attach(targets) -> [add_to(loop)] -> read() ... -> detach()
-//   -> finish() -> read() -> render
+//   construct(config) -> load(ctx) -> attach(targets) -> start() -> [add_to(loop)] -> read() ...
+//   -> stop() -> detach() -> finish() -> read() -> render
+//
+// Each step runs for every collector of the run before the next step starts for any of them.
 //
 // - construct: the collector's own config struct (parsed and checked by its command); no kernel
 //   work yet.
 // - load: open the BPF object, set its rodata from the config, choose hooks (ctx.features),
 //   verify and load. Nothing runs in the kernel yet.
 // - attach: fill the filter maps from the targets (CMD's pid is known by now: the driver forks
-//   CMD, held, before any collector loads), then attach the hooks. From here on events count.
-// - read: a cumulative snapshot of everything since attach; delta(now, before) the interval
+//   CMD, held, before any collector loads), then attach the hooks. The programs run but count
+//   nothing yet (held since load: bpf/common/programs.bpf.h).
+// - start: counting begins (one store into the object's .bss). The driver starts every
+//   collector right after the last attach, so all sections of a report cover one window: with
+//   one collector's hooks counting while another still attached, sched and the EEVDF summary
+//   disagreed on a thread's switches under -p.
+// - stop: counting ends, for every collector before the first detach (which takes longer).
+// - read: a cumulative snapshot of everything since start; delta(now, before) the interval
 //   view of two of them (before: null for the first interval). Snapshots are plain values the collector's renderers understand.
-// - detach: the window ends; nothing is counted after it, so the last read() is one moment.
+// - detach: the hooks go; the window already ended at stop().
 // - finish: drain what is still in flight (ring buffers), close files the collector writes.
 // - render_text / render_json: one snapshot into the shared report (JSON: the collector adds
 //   its keys to one document, so several collectors give one envelope).
@@ -76,6 +84,8 @@ class Collector {
 
   virtual Status load(const CollectorContext& ctx) = 0;
   virtual Status attach(const ResolvedTargets& targets) = 0;
+  virtual void start() = 0;
+  virtual void stop() = 0;
   // Ring buffers and periodic work the run loop must serve (most collectors have none).
   virtual void add_to(RunLoop&) {}
   virtual void detach() = 0;

@@ -26,6 +26,8 @@ class EevdfTracer final : public Collector {
   Status load(const CollectorContext& ctx) override;
   Status attach(const ResolvedTargets& targets) override;
   void add_to(RunLoop& loop) override;
+  void start() override;
+  void stop() override;
   void detach() override;
   Status finish() override;
   Result<std::unique_ptr<Snapshot>> read() override;

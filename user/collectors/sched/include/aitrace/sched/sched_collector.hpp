@@ -112,6 +112,10 @@ class SchedCollector {
   // Fills the filter maps and attaches every chosen hook; fails only when sched_switch could not
   // attach.
   Status attach();
+  // Counting begins (the programs were held since open) and ends: the collector contract's
+  // start() and stop(), the run's one window.
+  void start();
+  void stop();
   void detach();
   // Reads the cumulative aggregates now.
   Result<SchedSnapshot> read() const;
