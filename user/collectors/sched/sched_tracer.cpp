@@ -1,6 +1,7 @@
 #include "aitrace/sched/sched_tracer.hpp"
 
 #include "aitrace/core/cgroup_paths.hpp"
+#include "aitrace/output/clock_text.hpp"
 #include "aitrace/sched/sched_metrics.hpp"
 #include "aitrace/sched/sched_report.hpp"
 
@@ -31,10 +32,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
 
   Status attach(const ResolvedTargets&) override {
     AITRACE_TRY(collector_->attach());
-    for (const HookStatus& st : collector_->hooks().statuses()) {
-      ropts_.hooks.emplace_back(st.event, st.state_text());
+    for (const HookStatus& st : collector_->hooks().statuses())
       if (st.state != HookStatus::State::attached) ropts_.hook_notes.push_back(st.event + " " + st.state_text());
-    }
     return {};
   }
 
@@ -48,6 +47,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   }
 
   const HookSet& hooks() const override { return collector_->hooks(); }
+  std::string_view schema() const override { return "aitrace.sched/2"; }
+  std::optional<std::string> group_by() const override { return sched_group_by_name(cfg_.sched.group_by); }
 
  private:
   Result<SchedSnapshot> read_value() override { return collector_->read(); }
@@ -60,9 +61,11 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   void json(nlohmann::json& doc, const SchedSnapshot& snap, const RenderContext& ctx) override {
     doc.update(sched_json(snap, options(snap, ctx)));
   }
+  nlohmann::json lost(const SchedSnapshot& snap) const override { return sched_lost_json(snap.lost); }
   const SchedReportOptions& options(const SchedSnapshot& snap, const RenderContext& ctx) {
     ropts_.interval = ctx.interval;
-    ropts_.interval_index = ctx.interval_index;
+    ropts_.duration_ns = static_cast<uint64_t>(ctx.duration.count());
+    if (!ctx.interval) ropts_.span = clock_span_text(ctx.start.unix_ns, ctx.end.unix_ns, true);
     if (ropts_.group_by == SchedGroupBy::cgroup) {
       std::set<uint64_t> ids;
       for (const SchedGroup& g : snap.groups)
