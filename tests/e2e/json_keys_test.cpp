@@ -111,8 +111,10 @@ struct Walk {
   const DocKeys& docs;
   std::set<std::string> emitted, empty_containers, undocumented, wrong_type;
 
+  // `path` ends in "[]" for an array's element: a key of its own only inside it (`groups[].pid`).
   void visit(const json& v, const std::string& path) {
-    if (!path.empty()) {
+    const bool element = path.size() >= 2 && path.compare(path.size() - 2, 2, "[]") == 0;
+    if (!path.empty() && !element) {
       emitted.insert(path);
       auto it = docs.find(path);
       if (it == docs.end()) {
