@@ -2,6 +2,7 @@
 // every key a run emits is documented with its type, and every documented key is emitted, unless
 // the table says when it is left out or it sits in a container this run left empty (printed, so
 // a reader sees what this host could not exercise).
+#include "command_reports.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -88,7 +89,7 @@ DocKeys schema_keys(const std::string& schema, const std::string& doc_file) {
   for (const auto& [path, key] : own) {
     all[path] = key;
     if (key.type != "H") continue;
-    for (const auto& [sub, hk] : h) all[path + "." + sub] = {hk.type, key.optional || hk.optional};
+    for (const auto& [sub, hk] : h) all[path + '.' += sub] = {hk.type, key.optional || hk.optional};
   }
   return all;
 }
@@ -130,7 +131,7 @@ struct Walk {
       }
     }
     if (v.is_object())
-      for (const auto& [k, child] : v.items()) visit(child, path.empty() ? k : path + "." + k);
+      for (const auto& [k, child] : v.items()) visit(child, path.empty() ? k : path + '.' += k);
     else if (v.is_array())
       for (const auto& child : v) visit(child, path + "[]");
   }
@@ -141,16 +142,6 @@ bool under_any(const std::string& path, const std::set<std::string>& prefixes) {
     if (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && (path[p.size()] == '.' || path[p.size()] == '['))
       return true;
   return false;
-}
-
-std::vector<json> json_lines(const std::string& out) {
-  std::vector<json> docs;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    json d = json::parse(line, nullptr, false);
-    if (!d.is_discarded() && d.is_object() && d.contains("schema")) docs.push_back(std::move(d));
-  }
-  return docs;
 }
 
 void expect_documented_exactly(const std::string& schema, const std::string& doc_file,
@@ -164,7 +155,7 @@ void expect_documented_exactly(const std::string& schema, const std::string& doc
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = test::run_command(argv, std::chrono::seconds(120));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto docs_out = json_lines(r.out);
+    auto docs_out = test::report_documents(r.out);
     ASSERT_FALSE(docs_out.empty()) << r.out.substr(0, 400) << r.err;
     for (const json& d : docs_out) {
       EXPECT_EQ(d["schema"], schema);

@@ -2,11 +2,9 @@
 // the JSON envelope's times against this test's own clock_gettime() before and after the run,
 // the intervals one after another with the last one before the total, and the text headers'
 // HH:MM:SS against the wall clock.
+#include "command_reports.hpp"
 #include "test_support.hpp"
 
-#include "aitrace/driver/registration.hpp"
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
@@ -34,26 +32,7 @@ Clocks now() {
   return {r.tv_sec * 1'000'000'000LL + r.tv_nsec, b.tv_sec * 1'000'000'000LL + b.tv_nsec};
 }
 
-std::vector<std::string> tracing_commands() {
-  CLI::App app;
-  int exit_code = 0;
-  const CommandContext ctx{&exit_code, {}};
-  for (const auto& c : registered_collectors()) c.add_commands(app, ctx);
-  std::vector<std::string> names;
-  for (const auto* sub : app.get_subcommands({}))
-    if (sub->get_option_no_throw("--duration") != nullptr) names.push_back(sub->get_name());
-  return names;
-}
-
-std::vector<json> json_lines(const std::string& out) {
-  std::vector<json> docs;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);) {
-    json d = json::parse(line, nullptr, false);
-    if (!d.is_discarded() && d.is_object()) docs.push_back(std::move(d));
-  }
-  return docs;
-}
+using test::tracing_commands;
 
 // A -d/-i step's lateness on this loaded 2-CPU VM: the run loop's poll() wakes up late by up to
 // tens of ms under load, and a tick that ran late shortens the next interval by as much.
@@ -69,7 +48,7 @@ TEST_P(ReportTimes, JsonTimesAreSaneAndTheLastIntervalComesBeforeTheTotal) {
   auto r = test::run_command({test::aitrace_binary(), GetParam(), "--json", "-i", "1", "-d", "2.5"});
   const Clocks after = now();
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto docs = json_lines(r.out);
+  auto docs = test::report_documents(r.out);
   ASSERT_EQ(docs.size(), 4u) << r.out.substr(0, 600);
   const json& total = docs.back();
   for (size_t i = 0; i < docs.size(); i++) {

@@ -65,6 +65,7 @@ class Reports {
     rc.interval = true;
     rc.interval_index = index;
     std::vector<std::unique_ptr<Snapshot>> deltas;
+    deltas.reserve(cs_.size());
     for (size_t i = 0; i < cs_.size(); i++)
       deltas.push_back(cs_[i]->delta(*now_[i], previous_.empty() ? nullptr : previous_[i].get()));
     std::string out = render(rc, deltas);
@@ -122,6 +123,7 @@ class Reports {
 
 std::string readiness_line(const std::vector<std::unique_ptr<Collector>>& cs, bool launching) {
   std::vector<std::string> what;
+  what.reserve(cs.size());
   for (const auto& c : cs) what.emplace_back(c->traces());
   return fmt::format("aitrace: tracing {}{}\n", fmt::join(what, ", "), launching ? "" : "; Ctrl-C to stop");
 }
