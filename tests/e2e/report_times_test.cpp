@@ -3,13 +3,17 @@
 // the intervals one after another with the last one before the total, and the text headers'
 // HH:MM:SS against the wall clock.
 #include "command_reports.hpp"
+#include "eevdf_ground_truth.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <iomanip>
 #include <regex>
 #include <sstream>
@@ -135,6 +139,40 @@ TEST_P(ReportTimes, TextHeadersCarryTheWallClockAndTheLastIntervalIsShown) {
   EXPECT_EQ(m[1], date);
   EXPECT_EQ(m[2], found[0][3].str()) << "the whole run starts where interval 1 does";
   EXPECT_EQ(m[3], found[2][4].str()) << "and ends where interval 3 does";
+}
+
+// The boot times are the Perfetto trace's clock (bpf_ktime_get_boot_ns()): every event of the
+// --trace file lies inside the whole run's start_boot_ns..end_boot_ns (the window opens before the
+// first attach and closes after detach, so nothing traced can fall outside it).
+TEST(ReportTimesPerfetto, BootTimesFrameTheTraceEvents) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::string trace =
+      (std::filesystem::temp_directory_path() / ("aitrace_times_" + std::to_string(getpid()) + ".pftrace")).string();
+  std::filesystem::remove(trace);
+  auto r = test::run_command({test::aitrace_binary(), "sched", "--json", "--trace", trace, "-d", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto docs = test::report_documents(r.out);
+  ASSERT_EQ(docs.size(), 1u) << r.out.substr(0, 400);
+  const auto start = docs[0]["start_boot_ns"].get<uint64_t>(), end = docs[0]["end_boot_ns"].get<uint64_t>();
+  perfetto::protos::Trace t;
+  ASSERT_TRUE(test::parse_trace_file(trace, &t));
+  std::filesystem::remove(trace);
+  uint64_t events = 0, first = UINT64_MAX, last = 0;
+  for (const auto& p : t.packet())
+    for (const auto& e : p.ftrace_events().event()) {
+      events++;
+      first = std::min<uint64_t>(first, e.timestamp());
+      last = std::max<uint64_t>(last, e.timestamp());
+    }
+  ASSERT_GT(events, 100u) << "a whole-system second has scheduler events";
+  EXPECT_LE(start, first) << "an event before the window's start";
+  EXPECT_LE(last, end) << "an event after the window's end";
+  // And the clocks are the same, not merely ordered: the events fill the window (a system-wide
+  // second on this VM has switches every few ms; 200 ms covers a start-up stall under load). A
+  // wall-clock value would miss by decades; CLOCK_MONOTONIC only by the time this host was
+  // suspended, which on a VM that never was is nothing, so that mix-up is not caught here.
+  EXPECT_LT(first - start, 200'000'000u);
+  EXPECT_LT(end - last, 200'000'000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryTracingCommand, ReportTimes, ::testing::ValuesIn(tracing_commands()),
