@@ -205,6 +205,33 @@ TEST(JsonKeys, DmaDocumentsHaveExactlyTheDocumentedKeys) {
   expect_documented_exactly("aitrace.dma/2", "dma.md", {{"dma", "--json", "-i", "200ms", "-d", "500ms"}});
 }
 
+// Two collectors in one document (sched --eevdf): one envelope, sched's schema and lost, and the
+// hooks of both, as each alone reports them.
+TEST(JsonKeys, OneEnvelopeListsTheHooksOfEveryCollector) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto run = [](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{test::aitrace_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = test::run_command(argv, std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto docs = test::report_documents(r.out);
+    return docs.size() == 1 ? docs[0] : json();
+  };
+  const json both = run({"sched", "--eevdf", "--json", "-d", "300ms"});
+  const json sched = run({"sched", "--json", "-d", "300ms"});
+  const json eevdf = run({"sched-trace", "--json", "-d", "300ms"});
+  ASSERT_TRUE(both.is_object() && sched.is_object() && eevdf.is_object());
+  EXPECT_EQ(both["schema"], "aitrace.sched/2");
+  EXPECT_EQ(eevdf["schema"], "aitrace.eevdf/1");
+  for (const char* k : {"ring_buffer_full", "no_ring", "program_busy"})
+    EXPECT_TRUE(eevdf["lost"][k].is_number_unsigned()) << k << ": " << eevdf["lost"];
+  EXPECT_TRUE(both["lost"].contains("groups_overflow")) << "the first collector's lost: " << both["lost"];
+  for (const json* alone : {&sched, &eevdf})
+    for (const auto& [event, state] : alone->at("hooks").items())
+      EXPECT_EQ(both["hooks"].value(event, ""), state.get<std::string>()) << event;
+  EXPECT_GT(both["hooks"].size(), sched["hooks"].size()) << "the EEVDF trace hooks sched_waking too";
+}
+
 // The parser itself, on a table written here: a broken parser would pass every check above.
 TEST(JsonKeys, KeyTablesAreParsed) {
   const std::string md = "text\n<!-- keys: x -->\n| key | type | when | meaning |\n|---|---|---|---|\n"
