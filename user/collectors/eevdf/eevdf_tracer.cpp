@@ -51,6 +51,13 @@ void EevdfTracer::render_json(nlohmann::json& doc, const Snapshot&, const Render
 
 const HookSet& EevdfTracer::hooks() const { return collector_->hooks(); }
 
+// Only where the EEVDF trace is a document's first collector (`aitrace sched-trace`); beside sched
+// the same counts are in `trace`.
+nlohmann::json EevdfTracer::lost_json(const Snapshot&) const {
+  const SchedTraceStats st = collector_->stats();
+  return {{"ring_buffer_full", st.lost}, {"no_ring", st.no_ring}, {"program_busy", st.missed}};
+}
+
 std::unique_ptr<Collector> make_eevdf_tracer(const EevdfTracerConfig& cfg) { return std::make_unique<EevdfTracer>(cfg); }
 
 void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summary) {

@@ -363,11 +363,15 @@ Result<SchedSnapshot> SchedCollector::read() const {
 }
 
 Histogram SchedGroup::histogram(int metric) const {
-  Histogram h;
+  Histogram h = Histogram::bucketed();
   if (metric < 0 || metric >= AITRACE_SCHED_METRICS) return h;
   for (auto [b, n] : buckets[metric]) h.add_bucket(b, n);
   h.add_sum(sum[metric]);
-  if (!h.count()) return h;
+  if (!min_max_known) return h;
+  if (!h.count()) {
+    h.set_exact_min_max(0, 0);  // nothing counted: the same keys as the group's other metrics
+    return h;
+  }
   // The kernel's min/max are exact unless a racing update on another CPU lost one; the bucket
   // bounds are always right, so the kernel's values are used only when they agree with them.
   uint64_t mn = min[metric], mx = max[metric];
@@ -399,6 +403,7 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
     }
     const SchedGroup& p = *it->second;
     SchedGroup d = g;
+    d.min_max_known = false;  // the kernel's are since attach; the interval's come from its buckets
     d.counters = {sub(g.counters.switches, p.counters.switches), sub(g.counters.involuntary, p.counters.involuntary),
                   sub(g.counters.migrations, p.counters.migrations), sub(g.counters.numa_moves, p.counters.numa_moves),
                   sub(g.counters.numa_swaps, p.counters.numa_swaps)};
@@ -406,7 +411,7 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
     for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
       d.count[m] = sub(g.count[m], p.count[m]);
       d.sum[m] = sub(g.sum[m], p.sum[m]);
-      d.min[m] = d.max[m] = 0;  // unknown for an interval: taken from the buckets
+      d.min[m] = d.max[m] = 0;
       std::vector<std::pair<uint32_t, uint64_t>> delta;
       size_t j = 0;
       const auto& pb = p.buckets[m];

@@ -2,6 +2,7 @@
 
 #include "aitrace/core/cgroup_paths.hpp"
 #include "aitrace/core/run_loop.hpp"
+#include "aitrace/output/clock_text.hpp"
 #include "aitrace/sched/sched_metrics.hpp"
 #include "aitrace/sched/sched_report.hpp"
 
@@ -34,10 +35,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
 
   Status attach(const ResolvedTargets&) override {
     AITRACE_TRY(collector_->attach());
-    for (const HookStatus& st : collector_->hooks().statuses()) {
-      ropts_.hooks.emplace_back(st.event, st.state_text());
+    for (const HookStatus& st : collector_->hooks().statuses())
       if (st.state != HookStatus::State::attached) ropts_.hook_notes.push_back(st.event + " " + st.state_text());
-    }
     return {};
   }
 
@@ -60,6 +59,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   }
 
   const HookSet& hooks() const override { return collector_->hooks(); }
+  std::string_view schema() const override { return "aitrace.sched/2"; }
+  std::optional<std::string> group_by() const override { return sched_group_by_name(cfg_.sched.group_by); }
 
  private:
   // The ring first, then the maps: no event is newer than the histograms it is compared with.
@@ -97,9 +98,11 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     live_failed_ = std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0;
     if (live_failed_) std::clearerr(stdout);
   }
+  nlohmann::json lost(const SchedSnapshot& snap) const override { return sched_lost_json(snap.lost); }
   const SchedReportOptions& options(const SchedSnapshot& snap, const RenderContext& ctx) {
     ropts_.interval = ctx.interval;
-    ropts_.interval_index = ctx.interval_index;
+    ropts_.duration_ns = static_cast<uint64_t>(ctx.duration.count());
+    if (!ctx.interval) ropts_.span = clock_span_text(ctx.start.unix_ns, ctx.end.unix_ns, true);
     if (ropts_.group_by == SchedGroupBy::cgroup) {
       std::set<uint64_t> ids;
       for (const SchedGroup& g : snap.groups)

@@ -69,9 +69,11 @@ struct SchedGroup {
   uint64_t cgroup_id = 0;
   std::string comm;  // raw kernel bytes; escape when printing
   SchedCounters counters;
-  // Exact count/sum/min/max per metric (buckets may miss samples when the hist map overflowed;
-  // min/max are 0 when unknown, as in interval deltas).
+  // Exact count/sum/min/max per metric (buckets may miss samples when the hist map overflowed).
   std::array<uint64_t, AITRACE_SCHED_METRICS> count{}, sum{}, min{}, max{};
+  // False in interval deltas: the kernel keeps min/max since attach only, so an interval's come
+  // from its buckets.
+  bool min_max_known = true;
   // Sparse buckets per metric: {bucket index, count}, sorted by index.
   std::array<std::vector<std::pair<uint32_t, uint64_t>>, AITRACE_SCHED_METRICS> buckets;
 
