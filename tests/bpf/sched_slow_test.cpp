@@ -45,6 +45,7 @@ Result<SchedCollector> attached(const char* flavour, const SchedConfig& cfg) {
   if (!c) return c.error();
   AITRACE_TRY(c->load());
   AITRACE_TRY(c->attach());
+  c->start();  // the collector counts from start() on, as in the driver's run
   return c;
 }
 
