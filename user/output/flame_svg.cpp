@@ -41,7 +41,8 @@ struct Writer {
     const int y = bottom - static_cast<int>(level) * o.frame_height;
     const double share = total ? 100.0 * static_cast<double>(value) / static_cast<double>(total) : 0.0;
     const std::string label = xml_escape(name);
-    out += fmt::format("<g><title>{} ({} {}, {:.2f}%)</title>", label, value, xml_escape(o.unit), share);
+    const std::string unit = o.unit.empty() ? "" : " " + xml_escape(o.unit);
+    out += fmt::format("<g><title>{} ({}{}, {:.2f}%)</title>", label, value, unit, share);
     out += fmt::format(R"(<rect x="{:.1f}" y="{}" width="{:.1f}" height="{}" fill="{}" rx="2"/>)", x, y, w,
                        o.frame_height - 1, colour(name));
     // About 7 px per character at 12 px: names that do not fit are cut with "..".

@@ -20,7 +20,12 @@ StackKey key_of(const OffcpuStack& s) {
   return {s.tgid, s.comm, s.state, s.user_stack_id, s.kernel_stack_id};
 }
 
-std::string seconds(uint64_t ns) { return fmt::format("{:.3f} s", static_cast<double>(ns) / 1e9); }
+std::string seconds(uint64_t ns) {
+  const auto v = static_cast<double>(ns);
+  if (ns >= 1'000'000'000) return fmt::format("{:.3f} s", v / 1e9);
+  if (ns >= 1'000'000) return fmt::format("{:.3f} ms", v / 1e6);
+  return fmt::format("{:.1f} us", v / 1e3);
+}
 
 // A frame inside a folded line: ';' separates frames and the last space the value, so a name
 // (a C++ signature, a kernel string) cannot hold them as they are.
@@ -95,7 +100,7 @@ std::string offcpu_text(const OffcpuSnapshot& s, const OffcpuReportContext& ctx)
   for (size_t i = 0; i < shown; i++) {
     const OffcpuStack& st = *ranked[i];
     const double share = total ? 100.0 * static_cast<double>(st.total_ns) / static_cast<double>(total) : 0.0;
-    out += fmt::format("\n#{} {} {:5.1f}%  {} [{}] {}, {} times{}\n", i + 1, seconds(st.total_ns), share,
+    out += fmt::format("\n#{} {:>10} {:5.1f}%  {} [{}] {}, {} times{}\n", i + 1, seconds(st.total_ns), share,
                        escape_text(st.comm), st.tgid, offcpu_state_name(st.state), st.count,
                        st.truncated ? " (stack truncated)" : "");
     for (const auto& f : st.kernel_frames) out += fmt::format("    {}\n", escape_text(f));
