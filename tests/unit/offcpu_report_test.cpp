@@ -109,6 +109,19 @@ TEST(OffcpuReport, DeltaKeepsOnlyWhatGrew) {
   EXPECT_EQ(d.lost.stack_collision, 3u);
 }
 
+TEST(OffcpuReport, RowsThatShowTheSameFramesAreOne) {
+  OffcpuSnapshot s;
+  // Two kernel stack ids that differ only in the tracing frames the collector cut.
+  s.stacks.push_back(stack(10, "job", AITRACE_OFFCPU_SLEEP, 1, 2, {"wait_here"}, {"schedule"}, 300, 3));
+  s.stacks.push_back(stack(10, "job", AITRACE_OFFCPU_SLEEP, 1, 5, {"wait_here"}, {"schedule"}, 100, 1));
+  s.stacks.push_back(stack(10, "job", AITRACE_OFFCPU_BLOCK, 1, 5, {"wait_here"}, {"schedule"}, 7, 1));
+  offcpu_merge_same_frames(s);
+  ASSERT_EQ(s.stacks.size(), 2u);
+  EXPECT_EQ(s.stacks[0].total_ns, 400u);
+  EXPECT_EQ(s.stacks[0].count, 4u);
+  EXPECT_EQ(s.stacks[1].state, AITRACE_OFFCPU_BLOCK);
+}
+
 TEST(FlameSvg, WidthsFollowValuesAndNamesAreEscaped) {
   const std::string svg = flame_graph_svg({{{"a", "b<c>&\"d'"}, 300}, {{"a", "e"}, 100}, {{"z"}, 0}}, {});
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);

@@ -11,7 +11,7 @@
 //
 // wait_here makes its system calls itself (inline `syscall`) instead of through libc: glibc is
 // built without frame pointers, and a frame-pointer unwinder that starts inside libc's read()
-// skips read()'s caller (docs/offcpu.md, "Frame pointers").
+// skips read()'s caller: wait_here would be missing (docs/offcpu.md, "Frame pointers").
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -228,6 +228,7 @@ Result<OffcpuSnapshot> OffcpuCollector::snapshot() {
         st.count = v.count;
         out.stacks.push_back(std::move(st));
       });
+  offcpu_merge_same_frames(out);
   m.symbols.forget_exited();
   // Plain loads of counters the kernel updates atomically; a torn read is not possible for u64.
   std::memcpy(&out.lost, const_cast<const offcpu_lost*>(&s->bss->lost), sizeof(out.lost));

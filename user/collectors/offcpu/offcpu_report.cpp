@@ -15,10 +15,11 @@ using nlohmann::json;
 
 namespace {
 
-using StackKey = std::tuple<uint32_t, std::string, uint32_t, int32_t, int32_t>;
-StackKey key_of(const OffcpuStack& s) {
-  return {s.tgid, s.comm, s.state, s.user_stack_id, s.kernel_stack_id};
-}
+// Rows are told apart by what they show: two kernel stack ids can differ only in the tracing
+// frames cut from them (the tracepoint's static-call and iterator paths).
+using StackKey = std::tuple<uint32_t, const std::string&, uint32_t, const std::vector<std::string>&,
+                            const std::vector<std::string>&>;
+StackKey key_of(const OffcpuStack& s) { return {s.tgid, s.comm, s.state, s.user_frames, s.kernel_frames}; }
 
 std::string seconds(uint64_t ns) {
   const auto v = static_cast<double>(ns);
@@ -45,6 +46,25 @@ uint64_t total_of(const OffcpuSnapshot& s) {
 
 uint64_t OffcpuSnapshot::truncated_stacks() const {
   return static_cast<uint64_t>(std::count_if(stacks.begin(), stacks.end(), [](const auto& s) { return s.truncated; }));
+}
+
+void offcpu_merge_same_frames(OffcpuSnapshot& s) {
+  std::map<StackKey, size_t> seen;
+  std::vector<OffcpuStack> out;
+  out.reserve(s.stacks.size());
+  for (auto& st : s.stacks) {
+    auto it = seen.find(key_of(st));
+    if (it == seen.end()) {
+      out.push_back(std::move(st));
+      seen.emplace(key_of(out.back()), out.size() - 1);
+      continue;
+    }
+    OffcpuStack& into = out[it->second];
+    into.total_ns += st.total_ns;
+    into.count += st.count;
+    into.truncated = into.truncated || st.truncated;
+  }
+  s.stacks = std::move(out);
 }
 
 OffcpuSnapshot offcpu_delta(const OffcpuSnapshot& now, const OffcpuSnapshot& before) {

@@ -32,6 +32,9 @@ struct OffcpuSnapshot {
   uint64_t truncated_stacks() const;
 };
 
+// Adds up the rows that show the same thing (process, comm, state and frames) into the first.
+void offcpu_merge_same_frames(OffcpuSnapshot& s);
+
 // now - before, for interval reports (every total only grows while tracing).
 OffcpuSnapshot offcpu_delta(const OffcpuSnapshot& now, const OffcpuSnapshot& before);
 
