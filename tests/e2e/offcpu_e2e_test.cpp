@@ -38,7 +38,7 @@ OffcpuRun run_offcpu(std::vector<std::string> opts, std::vector<std::string> wor
   std::filesystem::remove(out);
   std::vector<std::string> argv = {test::aitrace_binary(), "offcpu", "-o", out};
   argv.insert(argv.end(), opts.begin(), opts.end());
-  argv.push_back("--");
+  argv.emplace_back("--");
   argv.push_back(test::workload("offcpu_chain"));
   argv.insert(argv.end(), workload_args.begin(), workload_args.end());
   r.cmd = test::run_command(argv, std::chrono::seconds(60));

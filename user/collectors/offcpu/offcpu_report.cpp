@@ -90,6 +90,7 @@ OffcpuSnapshot offcpu_delta(const OffcpuSnapshot& now, const OffcpuSnapshot& bef
 
 std::vector<const OffcpuStack*> offcpu_ranked(const OffcpuSnapshot& s) {
   std::vector<const OffcpuStack*> out;
+  out.reserve(s.stacks.size());
   for (const auto& st : s.stacks) out.push_back(&st);
   std::sort(out.begin(), out.end(), [](const OffcpuStack* a, const OffcpuStack* b) {
     if (a->total_ns != b->total_ns) return a->total_ns > b->total_ns;

@@ -73,7 +73,6 @@ std::string StackSymbolizer::kernel_frame(uint64_t addr) {
     kernel_ = bcc_symcache_new(-1, nullptr);
   }
   bcc_symbol sym{};
-  std::string name;
   if (kernel_ && bcc_symcache_resolve_no_demangle(kernel_, addr, &sym) == 0 && sym.name) return sym.name;
   return fmt::format("[unknown] {:#x}", addr);
 }
