@@ -28,6 +28,8 @@ const volatile __u32 states_wanted = AITRACE_OFFCPU_STATES_ALL;
 /* --min / --max: intervals outside [min_ns, max_ns] are not added. */
 const volatile __u64 min_ns = 0;
 const volatile __u64 max_ns = ~0ULL;
+/* --wakers: the sched_waking programs run (userspace switches them off otherwise). */
+const volatile bool record_wakers = false;
 
 struct offcpu_lost lost = {};
 
@@ -103,7 +105,41 @@ static __always_inline void on_block(__u64 *ctx, struct task_struct *prev, __u32
 	/* A kernel thread has no user stack: no error, nothing to show. */
 	st->user_stack_id = kthread ? AITRACE_OFFCPU_NO_STACK : stack_id(ctx, BPF_F_USER_STACK);
 	st->state = state;
+	st->waker_tgid = 0;
+	st->waker_comm[0] = 0; /* no wakeup seen yet */
+	st->waker_user_stack_id = AITRACE_OFFCPU_NO_STACK;
+	st->waker_kernel_stack_id = AITRACE_OFFCPU_NO_STACK;
 	st->ts = bpf_ktime_get_ns();
+}
+
+/*
+ * sched_waking (p): runs in try_to_wake_up(), in the waker's context (sched_wakeup can run later
+ * on p's CPU, from an IPI, where `current` is whoever runs there), and only for a wakeup that
+ * matches p's state. The first wakeup of a blocked interval is its waker.
+ */
+static __always_inline int handle_waking(__u64 *ctx, bool btf)
+{
+	struct task_struct *p = AITRACE_ARG(ctx, 0, struct task_struct *);
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct offcpu_start *st;
+	__u32 tid;
+
+	if (!record_wakers)
+		return 0;
+	if (btf) {
+		st = bpf_task_storage_get(&offcpu_starts, p, 0, 0);
+	} else {
+		tid = BPF_CORE_READ(p, pid);
+		st = bpf_map_lookup_elem(&offcpu_starts_by_tid, &tid);
+	}
+	if (!st || !st->ts || st->waker_comm[0])
+		return 0;
+	st->waker_kernel_stack_id = stack_id(ctx, 0);
+	st->waker_user_stack_id =
+		BPF_CORE_READ(cur, flags) & PF_KTHREAD ? AITRACE_OFFCPU_NO_STACK : stack_id(ctx, BPF_F_USER_STACK);
+	st->waker_tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(st->waker_comm, sizeof(st->waker_comm));
+	return 0;
 }
 
 static __always_inline void add_interval(struct offcpu_key *key, __u64 delta)
@@ -115,7 +151,7 @@ static __always_inline void add_interval(struct offcpu_key *key, __u64 delta)
 	if (!v) {
 		err = aitrace_map_err(bpf_map_update_elem(&offcpu_totals, key, &init, BPF_NOEXIST));
 		if (!err) {
-			if (key->user_stack_id < 0)
+			if (key->user_stack_id < 0 && key->waker_user_stack_id < 0)
 				return;
 			n = bpf_ringbuf_reserve(&offcpu_notices, sizeof(*n), 0);
 			if (!n) {
@@ -124,6 +160,8 @@ static __always_inline void add_interval(struct offcpu_key *key, __u64 delta)
 			}
 			n->tgid = key->tgid;
 			n->user_stack_id = key->user_stack_id;
+			n->waker_tgid = key->waker_tgid;
+			n->waker_user_stack_id = key->waker_user_stack_id;
 			bpf_ringbuf_submit(n, 0);
 			return;
 		}
@@ -155,6 +193,10 @@ static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool bt
 	key.user_stack_id = st->user_stack_id;
 	key.kernel_stack_id = st->kernel_stack_id;
 	key.state = st->state;
+	key.waker_tgid = st->waker_tgid;
+	key.waker_user_stack_id = st->waker_user_stack_id;
+	key.waker_kernel_stack_id = st->waker_kernel_stack_id;
+	__builtin_memcpy(key.waker_comm, st->waker_comm, sizeof(key.waker_comm));
 	if (btf)
 		st->ts = 0;
 	else
@@ -192,6 +234,7 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 }
 
 AITRACE_BTF_RAW_PROGRAMS(sched_switch, offcpu_switch, handle_switch)
+AITRACE_BTF_RAW_PROGRAMS(sched_waking, offcpu_waking, handle_waking)
 
 /* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */
 AITRACE_FILTER_PROGRAMS(offcpu)

@@ -57,8 +57,18 @@ struct offcpu_key {
 	__s32 kernel_stack_id; /* the same for the kernel stack */
 	__u32 state;           /* AITRACE_OFFCPU_SLEEP or AITRACE_OFFCPU_BLOCK */
 	char comm[AITRACE_COMM_LEN]; /* the thread's name when it switched in */
+	/*
+	 * --wakers (wakeuptime's semantics): the task that woke it, at sched_waking, which runs in
+	 * the waker's context. Without --wakers, or when the wakeup was not seen: waker_tgid 0 and
+	 * both ids AITRACE_OFFCPU_NO_STACK.
+	 */
+	__u32 waker_tgid;
+	__s32 waker_user_stack_id;
+	__s32 waker_kernel_stack_id;
+	__u32 pad;
+	char waker_comm[AITRACE_COMM_LEN];
 };
-AITRACE_STATIC_ASSERT(sizeof(struct offcpu_key) == 32, "offcpu_key layout");
+AITRACE_STATIC_ASSERT(sizeof(struct offcpu_key) == 64, "offcpu_key layout");
 
 struct offcpu_value {
 	__u64 total_ns; /* off-CPU time summed over the intervals */
@@ -72,9 +82,12 @@ struct offcpu_start {
 	__s32 user_stack_id;
 	__s32 kernel_stack_id;
 	__u32 state;
-	__u32 pad;
+	__u32 waker_tgid; /* 0: no wakeup seen yet */
+	__s32 waker_user_stack_id;
+	__s32 waker_kernel_stack_id;
+	char waker_comm[AITRACE_COMM_LEN];
 };
-AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 24, "offcpu_start layout");
+AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 48, "offcpu_start layout");
 
 /*
  * A ring-buffer notice for each new aggregation key: userspace resolves that user stack while
@@ -84,8 +97,10 @@ AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 24, "offcpu_start layout");
 struct offcpu_notice {
 	__u32 tgid;
 	__s32 user_stack_id;
+	__u32 waker_tgid;          /* --wakers: the waker's user stack too (it may exit first) */
+	__s32 waker_user_stack_id; /* AITRACE_OFFCPU_NO_STACK: none */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct offcpu_notice) == 8, "offcpu_notice layout");
+AITRACE_STATIC_ASSERT(sizeof(struct offcpu_notice) == 16, "offcpu_notice layout");
 
 /* What could not be recorded; every counter is shown in every output. */
 struct offcpu_lost {

@@ -83,6 +83,26 @@ TEST(OffcpuE2E, PipeReadChainWeighsWhatTheWorkloadMeasured) {
   EXPECT_NE(r.cmd.err.find("lost: stack hash collisions 0, stack map full 0"), std::string::npos) << r.cmd.err;
 }
 
+TEST(OffcpuE2E, WakersNameTheWriterThreadAsThePipeReadersWaker) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  OffcpuRun r = run_offcpu({"--wakers", "--json", "--top", "1000"}, {"pipe", "1000"});
+  ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
+  ASSERT_GT(r.blocked_ns, 500'000'000) << r.cmd.out;
+  const json doc = json::parse(r.report);
+  uint64_t by_writer = 0, other = 0;
+  for (const auto& st : doc["stacks"]) {
+    if (!has_frame(st["user_frames"], "wait_here") || !has_frame(st["kernel_frames"], "pipe_read")) continue;
+    const bool writer = st.contains("waker") && st["waker"]["comm"] == "offcpu_writer" &&
+                        has_frame(st["waker"]["kernel_frames"], "pipe_write");
+    (writer ? by_writer : other) += st["total_ns"].get<uint64_t>();
+  }
+  // Every read is ended by the writer's write(): the waker's stack is taken in its context.
+  EXPECT_EQ(other, 0u) << r.report;
+  EXPECT_NEAR(static_cast<double>(by_writer), static_cast<double>(r.blocked_ns),
+              0.1 * static_cast<double>(r.blocked_ns))
+      << r.report;
+}
+
 TEST(OffcpuE2E, VforkParentBlocksInD) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   OffcpuRun r = run_offcpu({"--state", "block", "--json"}, {"vfork", "1500"});

@@ -122,6 +122,23 @@ TEST(OffcpuReport, RowsThatShowTheSameFramesAreOne) {
   EXPECT_EQ(s.stacks[1].state, AITRACE_OFFCPU_BLOCK);
 }
 
+TEST(OffcpuReport, AWakerStandsUpsideDownOnTheBlockedStack) {
+  OffcpuSnapshot s;
+  OffcpuStack st = stack(10, "job", AITRACE_OFFCPU_SLEEP, 1, 2, {"wait_here", "main"}, {"schedule", "pipe_read"}, 9000);
+  st.has_waker = true;
+  st.waker_tgid = 10;
+  st.waker_comm = "writer";
+  st.waker_kernel_frames = {"try_to_wake_up", "pipe_write"};
+  st.waker_user_frames = {"write", "loop"};
+  s.stacks.push_back(st);
+  EXPECT_EQ(offcpu_folded(s), "job;main;wait_here;pipe_read;schedule;--;try_to_wake_up;pipe_write;write;loop;writer 9\n");
+  OffcpuReportContext ctx;
+  EXPECT_NE(offcpu_text(s, ctx).find("  woken by writer [10]:\n    try_to_wake_up\n    pipe_write\n    --\n    write\n"),
+            std::string::npos)
+      << offcpu_text(s, ctx);
+  EXPECT_EQ(offcpu_json(s, ctx)["stacks"][0]["waker"]["comm"], "writer");
+}
+
 TEST(FlameSvg, WidthsFollowValuesAndNamesAreEscaped) {
   const std::string svg = flame_graph_svg({{{"a", "b<c>&\"d'"}, 300}, {{"a", "e"}, 100}, {{"z"}, 0}}, {});
   EXPECT_EQ(svg.rfind("<?xml", 0), 0u);

@@ -34,8 +34,10 @@ struct OffcpuEvent {
   bpf_program* OffcpuProgs::*btf;
   bpf_program* OffcpuProgs::*raw;
 };
+constexpr const char* kWakingEvent = "sched_waking";  // only with --wakers
 constexpr OffcpuEvent kOffcpuEvents[] = {
     {"sched", "sched_switch", &OffcpuProgs::offcpu_switch_btf, &OffcpuProgs::offcpu_switch_raw},
+    {"sched", kWakingEvent, &OffcpuProgs::offcpu_waking_btf, &OffcpuProgs::offcpu_waking_raw},
 };
 
 // One flavour for every program: a blocked task's start lives in task storage (tp_btf) or in the
@@ -139,6 +141,7 @@ struct OffcpuCollector::Impl {
     offcpu_notice n{};
     std::memcpy(&n, rec.data(), sizeof(n));
     user_stack(n.tgid, n.user_stack_id);
+    if (n.waker_user_stack_id != AITRACE_OFFCPU_NO_STACK) user_stack(n.waker_tgid, n.waker_user_stack_id);
   }
 };
 
@@ -168,8 +171,13 @@ Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfi
     bpf_map__set_autocreate(s->maps.offcpu_starts, false);  // unused, and absent before 5.11
   }
   HookSet& h = c->impl_->hooks;
+  s->rodata->record_wakers = cfg.wakers;
   for (const OffcpuEvent& e : kOffcpuEvents) {
     bpf_program__set_autoload(btf ? s->progs.*e.raw : s->progs.*e.btf, false);
+    if (!cfg.wakers && std::string_view(e.name) == kWakingEvent) {
+      bpf_program__set_autoload(btf ? s->progs.*e.btf : s->progs.*e.raw, false);
+      continue;
+    }
     h.add(features, e.category, e.name, {{flavour, btf ? s->progs.*e.btf : s->progs.*e.raw}});
   }
   add_filter_hooks(h, features, targets,
@@ -192,10 +200,13 @@ Status OffcpuCollector::attach(const ResolvedTargets& targets) {
   AITRACE_TRY(fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, targets));
   impl_->hooks.attach_all();
   for (const HookStatus& st : impl_->hooks.statuses()) debug("offcpu: {}: {}", st.event, st.state_text());
-  if (!impl_->hooks.attached("sched:sched_switch")) {
-    const HookStatus* st = impl_->hooks.status("sched:sched_switch");
-    return make_error(ErrorKind::unsupported, "offcpu: sched_switch {}", st ? st->state_text() : "not attached");
+  for (const char* needed : {"sched:sched_switch", "sched:sched_waking"}) {
+    const HookStatus* st = impl_->hooks.status(needed);
+    if (st && st->state != HookStatus::State::attached)
+      return make_error(ErrorKind::unsupported, "offcpu: {} {}", needed, st->state_text());
   }
+  if (!impl_->hooks.status("sched:sched_switch"))
+    return make_error(ErrorKind::unsupported, "offcpu: sched:sched_switch not requested");
   return {};
 }
 
@@ -226,6 +237,13 @@ Result<OffcpuSnapshot> OffcpuCollector::snapshot() {
         st.truncated = m.truncated(k.user_stack_id) || m.truncated(k.kernel_stack_id);
         st.total_ns = v.total_ns;
         st.count = v.count;
+        st.has_waker = k.waker_comm[0] != 0;
+        if (st.has_waker) {
+          st.waker_tgid = k.waker_tgid;
+          st.waker_comm = std::string(kernel_string(k.waker_comm, sizeof(k.waker_comm)));
+          st.waker_user_frames = m.user_stack(k.waker_tgid, k.waker_user_stack_id);
+          st.waker_kernel_frames = m.kernel_stack(k.waker_kernel_stack_id);
+        }
         out.stacks.push_back(std::move(st));
       });
   offcpu_merge_same_frames(out);

@@ -17,9 +17,13 @@ namespace {
 
 // Rows are told apart by what they show: two kernel stack ids can differ only in the tracing
 // frames cut from them (the tracepoint's static-call and iterator paths).
-using StackKey = std::tuple<uint32_t, const std::string&, uint32_t, const std::vector<std::string>&,
-                            const std::vector<std::string>&>;
-StackKey key_of(const OffcpuStack& s) { return {s.tgid, s.comm, s.state, s.user_frames, s.kernel_frames}; }
+using Frames = std::vector<std::string>;
+using StackKey = std::tuple<uint32_t, const std::string&, uint32_t, const Frames&, const Frames&, bool, uint32_t,
+                            const std::string&, const Frames&, const Frames&>;
+StackKey key_of(const OffcpuStack& s) {
+  return {s.tgid,      s.comm,       s.state,      s.user_frames,       s.kernel_frames,
+          s.has_waker, s.waker_tgid, s.waker_comm, s.waker_user_frames, s.waker_kernel_frames};
+}
 
 std::string seconds(uint64_t ns) {
   const auto v = static_cast<double>(ns);
@@ -33,6 +37,12 @@ std::string seconds(uint64_t ns) {
 std::string folded_frame(std::string_view name) {
   std::string out = escape_text(name);
   std::replace(out.begin(), out.end(), ';', ':');
+  return out;
+}
+
+json frames_json(const Frames& frames) {
+  json out = json::array();
+  for (const auto& f : frames) out.push_back(sanitize_utf8(f));
   return out;
 }
 
@@ -127,6 +137,11 @@ std::string offcpu_text(const OffcpuSnapshot& s, const OffcpuReportContext& ctx)
     for (const auto& f : st.kernel_frames) out += fmt::format("    {}\n", escape_text(f));
     if (!st.kernel_frames.empty() && !st.user_frames.empty()) out += "    --\n";
     for (const auto& f : st.user_frames) out += fmt::format("    {}\n", escape_text(f));
+    if (!st.has_waker) continue;
+    out += fmt::format("  woken by {} [{}]:\n", escape_text(st.waker_comm), st.waker_tgid);
+    for (const auto& f : st.waker_kernel_frames) out += fmt::format("    {}\n", escape_text(f));
+    if (!st.waker_kernel_frames.empty() && !st.waker_user_frames.empty()) out += "    --\n";
+    for (const auto& f : st.waker_user_frames) out += fmt::format("    {}\n", escape_text(f));
   }
   for (const auto& h : ctx.hooks)
     if (h.state.rfind("attached", 0) != 0) out += fmt::format("\n{}: {}\n", h.event, h.state);
@@ -138,6 +153,11 @@ std::vector<std::string> offcpu_path(const OffcpuStack& st) {
   std::vector<std::string> path{st.comm};
   path.insert(path.end(), st.user_frames.rbegin(), st.user_frames.rend());
   path.insert(path.end(), st.kernel_frames.rbegin(), st.kernel_frames.rend());
+  if (!st.has_waker) return path;
+  path.emplace_back("--");
+  path.insert(path.end(), st.waker_kernel_frames.begin(), st.waker_kernel_frames.end());
+  path.insert(path.end(), st.waker_user_frames.begin(), st.waker_user_frames.end());
+  path.push_back(st.waker_comm);
   return path;
 }
 
@@ -185,17 +205,20 @@ json offcpu_json(const OffcpuSnapshot& s, const OffcpuReportContext& ctx) {
   auto ranked = offcpu_ranked(s);
   for (size_t i = 0; i < std::min(ctx.top, ranked.size()); i++) {
     const OffcpuStack& st = *ranked[i];
-    json u = json::array(), k = json::array();
-    for (const auto& f : st.user_frames) u.push_back(sanitize_utf8(f));
-    for (const auto& f : st.kernel_frames) k.push_back(sanitize_utf8(f));
-    stacks.push_back(json{{"tgid", st.tgid},
-                          {"comm", sanitize_utf8(st.comm)},
-                          {"state", offcpu_state_name(st.state)},
-                          {"total_ns", st.total_ns},
-                          {"count", st.count},
-                          {"truncated", st.truncated},
-                          {"user_frames", u},
-                          {"kernel_frames", k}});
+    json row{{"tgid", st.tgid},
+              {"comm", sanitize_utf8(st.comm)},
+              {"state", offcpu_state_name(st.state)},
+              {"total_ns", st.total_ns},
+              {"count", st.count},
+              {"truncated", st.truncated},
+              {"user_frames", frames_json(st.user_frames)},
+              {"kernel_frames", frames_json(st.kernel_frames)}};
+    if (st.has_waker)
+      row["waker"] = json{{"tgid", st.waker_tgid},
+                          {"comm", sanitize_utf8(st.waker_comm)},
+                          {"user_frames", frames_json(st.waker_user_frames)},
+                          {"kernel_frames", frames_json(st.waker_kernel_frames)}};
+    stacks.push_back(std::move(row));
   }
   j["stacks"] = stacks;
   j["stacks_total"] = ranked.size();

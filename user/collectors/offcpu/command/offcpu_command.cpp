@@ -19,6 +19,7 @@ struct OffcpuOptions {
   std::string min = "1us", max;
   int top = 10;
   bool folded = false;
+  bool wakers = false;
   std::string svg;
   uint32_t stack_storage = AITRACE_OFFCPU_DEFAULT_STACKS;
   uint32_t max_keys = AITRACE_OFFCPU_DEFAULT_KEYS;
@@ -64,6 +65,7 @@ Result<OffcpuTracerConfig> tracer_config(const OffcpuOptions& o) {
   if (o.folded && o.common.json) return make_error(ErrorKind::usage, "--folded and --json are two report formats: pick one");
   cfg.bpf.stack_storage = o.stack_storage;
   cfg.bpf.max_keys = o.max_keys;
+  cfg.bpf.wakers = o.wakers;
   cfg.top = static_cast<size_t>(o.top);
   cfg.folded = o.folded;
   cfg.svg_path = o.svg;
@@ -90,6 +92,8 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   cmd->add_option("--max", opts->max, "Ignore off-CPU intervals longer than this")->check(non_empty_value());
   cmd->add_option("--top", opts->top, "Stacks shown in the text and JSON reports (default: 10)");
   cmd->add_flag("--folded", opts->folded, "Report folded stacks (flamegraph.pl, speedscope), values in microseconds");
+  cmd->add_flag("--wakers", opts->wakers,
+                "Also record what woke each blocked task: its stacks at the wakeup (wakeuptime's view)");
   cmd->add_option("--svg", opts->svg, "Also write a flame graph of the whole run to this SVG file")
       ->check(non_empty_value());
   cmd->add_option("--stack-storage", opts->stack_storage,

@@ -21,6 +21,7 @@ struct OffcpuConfig {
   uint64_t max_ns = UINT64_MAX;
   uint32_t stack_storage = AITRACE_OFFCPU_DEFAULT_STACKS;  // stack-trace map entries
   uint32_t max_keys = AITRACE_OFFCPU_DEFAULT_KEYS;         // aggregation entries
+  bool wakers = false;  // also the waker's stacks, at sched_waking (wakeuptime's semantics)
 };
 
 // Every event the collector can hook (its hook table), for doctor's catalog.

@@ -23,6 +23,11 @@ struct OffcpuStack {
   std::vector<std::string> user_frames, kernel_frames;
   bool truncated = false;  // a stack filled all AITRACE_OFFCPU_MAX_FRAMES: its outer frames are cut
   uint64_t total_ns = 0, count = 0;
+  // --wakers: the task whose wakeup ended these intervals (has_waker false: none seen).
+  bool has_waker = false;
+  uint32_t waker_tgid = 0;
+  std::string waker_comm;
+  std::vector<std::string> waker_user_frames, waker_kernel_frames;  // innermost first
 };
 
 struct OffcpuSnapshot {
@@ -62,7 +67,9 @@ std::string offcpu_text(const OffcpuSnapshot& s, const OffcpuReportContext& ctx)
 // value in microseconds; identical paths are merged. The format has no place for the lost
 // counts: the collector prints offcpu_lost_line() on stderr beside it.
 std::string offcpu_folded(const OffcpuSnapshot& s);
-// The frames of a stack as a flame graph path: comm, user frames, kernel frames, root first.
+// The frames of a stack as a flame graph path: comm, user frames, kernel frames, root first;
+// with a waker, then "--" and the waker's kernel and user frames innermost first and its comm
+// (offwaketime's layout: the waker's stack stands upside down on the blocked one).
 std::vector<std::string> offcpu_path(const OffcpuStack& st);
 std::string offcpu_lost_line(const OffcpuSnapshot& s);
 nlohmann::json offcpu_json(const OffcpuSnapshot& s, const OffcpuReportContext& ctx);
