@@ -25,16 +25,7 @@ done
 [[ -x $aitrace ]] || { echo "offcpu_overhead: $aitrace not built (scripts/build)" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "offcpu_overhead: needs root (bpf_stats_enabled, tracing)" >&2; exit 1; }
 
-work=$(mktemp -d)
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-tracer_pid=
-cleanup() {
-  [[ -n $tracer_pid ]] && kill -INT "$tracer_pid" 2>/dev/null && wait "$tracer_pid" 2>/dev/null || true
-  sysctl -q kernel.bpf_stats_enabled="$old_stats" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-sysctl -q kernel.bpf_stats_enabled=1
+bpf_cost_begin
 
 workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null | awk '/ops\/sec/ {print $1}'; }
 

@@ -17,6 +17,7 @@ aitrace=${AITRACE_BIN:-${AITRACE_BUILD_DIR:-$root/build}/aitrace}
 rounds=${1:-3}
 loops=${2:-300000}
 cpu=${AITRACE_BENCH_CPU:-0}
+source "$root/bench/lib/bpf_cost.sh"
 
 for tool in bpftool bpftrace perf taskset; do
   command -v "$tool" >/dev/null || { echo "sched_overhead: $tool not found (AITRACE_SETUP_BENCH=1 scripts/setup)" >&2; exit 1; }
@@ -24,16 +25,7 @@ done
 [[ -x $aitrace ]] || { echo "sched_overhead: $aitrace not built (scripts/build)" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "sched_overhead: needs root (bpf_stats_enabled, tracing)" >&2; exit 1; }
 
-work=$(mktemp -d)
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-tracer_pid=
-cleanup() {
-  [[ -n $tracer_pid ]] && kill -INT "$tracer_pid" 2>/dev/null && wait "$tracer_pid" 2>/dev/null || true
-  sysctl -q kernel.bpf_stats_enabled="$old_stats" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-sysctl -q kernel.bpf_stats_enabled=1
+bpf_cost_begin
 
 cat >"$work/runqlat.bt" <<'EOF'
 tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new { @qtime[args->pid] = nsecs; }
@@ -45,23 +37,7 @@ tracepoint:sched:sched_switch {
 }
 EOF
 
-# "<sum run_time_ns> <sum run_cnt>" of the given program ids
-prog_stats() {
-  bpftool -j prog show | python3 -c '
-import json, sys
-ids = set(int(x) for x in sys.argv[1:])
-t = c = 0
-for p in json.load(sys.stdin):
-    if p["id"] in ids:
-        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
-print(t, c)' "$@"
-}
-ctxt() { awk '/^ctxt/ {print $2}' /proc/stat; }
 workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null | awk '/ops\/sec/ {print $1}'; }
-
-# Program ids the tracer process holds (from its fds' fdinfo), so programs other tools load
-# meanwhile on a shared machine are never counted.
-held_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u; }
 
 # start_tracer NAME: starts it in the background and waits until its programs are attached.
 start_tracer() {
