@@ -33,28 +33,13 @@ workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null
 # aitrace's readiness line (before it, it holds its short-lived hook probes), offcputime's first
 # program.
 start_tracer() {
-  local i ids
   case $1 in
     aitrace) "$aitrace" offcpu -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & ;;
     offcputime) "$peer" >"$work/offcputime.txt" 2>&1 & ;;
   esac
   tracer_pid=$!
-  for i in $(seq 200); do
-    sleep 0.05
-    if [[ $1 == aitrace ]]; then
-      grep -q '^aitrace: tracing' "$work/aitrace.err" || continue
-    fi
-    mapfile -t ids < <(held_prog_ids "$tracer_pid")
-    if ((${#ids[@]} >= 1)); then
-      sleep 0.5  # let the last attach land
-      mapfile -t tracer_progs < <(held_prog_ids "$tracer_pid")
-      return 0
-    fi
-  done
-  echo "offcpu_overhead: $1 did not start" >&2
-  exit 1
+  if [[ $1 == aitrace ]]; then wait_for_programs "$1" 1 "$work/aitrace.err"; else wait_for_programs "$1" 1; fi
 }
-stop_tracer() { kill -INT "$tracer_pid"; wait "$tracer_pid" || true; tracer_pid=; sleep 2; }
 
 measure() {  # measure NAME -> "ops ns_per_switch ns_per_run"
   local name=$1 ops c0 c1 s0 s1 n0 n1

@@ -41,7 +41,7 @@ workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null
 
 # start_tracer NAME: starts it in the background and waits until its programs are attached.
 start_tracer() {
-  local i ids want
+  local want
   case $1 in
     aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=7 ;;
     # The run queue's clock instead of a clock read (schedstat's view): what the wall clock costs.
@@ -51,21 +51,8 @@ start_tracer() {
     bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & want=2 ;;
   esac
   tracer_pid=$!
-  for i in $(seq 200); do
-    sleep 0.05
-    mapfile -t ids < <(held_prog_ids "$tracer_pid")
-    if (( ${#ids[@]} >= want )); then
-      sleep 0.5  # let the last attach land
-      mapfile -t tracer_progs < <(held_prog_ids "$tracer_pid")
-      return 0
-    fi
-  done
-  echo "sched_overhead: $1 did not start" >&2
-  exit 1
+  wait_for_programs "$1" "$want"
 }
-# Programs and perf events of a stopped tracer are freed asynchronously (RCU): let that finish
-# before the next measurement.
-stop_tracer() { kill -INT "$tracer_pid"; wait "$tracer_pid" || true; tracer_pid=; sleep 2; }
 
 measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"
   local name=$1 ops c0 c1 s0 s1

@@ -34,3 +34,27 @@ bpf_cost_end() {
   sysctl -q kernel.bpf_stats_enabled="$old_stats" || true
   rm -rf "$work"
 }
+
+# wait_for_programs NAME WANT [READY_FILE]: after a tracer was started in the background (its pid
+# in $tracer_pid), waits until it holds WANT programs (and READY_FILE has aitrace's readiness line:
+# before it, aitrace holds short-lived hook probes), then sets tracer_progs to their ids. Exits
+# the benchmark when that does not happen within 10 s.
+wait_for_programs() {
+  local i ids
+  for i in $(seq 200); do
+    sleep 0.05
+    if [[ -n ${3:-} ]] && ! grep -q '^aitrace: tracing' "$3"; then continue; fi
+    mapfile -t ids < <(held_prog_ids "$tracer_pid")
+    if ((${#ids[@]} >= $2)); then
+      sleep 0.5  # let the last attach land
+      mapfile -t tracer_progs < <(held_prog_ids "$tracer_pid")
+      return 0
+    fi
+  done
+  echo "$(basename "$0"): $1 did not start" >&2
+  exit 1
+}
+
+# Programs and perf events of a stopped tracer are freed asynchronously (RCU): let that finish
+# before the next measurement.
+stop_tracer() { kill -INT "$tracer_pid"; wait "$tracer_pid" || true; tracer_pid=; sleep 2; }
