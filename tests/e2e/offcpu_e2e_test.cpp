@@ -120,6 +120,20 @@ TEST(OffcpuE2E, VforkParentBlocksInD) {
       << r.report;
 }
 
+TEST(OffcpuE2E, StateAndMinimumAreAppliedInTheKernel) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // The vfork parent waits 20 ms in D each time; its children sleep 20 ms in S (nanosleep); the
+  // parent's waitpid() after each is a short S wait. --state sleep drops the first, --min 15ms
+  // the last.
+  OffcpuRun r = run_offcpu({"--folded", "--state", "sleep", "--min", "15ms"}, {"vfork", "600"});
+  ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
+  EXPECT_EQ(r.report.find("kernel_clone"), std::string::npos) << r.report;
+  EXPECT_GT(folded_weight(r.report, {"wait_here", "nanosleep"}), 0u) << r.report;
+  std::istringstream lines(r.report);
+  for (std::string line; std::getline(lines, line);)
+    EXPECT_GE(std::stoull(line.substr(line.rfind(' ') + 1)), 15'000u) << line;  // each interval >= 15 ms
+}
+
 TEST(OffcpuE2E, ProcessThatExitedMidRunIsSymbolized) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   // The child blocks 1.5 s and exits; the run goes on a second longer, and the report is read
