@@ -153,5 +153,14 @@ TEST(FlameSvg, WidthsFollowValuesAndNamesAreEscaped) {
   EXPECT_EQ(svg.find("<title>z"), std::string::npos);
 }
 
+TEST(FlameSvg, ALongSubtitleWrapsAtCommas) {
+  FlameGraphOptions o;
+  o.width = 300;  // about 40 characters a line
+  o.subtitle = "lost: alpha 1, beta 2, gamma 3, delta 4, epsilon 5, zeta 6, eta 7, theta 8";
+  const std::string svg = flame_graph_svg({{{"a"}, 1}}, o);
+  EXPECT_NE(svg.find(">lost: alpha 1, beta 2, gamma 3, delta 4,</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">epsilon 5, zeta 6, eta 7, theta 8</text>"), std::string::npos) << svg;
+}
+
 }  // namespace
 }  // namespace aitrace

@@ -95,7 +95,20 @@ std::string flame_graph_svg(const std::vector<FlamePath>& paths, const FlameGrap
       n = c.get();
     }
   }
-  const int pad = 10, header = 50;
+  // The subtitle wrapped at ", " to the width (about 7 px per character at 12 px).
+  std::vector<std::string> sub;
+  const size_t per_line = static_cast<size_t>(std::max(20, (o.width - 20) / 7));
+  for (size_t at = 0; at < o.subtitle.size();) {
+    size_t end = std::min(o.subtitle.size(), at + per_line);
+    if (end < o.subtitle.size()) {
+      const size_t comma = o.subtitle.rfind(", ", end);
+      if (comma != std::string::npos && comma > at) end = comma + 1;
+    }
+    sub.push_back(o.subtitle.substr(at, end - at));
+    at = end;
+    while (at < o.subtitle.size() && o.subtitle[at] == ' ') at++;
+  }
+  const int pad = 10, header = 34 + 16 * static_cast<int>(sub.size());
   const size_t levels = depth_of(root) + 1;  // + the "all" row
   const int height = header + static_cast<int>(levels) * o.frame_height + pad;
   Writer w{o, root.value ? static_cast<double>(o.width - 2 * pad) / static_cast<double>(root.value) : 0.0,
@@ -111,10 +124,10 @@ std::string flame_graph_svg(const std::vector<FlamePath>& paths, const FlameGrap
   w.out += fmt::format(R"(<text x="{}" y="22" text-anchor="middle" style="font-size:16px">{}</text>)"
                        "\n",
                        o.width / 2, xml_escape(o.title));
-  if (!o.subtitle.empty())
-    w.out += fmt::format(R"(<text x="{}" y="40" text-anchor="middle">{}</text>)"
+  for (size_t i = 0; i < sub.size(); i++)
+    w.out += fmt::format(R"(<text x="{}" y="{}" text-anchor="middle">{}</text>)"
                          "\n",
-                         o.width / 2, xml_escape(o.subtitle));
+                         o.width / 2, 40 + 16 * static_cast<int>(i), xml_escape(sub[i]));
   if (root.value) {
     w.frame("all", root.value, pad, 0);
     w.children(root, pad, 1);
