@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -140,8 +141,12 @@ struct OffcpuCollector::Impl {
     if (rec.size() < sizeof(offcpu_notice)) return;
     offcpu_notice n{};
     std::memcpy(&n, rec.data(), sizeof(n));
+    const auto t0 = std::chrono::steady_clock::now();
     user_stack(n.tgid, n.user_stack_id);
     if (n.waker_user_stack_id != AITRACE_OFFCPU_NO_STACK) user_stack(n.waker_tgid, n.waker_user_stack_id);
+    // The first stack of a process reads its modules' symbol tables, inside the run loop.
+    debug("offcpu: process {} stack {} resolved in {} us", n.tgid, n.user_stack_id,
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
   }
 };
 
