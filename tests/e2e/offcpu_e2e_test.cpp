@@ -103,6 +103,28 @@ TEST(OffcpuE2E, WakersNameTheWriterThreadAsThePipeReadersWaker) {
       << r.report;
 }
 
+TEST(OffcpuE2E, IntervalsHoldNoMoreThanTheirDuration) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // One thread cannot be off-CPU longer than an interval, give or take the one block that spans
+  // its start (5 ms here). A snapshot smeared over a slow symbolization (kallsyms read inside
+  // the first report) broke this by 170 ms.
+  OffcpuRun r = run_offcpu({"--json", "-i", "500ms"}, {"pipe", "1600"});
+  ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
+  std::istringstream lines(r.cmd.out);  // interval reports go to stdout, the final one to -o
+  int intervals = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;  // the workload's own line
+    const json doc = json::parse(line);
+    if (!doc["interval"].get<bool>()) continue;
+    intervals++;
+    uint64_t main_ns = 0;
+    for (const auto& st : doc["stacks"])
+      if (has_frame(st["user_frames"], "wait_here")) main_ns += st["total_ns"].get<uint64_t>();
+    EXPECT_LE(main_ns, doc["duration_ns"].get<uint64_t>() + 50'000'000) << line;
+  }
+  EXPECT_GE(intervals, 2);
+}
+
 TEST(OffcpuE2E, VforkParentBlocksInD) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   OffcpuRun r = run_offcpu({"--state", "block", "--json"}, {"vfork", "1500"});

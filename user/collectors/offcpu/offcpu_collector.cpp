@@ -195,6 +195,8 @@ Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfi
                       sw ? sw->state_text() : "not requested");
   AITRACE_TRY(c->impl_->skel.load("offcpu"));
   Impl* raw = c->impl_.get();
+  // /proc/kallsyms is read now, before anything runs, not inside the run loop's first report.
+  raw->symbols.load_kernel();
   raw->reader = std::make_unique<RingReader>([raw](std::span<const std::byte> rec) { raw->on_notice(rec); });
   AITRACE_TRY(raw->reader->add(bpf_map__fd(s->maps.offcpu_notices)));
   return c;
@@ -229,33 +231,37 @@ Result<OffcpuSnapshot> OffcpuCollector::snapshot() {
   Impl& m = *impl_;
   offcpu_bpf* s = m.skel.get();
   OffcpuSnapshot out;
-  for_each_map_entry<offcpu_key, offcpu_value>(
-      bpf_map__fd(s->maps.offcpu_totals), [&](const offcpu_key& k, const offcpu_value& v) {
-        OffcpuStack st;
-        st.tgid = k.tgid;
-        st.comm = std::string(kernel_string(k.comm, sizeof(k.comm)));
-        st.state = k.state;
-        st.user_stack_id = k.user_stack_id;
-        st.kernel_stack_id = k.kernel_stack_id;
-        st.user_frames = m.user_stack(k.tgid, k.user_stack_id);
-        st.kernel_frames = m.kernel_stack(k.kernel_stack_id);
-        st.truncated = m.truncated(k.user_stack_id) || m.truncated(k.kernel_stack_id);
-        st.total_ns = v.total_ns;
-        st.count = v.count;
-        st.has_waker = k.waker_comm[0] != 0;
-        if (st.has_waker) {
-          st.waker_tgid = k.waker_tgid;
-          st.waker_comm = std::string(kernel_string(k.waker_comm, sizeof(k.waker_comm)));
-          st.waker_user_frames = m.user_stack(k.waker_tgid, k.waker_user_stack_id);
-          st.waker_kernel_frames = m.kernel_stack(k.waker_kernel_stack_id);
-        }
-        out.stacks.push_back(std::move(st));
-      });
-  offcpu_merge_same_frames(out);
-  m.symbols.forget_exited();
+  // The totals are read first and symbolized after, so the snapshot is one moment even when a
+  // new process's symbol tables take a while to read.
+  std::vector<std::pair<offcpu_key, offcpu_value>> totals;
+  for_each_map_entry<offcpu_key, offcpu_value>(bpf_map__fd(s->maps.offcpu_totals),
+                                               [&](const offcpu_key& k, const offcpu_value& v) { totals.emplace_back(k, v); });
   // Plain loads of counters the kernel updates atomically; a torn read is not possible for u64.
   std::memcpy(&out.lost, const_cast<const offcpu_lost*>(&s->bss->lost), sizeof(out.lost));
   out.fork_overflow = s->bss->filter_fork_overflow;
+  for (const auto& [k, v] : totals) {
+    OffcpuStack st;
+    st.tgid = k.tgid;
+    st.comm = std::string(kernel_string(k.comm, sizeof(k.comm)));
+    st.state = k.state;
+    st.user_stack_id = k.user_stack_id;
+    st.kernel_stack_id = k.kernel_stack_id;
+    st.user_frames = m.user_stack(k.tgid, k.user_stack_id);
+    st.kernel_frames = m.kernel_stack(k.kernel_stack_id);
+    st.truncated = m.truncated(k.user_stack_id) || m.truncated(k.kernel_stack_id);
+    st.total_ns = v.total_ns;
+    st.count = v.count;
+    st.has_waker = k.waker_comm[0] != 0;
+    if (st.has_waker) {
+      st.waker_tgid = k.waker_tgid;
+      st.waker_comm = std::string(kernel_string(k.waker_comm, sizeof(k.waker_comm)));
+      st.waker_user_frames = m.user_stack(k.waker_tgid, k.waker_user_stack_id);
+      st.waker_kernel_frames = m.kernel_stack(k.waker_kernel_stack_id);
+    }
+    out.stacks.push_back(std::move(st));
+  }
+  offcpu_merge_same_frames(out);
+  m.symbols.forget_exited();
   return out;
 }
 

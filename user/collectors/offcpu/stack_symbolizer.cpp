@@ -67,11 +67,17 @@ StackSymbolizer::~StackSymbolizer() {
   if (kernel_) bcc_free_symcache(kernel_, -1);
 }
 
+void StackSymbolizer::load_kernel() {
+  if (kernel_tried_) return;
+  kernel_tried_ = true;
+  kernel_ = bcc_symcache_new(-1, nullptr);
+  // BCC's kernel cache reads kallsyms at its first lookup, not when made.
+  bcc_symbol sym{};
+  if (kernel_) bcc_symcache_resolve_no_demangle(kernel_, 0, &sym);
+}
+
 std::string StackSymbolizer::kernel_frame(uint64_t addr) {
-  if (!kernel_tried_) {
-    kernel_tried_ = true;
-    kernel_ = bcc_symcache_new(-1, nullptr);
-  }
+  load_kernel();
   bcc_symbol sym{};
   if (kernel_ && bcc_symcache_resolve_no_demangle(kernel_, addr, &sym) == 0 && sym.name) return sym.name;
   return fmt::format("[unknown] {:#x}", addr);

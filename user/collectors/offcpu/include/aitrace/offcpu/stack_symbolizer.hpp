@@ -26,6 +26,8 @@ class StackSymbolizer {
   StackSymbolizer(const StackSymbolizer&) = delete;
   StackSymbolizer& operator=(const StackSymbolizer&) = delete;
 
+  // Reads /proc/kallsyms (once; kernel_frame() does it when not done before).
+  void load_kernel();
   // "pipe_read"; "[unknown] 0xffffffff81234567" when kallsyms does not name it.
   std::string kernel_frame(uint64_t addr);
   // "wait_here" (demangled, without parameters); "[unknown] (/usr/bin/x+0x1234)" when the module is known but the
