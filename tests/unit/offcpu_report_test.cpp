@@ -78,6 +78,9 @@ TEST(OffcpuReport, TextRanksWithSharesAndShowsLost) {
   ctx.top = 2;
   const std::string t = offcpu_text(sample(), ctx);
   EXPECT_NE(t.find("off-CPU time: 4.500 ms in 3 stacks; top 2"), std::string::npos) << t;
+  EXPECT_EQ(t.rfind("aitrace offcpu: ", 0), 0u) << "the whole run's first line: " << t;
+  ctx.interval = true;
+  EXPECT_EQ(offcpu_text(sample(), ctx).rfind("off-CPU time: ", 0), 0u) << "interval headers are the driver's";
   EXPECT_NE(t.find("#1   3.000 ms  66.7%  job [10] sleep, 3 times"), std::string::npos) << t;
   EXPECT_EQ(t.find("#3"), std::string::npos) << t;
   EXPECT_NE(t.find("stack hash collisions 1,"), std::string::npos) << t;
@@ -87,9 +90,11 @@ TEST(OffcpuReport, JsonHasStatesLostAndFrames) {
   OffcpuReportContext ctx;
   ctx.states = AITRACE_OFFCPU_BLOCK;
   const auto j = offcpu_json(sample(), ctx);
-  EXPECT_EQ(j["schema"], "aitrace.offcpu/1");
+  // The envelope (schema, times, interval, hooks, lost, group_by) is the driver's.
+  for (const char* k : {"schema", "interval", "interval_index", "duration_ns", "hooks", "lost", "group_by"})
+    EXPECT_FALSE(j.contains(k)) << k;
   EXPECT_EQ(j["states"], nlohmann::json::array({"block"}));
-  EXPECT_EQ(j["lost"]["stack_hash_collisions"], 1);
+  EXPECT_EQ(offcpu_lost_json(sample())["stack_hash_collisions"], 1);
   EXPECT_EQ(j["total_ns"], 4'500'000);
   ASSERT_EQ(j["stacks"].size(), 3u);
   EXPECT_EQ(j["stacks"][0]["user_frames"][0], "wait_here");

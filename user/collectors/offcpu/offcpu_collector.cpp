@@ -162,6 +162,7 @@ Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfi
   c->impl_->skel = std::move(*skel);
   offcpu_bpf* s = c->impl_->skel.get();
   set_filter_config(s, targets);
+  hold_counting(s, true);  // until start()
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->states_wanted = cfg.states;
   s->rodata->min_ns = cfg.min_ns;
@@ -217,6 +218,8 @@ Status OffcpuCollector::attach(const ResolvedTargets& targets) {
   return {};
 }
 
+void OffcpuCollector::start() { hold_counting(impl_->skel.get(), false); }
+void OffcpuCollector::stop() { hold_counting(impl_->skel.get(), true); }
 void OffcpuCollector::add_to(RunLoop& loop) { loop.add_ring(impl_->reader.get()); }
 void OffcpuCollector::detach() { impl_->hooks.detach_all(); }
 Status OffcpuCollector::drain() { return impl_->reader->drain_all().status(); }

@@ -125,7 +125,8 @@ std::string offcpu_text(const OffcpuSnapshot& s, const OffcpuReportContext& ctx)
   const uint64_t total = total_of(s);
   auto ranked = offcpu_ranked(s);
   const size_t shown = std::min(ctx.top, ranked.size());
-  if (ctx.interval) out += fmt::format("interval {} ({})\n", ctx.interval_index, seconds(ctx.duration_ns));
+  if (!ctx.interval)  // interval headers are the driver's
+    out += fmt::format("aitrace offcpu: {} traced, {}\n", seconds(ctx.duration_ns), ctx.span);
   out += fmt::format("off-CPU time: {} in {} stacks; top {} (states: {})\n", seconds(total), ranked.size(), shown,
                      ctx.states == AITRACE_OFFCPU_STATES_ALL ? "sleep, block" : offcpu_state_name(ctx.states));
   for (size_t i = 0; i < shown; i++) {
@@ -179,27 +180,22 @@ std::string offcpu_folded(const OffcpuSnapshot& s) {
   return out;
 }
 
+json offcpu_lost_json(const OffcpuSnapshot& s) {
+  const offcpu_lost& l = s.lost;
+  return json{{"stack_hash_collisions", l.stack_collision}, {"stack_map_full", l.stack_full},
+              {"stack_errors", l.stack_error},           {"task_slots_full", l.start_full},
+              {"totals_map_full", l.totals_full},        {"symbolization_notices_dropped", l.notice_dropped},
+              {"truncated_stacks", s.truncated_stacks()}, {"fork_follow_full", s.fork_overflow}};
+}
+
 json offcpu_json(const OffcpuSnapshot& s, const OffcpuReportContext& ctx) {
   json j;
-  j["schema"] = "aitrace.offcpu/1";
-  j["interval"] = ctx.interval;
-  if (ctx.interval) j["interval_index"] = ctx.interval_index;
-  j["duration_ns"] = ctx.duration_ns;
-  j["group_by"] = "stack";
   json states = json::array();
   if (ctx.states & AITRACE_OFFCPU_SLEEP) states.push_back("sleep");
   if (ctx.states & AITRACE_OFFCPU_BLOCK) states.push_back("block");
   j["states"] = states;
   j["min_ns"] = ctx.min_ns;
   if (ctx.max_ns != UINT64_MAX) j["max_ns"] = ctx.max_ns;
-  const offcpu_lost& l = s.lost;
-  j["lost"] = json{{"stack_hash_collisions", l.stack_collision}, {"stack_map_full", l.stack_full},
-                   {"stack_errors", l.stack_error},           {"task_slots_full", l.start_full},
-                   {"totals_map_full", l.totals_full},        {"symbolization_notices_dropped", l.notice_dropped},
-                   {"truncated_stacks", s.truncated_stacks()}, {"fork_follow_full", s.fork_overflow}};
-  json hooks = json::object();
-  for (const auto& h : ctx.hooks) hooks[h.event] = h.state;
-  j["hooks"] = hooks;
   j["total_ns"] = total_of(s);
   json stacks = json::array();
   auto ranked = offcpu_ranked(s);

@@ -1,6 +1,7 @@
 #include "aitrace/offcpu/offcpu_tracer.hpp"
 
 #include "aitrace/core/output_file.hpp"
+#include "aitrace/output/clock_text.hpp"
 #include "aitrace/output/flame_svg.hpp"
 
 #include <fmt/format.h>
@@ -43,6 +44,8 @@ class OffcpuTracer final : public TypedCollector<OffcpuSnapshot> {
     ctx_.hooks = collector_->hook_states();
     return {};
   }
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void add_to(RunLoop& loop) override { collector_->add_to(loop); }
   void detach() override { collector_->detach(); }
   Status finish() override {
@@ -60,6 +63,8 @@ class OffcpuTracer final : public TypedCollector<OffcpuSnapshot> {
     return svg_->commit();
   }
   const HookSet& hooks() const override { return collector_->hooks(); }
+  std::string_view schema() const override { return "aitrace.offcpu/2"; }
+  std::optional<std::string> group_by() const override { return "stack"; }
 
  private:
   Result<OffcpuSnapshot> read_value() override { return collector_->snapshot(); }
@@ -77,10 +82,11 @@ class OffcpuTracer final : public TypedCollector<OffcpuSnapshot> {
   void json(nlohmann::json& doc, const OffcpuSnapshot& snap, const RenderContext& rc) override {
     doc.update(offcpu_json(snap, context(rc)));
   }
+  nlohmann::json lost(const OffcpuSnapshot& snap) const override { return offcpu_lost_json(snap); }
 
   const OffcpuReportContext& context(const RenderContext& rc) {
     ctx_.interval = rc.interval;
-    ctx_.interval_index = rc.interval_index;
+    if (!rc.interval) ctx_.span = clock_span_text(rc.start.unix_ns, rc.end.unix_ns, true);
     ctx_.duration_ns = static_cast<uint64_t>(rc.duration.count());
     return ctx_;
   }

@@ -27,8 +27,10 @@ struct CommonOptions {
 };
 
 struct TargetOptions {
-  std::string pids, tids, comm, cgroup;
+  std::string pids, tids, comm, cgroup, container;
   std::vector<std::string> command;  // after --
+  std::string user;                  // --user: CMD runs as this user
+  bool keep_caps = false;            // --keep-caps: CMD keeps aitrace's user and capabilities
 };
 
 // For every option that takes a value: an empty one (`-p "$(pgrep train.py)"` that matched
@@ -39,8 +41,9 @@ const CLI::Validator& non_empty_value();
 void add_common_options(CLI::App* cmd, CommonOptions& o);
 void add_target_options(CLI::App* cmd, TargetOptions& o);
 
-// "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; must be > 0.
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what);
+// "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; from `min` (1ms for -d and -i) to a year.
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what,
+                                                std::chrono::nanoseconds min = std::chrono::milliseconds(1));
 Result<RunOptions> run_options(const CommonOptions& o);
 Result<TargetSpec> target_spec(const TargetOptions& o);
 

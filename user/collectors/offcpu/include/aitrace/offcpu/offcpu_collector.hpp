@@ -38,6 +38,9 @@ class OffcpuCollector {
   // Fills the pid filter maps and attaches; fails when sched_switch cannot attach.
   Status attach(const ResolvedTargets& targets);
   void add_to(RunLoop& loop);
+  // The run's window (the collector contract's start() and stop()): held from load on.
+  void start();
+  void stop();
   void detach();
   // After detach: the notices still in the ring are served.
   Status drain();

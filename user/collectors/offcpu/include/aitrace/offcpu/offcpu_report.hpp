@@ -55,8 +55,8 @@ struct OffcpuReportContext {
   uint32_t states = AITRACE_OFFCPU_STATES_ALL;  // --state
   uint64_t min_ns = 0, max_ns = UINT64_MAX;
   size_t top = 10;
-  bool interval = false;
-  uint64_t interval_index = 0;
+  bool interval = false;  // interval headers are the driver's
+  std::string span;       // the whole run's wall-clock span, for its first line
   uint64_t duration_ns = 0;
   std::vector<OffcpuHookState> hooks;
 };
@@ -72,6 +72,9 @@ std::string offcpu_folded(const OffcpuSnapshot& s);
 // (offwaketime's layout: the waker's stack stands upside down on the blocked one).
 std::vector<std::string> offcpu_path(const OffcpuStack& st);
 std::string offcpu_lost_line(const OffcpuSnapshot& s);
+// The collector's keys of the aitrace.offcpu/2 document (the driver adds the envelope: schema,
+// times, hooks, lost, group_by) and its `lost` object.
 nlohmann::json offcpu_json(const OffcpuSnapshot& s, const OffcpuReportContext& ctx);
+nlohmann::json offcpu_lost_json(const OffcpuSnapshot& s);
 
 }  // namespace aitrace

@@ -1,5 +1,6 @@
-// Renderings of a sched snapshot: the aitrace.sched/1 JSON document (docs/sched.md) and the
-// terminal report (bars + percentiles per group, top groups first).
+// Renderings of a sched snapshot: its keys of the aitrace.sched/2 JSON document (docs/sched.md;
+// the driver adds the envelope) and the terminal report (bars + percentiles per group, top
+// groups first).
 #pragma once
 
 #include "aitrace/sched/sched_collector.hpp"
@@ -17,16 +18,19 @@ struct SchedReportOptions {
   SchedGroupBy group_by = SchedGroupBy::process;
   size_t top = 10;        // text: groups shown (JSON has all)
   bool interval = false;  // an interval report rather than the final summary
-  uint64_t interval_index = 0;
+  uint64_t duration_ns = 0;                                // the span the report covers
+  std::string span;                                        // its wall-clock text, for the final header
   std::map<uint64_t, std::string> cgroup_paths;            // for --by cgroup
   std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
-  std::vector<std::pair<std::string, std::string>> hooks;  // every hook: event, state ("attached (tp_btf)")
 };
 
 // Groups in report order: most run-queue wait first, then most on-CPU time; `other` stays in
 // that order too (it is a group like the rest, only its key is synthetic).
 std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap);
 
+// The envelope's `lost` object.
+nlohmann::json sched_lost_json(const SchedLost& lost);
+// The collector's own keys: max_groups, groups, hooks_missing.
 nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& opts);
 std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& opts);
 
