@@ -18,6 +18,7 @@ aitrace=${AITRACE_BIN:-${AITRACE_BUILD_DIR:-$root/build}/aitrace}
 rounds=${1:-3}
 loops=${2:-300000}
 cpu=${AITRACE_BENCH_CPU:-0}
+source "$root/bench/lib/bpf_cost.sh"
 
 for tool in bpftool bpftrace perf taskset; do
   command -v "$tool" >/dev/null || { echo "sched_overhead: $tool not found (AITRACE_SETUP_BENCH=1 scripts/setup)" >&2; exit 1; }
@@ -25,16 +26,7 @@ done
 [[ -x $aitrace ]] || { echo "sched_overhead: $aitrace not built (scripts/build)" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "sched_overhead: needs root (bpf_stats_enabled, tracing)" >&2; exit 1; }
 
-work=$(mktemp -d)
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-tracer_pid=
-cleanup() {
-  [[ -n $tracer_pid ]] && kill -INT "$tracer_pid" 2>/dev/null && wait "$tracer_pid" 2>/dev/null || true
-  sysctl -q kernel.bpf_stats_enabled="$old_stats" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-sysctl -q kernel.bpf_stats_enabled=1
+bpf_cost_begin
 
 cat >"$work/runqlat.bt" <<'EOF'
 tracepoint:sched:sched_wakeup, tracepoint:sched:sched_wakeup_new { @qtime[args->pid] = nsecs; }
@@ -46,27 +38,11 @@ tracepoint:sched:sched_switch {
 }
 EOF
 
-# "<sum run_time_ns> <sum run_cnt>" of the given program ids
-prog_stats() {
-  bpftool -j prog show | python3 -c '
-import json, sys
-ids = set(int(x) for x in sys.argv[1:])
-t = c = 0
-for p in json.load(sys.stdin):
-    if p["id"] in ids:
-        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
-print(t, c)' "$@"
-}
-ctxt() { awk '/^ctxt/ {print $2}' /proc/stat; }
 workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null | awk '/ops\/sec/ {print $1}'; }
-
-# Program ids the tracer process holds (from its fds' fdinfo), so programs other tools load
-# meanwhile on a shared machine are never counted.
-held_prog_ids() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u; }
 
 # start_tracer NAME: starts it in the background and waits until its programs are attached.
 start_tracer() {
-  local i ids want
+  local want
   case $1 in
     aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=7 ;;
     # The run queue's clock instead of a clock read (schedstat's view): what the wall clock costs.
@@ -81,21 +57,8 @@ start_tracer() {
     bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & want=2 ;;
   esac
   tracer_pid=$!
-  for i in $(seq 200); do
-    sleep 0.05
-    mapfile -t ids < <(held_prog_ids "$tracer_pid")
-    if (( ${#ids[@]} >= want )); then
-      sleep 0.5  # let the last attach land
-      mapfile -t tracer_progs < <(held_prog_ids "$tracer_pid")
-      return 0
-    fi
-  done
-  echo "sched_overhead: $1 did not start" >&2
-  exit 1
+  wait_for_programs "$1" "$want"
 }
-# Programs and perf events of a stopped tracer are freed asynchronously (RCU): let that finish
-# before the next measurement.
-stop_tracer() { kill -INT "$tracer_pid"; wait "$tracer_pid" || true; tracer_pid=; sleep 2; }
 
 measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"
   local name=$1 ops c0 c1 s0 s1

@@ -148,7 +148,7 @@ TEST_F(DoctorRoot, TracepointPresenceMatchesTracefsAndBtf) {
   btf* b = btf__load_vmlinux_btf();
   ASSERT_TRUE(b && !libbpf_get_error(b));
   size_t checked = 0;
-  for (const char* c : {"sched", "migrate", "dma"}) {
+  for (const char* c : {"sched", "migrate", "dma", "offcpu"}) {
     const json& f = j()["tracepoints"][c];
     ASSERT_TRUE(f["value"].is_object()) << c;
     int present = 0;
@@ -395,7 +395,7 @@ TEST_P(UnprivilegedTracing, ExitsFourNamingTheMissingCapabilities) {
   EXPECT_EQ(r.out, "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Commands, UnprivilegedTracing, ::testing::Values("sched", "migrate", "dma"));
+INSTANTIATE_TEST_SUITE_P(Commands, UnprivilegedTracing, ::testing::Values("sched", "migrate", "dma", "offcpu"));
 
 }  // namespace
 }  // namespace aitrace

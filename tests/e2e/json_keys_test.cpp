@@ -205,6 +205,14 @@ TEST(JsonKeys, DmaDocumentsHaveExactlyTheDocumentedKeys) {
   expect_documented_exactly("aitrace.dma/2", "dma.md", {{"dma", "--json", "-i", "200ms", "-d", "500ms"}});
 }
 
+TEST(JsonKeys, OffcpuDocumentsHaveExactlyTheDocumentedKeys) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // The workload's pipe reads are woken by its writer thread: stacks with a waker object.
+  expect_documented_exactly("aitrace.offcpu/2", "offcpu.md",
+                            {{"offcpu", "--json", "--wakers", "--max", "10s", "-i", "200ms", "--",
+                              test::workload("offcpu_chain"), "pipe", "500"}});
+}
+
 // Two collectors in one document (sched --eevdf): one envelope, sched's schema and lost, and the
 // hooks of both, as each alone reports them.
 TEST(JsonKeys, OneEnvelopeListsTheHooksOfEveryCollector) {

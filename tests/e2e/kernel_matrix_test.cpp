@@ -94,7 +94,7 @@ TEST(KernelMatrix, DoctorTracepointsMatchTracefs) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   json doc = run_json({"doctor", "--json"});
   size_t checked = 0;
-  for (const char* collector : {"sched", "migrate", "dma"}) {
+  for (const char* collector : {"sched", "migrate", "dma", "offcpu"}) {
     const json& section = doc["tracepoints"][collector];
     ASSERT_TRUE(section.contains("value")) << collector << ": " << section.dump().substr(0, 300);
     for (const json& ev : section["value"]["events"]) {

@@ -116,7 +116,7 @@ TEST(TracepointCatalog, ListsEveryCollectorOnceAndEachEventOnce) {
     for (const auto& e : c.events)
       for (auto n : e.names) EXPECT_TRUE(names.insert(std::string(e.category) + ":" + std::string(n)).second) << n;
   }
-  EXPECT_EQ(collectors, (std::set<std::string_view>{"sched", "sched_trace", "migrate", "dma"}));
+  EXPECT_EQ(collectors, (std::set<std::string_view>{"sched", "sched_trace", "migrate", "dma", "offcpu"}));
 }
 
 TEST(DoctorRender, EscapesSystemStringsInTextAndJson) {
