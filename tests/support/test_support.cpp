@@ -88,6 +88,20 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   return r;
 }
 
+Background::~Background() {
+  if (pid_ > 0 && !reaped_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+int Background::wait() {
+  int st = 0;
+  waitpid(pid_, &st, 0);
+  reaped_ = true;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 std::string aitrace_binary() { return AITRACE_BINARY; }
 std::string workload(const std::string& name) { return std::string(AITRACE_WORKLOAD_DIR) + "/" + name; }
 std::string test_data(const std::string& relative) { return std::string(AITRACE_TEST_DATA_DIR) + "/" + relative; }

@@ -12,6 +12,7 @@ namespace aitrace {
 struct SchedTracerConfig {
   SchedConfig sched;  // targets are filled in at load
   size_t top = 10;    // text: groups shown
+  bool hist = false;  // text: the histograms with bars instead of one row per group
 };
 
 std::unique_ptr<Collector> make_sched_tracer(const SchedTracerConfig& cfg);
