@@ -230,7 +230,7 @@ TEST(SchedCli, CommandExitCodeAndChildrenAreFollowed) {
   std::string script = test::workload("sched_truth") + " sleeper 200; exit 7";
   auto r = aitrace_sched({"--by", "process", "--json", "--", "sh", "-c", script});
   EXPECT_EQ(r.exit_code, 7) << r.err;
-  // The workload's own JSON line comes first on stdout; the report is the last line.
+  // The workload's own JSON line goes to stderr: stdout is the report alone.
   auto doc = last_sched_doc(r.out);
   ASSERT_TRUE(doc.is_object()) << r.out;
   std::string last = doc.dump();
@@ -252,8 +252,12 @@ TEST(SchedCli, ReusedPidIsANewGroup) {
     SCOPED_TRACE(by);
     auto r = aitrace_sched({"--by", by, "--json", "--", test::workload("pid_reuse")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')), nullptr, false);
-    ASSERT_TRUE(first.is_object()) << r.out;
+    // With --json on stdout, the command's own stdout (its JSON line) goes to stderr.
+    nlohmann::json first;
+    std::istringstream err_lines(r.err);
+    for (std::string line; std::getline(err_lines, line) && !first.is_object();)
+      first = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(first.is_object()) << r.err;
     ASSERT_EQ(first["reused"], true) << "every try lost the pid to another fork";
     const int pid = first["pid"].get<int>();
     auto doc = last_sched_doc(r.out);

@@ -1,6 +1,7 @@
 #include "aitrace/driver/driver.hpp"
 
 #include "aitrace/core/launcher.hpp"
+#include "aitrace/core/process_exits.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/driver/report_writer.hpp"
 #include "aitrace/output/escape.hpp"
@@ -67,6 +68,10 @@ class Reports {
       text += part;
     }
     if (ctx.interval) previous_ = std::move(now);
+    if (ctx.targets_exited) {
+      if (json_) doc["targets_exited"] = true;
+      text += "\ntracing ended: every process given with -p exited\n";
+    }
     return json_ ? json_text(doc) + "\n" : text;
   }
 
@@ -84,7 +89,7 @@ std::string readiness_line(const std::vector<std::unique_ptr<Collector>>& cs, bo
 
 Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, int& exit_code) {
   AITRACE_TRY(prepare_tracing(run.common));
-  auto run_opts = run_options(run.common);
+  auto run_opts = run_options(run.common, run.targets.interval_count);
   if (!run_opts) return run_opts.error();
   auto hook = preferred_hook(run.common);
   if (!hook) return hook.error();
@@ -102,7 +107,11 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
                       "--comm '{}' matches no running thread (the comm is the kernel's name of up to 15 "
                       "characters, as /proc/PID/comm shows)",
                       *spec->comm);
-  auto targets = command_targets(run.targets, std::move(*spec), run.follow);
+  // With the report on stdout as JSON (-i reports always go there), CMD's own stdout would
+  // corrupt it: CMD writes to aitrace's stderr instead (docs/sched.md, Options, `-- CMD`).
+  const bool json_on_stdout = run.common.json && (run.common.output.empty() || !run.common.interval.empty() ||
+                                                  !run.targets.interval_count.empty());
+  auto targets = command_targets(run.targets, std::move(*spec), run.follow, json_on_stdout);
   if (!targets) return targets.error();
   std::optional<LaunchedCommand>& cmd = targets->launched;
 
@@ -125,6 +134,10 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     AITRACE_TRY(cmd->start());
     loop.add_stop_fd(cmd->pidfd());
   }
+  // -p: the run ends once every target process has exited, as `perf -p` does.
+  auto exits = ProcessExits::watch(targets->spec.pids);
+  if (!exits) return exits.error();
+  if (!cmd && !exits->fds().empty()) loop.add_stop_set(exits->fds());
 
   Reports reports(cs, run.common.json);
   const auto started = Clock::now();
@@ -153,6 +166,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     for (auto& c : cs) AITRACE_TRY(c->finish());
     if (!run.final_report) return Status{};
     rc.duration = Clock::now() - started;
+    rc.targets_exited = loop.stop_reason() == StopReason::stop_set;
     auto text = reports.render(rc);
     if (!text) return text.error();
     return writer->write_final(*text);

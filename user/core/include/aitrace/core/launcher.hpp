@@ -18,7 +18,8 @@ namespace aitrace {
 class LaunchedCommand {
  public:
   // Forks CMD, held before exec. Fails early (one line) when CMD is not found or not executable.
-  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv);
+  // stdout_to_stderr: CMD's stdout is aitrace's stderr (the report owns stdout, as JSON).
+  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv, bool stdout_to_stderr = false);
   LaunchedCommand(LaunchedCommand&& o) noexcept;
   LaunchedCommand(const LaunchedCommand&) = delete;
   ~LaunchedCommand();  // a never-started child is killed and reaped
@@ -52,6 +53,7 @@ struct ResolvedTargets;
 // `-- CMD` for a tracing command: nothing when argv is empty; otherwise CMD forked and held, and
 // (with follow) its pid added to the filter so it and everything it forks is traced.
 Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
-                                                             ResolvedTargets& targets, bool follow = true);
+                                                             ResolvedTargets& targets, bool follow = true,
+                                                             bool stdout_to_stderr = false);
 
 }  // namespace aitrace

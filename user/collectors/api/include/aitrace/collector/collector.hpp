@@ -57,6 +57,7 @@ struct RenderContext {
   bool interval = false;        // false: the final, cumulative report
   uint64_t interval_index = 0;  // 1, 2, ... for intervals
   std::chrono::nanoseconds duration{0};  // of this interval, or of the whole run
+  bool targets_exited = false;  // the final report of a run that ended because every -p process exited
 };
 
 class Collector {
