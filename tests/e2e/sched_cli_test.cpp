@@ -204,11 +204,7 @@ TEST(SchedCli, ProcessExitingMidRunIsReported) {
   Background tracer({"/bin/sh", "-c",
                      "exec '" + test::aitrace_binary() + "' sched -p " + std::to_string(target.pid()) +
                          " --by process -d 1200ms --json -o '" + out + "' 2> '" + err + "'"});
-  bool ready = false;
-  for (int i = 0; i < 3000 && !ready; i++) {
-    ready = test::read_file(err).find("aitrace: tracing") != std::string::npos;
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool ready = test::wait_for_text(err, "aitrace: tracing");
   std::ofstream(go).put('1');
   const int status = tracer.wait();
   const std::string err_text = test::read_file(err);

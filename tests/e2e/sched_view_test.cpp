@@ -144,11 +144,7 @@ TEST(SchedView, PidRunEndsWhenTheTargetExits) {
   test::Background tracer({"/bin/sh", "-c",
                            "exec timeout 60 '" + test::aitrace_binary() + "' sched -p " + std::to_string(target.pid()) +
                                " --json -o '" + out + "' 2> '" + err + "'"});
-  bool ready = false;
-  for (int i = 0; i < 3000 && !ready; i++) {
-    ready = test::read_file(err).find("aitrace: tracing") != std::string::npos;
-    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const bool ready = test::wait_for_text(err, "aitrace: tracing");
   std::ofstream(go).put('1');
   const auto t0 = std::chrono::steady_clock::now();
   const int target_status = target.wait();

@@ -75,6 +75,10 @@ class Background {
 std::string aitrace_binary();
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);
+// Polls the file every 10 ms until it contains `needle` (aitrace's readiness line in a stderr
+// file, say); false when the timeout passed first.
+bool wait_for_text(const std::string& path, const std::string& needle,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 std::string test_data(const std::string& relative);  // tests/<relative>
 
 // Runs a raw_tp (or tp_btf) program once with `args` as its u64 argument array

@@ -150,7 +150,7 @@ TEST(SchedReport, CompactViewIsOneRowPerGroupWithTheJsonNumbers) {
     const size_t base = w.size() - 23;
     for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
       const auto& h = g["histograms"][kSchedMetricNames[m]];
-      const std::string* cell = &w[base + 4 * m];
+      const std::string* cell = &w[base + 4 * static_cast<size_t>(m)];
       if (h["count"] == 0) {
         for (int k = 0; k < 4; k++) EXPECT_EQ(cell[k], "-");
         continue;

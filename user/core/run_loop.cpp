@@ -67,6 +67,7 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
   uint64_t ticks = 0;
 
   std::vector<pollfd> fds;
+  fds.reserve(1 + stop_fds_.size() + stop_set_.size() + rings_.size());
   fds.push_back({sigfd.get(), POLLIN, 0});
   for (int fd : stop_fds_) fds.push_back({fd, POLLIN, 0});
   const size_t set_base = fds.size();
@@ -78,6 +79,7 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
   for (RingReader* r : rings_) fds.push_back({r->epoll_fd(), POLLIN, 0});
 
   std::vector<clock::time_point> periodic_due;
+  periodic_due.reserve(periodic_.size());
   for (const Periodic& p : periodic_) periodic_due.push_back(start + p.every);
 
   for (;;) {

@@ -45,10 +45,13 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
   CLI::Option* command = cmd->add_option("command", o.command, "-- CMD ARGS...: run CMD and trace it and everything it starts");
   command->check(CLI::Validator(
       [cmd, command, &o](const std::string& word) {
-        for (const std::string& r : cmd->remaining()) o.command_after_separator |= r == "--";
+        bool separator = false;
+        for (const std::string& r : cmd->remaining()) separator |= r == "--";
+        if (separator) return std::string();
         const bool number = !word.empty() && (std::isdigit(static_cast<unsigned char>(word[0])) || word[0] == '.');
-        return !o.command_after_separator && command->count() == 0 && number ? std::string("an interval")
-                                                                                : std::string();
+        if (command->count() == 0 && number) return std::string("an interval");
+        o.command_without_separator = true;
+        return std::string();
       },
       "", ""));
   cmd->add_option("interval", o.interval_count,
@@ -123,7 +126,7 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
   // The kernel filter ANDs its checks; -p A -t B with B outside A would silently trace nothing.
   if (!s.pids.empty() && !s.tids.empty())
     return make_error(ErrorKind::usage, "-p and -t cannot be combined: give the threads with -t only");
-  if (!o.command.empty() && !o.command_after_separator)
+  if (!o.command.empty() && o.command_without_separator)
     return make_error(ErrorKind::usage,
                       "'{}' is not an interval; to run a command, put -- before it: aitrace <command> [options] -- {}",
                       o.command[0], fmt::format("{}", fmt::join(o.command, " ")));

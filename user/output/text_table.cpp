@@ -67,6 +67,7 @@ std::string TextTable::render(size_t indent) const {
     return finish(s);
   };
   std::vector<std::string> headers;
+  headers.reserve(n);
   for (const auto& col : columns_) headers.push_back(col.header);
   out += line(headers);
   for (const auto& r : rows_) out += line(r);

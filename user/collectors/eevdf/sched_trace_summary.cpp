@@ -93,7 +93,8 @@ void EevdfSummary::on_wakeup(const aitrace_st_wakeup& r) {
 
 nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   std::vector<std::pair<uint32_t, const EevdfThread::Preemptor*>> top;
-  for (const auto& [pid, p] : t.preemptors) top.push_back({pid, &p});
+  top.reserve(t.preemptors.size());
+  for (const auto& [pid, p] : t.preemptors) top.emplace_back(pid, &p);
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
     return a.second->count != b.second->count ? a.second->count > b.second->count : a.first < b.first;
   });
@@ -144,7 +145,8 @@ std::string EevdfSummary::thread_text(uint32_t tid, const EevdfThread& t, bool h
   out += "\n";
   if (!t.preemptors.empty()) {
     std::vector<std::pair<uint64_t, uint32_t>> top;
-    for (const auto& [pid, p] : t.preemptors) top.push_back({p.count, pid});
+    top.reserve(t.preemptors.size());
+    for (const auto& [pid, p] : t.preemptors) top.emplace_back(p.count, pid);
     std::sort(top.begin(), top.end(),
               [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
     out += "  preempted by:";
@@ -168,9 +170,10 @@ std::string EevdfSummary::text(size_t top, bool hist) const {
   std::vector<std::pair<uint32_t, const EevdfThread*>> shown;
   for (const auto& [tid, t] : threads_)
     if (t.switch_outs || t.wakeups) shown.emplace_back(tid, &t);
-  std::stable_sort(shown.begin(), shown.end(), [](const auto& a, const auto& b) {
+  std::sort(shown.begin(), shown.end(), [](const auto& a, const auto& b) {
     if (a.second->preempted != b.second->preempted) return a.second->preempted > b.second->preempted;
-    return a.second->switch_outs > b.second->switch_outs;
+    if (a.second->switch_outs != b.second->switch_outs) return a.second->switch_outs > b.second->switch_outs;
+    return a.first < b.first;
   });
   const size_t n = std::min(top, shown.size());
   for (size_t i = 0; i < n; i++) out += thread_text(shown[i].first, *shown[i].second, hist);

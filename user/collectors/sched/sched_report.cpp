@@ -98,7 +98,8 @@ std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap) {
     if (g.other && empty) continue;  // the seeded `other` is shown only once it is used
     keyed.push_back({&g, worst_runq_wait(g)});
   }
-  std::stable_sort(keyed.begin(), keyed.end(), [](const Keyed& ka, const Keyed& kb) {
+  // A total order (ids are unique), so std::sort is as stable as it needs to be.
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& ka, const Keyed& kb) {
     const SchedGroup *a = ka.g, *b = kb.g;
     if (ka.worst != kb.worst) return ka.worst > kb.worst;
     if (runq_wait(*a) != runq_wait(*b)) return runq_wait(*a) > runq_wait(*b);

@@ -29,7 +29,7 @@ struct CommonOptions {
 struct TargetOptions {
   std::string pids, tids, comm, cgroup;
   std::vector<std::string> command;  // after --
-  bool command_after_separator = false;  // CMD came after `--` (without it, CMD is refused)
+  bool command_without_separator = false;  // the parser saw CMD words before any `--`: refused
   // Positional `INTERVAL [COUNT]` as runqlat takes them: a report every INTERVAL, COUNT times.
   std::vector<std::string> interval_count;
 };
