@@ -11,6 +11,7 @@
 # docs/benchmarks.md with the machine they came from.
 #
 #   bench/sched_overhead.sh [ROUNDS] [LOOPS]      (defaults: 3 rounds, 300000 pipe loops)
+#   AITRACE_BENCH_TRACERS="none aitrace aitrace-slower" picks the tracers (default: all).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 aitrace=${AITRACE_BIN:-${AITRACE_BUILD_DIR:-$root/build}/aitrace}
@@ -70,6 +71,11 @@ start_tracer() {
     aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=7 ;;
     # The run queue's clock instead of a clock read (schedstat's view): what the wall clock costs.
     aitrace-rq) "$aitrace" sched --clock rq -o "$work/aitrace-rq.txt" >/dev/null 2>"$work/aitrace-rq.err" & want=7 ;;
+    # --slower: a clock read and a per-CPU stamp at every switch, a compare per sample, and a
+    # ring record for each wait over 5 ms (none in this workload: the cost of the option itself).
+    aitrace-slower) "$aitrace" sched --slower 5ms -o "$work/slower.txt" >/dev/null 2>"$work/slower.err" & want=7 ;;
+    # --slower 1us: nearly every wait a ring record (the worst case).
+    aitrace-slow1us) "$aitrace" sched --slower 1us --slower-keep 0 -o "$work/slow1us.txt" >/dev/null 2>"$work/slow1us.err" & want=7 ;;
     # --eevdf adds the EEVDF trace's 4 programs and its ring-buffer records.
     aitrace-eevdf) "$aitrace" sched --eevdf -o "$work/eevdf.txt" >/dev/null 2>"$work/eevdf.err" & want=11 ;;
     bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & want=2 ;;
@@ -115,8 +121,8 @@ printf '%-6s %-13s %12s %16s %14s %12s\n' round tracer ops/s bpf_ns/switch bpf_n
 # The tracers swap places every round, so drift on a shared machine hits both alike.
 results=$work/results
 for r in $(seq "$rounds"); do
-  order="none bpftrace aitrace aitrace-rq aitrace-eevdf"
-  (( r % 2 == 0 )) && order="none aitrace-eevdf aitrace-rq aitrace bpftrace"
+  order=${AITRACE_BENCH_TRACERS:-"none bpftrace aitrace aitrace-rq aitrace-eevdf aitrace-slower aitrace-slow1us"}
+  (( r % 2 == 0 )) && order=$(tr ' ' '\n' <<<"$order" | tac | tr '\n' ' ')
   for name in $order; do
     read -r ops ns run sw <<<"$(measure "$name")"
     printf '%-6s %-13s %12s %16s %14s %12s\n' "$r" "$name" "$ops" "$ns" "$run" "$sw"
@@ -129,7 +135,7 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 med = lambda name, i: statistics.median(float(r[i]) for r in rows if r[0] == name)
 base = med("none", 1)
-for name in ("none", "bpftrace", "aitrace", "aitrace-rq", "aitrace-eevdf"):
+for name in dict.fromkeys(r[0] for r in rows):
     ops, ns, run = med(name, 1), med(name, 2), med(name, 3)
     print(f"  {name:13} {ops:12.0f} ops/s  slowdown {100 * (1 - ops / base):5.1f}%  {ns:7.1f} BPF ns/switch  {run:6.1f} ns/run")
 PY

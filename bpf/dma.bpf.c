@@ -83,18 +83,21 @@ static __always_inline int on_unmap(struct device *dev, __u64 dma, __u64 size, _
 SEC("raw_tp/dma_map_phys")
 int BPF_PROG(dma_map_phys, struct device *dev, __u64 phys, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_map(dev, dma, size, dir);
 }
 
 SEC("raw_tp/dma_map_page")
 int BPF_PROG(dma_map_page, struct device *dev, __u64 phys, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_map(dev, dma, size, dir);
 }
 
 SEC("raw_tp/dma_map_resource")
 int BPF_PROG(dma_map_resource, struct device *dev, __u64 phys, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_map(dev, dma, size, dir);
 }
 
@@ -102,18 +105,21 @@ int BPF_PROG(dma_map_resource, struct device *dev, __u64 phys, __u64 dma, __u64 
 SEC("raw_tp/dma_unmap_phys")
 int BPF_PROG(dma_unmap_phys, struct device *dev, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_unmap(dev, dma, size, dir);
 }
 
 SEC("raw_tp/dma_unmap_page")
 int BPF_PROG(dma_unmap_page, struct device *dev, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_unmap(dev, dma, size, dir);
 }
 
 SEC("raw_tp/dma_unmap_resource")
 int BPF_PROG(dma_unmap_resource, struct device *dev, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_unmap(dev, dma, size, dir);
 }
 
@@ -123,6 +129,7 @@ int BPF_PROG(dma_unmap_resource, struct device *dev, __u64 dma, __u64 size, __u6
 SEC("raw_tp/dma_map_sg")
 int BPF_PROG(dma_map_sg, struct device *dev, struct scatterlist *sgl, int nents, int ents, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_live_key k = { .dev = (__u64)dev, .addr = (__u64)sgl, .kind = AITRACE_DMA_KIND_SG };
 	struct aitrace_dma_dir_stats *s;
 	__u64 bytes;
@@ -144,6 +151,7 @@ int BPF_PROG(dma_map_sg, struct device *dev, struct scatterlist *sgl, int nents,
 SEC("raw_tp/dma_map_sg_err")
 int BPF_PROG(dma_map_sg_err, struct device *dev, struct scatterlist *sgl, int nents, int err, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_dir_stats *s;
 
 	dma_note_device(dev);
@@ -157,6 +165,7 @@ int BPF_PROG(dma_map_sg_err, struct device *dev, struct scatterlist *sgl, int ne
 SEC("raw_tp/dma_unmap_sg")
 int BPF_PROG(dma_unmap_sg, struct device *dev, struct scatterlist *sgl, int nents, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_live_key k = { .dev = (__u64)dev, .addr = (__u64)sgl, .kind = AITRACE_DMA_KIND_SG };
 	struct aitrace_dma_dir_stats *s;
 	__u64 bytes;
@@ -195,12 +204,14 @@ static __always_inline int on_sync(struct device *dev, __u64 bytes, __u64 dir, b
 SEC("raw_tp/dma_sync_single_for_cpu")
 int BPF_PROG(dma_sync_single_for_cpu, struct device *dev, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_sync(dev, size, dir, true);
 }
 
 SEC("raw_tp/dma_sync_single_for_device")
 int BPF_PROG(dma_sync_single_for_device, struct device *dev, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_sync(dev, size, dir, false);
 }
 
@@ -208,12 +219,14 @@ int BPF_PROG(dma_sync_single_for_device, struct device *dev, __u64 dma, __u64 si
 SEC("raw_tp/dma_sync_sg_for_cpu")
 int BPF_PROG(dma_sync_sg_for_cpu, struct device *dev, struct scatterlist *sgl, int nelems, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_sync(dev, nelems > 0 ? dma_sg_bytes(sgl, nelems, false) : 0, dir, true);
 }
 
 SEC("raw_tp/dma_sync_sg_for_device")
 int BPF_PROG(dma_sync_sg_for_device, struct device *dev, struct scatterlist *sgl, int nelems, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_sync(dev, nelems > 0 ? dma_sg_bytes(sgl, nelems, false) : 0, dir, false);
 }
 
@@ -244,6 +257,7 @@ static __always_inline int on_alloc(struct device *dev, __u64 size, __u64 dir, i
 SEC("raw_tp/dma_alloc")
 int BPF_PROG(dma_alloc, struct device *dev, void *virt, __u64 dma, __u64 size)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, alloc_has_dir ? ctx[4] : 0, 1);
 }
 
@@ -251,6 +265,7 @@ int BPF_PROG(dma_alloc, struct device *dev, void *virt, __u64 dma, __u64 size)
 SEC("raw_tp/dma_alloc_pages")
 int BPF_PROG(dma_alloc_pages, struct device *dev, void *virt, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, dir, 1);
 }
 
@@ -258,6 +273,7 @@ int BPF_PROG(dma_alloc_pages, struct device *dev, void *virt, __u64 dma, __u64 s
 SEC("raw_tp/dma_alloc_sgt")
 int BPF_PROG(dma_alloc_sgt, struct device *dev, void *sgt, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, dir, 1);
 }
 
@@ -265,6 +281,7 @@ int BPF_PROG(dma_alloc_sgt, struct device *dev, void *sgt, __u64 size, __u64 dir
 SEC("raw_tp/dma_alloc_sgt_err")
 int BPF_PROG(dma_alloc_sgt_err, struct device *dev, void *virt, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, dir, 2);
 }
 
@@ -272,6 +289,7 @@ int BPF_PROG(dma_alloc_sgt_err, struct device *dev, void *virt, __u64 dma, __u64
 SEC("raw_tp/dma_free")
 int BPF_PROG(dma_free, struct device *dev, void *virt, __u64 dma, __u64 size)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, free_has_dir ? ctx[4] : 0, 0);
 }
 
@@ -279,6 +297,7 @@ int BPF_PROG(dma_free, struct device *dev, void *virt, __u64 dma, __u64 size)
 SEC("raw_tp/dma_free_pages")
 int BPF_PROG(dma_free_pages, struct device *dev, void *virt, __u64 dma, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, dir, 0);
 }
 
@@ -286,6 +305,7 @@ int BPF_PROG(dma_free_pages, struct device *dev, void *virt, __u64 dma, __u64 si
 SEC("raw_tp/dma_free_sgt")
 int BPF_PROG(dma_free_sgt, struct device *dev, void *sgt, __u64 size, __u64 dir)
 {
+	AITRACE_RETURN_IF_HELD();
 	return on_alloc(dev, size, dir, 0);
 }
 
@@ -296,6 +316,7 @@ int BPF_PROG(dma_free_sgt, struct device *dev, void *sgt, __u64 size, __u64 dir)
 SEC("raw_tp/swiotlb_bounced")
 int BPF_PROG(swiotlb_bounced, struct device *dev, __u64 dma, __u64 size)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_dev_stats *s;
 
 	dma_note_device(dev);
@@ -318,6 +339,7 @@ static __always_inline struct aitrace_dma_iommu_stats *iommu_stats(void)
 SEC("raw_tp/map")
 int BPF_PROG(iommu_map, __u64 iova, __u64 paddr, __u64 size)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_iommu_stats *s = iommu_stats();
 
 	if (s) {
@@ -331,6 +353,7 @@ int BPF_PROG(iommu_map, __u64 iova, __u64 paddr, __u64 size)
 SEC("raw_tp/unmap")
 int BPF_PROG(iommu_unmap, __u64 iova, __u64 size, __u64 unmapped)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_iommu_stats *s = iommu_stats();
 
 	if (s) {
@@ -345,6 +368,7 @@ int BPF_PROG(iommu_unmap, __u64 iova, __u64 size, __u64 unmapped)
 SEC("raw_tp/io_page_fault")
 int BPF_PROG(iommu_io_page_fault, struct device *dev, __u64 iova, int flags)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_iommu_stats *is = iommu_stats();
 	struct aitrace_dma_dev_stats *s;
 

@@ -30,6 +30,7 @@ static __always_inline void fence_key(struct dma_fence *f, struct aitrace_dma_fe
 SEC("raw_tp/dma_fence_init")
 int BPF_PROG(dma_fence_init, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	FENCE_COUNT(init);
 	return 0;
 }
@@ -37,6 +38,7 @@ int BPF_PROG(dma_fence_init, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_emit")
 int BPF_PROG(dma_fence_emit, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_fence_key k;
 	__u64 ts = bpf_ktime_get_ns();
 
@@ -50,6 +52,7 @@ int BPF_PROG(dma_fence_emit, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_signaled")
 int BPF_PROG(dma_fence_signaled, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_timeline_key tk = {};
 	struct aitrace_dma_fence_key k;
 	struct aitrace_dma_timeline *tl;
@@ -79,6 +82,7 @@ int BPF_PROG(dma_fence_signaled, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_destroy")
 int BPF_PROG(dma_fence_destroy, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	struct aitrace_dma_fence_key k;
 
 	FENCE_COUNT(destroy);
@@ -90,6 +94,7 @@ int BPF_PROG(dma_fence_destroy, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_enable_signal")
 int BPF_PROG(dma_fence_enable_signal, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	FENCE_COUNT(enable_signal);
 	return 0;
 }
@@ -97,6 +102,7 @@ int BPF_PROG(dma_fence_enable_signal, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_wait_start")
 int BPF_PROG(dma_fence_wait_start, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 ts;
 
@@ -112,6 +118,7 @@ int BPF_PROG(dma_fence_wait_start, struct dma_fence *fence)
 SEC("raw_tp/dma_fence_wait_end")
 int BPF_PROG(dma_fence_wait_end, struct dma_fence *fence)
 {
+	AITRACE_RETURN_IF_HELD();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct aitrace_dma_waiter *wr;

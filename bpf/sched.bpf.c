@@ -17,6 +17,7 @@
 #include "common/programs.bpf.h"
 #include "aitrace/sched_state.h"
 #include "sched_groups.bpf.h"
+#include "sched_slow.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -167,6 +168,9 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 		in.arrived = sched_info_stamp(prev, BPF_CORE_READ(prev, sched_info.last_arrival), now, btf);
 	s = aitrace_sched_on_switch_out(st->phase, st->ts, &in);
 	apply_step(st, g, slot, &s);
+	/* A run-queue wait closed here (its switch-in was missed) has no task that ran instead. */
+	if (g)
+		slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false, true);
 	/*
 	 * A dying task's last switch-out comes after sched_process_exit dropped its raw_tp state
 	 * and re-created it above: drop it again, or dead tids fill the map (task storage frees
@@ -193,6 +197,8 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 		queued = sched_info_stamp(next, BPF_CORE_READ(next, sched_info.last_queued), now, btf);
 	s = aitrace_sched_on_switch_in(st->phase, st->ts, now, queued);
 	apply_step(st, g, slot, &s);
+	if (g)
+		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true, true);
 }
 
 static __always_inline int handle_switch(__u64 *ctx, bool btf)
@@ -203,6 +209,9 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 	__u32 prev_tid = AITRACE_READ(btf, prev, pid), next_tid = AITRACE_READ(btf, next, pid), state;
 	bool out = measured(prev, prev_tid), in = measured(next, next_tid);
 	__u64 now;
+
+	/* With --slower, every switch is remembered per CPU (a clock read; nothing without it). */
+	slow_note_switch();
 
 	/* The clock is read once per switch, and not at all for the switches of untraced tasks. */
 	if (!out && !in)
@@ -244,6 +253,9 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	if (s.nsamples)
 		g = group_of(p, st, tid, AITRACE_READ(btf, p, tgid), &slot);
 	apply_step(st, g, slot, &s);
+	/* A sleep or block closed by this wakeup; the current task is the waker. */
+	if (g)
+		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true, false);
 	return 0;
 }
 

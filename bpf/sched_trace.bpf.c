@@ -2,7 +2,8 @@
 /*
  * EEVDF scheduling trace: one ring-buffer record per sched_switch / sched_waking / sched_wakeup
  * of the targeted tasks, with the scheduling-entity and cfs_rq fields needed to reconstruct
- * lag, deadlines and slices in userspace. A separate object from bpf/sched.bpf.c so that the
+ * lag, deadlines and slices in userspace. With a trace file, the switches between untraced tasks
+ * are recorded too, briefly, so every CPU's switch chain in the trace is whole. A separate object from bpf/sched.bpf.c so that the
  * default (histogram-only) sched mode pays nothing for tracing.
  *
  * Rings are sharded per CPU (an ARRAY_OF_MAPS of ring buffers, filled by userspace), so CPUs
@@ -18,6 +19,8 @@
 /* Set by userspace before load. */
 const volatile bool switch_has_prev_state = true; /* 4-argument sched_switch (5.18+) */
 const volatile __u64 wake_threshold = AITRACE_ST_DEFAULT_RING_BYTES / 4;
+/* A trace file is written: record the switches of untraced tasks too (struct aitrace_st_switch_brief). */
+const volatile bool all_switches = false;
 
 /*
  * Only the template of the per-CPU rings: the kernel does not compare a ring buffer's size with
@@ -132,6 +135,18 @@ static __always_inline void st_header(struct aitrace_st_header *h, __u16 kind)
 	h->ts = bpf_ktime_get_boot_ns();
 }
 
+/* A zeroed record of `size` bytes (constant once inlined) with its header, or NULL (counted). */
+static __always_inline void *st_begin(__u32 size, __u16 kind, void **ring)
+{
+	struct aitrace_st_header *h = st_reserve(size, ring);
+
+	if (!h)
+		return NULL;
+	__builtin_memset(h, 0, size);
+	st_header(h, kind);
+	return h;
+}
+
 /* load.weight carries SCHED_FIXEDPOINT_SHIFT extra bits on 64-bit kernels (scale_load_down). */
 static __always_inline __u32 st_weight(unsigned long w)
 {
@@ -152,6 +167,7 @@ static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_
 	t->sum_exec_runtime = AITRACE_READ(btf, se, sum_exec_runtime);
 	t->prev_sum_exec_runtime = AITRACE_READ(btf, se, prev_sum_exec_runtime);
 	t->on_rq = AITRACE_READ(btf, se, on_rq);
+	t->start_time = AITRACE_READ(btf, p, start_boottime);
 	if (bpf_core_field_exists(se->deadline))
 		t->deadline = AITRACE_READ(btf, se, deadline);
 	if (bpf_core_field_exists(se->slice))
@@ -195,6 +211,33 @@ static __always_inline void st_fill_cfs(struct aitrace_st_cfs *c, struct task_st
 	c->valid = 1;
 }
 
+/* A switch between two untraced tasks: what the trace's CPU view needs, nothing of EEVDF. */
+static __always_inline int st_on_brief_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+					      __u32 prev_state, bool btf)
+{
+	struct aitrace_st_switch_brief *r;
+	void *ring;
+
+	r = st_begin(sizeof(*r), AITRACE_ST_SWITCH_BRIEF, &ring);
+	if (!r)
+		return 0;
+	r->prev_pid = AITRACE_READ(btf, prev, pid);
+	r->prev_tgid = AITRACE_READ(btf, prev, tgid);
+	r->next_pid = AITRACE_READ(btf, next, pid);
+	r->next_tgid = AITRACE_READ(btf, next, tgid);
+	r->prev_prio = AITRACE_READ(btf, prev, prio);
+	r->next_prio = AITRACE_READ(btf, next, prio);
+	r->prev_state = prev_state;
+	r->prev_exit_state = AITRACE_READ(btf, prev, exit_state);
+	r->prev_start_time = AITRACE_READ(btf, prev, start_boottime);
+	r->next_start_time = AITRACE_READ(btf, next, start_boottime);
+	BPF_CORE_READ_STR_INTO(&r->prev_comm, prev, comm);
+	BPF_CORE_READ_STR_INTO(&r->next_comm, next, comm);
+	r->preempt = preempt;
+	st_submit(r, ring);
+	return 0;
+}
+
 static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
 					__u32 prev_state, bool btf)
 {
@@ -206,12 +249,10 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	bool prev_wanted = aitrace_task_wanted(prev), next_wanted = aitrace_task_wanted(next);
 
 	if (!prev_wanted && !next_wanted)
-		return 0;
-	r = st_reserve(sizeof(*r), &ring);
+		return all_switches ? st_on_brief_switch(preempt, prev, next, prev_state, btf) : 0;
+	r = st_begin(sizeof(*r), AITRACE_ST_SWITCH, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, AITRACE_ST_SWITCH);
 	r->prev_wanted = prev_wanted;
 	r->next_wanted = next_wanted;
 	r->prev_state = prev_state;
@@ -257,11 +298,9 @@ static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 
 	if (!aitrace_task_wanted(p))
 		return 0;
-	r = st_reserve(sizeof(*r), &ring);
+	r = st_begin(sizeof(*r), AITRACE_ST_WAKING, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, AITRACE_ST_WAKING);
 	r->pid = AITRACE_READ(btf, p, pid);
 	r->tgid = AITRACE_READ(btf, p, tgid);
 	BPF_CORE_READ_STR_INTO(&r->comm, p, comm);
@@ -270,6 +309,8 @@ static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 	r->waker_pid = BPF_CORE_READ(waker, pid);
 	r->waker_tgid = BPF_CORE_READ(waker, tgid);
 	BPF_CORE_READ_STR_INTO(&r->waker_comm, waker, comm);
+	r->start_time = AITRACE_READ(btf, p, start_boottime);
+	r->waker_start_time = BPF_CORE_READ(waker, start_boottime);
 	st_submit(r, ring);
 	return 0;
 }
@@ -289,11 +330,9 @@ static __always_inline int st_on_wakeup(__u64 *ctx, bool btf, __u16 kind)
 		lw->pid = AITRACE_READ(btf, p, pid);
 	if (!aitrace_task_wanted(p))
 		return 0;
-	r = st_reserve(sizeof(*r), &ring);
+	r = st_begin(sizeof(*r), kind, &ring);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	st_header(&r->hdr, kind);
 	r->hdr.ts = now;
 	r->target_cpu = cpu;
 	st_fill_task(&r->wakee, p, btf);

@@ -177,7 +177,7 @@ static __always_inline int aitrace_filter_on_free(__u64 *ctx, bool btf)
  * attaches what the targets need (user/core/filter_hooks.cpp).
  */
 #define AITRACE_FILTER_PROGRAMS(prefix)                                               \
-	AITRACE_BTF_RAW_PROGRAMS(sched_process_fork, prefix##_fork, aitrace_filter_on_fork) \
-	AITRACE_BTF_RAW_PROGRAMS(sched_process_free, prefix##_forget, aitrace_filter_on_free)
+	AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_fork, prefix##_fork, aitrace_filter_on_fork) \
+	AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_free, prefix##_forget, aitrace_filter_on_free)
 
 #endif

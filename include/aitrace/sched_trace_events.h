@@ -15,6 +15,7 @@ enum aitrace_st_kind {
 	AITRACE_ST_WAKING = 2,     /* sched_waking: waker (current) and wakee, on the waker's CPU */
 	AITRACE_ST_WAKEUP = 3,     /* sched_wakeup: wakee as enqueued on its target CPU */
 	AITRACE_ST_WAKEUP_NEW = 4, /* sched_wakeup_new: a new task as first enqueued */
+	AITRACE_ST_SWITCH_BRIEF = 5, /* sched_switch of two untraced tasks (trace file only) */
 };
 
 /* What this kernel's BTF has; set in every record's header from CO-RE existence checks. */
@@ -49,8 +50,9 @@ struct aitrace_st_task {
 	__u8 on_rq;
 	__u8 custom_slice;           /* slice set with sched_setattr(sched_runtime) */
 	__u8 pad[6];
+	__u64 start_time;            /* task->start_boottime: tells a reused pid from the dead task */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_task) == 80, "st task layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_task) == 88, "st task layout");
 
 /*
  * The task's cfs_rq, read with the rq lock held. With these the kernel's avg_vruntime() is
@@ -84,7 +86,27 @@ struct aitrace_st_switch {
 	struct aitrace_st_cfs prev_cfs;  /* prev's cfs_rq after prev was put back / dequeued */
 	struct aitrace_st_cfs next_cfs;  /* next's cfs_rq, with next as curr */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_switch) == 16 + 16 + 2 * 80 + 2 * 40, "st switch layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_switch) == 16 + 16 + 2 * 88 + 2 * 40, "st switch layout");
+
+/*
+ * With a trace file, every switch on every CPU is recorded, so each CPU's chain of switches is
+ * whole (Perfetto's importer requires prev_pid to be the previous switch's next_pid on that CPU);
+ * the switches between two untraced tasks in this brief form, without EEVDF fields.
+ */
+struct aitrace_st_switch_brief {
+	struct aitrace_st_header hdr;
+	__u32 prev_pid, prev_tgid;
+	__u32 next_pid, next_tgid;
+	__s32 prev_prio, next_prio;
+	__u32 prev_state;
+	__s32 prev_exit_state;
+	__u64 prev_start_time, next_start_time; /* start_boottime, as in aitrace_st_task */
+	char prev_comm[AITRACE_COMM_LEN];
+	char next_comm[AITRACE_COMM_LEN];
+	__u8 preempt;
+	__u8 pad[7];
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_switch_brief) == 16 + 24 + 8 + 16 + 32 + 8, "st brief switch layout");
 
 struct aitrace_st_waking {
 	struct aitrace_st_header hdr;
@@ -94,8 +116,9 @@ struct aitrace_st_waking {
 	__u32 target_cpu;               /* task_cpu(wakee) when woken, as ftrace reports it */
 	__u32 waker_pid, waker_tgid;    /* current on the waker's CPU */
 	char waker_comm[AITRACE_COMM_LEN];
+	__u64 start_time, waker_start_time; /* start_boottime of each */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_waking) == 16 + 24 + 8 + 8 + 16, "st waking layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_waking) == 16 + 24 + 8 + 8 + 16 + 16, "st waking layout");
 
 struct aitrace_st_wakeup {
 	struct aitrace_st_header hdr;
@@ -104,7 +127,7 @@ struct aitrace_st_wakeup {
 	struct aitrace_st_task wakee;
 	struct aitrace_st_cfs cfs;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_wakeup) == 16 + 8 + 80 + 40, "st wakeup layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_st_wakeup) == 16 + 8 + 88 + 40, "st wakeup layout");
 
 /* Per-CPU counters (BPF_MAP_TYPE_PERCPU_ARRAY, one entry). */
 struct aitrace_st_stats {

@@ -53,6 +53,7 @@ Result<SchedCollector> attached_collector(const char* flavour, const SchedConfig
   if (!collector) return collector.error();
   AITRACE_TRY(collector->load());
   AITRACE_TRY(collector->attach());
+  collector->start();
   return collector;
 }
 
@@ -294,6 +295,36 @@ TEST_P(SchedBpf, ExitedThreadsLeaveTheTidFilter) {
     usleep(20000);
   }
   EXPECT_TRUE(after.empty()) << "tid " << tid << " still in the filter after its thread exited";
+  collector->detach();
+}
+
+// The run's one window (docs/architecture.md): attached but not started, the programs run and
+// count nothing; from start() on they count, and after stop() nothing again. The hold is set in
+// .bss before load, so this also shows that the loaded object starts out held.
+TEST_P(SchedBpf, CountsOnlyBetweenStartAndStop) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  auto collector = SchedCollector::open(one_thread(tid), test::features(GetParam()));
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
+  ASSERT_TRUE(collector->load().ok());
+  ASSERT_TRUE(collector->attach().ok());
+  auto switches = [&] {
+    auto snap = collector->read();
+    uint64_t n = 0;
+    if (snap.ok())
+      for (const auto& g : snap->groups) n += g.counters.switches;
+    return n;
+  };
+  for (int i = 0; i < 20; i++) usleep(500);  // 20 switch-outs and switch-ins, held
+  EXPECT_EQ(switches(), 0u);
+  collector->start();
+  for (int i = 0; i < 20; i++) usleep(500);
+  collector->stop();
+  const uint64_t counted = switches();
+  EXPECT_GE(counted, 20u);
+  EXPECT_LE(counted, 22u);  // the naps, plus a preemption or two
+  for (int i = 0; i < 20; i++) usleep(500);
+  EXPECT_EQ(switches(), counted) << "counted after stop()";
   collector->detach();
 }
 

@@ -1,5 +1,6 @@
 // The command driver's flow, the same for every subcommand: output errors, standard fds, signals
 // before and during the run, and the readiness line. Each case failed before the driver had it.
+#include "command_reports.hpp"
 #include "test_support.hpp"
 
 #include "aitrace/driver/registration.hpp"
@@ -29,18 +30,7 @@ test::CommandResult shell(const std::string& script) { return test::run_command(
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
-// Every subcommand that runs through the driver (it has the driver's -d), from the registry: a new
-// collector's command gets these checks without an edit here.
-std::vector<std::string> tracing_commands() {
-  CLI::App app;
-  int exit_code = 0;
-  const CommandContext ctx{&exit_code, {}};
-  for (const auto& c : registered_collectors()) c.add_commands(app, ctx);
-  std::vector<std::string> names;
-  for (const auto* sub : app.get_subcommands({}))
-    if (sub->get_option_no_throw("--duration") != nullptr) names.push_back(sub->get_name());
-  return names;
-}
+using test::tracing_commands;
 
 class Driver : public ::testing::TestWithParam<std::string> {};
 

@@ -61,7 +61,7 @@ class MigrateGroundTruth : public ::testing::TestWithParam<const char*> {};
 void check_invariants(const FragmentRun& r, const char* flavor) {
   ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
   ASSERT_FALSE(r.report.is_discarded()) << r.cmd.err;
-  ASSERT_EQ(r.report["schema"], "aitrace.migrate/1");
+  ASSERT_EQ(r.report["schema"], "aitrace.migrate/2");
   if (flavor) {
     EXPECT_EQ(r.report["hooks"]["migrate:mm_migrate_pages"], std::string("attached (") + flavor + ")");
   }
@@ -221,10 +221,11 @@ TEST(MigrateE2e, IntervalsAreJsonLines) {
   for (std::string line; std::getline(lines, line);) {
     json j = json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << line;
-    EXPECT_EQ(j["schema"], "aitrace.migrate/1");
+    EXPECT_EQ(j["schema"], "aitrace.migrate/2");
     (j["interval"].get<bool>() ? intervals : finals)++;
   }
-  EXPECT_EQ(intervals, 3);
+  // Ticks at 100, 200 and 300 ms, then the last 50 ms as an interval of its own before the total.
+  EXPECT_EQ(intervals, 4);
   EXPECT_EQ(finals, 1);
 }
 

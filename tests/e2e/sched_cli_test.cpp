@@ -51,14 +51,14 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
 }
 
-// The aitrace.sched/1 documents on stdout, in order (a workload may print JSON lines of its own).
+// The aitrace.sched/2 documents on stdout, in order (a workload may print JSON lines of its own).
 std::vector<nlohmann::json> sched_docs(const std::string& out) {
   std::vector<nlohmann::json> docs;
   std::istringstream lines(out);
   std::string line;
   while (std::getline(lines, line)) {
     auto d = nlohmann::json::parse(line, nullptr, false);
-    if (!d.is_discarded() && d.is_object() && d.value("schema", "") == "aitrace.sched/1") docs.push_back(std::move(d));
+    if (!d.is_discarded() && d.is_object() && d.value("schema", "") == "aitrace.sched/2") docs.push_back(std::move(d));
   }
   return docs;
 }
@@ -246,7 +246,7 @@ TEST(SchedCli, ReusedPidIsANewGroup) {
     AITRACE_REQUIRE_ENV_OR_SKIP("/proc/sys/kernel/ns_last_pid is not writable (needs root in the initial pid namespace)");
   for (const char* by : {"process", "thread"}) {
     SCOPED_TRACE(by);
-    auto r = aitrace_sched({"--by", by, "--json", "--", test::workload("pid_reuse")});
+    auto r = aitrace_sched({"--by", by, "--json", "--keep-caps", "--", test::workload("pid_reuse")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // With --json on stdout, the command's own stdout (its JSON line) goes to stderr.
     nlohmann::json first;
@@ -404,7 +404,7 @@ TEST(SchedCli, NothingStaysAttachedAfterSigint) {
   EXPECT_EQ(tracer.wait(), 0);
   auto doc = nlohmann::json::parse(test::read_file(out), nullptr, false);
   unlink(out.c_str());
-  EXPECT_EQ(doc.value("schema", ""), "aitrace.sched/1") << "the report is written on SIGINT";
+  EXPECT_EQ(doc.value("schema", ""), "aitrace.sched/2") << "the report is written on SIGINT";
   // The kernel frees programs and links after an RCU grace period: give it a moment.
   std::set<uint64_t> after, after_links;
   for (int i = 0; i < 100; i++) {

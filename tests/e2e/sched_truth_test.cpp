@@ -77,7 +77,7 @@ void check_against_schedstat(const std::string& mode, const char* hook, const st
   const auto& doc = run.doc;
   ASSERT_EQ(truth.size(), mode == "pingpong_hog" ? 3u : 2u);
   ASSERT_TRUE(doc.is_object());
-  ASSERT_EQ(doc["schema"], "aitrace.sched/1");
+  ASSERT_EQ(doc["schema"], "aitrace.sched/2");
   EXPECT_EQ(doc["lost"]["groups_overflow"], 0);
   EXPECT_EQ(doc["lost"]["hist_overflow"], 0);
   EXPECT_EQ(doc["lost"]["task_state_missing"], 0);

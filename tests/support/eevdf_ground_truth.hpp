@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace aitrace::test {
 
@@ -81,6 +83,8 @@ inline TraceCounts count_trace(const perfetto::protos::Trace& trace) {
     if (p.has_ftrace_events()) {
       uint32_t cpu = p.ftrace_events().cpu();
       for (const auto& e : p.ftrace_events().event()) {
+        // A reused pid's end marker sits just before the new task started (perfetto_writer.cpp).
+        if (e.has_sched_process_free()) continue;
         if (e.timestamp() < last_ts[cpu]) c.per_cpu_ordered = false;
         last_ts[cpu] = e.timestamp();
         if (e.has_sched_switch()) {
@@ -97,6 +101,52 @@ inline TraceCounts count_trace(const perfetto::protos::Trace& trace) {
     if (p.has_track_event()) {
       c.counters++;
       c.counter_values[p.track_event().track_uuid()]++;
+    }
+  }
+  return c;
+}
+
+// Each CPU's chain of switches, walked the way Perfetto's importer does
+// (src/trace_processor/importers/ftrace/ftrace_sched_event_tracker.cc, PushSchedSwitch): after a
+// CPU's first switch, a switch whose prev_pid is not the previous switch's next_pid on that CPU
+// leaves the open slice unclosed and counts stats::mismatched_sched_switch_tids, an error stat
+// (src/trace_processor/storage/stats.h). The importer sorts events by time first.
+struct SwitchChains {
+  struct Break {
+    uint32_t cpu;
+    uint64_t ts;
+    int32_t last_next, prev;  // the previous switch's next_pid, this one's prev_pid
+  };
+  uint64_t switches = 0, mismatched = 0;
+  std::string first_mismatch;  // "cpu C at T: prev_pid P after next_pid N"
+  std::vector<Break> breaks;
+  std::map<uint32_t, uint64_t> switches_per_cpu;
+};
+
+inline SwitchChains walk_switch_chains(const perfetto::protos::Trace& trace) {
+  struct Switch {
+    uint64_t ts;
+    int32_t prev, next;
+    size_t seq;  // order in the file: equal timestamps keep it
+  };
+  std::map<uint32_t, std::vector<Switch>> per_cpu;
+  for (const auto& p : trace.packet())
+    for (const auto& e : p.ftrace_events().event())
+      if (e.has_sched_switch())
+        per_cpu[p.ftrace_events().cpu()].push_back(
+            {e.timestamp(), e.sched_switch().prev_pid(), e.sched_switch().next_pid(), per_cpu[p.ftrace_events().cpu()].size()});
+  SwitchChains c;
+  for (auto& [cpu, v] : per_cpu) {
+    std::sort(v.begin(), v.end(),
+              [](const Switch& a, const Switch& b) { return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq; });
+    c.switches += v.size();
+    c.switches_per_cpu[cpu] = v.size();
+    for (size_t i = 1; i < v.size(); i++) {
+      if (v[i].prev == v[i - 1].next) continue;
+      c.breaks.push_back({cpu, v[i].ts, v[i - 1].next, v[i].prev});
+      if (!c.mismatched++)
+        c.first_mismatch = "cpu " + std::to_string(cpu) + " at " + std::to_string(v[i].ts) + ": prev_pid " +
+                           std::to_string(v[i].prev) + " after next_pid " + std::to_string(v[i - 1].next);
     }
   }
   return c;

@@ -126,6 +126,32 @@ TEST(HistogramRender, JsonHasTheContractFields) {
   EXPECT_EQ(j["buckets"][0][1], 1);
 }
 
+// min/max are the samples' own values or else named as bucket bounds, in every document.
+TEST(HistogramRender, BucketBoundsAreNamedAsSuch) {
+  Histogram empty = Histogram::bucketed();
+  auto e = histogram_json(empty);
+  EXPECT_TRUE(e.contains("min_bound") && e.contains("max_bound")) << "even empty: keys do not depend on counts";
+  EXPECT_FALSE(e.contains("min") || e.contains("max")) << e.dump();
+  Histogram h = Histogram::bucketed();
+  h.add_bucket(aitrace_hist_bucket(5000), 2);
+  auto j = histogram_json(h);
+  EXPECT_EQ(j["min_bound"].get<uint64_t>(), aitrace_hist_bucket_low(aitrace_hist_bucket(5000)));
+  EXPECT_EQ(j["max_bound"].get<uint64_t>(), aitrace_hist_bucket_high(aitrace_hist_bucket(5000)));
+  EXPECT_LE(j["min_bound"].get<uint64_t>(), 5000u);
+  EXPECT_GE(j["max_bound"].get<uint64_t>(), 5000u);
+  EXPECT_NE(histogram_text(h, "x").find("max <="), std::string::npos) << histogram_text(h, "x");
+  h.set_exact_min_max(4990, 5010);
+  auto exact = histogram_json(h);
+  EXPECT_EQ(exact["min"], 4990);
+  EXPECT_EQ(exact["max"], 5010);
+  EXPECT_FALSE(exact.contains("max_bound"));
+  Histogram recorded;
+  recorded.record(7);
+  Histogram merged = recorded;
+  merged.merge(Histogram::bucketed());
+  EXPECT_TRUE(merged.exact_min_max()) << "an empty bucketed part adds no bounds";
+}
+
 TEST(HistogramRender, TextShowsPercentilesAndBars) {
   Histogram h;
   for (int i = 0; i < 100; i++) h.record(1000 + i);

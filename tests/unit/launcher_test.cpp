@@ -19,11 +19,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// These tests are about holding, starting and stopping; CMD keeps the test's privileges here.
+// command_credentials_test and the e2e privilege tests cover the drop.
+const CommandCredentials kInherit{.keep = true};
+
 TEST(Launcher, HoldsTheCommandUntilStartAndReturnsItsExitCode) {
   auto dir = std::filesystem::temp_directory_path() / ("aitrace-launch-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto marker = dir / "ran";
-  auto lc = LaunchedCommand::prepare({"sh", "-c", "touch " + marker.string() + "; exit 7"});
+  auto lc = LaunchedCommand::prepare({"sh", "-c", "touch " + marker.string() + "; exit 7"}, kInherit);
   ASSERT_TRUE(lc.ok()) << lc.error().message;
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(std::filesystem::exists(marker)) << "command ran before start()";
@@ -39,10 +43,10 @@ TEST(Launcher, HoldsTheCommandUntilStartAndReturnsItsExitCode) {
 }
 
 TEST(Launcher, MissingCommandIsAUsageError) {
-  auto lc = LaunchedCommand::prepare({"/nonexistent/aitrace-no-such-cmd"});
+  auto lc = LaunchedCommand::prepare({"/nonexistent/aitrace-no-such-cmd"}, kInherit);
   ASSERT_FALSE(lc.ok());
   EXPECT_EQ(lc.error().message, "command not found or not executable: /nonexistent/aitrace-no-such-cmd");
-  auto none = LaunchedCommand::prepare({"aitrace-no-such-cmd-in-path"});
+  auto none = LaunchedCommand::prepare({"aitrace-no-such-cmd-in-path"}, kInherit);
   ASSERT_FALSE(none.ok());
 }
 
@@ -52,7 +56,7 @@ TEST(Launcher, DestroyingAStartedCommandStopsItEvenWhenItIgnoresSigterm) {
   pid_t pid = -1;
   auto started = std::chrono::steady_clock::now();
   {
-    auto lc = LaunchedCommand::prepare({"sh", "-c", "trap '' TERM; exec sleep 30"});
+    auto lc = LaunchedCommand::prepare({"sh", "-c", "trap '' TERM; exec sleep 30"}, kInherit);
     ASSERT_TRUE(lc.ok()) << lc.error().message;
     ASSERT_TRUE(lc->start().ok());
     pid = lc->pid();
@@ -104,7 +108,7 @@ struct GrandchildCase {
 // started is left running untraced.
 TEST(Launcher, TerminateStopsTheCommandsGrandchildrenToo) {
   GrandchildCase c("grandchild");
-  auto lc = LaunchedCommand::prepare(c.argv);
+  auto lc = LaunchedCommand::prepare(c.argv, kInherit);
   ASSERT_TRUE(lc.ok()) << lc.error().message;
   ASSERT_TRUE(lc->start().ok());
   pid_t grandchild = read_pid_file(c.pid_file);
@@ -120,7 +124,7 @@ TEST(Launcher, DestroyingTheCommandStopsItsGrandchildren) {
   GrandchildCase c("grandchild-dtor");
   pid_t grandchild = -1;
   {
-    auto lc = LaunchedCommand::prepare(c.argv);
+    auto lc = LaunchedCommand::prepare(c.argv, kInherit);
     ASSERT_TRUE(lc.ok()) << lc.error().message;
     ASSERT_TRUE(lc->start().ok());
     grandchild = read_pid_file(c.pid_file);
@@ -137,7 +141,7 @@ TEST(Launcher, AitraceDyingStopsTheCommandsGrandchildren) {
   pid_t tracer = fork();
   ASSERT_GE(tracer, 0);
   if (tracer == 0) {  // stands in for aitrace: launches CMD, then is SIGKILLed below
-    auto lc = LaunchedCommand::prepare(c.argv);
+    auto lc = LaunchedCommand::prepare(c.argv, kInherit);
     if (!lc.ok() || !lc->start().ok()) _exit(1);
     for (;;) pause();
   }
@@ -162,7 +166,7 @@ TEST(Launcher, WaitKeepsTheGracePeriodWhenPollIsInterrupted) {
   sa.sa_handler = ignore_signal;  // no SA_RESTART (poll is never restarted anyway)
   struct sigaction old{};
   ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
-  auto lc = LaunchedCommand::prepare({"sh", "-c", "trap '' TERM; exec sleep 30"});
+  auto lc = LaunchedCommand::prepare({"sh", "-c", "trap '' TERM; exec sleep 30"}, kInherit);
   ASSERT_TRUE(lc.ok()) << lc.error().message;
   ASSERT_TRUE(lc->start().ok());
   std::this_thread::sleep_for(200ms);  // past the trap
@@ -188,7 +192,7 @@ TEST(Launcher, UnstartedCommandNeverRuns) {
   std::filesystem::create_directories(dir);
   auto marker = dir / "ran";
   {
-    auto lc = LaunchedCommand::prepare({"sh", "-c", "touch " + marker.string()});
+    auto lc = LaunchedCommand::prepare({"sh", "-c", "touch " + marker.string()}, kInherit);
     ASSERT_TRUE(lc.ok());
   }  // destroyed without start(): e.g. attaching failed
   std::this_thread::sleep_for(100ms);

@@ -29,9 +29,9 @@ TEST(OutputFile, WritesAtomicallyAndRemovesUncommittedTemporaries) {
   std::filesystem::remove_all(dir);
 }
 
-// Output files are created 0644 less the umask, like any file a shell redirection creates; the
-// test sets the umask itself rather than assuming the caller's 022.
-TEST(OutputFile, ModeIsTheUsualOneLessTheUmask) {
+// Output files are created 0600 less the umask: they name every process on the host. The test
+// sets the umask itself rather than assuming the caller's 022.
+TEST(OutputFile, ModeIsOwnerOnlyLessTheUmask) {
   auto dir = std::filesystem::temp_directory_path() / ("aitrace-mode-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto path = (dir / "report.json").string();
@@ -42,7 +42,7 @@ TEST(OutputFile, ModeIsTheUsualOneLessTheUmask) {
     ASSERT_TRUE(st.ok()) << st.error().message;
     struct stat sb{};
     ASSERT_EQ(stat(path.c_str(), &sb), 0);
-    EXPECT_EQ(sb.st_mode & 0777, 0644u & ~mask) << "umask " << std::oct << mask;
+    EXPECT_EQ(sb.st_mode & 0777, 0600u & ~mask) << "umask " << std::oct << mask;
   }
   std::filesystem::remove_all(dir);
 }

@@ -2,11 +2,13 @@
 // time order, counter tracks hang under their thread, and a flushed prefix is a valid trace.
 #include "aitrace/output/perfetto_writer.hpp"
 #include "eevdf_ground_truth.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 namespace aitrace {
 namespace {
@@ -24,15 +26,16 @@ TEST(PerfettoWriter, WritesDecodableSchedTrace) {
   ASSERT_TRUE(w.ok()) << w.error().message;
   auto& tw = **w;
   tw.system_info();
-  tw.thread_name(100, 10, 11, "worker");
-  tw.thread_name(100, 10, 11, "worker");  // unchanged name: nothing new
+  const PerfettoTask worker{11, "worker", 120, 10, 50};
+  tw.thread_name(1, 100, worker);
+  tw.thread_name(1, 100, worker);  // unchanged name: nothing new
   tw.sched_switch(1, 1000, {11, "worker", 120}, 0x1, {0, "swapper/1", 120});
   tw.sched_waking(0, 1500, 12, {11, "worker", 120}, 1);
   tw.sched_switch(1, 2000, {0, "swapper/1", 120}, 0, {11, "worker", 120});
-  tw.counter(2000, 10, 11, "lag_ns", -42);
-  tw.counter(1000, 10, 11, "lag_ns", 17);  // out of order: sorted at flush
-  tw.counter(1000, 10, 11, "slice_ns", 1400000);
-  tw.thread_name(3000, 10, 11, "renamed\x1b");
+  tw.counter(2000, worker, "lag_vns", CounterUnit::virtual_ns, -42);
+  tw.counter(1000, worker, "lag_vns", CounterUnit::virtual_ns, 17);  // out of order: sorted at flush
+  tw.counter(1000, worker, "slice_ns", CounterUnit::wall_ns, 1400000);
+  tw.thread_name(1, 3000, {11, "renamed\x1b", 120, 10, 50});
   ASSERT_TRUE(tw.finish().ok());
 
   pp::Trace trace;
@@ -64,13 +67,20 @@ TEST(PerfettoWriter, WritesDecodableSchedTrace) {
       } else {
         EXPECT_EQ(td.parent_uuid(), thread_uuid);  // the thread's track came first
         counter_names[td.uuid()] = td.name();
+        // Virtual time is not labelled as wall ns; the slice is wall ns.
+        if (td.name() == "slice_ns") {
+          EXPECT_EQ(td.counter().unit(), pp::CounterDescriptor::UNIT_TIME_NS);
+        } else {
+          EXPECT_FALSE(td.counter().has_unit()) << td.name();
+          EXPECT_EQ(td.counter().unit_name(), "virtual ns") << td.name();
+        }
       }
     }
     if (p.has_track_event()) {
       counter_events++;
       EXPECT_EQ(p.track_event().type(), pp::TrackEvent::TYPE_COUNTER);
       ASSERT_TRUE(counter_names.count(p.track_event().track_uuid())) << "counter before its descriptor";
-      values[p.track_event().track_uuid()].push_back({p.timestamp(), p.track_event().counter_value()});
+      values[p.track_event().track_uuid()].emplace_back(p.timestamp(), p.track_event().counter_value());
     }
     EXPECT_NE(p.trusted_packet_sequence_id(), 0u);
   }
@@ -79,11 +89,112 @@ TEST(PerfettoWriter, WritesDecodableSchedTrace) {
   EXPECT_EQ(descriptors, 3);    // thread + two counters
   EXPECT_EQ(counter_events, 3);
   for (const auto& [uuid, v] : values) {
-    if (counter_names[uuid] != "lag_ns") continue;
+    if (counter_names[uuid] != "lag_vns") continue;
     ASSERT_EQ(v.size(), 2u);
     EXPECT_EQ(v[0], std::make_pair(uint64_t{1000}, int64_t{17}));
     EXPECT_EQ(v[1], std::make_pair(uint64_t{2000}, int64_t{-42}));
   }
+  fs::remove(path);
+}
+
+// Pid 40 is two processes one after the other (start times 5000 and 9000), and their records
+// arrive out of order (ring shards are drained one after the other). Each gets its own thread
+// track and process-tree entry, and the first one ends just before the second started: Perfetto's
+// importer ends a thread at sched_process_free (process_tracker.cc, EndThread) and starts a new
+// one for the tid's next event, and a second thread-track uuid for one (pid, tid) is a new thread.
+TEST(PerfettoWriter, ReusedPidIsANewThread) {
+  std::string path = temp_trace("reuse.perfetto-trace");
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  auto& tw = **w;
+  const PerfettoTask beta{40, "beta", 120, 40, 9000}, alpha{40, "alpha", 120, 40, 5000};
+  tw.thread_name(1, 9500, beta);  // the later task first
+  tw.counter(9500, beta, "slice_ns", CounterUnit::wall_ns, 3);
+  tw.thread_name(0, 6000, alpha);
+  tw.counter(6000, alpha, "slice_ns", CounterUnit::wall_ns, 2);
+  tw.thread_name(0, 7000, alpha);  // seen before: nothing new
+  ASSERT_TRUE(tw.finish().ok());
+
+  pp::Trace trace;
+  ASSERT_TRUE(test::parse_trace_file(path, &trace));
+  std::vector<uint64_t> frees;
+  std::map<uint64_t, uint64_t> thread_tracks;  // uuid -> count
+  std::vector<std::string> process_names;
+  for (const auto& p : trace.packet()) {
+    for (const auto& e : p.ftrace_events().event())
+      if (e.has_sched_process_free()) {
+        EXPECT_EQ(e.sched_process_free().pid(), 40);
+        frees.push_back(e.timestamp());
+      }
+    if (p.has_track_descriptor() && p.track_descriptor().has_thread()) {
+      EXPECT_EQ(p.track_descriptor().thread().tid(), 40);
+      thread_tracks[p.track_descriptor().uuid()]++;
+    }
+    for (const auto& proc : p.process_tree().processes()) {
+      EXPECT_EQ(proc.pid(), 40);
+      process_names.push_back(proc.cmdline_size() ? proc.cmdline(0) : "");
+    }
+  }
+  EXPECT_EQ(frees, std::vector<uint64_t>{8999});  // alpha ends before beta started
+  EXPECT_EQ(thread_tracks.size(), 2u);
+  for (const auto& [uuid, n] : thread_tracks) EXPECT_EQ(n, 1u) << uuid;
+  // No /proc/40 with these start times: the command line falls back to the leader's comm.
+  EXPECT_EQ(process_names, (std::vector<std::string>{"beta", "alpha"}));
+  fs::remove(path);
+}
+
+// A process's track carries its command line, read from /proc while the task is the one the
+// record names (its start time matches), else the comm.
+TEST(PerfettoWriter, ProcessCarriesItsCommandLine) {
+  std::string stat = test::read_file("/proc/self/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i <= 22; i++) in >> field;  // starttime, in clock ticks
+  const uint64_t start_ns = std::stoull(field) * (1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+  std::string raw = test::read_file("/proc/self/cmdline");
+  std::vector<std::string> argv;
+  for (size_t from = 0; from < raw.size();) {
+    size_t nul = raw.find('\0', from);
+    argv.push_back(raw.substr(from, nul - from));
+    from = nul + 1;
+  }
+  ASSERT_FALSE(argv.empty());
+
+  std::string path = temp_trace("cmdline.perfetto-trace");
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  const auto self = static_cast<uint32_t>(getpid());
+  (*w)->thread_name(0, 100, {self, "unit_tests", 120, self, start_ns});
+  (*w)->thread_name(0, 100, {self + 1000000, "other", 120, self + 1000000, start_ns});  // no such task
+  ASSERT_TRUE((*w)->finish().ok());
+  pp::Trace trace;
+  ASSERT_TRUE(test::parse_trace_file(path, &trace));
+  std::map<int32_t, std::vector<std::string>> cmdlines;
+  for (const auto& p : trace.packet())
+    for (const auto& proc : p.process_tree().processes())
+      cmdlines[proc.pid()] = {proc.cmdline().begin(), proc.cmdline().end()};
+  EXPECT_EQ(cmdlines[static_cast<int32_t>(self)], argv);
+  EXPECT_EQ(cmdlines[static_cast<int32_t>(self + 1000000)], std::vector<std::string>{"other"});
+  fs::remove(path);
+}
+
+// The e2e tests' chain walk (Perfetto's rule for mismatched_sched_switch_tids) finds a break:
+// on CPU 0, task 3 is switched out after task 2 was switched in (a switch of 2 -> 3 missing).
+TEST(PerfettoWriter, SwitchChainWalkFindsABreak) {
+  std::string path = temp_trace("chain.perfetto-trace");
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  (*w)->sched_switch(0, 100, {1, "a", 120}, 0, {2, "b", 120});
+  (*w)->sched_switch(1, 150, {7, "x", 120}, 0, {8, "y", 120});
+  (*w)->sched_switch(0, 300, {3, "c", 120}, 0, {1, "a", 120});
+  (*w)->sched_switch(1, 250, {8, "y", 120}, 0, {7, "x", 120});
+  ASSERT_TRUE((*w)->finish().ok());
+  pp::Trace trace;
+  ASSERT_TRUE(test::parse_trace_file(path, &trace));
+  const test::SwitchChains c = test::walk_switch_chains(trace);
+  EXPECT_EQ(c.switches, 4u);
+  EXPECT_EQ(c.mismatched, 1u);
+  EXPECT_EQ(c.first_mismatch, "cpu 0 at 300: prev_pid 3 after next_pid 2");
   fs::remove(path);
 }
 

@@ -1,4 +1,4 @@
-// The aitrace.sched/1 JSON contract, the text report and interval deltas, on hand-built
+// The aitrace.sched/2 JSON contract, the text report and interval deltas, on hand-built
 // snapshots (no kernel needed).
 #include "aitrace/sched/sched_report.hpp"
 
@@ -65,9 +65,9 @@ TEST(SchedReport, JsonFollowsTheSchema) {
   SchedReportOptions o;
   o.group_by = SchedGroupBy::thread;
   auto j = sched_json(sample_snapshot(), o);
-  EXPECT_EQ(j["schema"], "aitrace.sched/1");
-  EXPECT_EQ(j["duration_ns"], 2000000000u);
-  EXPECT_EQ(j["lost"]["hist_overflow"], 7);
+  EXPECT_EQ(sched_lost_json(sample_snapshot().lost)["hist_overflow"], 7);
+  for (const char* envelope_key : {"schema", "duration_ns", "lost", "hooks", "group_by", "interval"})
+    EXPECT_FALSE(j.contains(envelope_key)) << envelope_key << " is the driver's (report_envelope)";
   ASSERT_EQ(j["groups"].size(), 2u) << "an unused `other` is left out";
   // Most run-queue wait first.
   const auto& first = j["groups"][0];
@@ -210,6 +210,17 @@ TEST(SchedReport, IntervalDeltaSubtractsCountsAndBuckets) {
   EXPECT_EQ(g.counters.switches, 2u);
   Histogram h = g.histogram(AITRACE_SCHED_RUNQ_WAKEUP);
   EXPECT_EQ(h.count(), 2u);
+  // The kernel's min/max are since attach: an interval's are bucket bounds, named so in JSON, for
+  // the empty metrics too (a document's keys do not depend on what was counted).
+  EXPECT_FALSE(h.exact_min_max());
+  EXPECT_FALSE(g.histogram(AITRACE_SCHED_OFFCPU_BLOCK).exact_min_max());
+  const auto interval_json = sched_json(d, {});
+  const auto& wake = interval_json["groups"][0]["histograms"]["runq_wakeup"];
+  EXPECT_FALSE(wake.contains("max")) << wake.dump();
+  EXPECT_EQ(wake["max_bound"].get<uint64_t>(), aitrace_hist_bucket_high(aitrace_hist_bucket(4000)));
+  EXPECT_EQ(wake["min_bound"].get<uint64_t>(), aitrace_hist_bucket_low(aitrace_hist_bucket(4000)));
+  EXPECT_TRUE(sample_snapshot().groups[0].histogram(AITRACE_SCHED_OFFCPU_BLOCK).exact_min_max())
+      << "the whole run's empty metrics have the same keys as its others";
   EXPECT_EQ(h.bucket_count(aitrace_hist_bucket(4000)), 2u);
   EXPECT_EQ(h.bucket_count(aitrace_hist_bucket(1000)), 0u);
 }
@@ -220,9 +231,11 @@ TEST(SchedReport, HistogramUsesExactMinMaxOnlyWhenTheBucketsAgree) {
   Histogram h = g.histogram(AITRACE_SCHED_ONCPU);
   EXPECT_EQ(h.min(), 1000u);
   EXPECT_EQ(h.max(), 5000u);
+  EXPECT_TRUE(h.exact_min_max());
   g.max[AITRACE_SCHED_ONCPU] = 999999;  // a lost update: disagrees with the buckets
   Histogram bounded = g.histogram(AITRACE_SCHED_ONCPU);
   EXPECT_EQ(bounded.max(), aitrace_hist_bucket_high(aitrace_hist_bucket(5000)));
+  EXPECT_FALSE(bounded.exact_min_max()) << "bucket bounds are reported as such (max_bound)";
 }
 
 TEST(SchedReport, GroupByNamesRoundTrip) {

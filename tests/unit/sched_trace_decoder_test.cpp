@@ -1,10 +1,14 @@
 // The decoder and summary on synthetic records: EEVDF and CFS kernels, preemption accounting,
 // the groups[].eevdf JSON object.
 #include "aitrace/eevdf/sched_trace.hpp"
+#include "aitrace/output/perfetto_writer.hpp"
+#include "eevdf_ground_truth.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 
 namespace aitrace {
 namespace {
@@ -36,7 +40,7 @@ aitrace_st_switch preemption(uint64_t ran_ns, uint16_t flags = kEevdf) {
   r.prev.sum_exec_runtime = 10000000;
   r.prev.prev_sum_exec_runtime = 10000000 - ran_ns;
   r.next = task(102, "loader", 1000, 1024);
-  r.prev_cfs = {1024 * 600, 1024, 1000, 1000, 1024, 1, 1, 0};
+  r.prev_cfs = {int64_t{1024} * 600, 1024, 1000, 1000, 1024, 1, 1, 0};
   r.next_cfs = r.prev_cfs;
   return r;
 }
@@ -74,6 +78,7 @@ TEST(SchedTraceDecoder, PreemptionAndLagPerThread) {
   EXPECT_EQ(e["preempted"], 2);
   EXPECT_EQ(e["preempted_before_slice_end"], 1);
   EXPECT_EQ(e["lag_ns"]["min"], -300);
+  EXPECT_EQ(e["lag_ns"]["unit"], "virtual ns");  // V - v is virtual time, not wall ns
   EXPECT_EQ(e["top_preemptors"][0]["pid"], 102);
   EXPECT_EQ(e["top_preemptors"][0]["comm"], "loader");
   EXPECT_EQ(e["top_preemptors"][0]["count"], 2);
@@ -123,6 +128,56 @@ TEST(SchedTraceDecoder, MalformedRecordsAreCounted) {
   d.on_record(bytes(&h, 3));
   EXPECT_EQ(d.malformed(), 3u);
   EXPECT_EQ(d.switches(), 0u);
+}
+
+// A switch between two untraced tasks (recorded only with a trace file) reaches the trace as an
+// ordinary sched_switch, so the CPU's chain stays whole, and leaves the summary alone.
+TEST(SchedTraceDecoder, BriefSwitchGoesToTheTraceOnly) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("aitrace_brief_" + std::to_string(getpid()) + ".perfetto-trace")).string();
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  EevdfSummary s;
+  SchedTraceDecoder d(&s, w->get());
+  aitrace_st_switch_brief r{};
+  r.hdr = {AITRACE_ST_SWITCH_BRIEF, kEevdf, 1, 7000};
+  r.prev_pid = r.prev_tgid = 300;
+  r.next_pid = 301;
+  r.next_tgid = 300;
+  r.prev_prio = 120;
+  r.next_prio = 139;
+  r.prev_state = 1;  // TASK_INTERRUPTIBLE
+  r.prev_start_time = 10;
+  r.next_start_time = 20;
+  std::strncpy(r.prev_comm, "bash", sizeof(r.prev_comm));
+  std::strncpy(r.next_comm, "kworker", sizeof(r.next_comm));
+  d.on_record(bytes(&r, sizeof(r)));
+  d.on_record(bytes(&r, sizeof(r) - 1));  // short: malformed
+  ASSERT_TRUE((*w)->finish().ok());
+  EXPECT_EQ(d.switches(), 1u);
+  EXPECT_EQ(d.malformed(), 1u);
+  EXPECT_EQ(s.thread(300), nullptr);
+  EXPECT_EQ(s.thread(301), nullptr);
+
+  perfetto::protos::Trace t;
+  ASSERT_TRUE(test::parse_trace_file(path, &t));
+  int switches = 0;
+  for (const auto& p : t.packet())
+    for (const auto& e : p.ftrace_events().event()) {
+      if (!e.has_sched_switch()) continue;
+      switches++;
+      EXPECT_EQ(p.ftrace_events().cpu(), 1u);
+      EXPECT_EQ(e.timestamp(), 7000u);
+      EXPECT_EQ(e.sched_switch().prev_pid(), 300);
+      EXPECT_EQ(e.sched_switch().prev_comm(), "bash");
+      EXPECT_EQ(e.sched_switch().prev_state(), 1);
+      EXPECT_EQ(e.sched_switch().next_pid(), 301);
+      EXPECT_EQ(e.sched_switch().next_comm(), "kworker");
+      EXPECT_EQ(e.sched_switch().next_prio(), 139);
+    }
+  EXPECT_EQ(switches, 1);
+  EXPECT_EQ(test::count_trace(t).thread_names[301], "kworker");
+  std::filesystem::remove(path);
 }
 
 TEST(SchedTraceDecoder, CommsAreEscapedInText) {

@@ -13,6 +13,8 @@
 // workers never migrate. Each worker reads its own /proc/thread-self/schedstat just before it
 // exits and prints one JSON line: {"tid":T,"role":"...","run_ns":N,"wait_ns":N,"slices":N}
 // (schedstat fields: time on CPU, time waiting on a run queue, number of timeslices).
+#include "pin_cpu.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -117,21 +119,6 @@ void ponger(int wr, int rd) {
   report("pong");
 }
 
-int pin_to_one_cpu(int wanted) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return -1;
-  int cpu = wanted;
-  if (cpu < 0)
-    for (int i = 0; i < CPU_SETSIZE; i++)
-      if (CPU_ISSET(i, &allowed)) cpu = i;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  if (sched_setaffinity(0, sizeof(one), &one) != 0) return -1;
-  return cpu;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,7 +129,7 @@ int main(int argc, char** argv) {
   std::string mode = argv[1];
   int ms = argc > 2 ? std::atoi(argv[2]) : 1000;
   int cpu = argc > 3 ? std::atoi(argv[3]) : -1;
-  if (pin_to_one_cpu(cpu) < 0) {
+  if (workload::pin_to_one_cpu(cpu) < 0) {
     std::perror("sched_setaffinity");
     return 1;
   }

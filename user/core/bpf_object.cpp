@@ -1,5 +1,7 @@
 #include "aitrace/core/bpf_object.hpp"
 
+#include "aitrace/core/bpf_permission.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -57,10 +59,7 @@ Error load_error(const char* what, int err, std::string_view log) {
                       what, errno_text);
   switch (-err) {
     case EPERM:
-      return make_error(ErrorKind::privilege,
-                        "loading the {} BPF programs failed: {}: the kernel refuses BPF to this process (needs "
-                        "CAP_BPF and CAP_PERFMON; lockdown or an LSM can also refuse)",
-                        what, errno_text);
+      return bpf_denied_error(fmt::format("loading the {} BPF programs", what));
     case ENOMEM:
     case E2BIG:
       return make_error(ErrorKind::resources,

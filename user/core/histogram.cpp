@@ -5,6 +5,12 @@
 
 namespace aitrace {
 
+Histogram Histogram::bucketed() {
+  Histogram h;
+  h.exact_ = false;
+  return h;
+}
+
 void Histogram::record(uint64_t value, uint64_t times) {
   if (!times) return;
   buckets_[bucket_of(value)] += times;
@@ -15,6 +21,7 @@ void Histogram::record(uint64_t value, uint64_t times) {
 }
 
 void Histogram::add_bucket(uint32_t bucket, uint64_t count) {
+  exact_ = false;
   if (!count || bucket >= kBuckets) return;
   buckets_[bucket] += count;
   count_ += count;
@@ -25,9 +32,12 @@ void Histogram::add_bucket(uint32_t bucket, uint64_t count) {
 void Histogram::set_exact_min_max(uint64_t min, uint64_t max) {
   min_ = min;
   max_ = max;
+  exact_ = true;
 }
 
 void Histogram::merge(const Histogram& o) {
+  // An empty side adds no min/max, so it leaves the other side's kind as it is.
+  if (o.count_) exact_ = count_ ? exact_ && o.exact_ : o.exact_;
   for (uint32_t i = 0; i < kBuckets; i++) buckets_[i] += o.buckets_[i];
   count_ += o.count_;
   sum_ += o.sum_;

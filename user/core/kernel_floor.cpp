@@ -1,5 +1,7 @@
 #include "aitrace/core/kernel_floor.hpp"
 
+#include "aitrace/core/bpf_permission.hpp"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
@@ -44,7 +46,10 @@ Status raise_memlock_for_bpf(bool charged) {
                     limit_text(have.rlim_cur), limit_text(have.rlim_max), std::strerror(err));
 }
 
-std::optional<bool> kernel_has_bpf_atomics() {
+namespace {
+
+// The atomics probe program's load: its fd (closed) as 0, or the negative errno.
+int load_atomics_probe() {
   constexpr uint8_t r0 = 0, r1 = 1, fp = 10;
   // *(u64 *)(fp - 8) = 0; r1 = 1; r1 = atomic_fetch_add(fp - 8, r1); r0 = 0;
   // r0 = cmpxchg(fp - 8, r0, r1); r0 = 0; exit
@@ -60,12 +65,21 @@ std::optional<bool> kernel_has_bpf_atomics() {
   int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, nullptr, "GPL", prog, sizeof(prog) / sizeof(prog[0]), nullptr);
   if (fd >= 0) {
     close(fd);
-    return true;
+    return 0;
   }
+  return fd;
+}
+
+}  // namespace
+
+std::optional<bool> kernel_has_bpf_atomics() {
+  const int r = load_atomics_probe();
+  if (r == 0) return true;
   // Older verifiers reject the instructions as malformed ("uses reserved fields"): EINVAL.
-  if (fd == -EINVAL) return false;
+  if (r == -EINVAL) return false;
   return std::nullopt;
 }
+
 
 Status bpf_atomics_floor(std::optional<bool> has_atomics) {
   if (has_atomics.value_or(true)) return {};
@@ -76,7 +90,11 @@ Status bpf_atomics_floor(std::optional<bool> has_atomics) {
 
 Status check_kernel_floor() {
   AITRACE_TRY(raise_memlock_for_bpf(kernel_charges_bpf_to_memlock()));
-  return bpf_atomics_floor(kernel_has_bpf_atomics());
+  const int r = load_atomics_probe();
+  // The first bpf() call of a run: a refusal here is reported with its cause before anything
+  // is forked or loaded (a seccomp filter, a user namespace, lockdown).
+  if (r == -EPERM) return bpf_denied_error("loading a BPF program");
+  return bpf_atomics_floor(r == 0 ? std::optional<bool>(true) : r == -EINVAL ? std::optional<bool>(false) : std::nullopt);
 }
 
 }  // namespace aitrace

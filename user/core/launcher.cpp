@@ -36,6 +36,28 @@ bool find_executable(const std::string& cmd) {
   return false;
 }
 
+// What the held child reports on its error pipe: once after dropping its privileges (err 0 when
+// that worked), and once more if exec fails.
+struct ChildReport {
+  int err = 0;
+  char step[40] = {};  // what failed: "exec", or the privilege step
+};
+
+void send_report(int fd, int err, const char* step) {
+  ChildReport r;
+  r.err = err;
+  std::strncpy(r.step, step, sizeof(r.step) - 1);
+  (void)!write(fd, &r, sizeof(r));
+}
+
+// One report; false at EOF (exec succeeded, or the child is gone).
+bool read_report(int fd, ChildReport& r) {
+  ssize_t n;
+  while ((n = read(fd, &r, sizeof(r))) < 0 && errno == EINTR) {
+  }
+  return n == static_cast<ssize_t>(sizeof(r));
+}
+
 // True while any process of the group still exists (zombies included until reaped).
 bool group_alive(pid_t pgid) { return kill(-pgid, 0) == 0 || errno == EPERM; }
 
@@ -87,7 +109,8 @@ pid_t fork_group_guard(pid_t pgid, int& guard_fd) {
 
 }  // namespace
 
-Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>& argv, bool stdout_to_stderr) {
+Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>& argv, const CommandCredentials& creds,
+                                                 bool stdout_to_stderr) {
   if (argv.empty()) return make_error(ErrorKind::usage, "no command given after --");
   if (!find_executable(argv[0])) return make_error(ErrorKind::usage, "command not found or not executable: {}", argv[0]);
   int go[2], err[2];
@@ -107,8 +130,13 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
     // CMD's own process group: the stop policy signals the group, so the workers CMD starts
     // stop with it. (Set on both sides of fork, so it holds whichever runs first.)
     setpgid(0, 0);
+    const char* step = "";
+    const int dropped = drop_command_privileges(creds, &step);
+    send_report(err[1], dropped, step);
+    if (dropped != 0) _exit(127);
     // aitrace stops CMD with SIGTERM when it ends; when aitrace itself dies (SIGKILL, OOM) CMD
-    // gets the same SIGTERM rather than running on untraced. Kept across exec, except for setuid.
+    // gets the same SIGTERM rather than running on untraced. Kept across exec, except for setuid;
+    // set after the privileges drop, since a change of uid clears it.
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127);
     char c;
     // EOF without a byte means aitrace gave up before attaching: do not run the command.
@@ -120,13 +148,23 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
     // A JSON report on stdout must stay one parseable document: CMD writes to stderr instead.
     if (stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0) _exit(127);
     execvp(args[0], args.data());
-    int e = errno;
-    (void)!write(err[1], &e, sizeof(e));
+    send_report(err[1], errno, "exec");
     _exit(127);
   }
   close(go[0]);
   close(err[1]);
   setpgid(pid, pid);
+  ChildReport dropped;
+  if (!read_report(err[0], dropped) || dropped.err != 0) {
+    close(go[1]);
+    close(err[0]);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (dropped.err == 0) return make_error(ErrorKind::runtime, "{} exited before it could be started", argv[0]);
+    return make_error(dropped.err == EPERM ? ErrorKind::privilege : ErrorKind::runtime,
+                      "cannot start {} as {}: {} failed: {}", argv[0], creds.who, dropped.step,
+                      std::strerror(dropped.err));
+  }
   LaunchedCommand lc;
   lc.pid_ = pid;
   lc.guard_pid_ = fork_group_guard(pid, lc.guard_fd_);
@@ -184,11 +222,10 @@ Status LaunchedCommand::start() {
   close(go_fd_);
   go_fd_ = -1;
   started_ = true;
-  int e = 0;
-  ssize_t n = read(err_fd_, &e, sizeof(e));  // returns 0 (EOF) once exec succeeded
-  if (n == sizeof(e)) {
+  ChildReport r;
+  if (read_report(err_fd_, r)) {  // EOF once exec succeeded
     wait();
-    return make_error(ErrorKind::usage, "cannot run {}: {}", name_, std::strerror(e));
+    return make_error(ErrorKind::usage, "cannot run {}: {}", name_, std::strerror(r.err));
   }
   return {};
 }
@@ -231,10 +268,11 @@ void LaunchedCommand::terminate() {
 }
 
 Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
+                                                             const CommandCredentials& creds,
                                                              ResolvedTargets& targets, bool follow,
                                                              bool stdout_to_stderr) {
   if (argv.empty()) return std::optional<LaunchedCommand>{};
-  auto lc = LaunchedCommand::prepare(argv, stdout_to_stderr);
+  auto lc = LaunchedCommand::prepare(argv, creds, stdout_to_stderr);
   if (!lc) return lc.error();
   if (follow) add_launched_process(targets, static_cast<uint32_t>(lc->pid()));
   return std::optional<LaunchedCommand>(std::move(*lc));

@@ -71,7 +71,9 @@ Result<OutputFile> OutputFile::create(const std::string& path) {
   std::random_device rd;
   for (int attempt = 0; attempt < 8; attempt++) {
     std::string tmp = temporary_name(path, rd);
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    // 0600: reports and traces name every process and thread on the host (comms, command lines,
+    // cgroups), which other users of a shared /tmp need not read.
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) return OutputFile(path, tmp, fd);
     if (errno != EEXIST) return make_error(ErrorKind::usage, "cannot write {}: {}", path, std::strerror(errno));
   }

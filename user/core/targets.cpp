@@ -1,6 +1,7 @@
 #include "aitrace/core/targets.hpp"
 
 #include "aitrace/core/bpf_object.hpp"
+#include "aitrace/core/container_cgroups.hpp"
 
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -85,9 +86,24 @@ bool comm_is_running(const std::string& comm) {
 
 namespace {
 
-Result<std::pair<std::string, uint64_t>> resolve_cgroup(const std::string& given) {
+// "self": the caller's cgroup, the 0:: line of /proc/self/cgroup (relative to the cgroup
+// namespace's root, which is also the root of a cgroup2 mount made in that namespace).
+Result<std::string> own_cgroup() {
+  std::ifstream f("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return make_error(ErrorKind::unsupported, "--cgroup self: no cgroup v2 line (0::) in /proc/self/cgroup");
+}
+
+Result<std::pair<std::string, uint64_t>> resolve_cgroup(std::string given) {
   std::string mnt = cgroup2_mount();
   if (mnt.empty()) return make_error(ErrorKind::unsupported, "--cgroup needs cgroup v2, and no cgroup2 mount was found");
+  if (given == "self") {
+    auto own = own_cgroup();
+    if (!own) return own.error();
+    given = *own;
+  }
   // A path already on the mount is taken as is; anything else is relative to the mount root
   // ("/system.slice/x.service" as /proc/<pid>/cgroup prints it).
   std::string path = given;
@@ -137,8 +153,17 @@ Result<ResolvedTargets> resolve_targets(const TargetSpec& spec) {
     t.cfg.by_comm = 1;
     std::memcpy(t.cfg.comm, spec.comm->data(), spec.comm->size());
   }
-  if (spec.cgroup) {
-    auto cg = resolve_cgroup(*spec.cgroup);
+  std::optional<std::string> cgroup = spec.cgroup;
+  if (spec.container) {
+    if (spec.cgroup) return make_error(ErrorKind::usage, "--container and --cgroup cannot be combined");
+    const std::string mnt = cgroup2_mount();
+    if (mnt.empty()) return make_error(ErrorKind::unsupported, "--container needs cgroup v2, and no cgroup2 mount was found");
+    auto c = resolve_container(*spec.container, find_container_cgroups(mnt));
+    if (!c) return c.error();
+    cgroup = c->path;
+  }
+  if (cgroup) {
+    auto cg = resolve_cgroup(*cgroup);
     if (!cg) return cg.error();
     t.cgroup_path = cg->first;
     t.cfg.by_cgroup = 1;

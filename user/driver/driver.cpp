@@ -3,8 +3,11 @@
 #include "aitrace/core/launcher.hpp"
 #include "aitrace/core/process_exits.hpp"
 #include "aitrace/core/run_loop.hpp"
+#include "aitrace/driver/report_envelope.hpp"
 #include "aitrace/driver/report_writer.hpp"
+#include "aitrace/output/clock_text.hpp"
 #include "aitrace/output/escape.hpp"
+#include "aitrace/output/histogram_render.hpp"
 
 #include <fmt/format.h>
 
@@ -16,7 +19,6 @@ namespace aitrace {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 std::string comparable_path(const std::string& p) {
   std::error_code ec;
@@ -40,49 +42,96 @@ Status check_distinct_outputs(const CommonOptions& common, const std::vector<std
   return {};
 }
 
-// One moment's reports of every collector, as one text or one JSON document.
+// Every collector's reports at one moment, as one text or one JSON document. The driver reads the
+// collectors once per moment (read()), then renders that moment as an interval (the deltas since
+// the previous one) and, at the end, as the whole run.
 class Reports {
  public:
-  Reports(std::vector<std::unique_ptr<Collector>>& cs, bool json) : cs_(cs), json_(json), previous_(cs.size()) {}
+  Reports(std::vector<std::unique_ptr<Collector>>& cs, bool json, ClockSample start)
+      : cs_(cs), json_(json), run_start_(start), interval_start_(start) {}
 
-  Result<std::string> render(const RenderContext& ctx) {
-    std::vector<std::unique_ptr<Snapshot>> now;
+  Status read() {
+    now_.clear();
     for (auto& c : cs_) {
       auto s = c->read();
       if (!s) return s.error();
-      now.push_back(std::move(*s));
+      now_.push_back(std::move(*s));
+    }
+    return {};
+  }
+
+  // The interval from the previous one's end (the first one's: attach) to `end`.
+  std::string interval(uint64_t index, ClockSample end) {
+    RenderContext rc = context(interval_start_, end);
+    rc.interval = true;
+    rc.interval_index = index;
+    std::vector<std::unique_ptr<Snapshot>> deltas;
+    deltas.reserve(cs_.size());
+    for (size_t i = 0; i < cs_.size(); i++)
+      deltas.push_back(cs_[i]->delta(*now_[i], previous_.empty() ? nullptr : previous_[i].get()));
+    std::string out = render(rc, deltas);
+    previous_ = now_;
+    interval_start_ = end;
+    return out;
+  }
+
+  // The whole run, attach to `end` (detach). targets_exited: it ended because every -p process
+  // exited.
+  std::string whole_run(ClockSample end, bool targets_exited) {
+    RenderContext rc = context(run_start_, end);
+    rc.targets_exited = targets_exited;
+    return render(rc, now_);
+  }
+
+ private:
+  static RenderContext context(ClockSample start, ClockSample end) {
+    RenderContext rc;
+    rc.start = start;
+    rc.end = end;
+    rc.duration = std::chrono::nanoseconds(end.boot_ns - start.boot_ns);
+    return rc;
+  }
+
+  template <class Ptr>
+  std::string render(const RenderContext& ctx, const std::vector<Ptr>& shown) {
+    if (json_) {
+      nlohmann::json doc = report_envelope(cs_, *shown.front(), ctx);
+      for (size_t i = 0; i < cs_.size(); i++) cs_[i]->render_json(doc, *shown[i], ctx);
+      if (ctx.targets_exited) doc["targets_exited"] = true;
+      return json_text(doc) + "\n";
     }
     std::string text;
-    nlohmann::json doc = nlohmann::json::object();
     for (size_t i = 0; i < cs_.size(); i++) {
-      std::unique_ptr<Snapshot> delta;
-      if (ctx.interval) delta = cs_[i]->delta(*now[i], previous_[i].get());
-      const Snapshot& shown = delta ? *delta : *now[i];
-      if (json_) {
-        cs_[i]->render_json(doc, shown, ctx);
-        continue;
-      }
-      std::string part = cs_[i]->render_text(shown, ctx);
+      std::string part = cs_[i]->render_text(*shown[i], ctx);
       if (part.empty()) continue;
       if (!text.empty()) text += "\n";
       text += part;
     }
-    if (ctx.interval) previous_ = std::move(now);
-    if (ctx.targets_exited) {
-      if (json_) doc["targets_exited"] = true;
-      text += "\ntracing ended: every process given with -p exited\n";
-    }
-    return json_ ? json_text(doc) + "\n" : text;
+    if (ctx.targets_exited) text += "\ntracing ended: every process given with -p exited\n";
+    return ctx.interval ? interval_header(ctx) + text : text;
   }
 
- private:
+  // "--- interval 2: 11:15:40..11:15:41 (1.00s) ---"; the date in the first header and again
+  // when it changes (a run across midnight).
+  std::string interval_header(const RenderContext& ctx) {
+    const std::string date = clock_date_text(ctx.start.unix_ns);
+    const bool with_date = date != date_shown_ || clock_date_text(ctx.end.unix_ns) != date;
+    date_shown_ = clock_date_text(ctx.end.unix_ns);
+    return fmt::format("--- interval {}: {} ({}) ---\n", ctx.interval_index,
+                       clock_span_text(ctx.start.unix_ns, ctx.end.unix_ns, with_date),
+                       format_ns(static_cast<uint64_t>(ctx.duration.count())));
+  }
+
   std::vector<std::unique_ptr<Collector>>& cs_;
   bool json_;
-  std::vector<std::unique_ptr<Snapshot>> previous_;  // the last interval's cumulative snapshots
+  ClockSample run_start_, interval_start_;
+  std::vector<std::shared_ptr<Snapshot>> now_, previous_;  // this moment's and the last interval's reads
+  std::string date_shown_;
 };
 
 std::string readiness_line(const std::vector<std::unique_ptr<Collector>>& cs, bool launching) {
   std::vector<std::string> what;
+  what.reserve(cs.size());
   for (const auto& c : cs) what.emplace_back(c->traces());
   return fmt::format("aitrace: tracing {}{}\n", fmt::join(what, ", "), launching ? "" : "; Ctrl-C to stop");
 }
@@ -119,7 +168,11 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   features.preferred = *hook;
   const CollectorContext ctx{features, targets->resolved};
   for (auto& c : cs) AITRACE_TRY(c->load(ctx));
+  // The reports' window opens here: nothing is counted before the first attach.
+  const ClockSample attached = sample_clocks();
   for (auto& c : cs) AITRACE_TRY(c->attach(targets->resolved));
+  // Counting starts in every object at once, after the last attach: one window for all sections.
+  for (auto& c : cs) c->start();
   // A Ctrl-C during load or attach: CMD is never released (the held child is reaped). Without
   // CMD the hooks are attached by now, so the run loop takes the signal and reports the window.
   if (cmd && stop_signal_pending())
@@ -139,22 +192,14 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   if (!exits) return exits.error();
   if (!cmd && !exits->fds().empty()) loop.add_stop_set(exits->fds());
 
-  Reports reports(cs, run.common.json);
-  const auto started = Clock::now();
-  auto last_tick = started;
+  Reports reports(cs, run.common.json, attached);
   uint64_t interval_index = 0;
   auto stopped = loop.run([&](bool final) -> Status {
-    const auto now = Clock::now();
-    RenderContext rc;
     if (!final && run.on_interval) return run.on_interval();
     if (!final) {
-      rc.interval = true;
-      rc.interval_index = ++interval_index;
-      rc.duration = now - last_tick;
-      last_tick = now;
-      auto text = reports.render(rc);
-      if (!text) return text.error();
-      return writer->write_interval(*text);
+      const ClockSample now = sample_clocks();
+      AITRACE_TRY(reports.read());
+      return writer->write_interval(reports.interval(++interval_index, now));
     }
     if (cmd) {
       // -d or a stop signal came first: CMD's group stops (a no-op when CMD already exited).
@@ -162,14 +207,17 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
       exit_code = cmd->wait();
     }
     // The window ends at once for every collector, so the final numbers are of one moment.
+    for (auto& c : cs) c->stop();
     for (auto& c : cs) c->detach();
+    const ClockSample detached = sample_clocks();
     for (auto& c : cs) AITRACE_TRY(c->finish());
     if (!run.final_report) return Status{};
-    rc.duration = Clock::now() - started;
-    rc.targets_exited = loop.stop_reason() == StopReason::stop_set;
-    auto text = reports.render(rc);
-    if (!text) return text.error();
-    return writer->write_final(*text);
+    AITRACE_TRY(reports.read());
+    // With -i the time since the last tick is an interval of its own (`-i 1 -d 3` prints three),
+    // shown before the whole run's report; it is shorter than -i when the run ends between ticks.
+    if (run_opts->interval && !run.on_interval)
+      AITRACE_TRY(writer->write_interval(reports.interval(++interval_index, detached)));
+    return writer->write_final(reports.whole_run(detached, loop.stop_reason() == StopReason::stop_set));
   });
   if (!stopped && cmd) {
     cmd->terminate();

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 
 namespace aitrace {
 
@@ -31,12 +32,28 @@ void add_common_options(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--hook", o.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
 }
 
+namespace {
+
+// --user and --keep-caps: who `-- CMD` runs as (command_credentials.hpp).
+void add_command_privilege_options(CLI::App* cmd, TargetOptions& o) {
+  cmd->add_option("--user", o.user,
+                  "Run CMD as this user (name or uid); default: the sudo caller under sudo, else aitrace's user, "
+                  "always without capabilities")
+      ->check(non_empty_value());
+  cmd->add_flag("--keep-caps", o.keep_caps, "CMD keeps aitrace's user and capabilities (default: it starts with none)");
+}
+
+}  // namespace
+
 void add_target_options(CLI::App* cmd, TargetOptions& o) {
   cmd->add_option("-p,--pid", o.pids, "Trace these processes (PID[,PID...]), their later threads included")
       ->check(non_empty_value());
   cmd->add_option("-t,--tid", o.tids, "Trace these threads (TID[,TID...])")->check(non_empty_value());
   cmd->add_option("--comm", o.comm, "Trace tasks with this comm (exact, up to 15 characters)")->check(non_empty_value());
-  cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path) and its descendants")
+  cmd->add_option("--cgroup", o.cgroup, "Trace tasks in this cgroup v2 (path, or self) and its descendants")
+      ->check(non_empty_value());
+  cmd->add_option("--container", o.container,
+                  "Trace this container (a unique prefix of its id: docker, podman, containerd, cri-o)")
       ->check(non_empty_value());
   // CLI11 offers each positional word to `command` first, then to `interval`. A number before
   // any CMD word and before `--` is refused by `command`, so it lands in INTERVAL [COUNT]; after
@@ -57,9 +74,21 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
   cmd->add_option("interval", o.interval_count,
                   "INTERVAL [COUNT] (as runqlat): a report every INTERVAL seconds, COUNT times, then the summary")
       ->expected(0, 2);
+  add_command_privilege_options(cmd, o);
 }
 
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what) {
+namespace {
+// A whole duration in the largest unit that divides it: "1ms", "1us".
+std::string duration_text(std::chrono::nanoseconds d) {
+  const auto ns = d.count();
+  if (ns % 1'000'000 == 0) return fmt::format("{}ms", ns / 1'000'000);
+  if (ns % 1'000 == 0) return fmt::format("{}us", ns / 1'000);
+  return fmt::format("{}ns", ns);
+}
+}  // namespace
+
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what,
+                                                std::chrono::nanoseconds min) {
   double v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || ec != std::errc() || !(v > 0))
@@ -75,8 +104,9 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const c
   if (scale < 0)
     return make_error(ErrorKind::usage, "invalid {} '{}': unknown unit '{}' (use ns, us, ms, s, m or h)", what, text, unit);
   double ns = v * scale;
-  if (ns < 1e6 || ns > 1e9 * 86400 * 365)
-    return make_error(ErrorKind::usage, "invalid {} '{}': must be between 1ms and a year", what, text);
+  if (ns < static_cast<double>(min.count()) || ns > 1e9 * 86400 * 365)
+    return make_error(ErrorKind::usage, "invalid {} '{}': must be between {} and a year", what, text,
+                      duration_text(min));
   return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 
@@ -132,6 +162,7 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
                       o.command[0], fmt::format("{}", fmt::join(o.command, " ")));
   if (!o.comm.empty()) s.comm = o.comm;
   if (!o.cgroup.empty()) s.cgroup = o.cgroup;
+  if (!o.container.empty()) s.container = o.container;
   s.follow_forks = !o.command.empty();
   return s;
 }
@@ -140,7 +171,15 @@ Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, 
                                        bool cmd_stdout_to_stderr) {
   auto resolved = resolve_targets(spec);
   if (!resolved) return resolved.error();
-  auto launch = launch_traced_command(o.command, *resolved, follow, cmd_stdout_to_stderr);
+  CommandCredentials creds;
+  if (!o.command.empty()) {
+    auto c = command_credentials(o.user, o.keep_caps, std::getenv("SUDO_UID"), std::getenv("SUDO_GID"));
+    if (!c) return c.error();
+    creds = std::move(*c);
+  } else if (!o.user.empty() || o.keep_caps) {
+    return make_error(ErrorKind::usage, "{} applies to -- CMD only", o.keep_caps ? "--keep-caps" : "--user");
+  }
+  auto launch = launch_traced_command(o.command, creds, *resolved, follow, cmd_stdout_to_stderr);
   if (!launch) return launch.error();
   return CommandTargets{std::move(spec), std::move(*resolved), std::move(*launch)};
 }

@@ -10,9 +10,18 @@ namespace aitrace {
 nlohmann::json histogram_json(const Histogram& h, std::string_view unit) {
   nlohmann::json buckets = nlohmann::json::array();
   for (const auto& b : h.nonzero_buckets()) buckets.push_back({b.upper_bound, b.count});
-  return {{"unit", unit},          {"count", h.count()},           {"sum", h.sum()},
-          {"min", h.min()},        {"max", h.max()},               {"p50", h.percentile(0.50)},
-          {"p90", h.percentile(0.90)}, {"p99", h.percentile(0.99)}, {"p999", h.percentile(0.999)},
+  // Bucket bounds get their own names, so `min`/`max` mean the samples' own values in every
+  // document that has them.
+  const bool exact = h.exact_min_max();
+  return {{"unit", unit},
+          {"count", h.count()},
+          {"sum", h.sum()},
+          {exact ? "min" : "min_bound", h.min()},
+          {exact ? "max" : "max_bound", h.max()},
+          {"p50", h.percentile(0.50)},
+          {"p90", h.percentile(0.90)},
+          {"p99", h.percentile(0.99)},
+          {"p999", h.percentile(0.999)},
           {"buckets", std::move(buckets)}};
 }
 
@@ -28,8 +37,9 @@ std::string histogram_text(const Histogram& h, std::string_view title, std::stri
   auto val = [&](uint64_t v) { return ns ? format_ns(v) : fmt::format("{}", v); };
   std::string out = fmt::format("  {} (count {}", title, h.count());
   if (!h.count()) return out + ")\n";
-  out += fmt::format(", p50 {}, p90 {}, p99 {}, p99.9 {}, max {})\n", val(h.percentile(0.5)), val(h.percentile(0.9)),
-                     val(h.percentile(0.99)), val(h.percentile(0.999)), val(h.max()));
+  // "max <=X": X is the top bucket's high edge, not a sample (kernel-aggregated buckets).
+  out += fmt::format(", p50 {}, p90 {}, p99 {}, p99.9 {}, max {}{})\n", val(h.percentile(0.5)), val(h.percentile(0.9)),
+                     val(h.percentile(0.99)), val(h.percentile(0.999)), h.exact_min_max() ? "" : "<=", val(h.max()));
   // Collapse the fine buckets into power-of-two rows.
   std::vector<std::pair<unsigned, uint64_t>> rows;  // log2 of the row's lower bound, count
   for (uint32_t i = 0; i < Histogram::kBuckets; i++) {
@@ -40,7 +50,7 @@ std::string histogram_text(const Histogram& h, std::string_view title, std::stri
     if (!rows.empty() && rows.back().first == lg)
       rows.back().second += n;
     else
-      rows.push_back({lg, n});
+      rows.emplace_back(lg, n);
   }
   uint64_t peak = 0;
   for (auto& r : rows) peak = std::max(peak, r.second);

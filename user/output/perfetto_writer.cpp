@@ -1,5 +1,6 @@
 #include "aitrace/output/perfetto_writer.hpp"
 
+#include "aitrace/core/proc_task.hpp"
 #include "aitrace/output/escape.hpp"
 #include "perfetto_trace.pb.h"
 
@@ -7,10 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
+#include <set>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace aitrace {
@@ -25,14 +25,12 @@ constexpr size_t kEventsPerBundle = 512;
 constexpr size_t kCountersPending = 8192;
 constexpr size_t kWriteChunk = 1 << 20;
 
-uint64_t thread_track_uuid(uint32_t tid) { return (uint64_t{1} << 48) | tid; }
+// Track uuids: the kind in the top 16 bits (1: the thread, 2 + i: counter name i), the task's
+// number in the low 48 (one per task, so a reused pid's new task has tracks of its own).
+uint64_t thread_track_uuid(uint64_t task_number) { return (uint64_t{1} << 48) | task_number; }
 
-std::string comm_of_process(uint32_t tgid) {
-  std::ifstream f("/proc/" + std::to_string(tgid) + "/comm");
-  std::string line;
-  std::getline(f, line);
-  return line;
-}
+// A task: its pid and start time (a reused pid starts later).
+using TaskKey = std::pair<uint32_t, uint64_t>;
 
 }  // namespace
 
@@ -45,11 +43,16 @@ struct PerfettoWriter::Impl {
   struct PendingCounter {
     uint64_t ts, uuid;
     int64_t value;
+    size_t seq;  // arrival order: equal timestamps keep it
   };
   std::vector<PendingCounter> counters;
-  std::unordered_map<uint32_t, std::string> named_tids;  // tid -> the name last written
-  std::unordered_set<uint32_t> named_tgids, thread_tracks;
-  std::map<std::pair<uint32_t, std::string>, uint64_t> counter_tracks;
+  std::map<TaskKey, std::string> named_tasks;                // task -> the name last written
+  std::unordered_map<uint32_t, std::set<uint64_t>> starts;  // pid -> start times of its tasks seen
+  // Processes written to the process tree: tgid -> the start times of the leaders named (0: named
+  // through another of its threads, before its leader showed).
+  std::unordered_map<uint32_t, std::set<uint64_t>> named_processes;
+  std::map<TaskKey, uint64_t> task_numbers;  // task -> its number in track uuids, from 1
+  std::map<std::pair<uint64_t, std::string>, uint64_t> counter_tracks;  // (task number, name)
   std::vector<std::string> counter_names;  // index + 2 = the uuid's high bits
   bool track_sequence_started = false, sched_sequence_started = false;
   uint64_t packets = 0, bytes = 0;   // in the file
@@ -132,7 +135,10 @@ struct PerfettoWriter::Impl {
 
   void emit_counters() {
     // Shards are drained one after the other: sort so each counter track is in time order.
-    std::stable_sort(counters.begin(), counters.end(), [](const auto& a, const auto& b) { return a.ts < b.ts; });
+    // (std::stable_sort's temporary buffer is deprecated in libstdc++ 12 under clang: a sequence
+    // number gives the same order with std::sort.)
+    std::sort(counters.begin(), counters.end(),
+              [](const auto& a, const auto& b) { return a.ts != b.ts ? a.ts < b.ts : a.seq < b.seq; });
     for (const auto& c : counters) {
       pp::TracePacket p;
       p.set_timestamp(c.ts);
@@ -145,14 +151,58 @@ struct PerfettoWriter::Impl {
     counters.clear();
   }
 
-  void ensure_thread_track(uint32_t tgid, uint32_t tid) {
-    if (!thread_tracks.insert(tid).second) return;
+  // The task's number; its thread track is written with the first one.
+  uint64_t thread_track(const PerfettoTask& t) {
+    auto [it, inserted] = task_numbers.try_emplace({t.pid, t.start_time}, task_numbers.size() + 1);
+    if (!inserted) return it->second;
     pp::TracePacket p;
     auto* td = p.mutable_track_descriptor();
-    td->set_uuid(thread_track_uuid(tid));
-    td->mutable_thread()->set_pid(static_cast<int32_t>(tgid));
-    td->mutable_thread()->set_tid(static_cast<int32_t>(tid));
+    td->set_uuid(thread_track_uuid(it->second));
+    td->mutable_thread()->set_pid(static_cast<int32_t>(t.tgid));
+    td->mutable_thread()->set_tid(static_cast<int32_t>(t.pid));
     append(p, kTrackSequence);
+    return it->second;
+  }
+
+  // A pid seen with a start time not seen before. Each of its tasks but the first ends just
+  // before the next one started (the old task was reaped before its pid was handed out again):
+  // a sched_process_free there makes Perfetto's importer end the old thread (EndThread in
+  // src/trace_processor/importers/common/process_tracker.cc), so the new task's events start a
+  // new one. Records reach us shard after shard, not in time order, hence the set.
+  void note_task(uint32_t cpu, const PerfettoTask& t) {
+    if (!t.pid || !t.start_time) return;
+    std::set<uint64_t>& seen = starts[t.pid];
+    if (!seen.insert(t.start_time).second) return;
+    if (seen.size() > 1) {
+      const uint64_t next_start = *seen.begin() == t.start_time ? *std::next(seen.begin()) : t.start_time;
+      auto* fr = event(cpu, next_start - 1, 0)->mutable_sched_process_free();
+      fr->set_pid(static_cast<int32_t>(t.pid));
+    }
+  }
+
+  // A process's entry in the process tree, with its command line when /proc still has it.
+  void add_process(pp::ProcessTree* tree, const PerfettoTask& t) {
+    if (!t.tgid) return;
+    const bool leader = t.pid == t.tgid;
+    std::set<uint64_t>& named = named_processes[t.tgid];
+    if (!leader) {
+      if (!named.empty()) return;
+      named.insert(0);
+    } else {
+      // A leader not named yet is a process of its own (a reused pid: another start time),
+      // unless the process was named through one of its threads before: that entry stands.
+      if (named.count(t.start_time)) return;
+      const bool through_thread = named.erase(0) > 0;
+      named.insert(t.start_time);
+      if (through_thread) return;
+    }
+    auto* proc = tree->add_processes();
+    proc->set_pid(static_cast<int32_t>(t.tgid));
+    if (auto argv = task_cmdline(t.tgid, t.pid, t.start_time)) {
+      for (const auto& arg : *argv) proc->add_cmdline(sanitize_utf8(arg));
+    } else if (leader && !t.comm.empty()) {
+      proc->add_cmdline(sanitize_utf8(t.comm));  // gone already, or a kernel thread
+    }
   }
 };
 
@@ -181,27 +231,23 @@ void PerfettoWriter::system_info() {
   impl_->append(p, kSchedSequence);
 }
 
-void PerfettoWriter::thread_name(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view comm) {
-  if (!tid || impl_->stopped()) return;
+void PerfettoWriter::thread_name(uint32_t cpu, uint64_t ts, const PerfettoTask& t) {
+  if (!t.pid || impl_->stopped()) return;
+  impl_->note_task(cpu, t);
   // Threads rename themselves (pthread_setname_np after clone): a new name is a new entry.
-  auto [it, inserted] = impl_->named_tids.try_emplace(tid, comm);
+  auto [it, inserted] = impl_->named_tasks.try_emplace({t.pid, t.start_time}, t.comm);
   if (!inserted) {
-    if (it->second == comm) return;
-    it->second = std::string(comm);
+    if (it->second == t.comm) return;
+    it->second = std::string(t.comm);
   }
   pp::TracePacket p;
   p.set_timestamp(ts);
   auto* tree = p.mutable_process_tree();
-  if (tgid && impl_->named_tgids.insert(tgid).second) {
-    auto* proc = tree->add_processes();
-    proc->set_pid(static_cast<int32_t>(tgid));
-    std::string name = tgid == tid ? std::string(comm) : comm_of_process(tgid);
-    if (!name.empty()) proc->add_cmdline(sanitize_utf8(name));
-  }
+  impl_->add_process(tree, t);
   auto* th = tree->add_threads();
-  th->set_tid(static_cast<int32_t>(tid));
-  if (tgid) th->set_tgid(static_cast<int32_t>(tgid));
-  th->set_name(sanitize_utf8(comm));
+  th->set_tid(static_cast<int32_t>(t.pid));
+  if (t.tgid) th->set_tgid(static_cast<int32_t>(t.tgid));
+  th->set_name(sanitize_utf8(t.comm));
   impl_->append(p, kSchedSequence);
 }
 
@@ -240,27 +286,31 @@ void PerfettoWriter::sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t curren
   w->set_target_cpu(static_cast<int32_t>(target_cpu));
 }
 
-void PerfettoWriter::counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view name, int64_t value) {
+void PerfettoWriter::counter(uint64_t ts, const PerfettoTask& t, std::string_view name, CounterUnit unit,
+                             int64_t value) {
   if (impl_->dropped()) return;
-  auto key = std::make_pair(tid, std::string(name));
+  const uint64_t task = impl_->thread_track(t);
+  auto key = std::make_pair(task, std::string(name));
   auto it = impl_->counter_tracks.find(key);
   if (it == impl_->counter_tracks.end()) {
-    impl_->ensure_thread_track(tgid, tid);
     auto& names = impl_->counter_names;
     size_t idx = std::find(names.begin(), names.end(), key.second) - names.begin();
     if (idx == names.size()) names.push_back(key.second);
-    uint64_t uuid = (uint64_t{idx + 2} << 48) | tid;
+    uint64_t uuid = (uint64_t{idx + 2} << 48) | task;
     pp::TracePacket p;
     auto* td = p.mutable_track_descriptor();
     td->set_uuid(uuid);
-    td->set_parent_uuid(thread_track_uuid(tid));
+    td->set_parent_uuid(thread_track_uuid(task));
     td->set_name(sanitize_utf8(name));
-    td->mutable_counter()->set_unit(pp::CounterDescriptor::UNIT_TIME_NS);
+    if (unit == CounterUnit::wall_ns)
+      td->mutable_counter()->set_unit(pp::CounterDescriptor::UNIT_TIME_NS);
+    else
+      td->mutable_counter()->set_unit_name("virtual ns");  // no built-in unit says it
     impl_->append(p, kTrackSequence);
     it = impl_->counter_tracks.emplace(std::move(key), uuid).first;
   }
   impl_->events++;
-  impl_->counters.push_back({ts, it->second, value});
+  impl_->counters.push_back({ts, it->second, value, impl_->counters.size()});
   if (impl_->counters.size() >= kCountersPending) impl_->emit_counters();
 }
 

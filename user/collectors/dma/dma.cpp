@@ -110,6 +110,7 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg, c
   dma_bpf* s = skel->get();
   configure_dma_for_kernel(s);
   set_filter_config(s, cfg.targets);
+  hold_counting(s, true);  // until start()
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
   add_filter_hooks(c->hooks_, features, cfg.targets,
                    {s->progs.dma_fork_btf, s->progs.dma_fork_raw, s->progs.dma_forget_btf, s->progs.dma_forget_raw},
@@ -126,5 +127,8 @@ Status DmaCollector::attach(const ResolvedTargets& targets) {
   hooks_.attach_all();
   return {};
 }
+
+void DmaCollector::start() { hold_counting(skel_, false); }
+void DmaCollector::stop() { hold_counting(skel_, true); }
 
 }  // namespace aitrace

@@ -1,4 +1,5 @@
-// JSON (aitrace.dma/1) and text renderings of the dma collector's counts.
+// JSON (the collector's keys of aitrace.dma/2; the driver adds the envelope) and text renderings
+// of the dma collector's counts.
 #include "aitrace/dma/dma_report.hpp"
 
 #include "aitrace/output/escape.hpp"
@@ -53,7 +54,9 @@ json direction_json(const aitrace_dma_dir_stats& s, const aitrace_dma_hist& life
   };
 }
 
-json lost_json(const DmaSnapshot& s) {
+}  // namespace
+
+json dma_lost_json(const DmaSnapshot& s) {
   const aitrace_dma_lost& l = s.lost;
   return {{"unmatched_unmaps", s.unmatched_unmaps()},
           {"wait_end_unmatched", s.fence.wait_end_unmatched},
@@ -70,6 +73,8 @@ json lost_json(const DmaSnapshot& s) {
           {"fork_overflow", s.fork_overflow}};
 }
 
+namespace {
+
 std::string bytes_text(uint64_t b) {
   if (b < 10ull * 1024) return fmt::format("{}B", b);
   if (b < 10ull * 1024 * 1024) return fmt::format("{:.1f}KiB", b / 1024.0);
@@ -80,7 +85,7 @@ std::string bytes_text(uint64_t b) {
 }  // namespace
 
 Histogram dma_histogram(const aitrace_dma_hist& h) {
-  Histogram out;
+  Histogram out = Histogram::bucketed();
   for (uint32_t i = 0; i < AITRACE_HIST_BUCKETS; i++)
     if (h.buckets[i]) out.add_bucket(i, h.buckets[i]);
   out.add_sum(h.sum);
@@ -109,8 +114,6 @@ std::vector<DmaHookState> dma_hook_states(const HookSet& hooks) {
 
 json dma_report_json(const DmaReport& r) {
   const DmaSnapshot& s = r.data;
-  json hooks = json::object();
-  for (const auto& h : r.hooks) hooks[h.event] = h.state;
 
   json devices = json::array();
   for (const DmaDevice* d : sorted_devices(s)) {
@@ -148,12 +151,7 @@ json dma_report_json(const DmaReport& r) {
 
   const auto& f = s.fence;
   return {
-      {"schema", "aitrace.dma/1"},
-      {"interval", r.interval},
-      {"duration_ns", static_cast<uint64_t>(r.seconds * 1e9)},
-      {"duration_s", r.seconds},
       {"filter", {{"fence_waits", r.filter.empty() ? "all tasks" : sanitize_utf8(r.filter)}, {"dma", "all devices"}}},
-      {"hooks", std::move(hooks)},
       {"devices", std::move(devices)},
       {"swiotlb",
        {{"count", s.total_swiotlb_count()},
@@ -178,7 +176,6 @@ json dma_report_json(const DmaReport& r) {
         {"signaled_without_emit", f.signaled_without_emit},
         {"waits", std::move(waits)},
         {"timelines", std::move(timelines)}}},
-      {"lost", lost_json(s)},
   };
 }
 
@@ -195,8 +192,11 @@ std::string dma_report_text(const DmaReport& r) {
           fmt::format("{}{} ({})", absent.empty() ? "" : ", ", h.event, h.state == "absent" ? "absent" : "failed");
     }
   }
-  out += fmt::format("aitrace dma: {} {:.1f}s, {}/{} hooks attached\n", r.interval ? "interval" : "total", r.seconds,
-                     attached, r.hooks.size());
+  if (r.interval)  // interval headers (number, span) are the driver's
+    out += fmt::format("aitrace dma: {}/{} hooks attached\n", attached, r.hooks.size());
+  else
+    out += fmt::format("aitrace dma: {} traced, {}, {}/{} hooks attached\n", format_ns(r.duration_ns), r.span, attached,
+                       r.hooks.size());
   if (!absent.empty()) out += fmt::format("  not attached: {}\n", absent);
   out += fmt::format("  filters: fence waits: {}; DMA events: all devices (caller context is arbitrary)\n",
                      r.filter.empty() ? "all tasks" : escape_text(r.filter));

@@ -2,6 +2,7 @@
 
 #include "aitrace/dma/dma.hpp"
 #include "aitrace/dma/dma_report.hpp"
+#include "aitrace/output/clock_text.hpp"
 
 namespace aitrace {
 namespace {
@@ -28,9 +29,12 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
     hooks_ = dma_hook_states(collector_->hooks());
     return {};
   }
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
 
   const HookSet& hooks() const override { return collector_->hooks(); }
+  std::string_view schema() const override { return "aitrace.dma/2"; }
 
  private:
   Result<DmaSnapshot> read_value() override { return collector_->snapshot(); }
@@ -43,8 +47,11 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
   void json(nlohmann::json& doc, const DmaSnapshot& s, const RenderContext& rc) override {
     doc.update(dma_report_json(report(s, rc)));
   }
+  nlohmann::json lost(const DmaSnapshot& s) const override { return dma_lost_json(s); }
   DmaReport report(const DmaSnapshot& s, const RenderContext& rc) const {
-    return DmaReport{hooks_, s, std::chrono::duration<double>(rc.duration).count(), rc.interval, cfg_.filter};
+    return DmaReport{hooks_, s, static_cast<uint64_t>(rc.duration.count()),
+                     rc.interval ? std::string() : clock_span_text(rc.start.unix_ns, rc.end.unix_ns, true), rc.interval,
+                     cfg_.filter};
   }
 
   DmaTracerConfig cfg_;

@@ -2,6 +2,8 @@
 #include "aitrace/doctor/doctor.hpp"
 #include "doctor_internal.hpp"
 
+#include "aitrace/core/bpf_permission.hpp"
+
 #include <errno.h>
 #include <fmt/format.h>
 #include <sys/syscall.h>
@@ -135,6 +137,36 @@ void add_lockdown(DoctorSection& s) {
                                        : "No lockdown restrictions.";
 }
 
+// The facts a bpf() EPERM is explained with (bpf_permission.hpp), so doctor and the error agree.
+void add_bpf_confinement(DoctorSection& s, const BpfPermissionFacts& facts) {
+  if (!facts.seccomp_mode) {
+    s.add_unknown("seccomp", "seccomp", "no Seccomp line in /proc/self/status");
+  } else {
+    Finding& f = s.add("seccomp", "seccomp");
+    const int mode = *facts.seccomp_mode;
+    f.value = {{"mode", mode == 0 ? "disabled" : mode == 1 ? "strict" : "filter"},
+               {"filters", facts.seccomp_filters.value_or(mode == 2 ? 1 : 0)}};
+    f.text = mode == 0 ? "disabled" : mode == 1 ? "strict" : fmt::format("filter ({} stacked)", facts.seccomp_filters.value_or(1));
+    f.source = "/proc/self/status";
+    f.status = mode == 0 ? FindingStatus::ok : FindingStatus::warn;
+    f.remark = mode == 0 ? "No seccomp filter: bpf() and perf_event_open() are not filtered."
+                         : "A seccomp filter may refuse bpf()/perf_event_open() with EPERM (container runtimes' default "
+                           "profiles allow them only with CAP_SYS_ADMIN); deploy/seccomp/aitrace.json allows them.";
+  }
+  if (!facts.in_user_namespace) {
+    s.add_unknown("user_namespace", "user namespace", "/proc/self/uid_map unreadable");
+    return;
+  }
+  Finding& u = s.add("user_namespace", "user namespace");
+  u.value = *facts.in_user_namespace ? "child" : "initial";
+  u.source = "/proc/self/uid_map";
+  u.status = *facts.in_user_namespace ? FindingStatus::problem : FindingStatus::ok;
+  u.remark = *facts.in_user_namespace
+                 ? "Capabilities held in a user namespace do not count for bpf(): only a BPF token delegated by the "
+                   "host (Linux 6.9+) lets aitrace load here."
+                 : "The initial user namespace: CAP_BPF and CAP_PERFMON count as they are.";
+}
+
 void add_cgroups(DoctorSection& s) {
   if (doctor::mounts().empty()) {
     s.add_unknown("cgroup_layout", "cgroup layout", "/proc/self/mountinfo unreadable");
@@ -188,6 +220,7 @@ DoctorSection doctor_isolation_section() {
   DoctorSection s{"isolation", "Security modules and cgroups", {}};
   add_lsms(s);
   add_lockdown(s);
+  add_bpf_confinement(s, read_bpf_permission_facts());
   add_cgroups(s);
   return s;
 }

@@ -28,6 +28,8 @@ Status EevdfTracer::load(const CollectorContext& ctx) {
 
 Status EevdfTracer::attach(const ResolvedTargets&) { return collector_->attach(); }
 void EevdfTracer::add_to(RunLoop& loop) { collector_->add_to(loop); }
+void EevdfTracer::start() { collector_->start(); }
+void EevdfTracer::stop() { collector_->stop(); }
 void EevdfTracer::detach() { collector_->detach(); }
 Status EevdfTracer::finish() { return collector_->finish(); }
 
@@ -48,6 +50,13 @@ void EevdfTracer::render_json(nlohmann::json& doc, const Snapshot&, const Render
 }
 
 const HookSet& EevdfTracer::hooks() const { return collector_->hooks(); }
+
+// Only where the EEVDF trace is a document's first collector (`aitrace sched-trace`); beside sched
+// the same counts are in `trace`.
+nlohmann::json EevdfTracer::lost_json(const Snapshot&) const {
+  const SchedTraceStats st = collector_->stats();
+  return {{"ring_buffer_full", st.lost}, {"no_ring", st.no_ring}, {"program_busy", st.missed}};
+}
 
 std::unique_ptr<Collector> make_eevdf_tracer(const EevdfTracerConfig& cfg) { return std::make_unique<EevdfTracer>(cfg); }
 

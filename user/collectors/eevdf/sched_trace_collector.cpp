@@ -112,8 +112,11 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   impl->skel = std::move(skel.value());
   auto* s = impl->skel.get();
   set_filter_config(s, targets);
+  hold_counting(s, true);  // until start()
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->wake_threshold = opts.wakeup_bytes ? opts.wakeup_bytes : impl->ring_bytes / 4;
+  // The trace file's CPU view needs every switch; the summary alone needs only the targets'.
+  s->rodata->all_switches = !opts.trace_path.empty();
   bpf_map__set_max_entries(s->maps.st_rings, static_cast<uint32_t>(impl->ncpus));
   bpf_map__set_max_entries(s->maps.st_last_wakeup, static_cast<uint32_t>(impl->ncpus));
 
@@ -174,6 +177,8 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
     });
 }
 
+void SchedTraceCollector::start() { hold_counting(impl_->skel.get(), false); }
+void SchedTraceCollector::stop() { hold_counting(impl_->skel.get(), true); }
 void SchedTraceCollector::detach() { impl_->hooks.detach_all(); }
 
 Status SchedTraceCollector::finish() {

@@ -122,7 +122,7 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   j["wakeup_preemptions"] = t.wakeup_preemptions;
   if (lag_available()) {
     j["eligible_switch_outs"] = t.eligible_switch_outs;
-    j["lag_ns"] = signed_histogram_json(t.lag_ns);
+    j["lag_ns"] = signed_histogram_json(t.lag_ns, "virtual ns");  // V - v: not wall time
   }
   return j;
 }

@@ -123,7 +123,7 @@ std::vector<MigrateGroup> migrate_groups(const MigrateSnapshot& s, MigrateGroupB
 }
 
 Histogram migrate_latency(const MigrateSnapshot& s, std::optional<int32_t> reason) {
-  Histogram h;
+  Histogram h = Histogram::bucketed();
   for (const auto& [r, buckets] : s.latency) {
     if (reason && r != *reason) continue;
     for (const auto& [b, n] : buckets) h.add_bucket(b, n);

@@ -80,6 +80,7 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
   c->impl_->skel = std::move(*skel);
   migrate_bpf* s = c->impl_->skel.get();
   set_filter_config(s, targets);
+  hold_counting(s, true);  // until start()
 
   // The raw argument list of mm_migrate_pages differs across kernels (migrate_events.h).
   auto nargs = tracepoint_arg_count(vmlinux_btf(), "mm_migrate_pages");
@@ -121,6 +122,9 @@ Status MigrateCollector::attach(const ResolvedTargets& targets) {
   hooks_.attach_all();
   return require_migrate_end_hook(hooks_.status("migrate:mm_migrate_pages"));
 }
+
+void MigrateCollector::start() { hold_counting(impl_->skel.get(), false); }
+void MigrateCollector::stop() { hold_counting(impl_->skel.get(), true); }
 
 std::vector<MigrateHookState> MigrateCollector::hook_states() const {
   std::vector<MigrateHookState> out;

@@ -1,4 +1,5 @@
-// The aitrace.migrate/1 JSON document (docs/migrate.md).
+// The collector's keys of the aitrace.migrate/2 JSON document (docs/migrate.md); the driver adds
+// the envelope.
 #include "aitrace/output/escape.hpp"
 #include "aitrace/output/histogram_render.hpp"
 #include "aitrace/migrate/migrate_aggregate.hpp"
@@ -27,7 +28,9 @@ std::string mode_key(const MigrateReportContext& ctx, uint32_t mode) {
   return ctx.modes ? ctx.modes->name(mode) : std::to_string(mode);
 }
 
-const char* group_by_name(MigrateGroupBy by) {
+}  // namespace
+
+const char* migrate_group_by_name(MigrateGroupBy by) {
   switch (by) {
     case MigrateGroupBy::process:
       return "process";
@@ -41,25 +44,18 @@ const char* group_by_name(MigrateGroupBy by) {
   return "?";
 }
 
-}  // namespace
-
 std::string numa_single_node_note() {
   return "single NUMA node: NUMA balancing cannot move tasks or pages between nodes on this host";
 }
 
+json migrate_lost_json(const MigrateSnapshot& s) {
+  return json{{"stats_map_full", s.lost.stats_full},  {"inflight_map_full", s.lost.inflight_full},
+              {"latency_map_full", s.lost.hist_full}, {"numa_map_full", s.lost.numa_full},
+              {"fork_follow_full", s.fork_overflow},  {"calls_without_start", s.lost.no_start}};
+}
+
 json migrate_json(const MigrateSnapshot& s, const MigrateReportContext& ctx) {
   json j;
-  j["schema"] = "aitrace.migrate/1";
-  j["interval"] = ctx.interval;
-  if (ctx.interval) j["interval_index"] = ctx.interval_index;
-  j["duration_ns"] = ctx.duration_ns;
-  j["lost"] = json{{"stats_map_full", s.lost.stats_full},  {"inflight_map_full", s.lost.inflight_full},
-                   {"latency_map_full", s.lost.hist_full}, {"numa_map_full", s.lost.numa_full},
-                   {"fork_follow_full", s.fork_overflow},  {"calls_without_start", s.lost.no_start}};
-  json hooks = json::object();
-  for (const auto& h : ctx.hooks) hooks[h.event] = h.state;
-  j["hooks"] = hooks;
-
   MigrateCounts t = migrate_totals(s);
   json totals = counts_json(t);
   totals["migration_ptes_set"] = s.ptes_set;
@@ -86,7 +82,6 @@ json migrate_json(const MigrateSnapshot& s, const MigrateReportContext& ctx) {
   }
   j["by_mode"] = by_mode;
 
-  j["group_by"] = group_by_name(ctx.by);
   json groups = json::array();
   for (const auto& g : migrate_groups(s, ctx.by)) {
     json e = counts_json(g.counts);

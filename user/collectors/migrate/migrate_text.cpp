@@ -44,10 +44,8 @@ std::string lost_text(const MigrateSnapshot& s) {
 std::string migrate_text(const MigrateSnapshot& s, const MigrateReportContext& ctx) {
   std::string out;
   MigrateCounts t = migrate_totals(s);
-  if (ctx.interval)
-    out += fmt::format("--- interval {} ({}) ---\n", ctx.interval_index, format_ns(ctx.duration_ns));
-  else
-    out += fmt::format("aitrace migrate: page migrations over {}\n", format_ns(ctx.duration_ns));
+  if (!ctx.interval)  // interval headers are the driver's
+    out += fmt::format("aitrace migrate: page migrations over {}, {}\n", format_ns(ctx.duration_ns), ctx.span);
   out += fmt::format("migrate_pages() calls: {}, pages moved: {}, failed: {}; THP moved: {}, failed: {}, split: {}\n",
                      t.calls, t.succeeded, t.failed, t.thp_succeeded, t.thp_failed, t.thp_split);
   out +=

@@ -3,6 +3,7 @@
 #include "aitrace/core/cgroup_paths.hpp"
 #include "aitrace/migrate/migrate_collector.hpp"
 #include "aitrace/migrate/migrate_names.hpp"
+#include "aitrace/output/clock_text.hpp"
 #include "aitrace/output/metric_store.hpp"
 
 #include <map>
@@ -35,9 +36,13 @@ class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
     ctx_.hooks = collector_->hook_states();
     return {};
   }
+  void start() override { collector_->start(); }
+  void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
 
   const HookSet& hooks() const override { return collector_->hooks(); }
+  std::string_view schema() const override { return "aitrace.migrate/2"; }
+  std::optional<std::string> group_by() const override { return migrate_group_by_name(ctx_.by); }
 
   // serve: page migrations by reason (summed over processes), from the deltas since the last call.
   bool metrics(const MigrateSnapshot& now, MetricStore& store) override {
@@ -89,6 +94,7 @@ class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
   void json(nlohmann::json& doc, const MigrateSnapshot& snap, const RenderContext& rc) override {
     doc.update(migrate_json(snap, context(snap, rc)));
   }
+  nlohmann::json lost(const MigrateSnapshot& snap) const override { return migrate_lost_json(snap); }
 
   struct Families {
     int calls, pages, thp, duration, lost;
@@ -98,8 +104,8 @@ class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
 
   const MigrateReportContext& context(const MigrateSnapshot& snap, const RenderContext& rc) {
     ctx_.interval = rc.interval;
-    ctx_.interval_index = rc.interval_index;
     ctx_.duration_ns = static_cast<uint64_t>(rc.duration.count());
+    if (!rc.interval) ctx_.span = clock_span_text(rc.start.unix_ns, rc.end.unix_ns, true);
     if (ctx_.by == MigrateGroupBy::cgroup) {
       std::set<uint64_t> ids;
       for (const auto& r : snap.stats) ids.insert(r.cgroup_id);

@@ -4,12 +4,14 @@
 #include "aitrace/core/filter_hooks.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/core/map_walk.hpp"
+#include "aitrace/core/ring_reader.hpp"
 #include "sched.skel.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -70,6 +72,22 @@ uint32_t bpf_group_by(SchedGroupBy g) {
   return AITRACE_SCHED_BY_PROCESS;
 }
 
+bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
+
+// Thresholds into rodata (0 keeps the branches out of the verified program) and the ring's size:
+// one page when no event is ever sent.
+Status configure_slow_events(sched_bpf* s, const SchedConfig& cfg) {
+  const auto page = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+  const bool on = cfg.slower_ns || cfg.slower_offcpu_ns;
+  if (on && (!power_of_two(cfg.slow_ring_bytes) || cfg.slow_ring_bytes < page))
+    return make_error(ErrorKind::usage, "slow-event ring size {} is not a power of two of at least {} bytes",
+                      cfg.slow_ring_bytes, page);
+  s->rodata->slower_ns = cfg.slower_ns;
+  s->rodata->slower_offcpu_ns = cfg.slower_offcpu_ns;
+  bpf_map__set_max_entries(s->maps.slow_events, on ? cfg.slow_ring_bytes : page);
+  return {};
+}
+
 }  // namespace
 
 CollectorTracepoints sched_tracepoints() {
@@ -110,6 +128,9 @@ struct SchedCollector::Impl {
   HookSet hooks;
   HookKind flavour = HookKind::tp_btf;
   std::chrono::steady_clock::time_point attached_at;
+  SlowEventLog::Live slow_live;
+  std::unique_ptr<SlowEventLog> slow_log;  // with --slower / --slower-offcpu only
+  std::unique_ptr<RingReader> slow_reader;
 };
 
 SchedCollector::SchedCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -133,6 +154,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   sched_bpf* s = impl->skel.get();
 
   set_filter_config(s, cfg.targets);
+  hold_counting(s, true);  // until start()
   s->rodata->group_by = bpf_group_by(cfg.group_by);
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   // The rq clock is reached through se.cfs_rq; without CONFIG_FAIR_GROUP_SCHED only ktime works.
@@ -156,6 +178,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   bpf_map__set_max_entries(s->maps.group_stats, slots);
   bpf_map__set_max_entries(s->maps.dense_hist, dense);
   bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_entries));
+  AITRACE_TRY(configure_slow_events(s, cfg));
 
   impl->flavour = choose_flavour(features);
   const bool btf = impl->flavour == HookKind::tp_btf;
@@ -188,7 +211,26 @@ Status SchedCollector::load() {
   uint32_t key = AITRACE_SCHED_OTHER_SLOT;
   int err = bpf_map__update_elem(s->maps.group_stats, &key, sizeof(key), &other, sizeof(other), BPF_ANY);
   if (err) return make_error(ErrorKind::runtime, "seeding the sched group map: {}", bpf_error_text(err));
+  const SchedConfig& c = impl_->cfg;
+  if (c.slower_ns || c.slower_offcpu_ns) {
+    impl_->slow_log = std::make_unique<SlowEventLog>(c.slower_ns, c.slower_offcpu_ns, c.slow_keep,
+                                                     [impl = impl_.get()](const SlowEvent& e) {
+                                                       if (impl->slow_live) impl->slow_live(e);
+                                                     });
+    impl_->slow_reader = std::make_unique<RingReader>(
+        [log = impl_->slow_log.get()](std::span<const std::byte> rec) { log->on_record(rec); });
+    AITRACE_TRY(impl_->slow_reader->add(bpf_map__fd(s->maps.slow_events)));
+  }
   return {};
+}
+
+void SchedCollector::on_slow_event(SlowEventLog::Live live) { impl_->slow_live = std::move(live); }
+
+RingReader* SchedCollector::slow_event_reader() { return impl_->slow_reader.get(); }
+
+Status SchedCollector::drain_slow_events() {
+  if (!impl_->slow_reader) return {};
+  return impl_->slow_reader->drain_all().status();
 }
 
 Status SchedCollector::attach() {
@@ -207,9 +249,15 @@ Status SchedCollector::attach() {
   }
   if (impl_->cfg.targets.cfg.follow_forks && !impl_->hooks.attached("sched:sched_process_fork"))
     warn("sched:sched_process_fork is not attached: child processes of the command are not traced");
-  impl_->attached_at = std::chrono::steady_clock::now();
   return {};
 }
+
+void SchedCollector::start() {
+  impl_->attached_at = std::chrono::steady_clock::now();
+  hold_counting(impl_->skel.get(), false);
+}
+
+void SchedCollector::stop() { hold_counting(impl_->skel.get(), true); }
 
 void SchedCollector::detach() { impl_->hooks.detach_all(); }
 
@@ -306,6 +354,8 @@ Result<SchedSnapshot> SchedCollector::read() const {
   snap.lost.task_state_missing = s->bss->task_state_missing;
   snap.lost.fork_overflow = s->bss->filter_fork_overflow;
   snap.lost.transitions_missed = s->bss->transitions_missed;
+  snap.lost.slow_events = s->bss->slow_lost;
+  if (impl_->slow_log) snap.slow = impl_->slow_log->read();
   if (s->bss->transitions_repaired)
     debug("sched: {} switches that never reached the program closed from sched_info stamps",
           s->bss->transitions_repaired);
@@ -313,11 +363,15 @@ Result<SchedSnapshot> SchedCollector::read() const {
 }
 
 Histogram SchedGroup::histogram(int metric) const {
-  Histogram h;
+  Histogram h = Histogram::bucketed();
   if (metric < 0 || metric >= AITRACE_SCHED_METRICS) return h;
   for (auto [b, n] : buckets[metric]) h.add_bucket(b, n);
   h.add_sum(sum[metric]);
-  if (!h.count()) return h;
+  if (!min_max_known) return h;
+  if (!h.count()) {
+    h.set_exact_min_max(0, 0);  // nothing counted: the same keys as the group's other metrics
+    return h;
+  }
   // The kernel's min/max are exact unless a racing update on another CPU lost one; the bucket
   // bounds are always right, so the kernel's values are used only when they agree with them.
   uint64_t mn = min[metric], mx = max[metric];
@@ -338,7 +392,9 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
               sub(now.lost.hist_overflow, before.lost.hist_overflow),
               sub(now.lost.task_state_missing, before.lost.task_state_missing),
               sub(now.lost.fork_overflow, before.lost.fork_overflow),
-              sub(now.lost.transitions_missed, before.lost.transitions_missed)};
+              sub(now.lost.transitions_missed, before.lost.transitions_missed),
+              sub(now.lost.slow_events, before.lost.slow_events)};
+  out.slow = slow_events_delta(now.slow, before.slow);
   for (const auto& g : now.groups) {
     auto it = prev.find(g.slot);
     if (it == prev.end()) {
@@ -347,6 +403,7 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
     }
     const SchedGroup& p = *it->second;
     SchedGroup d = g;
+    d.min_max_known = false;  // the kernel's are since attach; the interval's come from its buckets
     d.counters = {sub(g.counters.switches, p.counters.switches), sub(g.counters.involuntary, p.counters.involuntary),
                   sub(g.counters.migrations, p.counters.migrations), sub(g.counters.numa_moves, p.counters.numa_moves),
                   sub(g.counters.numa_swaps, p.counters.numa_swaps)};
@@ -354,7 +411,7 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
     for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
       d.count[m] = sub(g.count[m], p.count[m]);
       d.sum[m] = sub(g.sum[m], p.sum[m]);
-      d.min[m] = d.max[m] = 0;  // unknown for an interval: taken from the buckets
+      d.min[m] = d.max[m] = 0;
       std::vector<std::pair<uint32_t, uint64_t>> delta;
       size_t j = 0;
       const auto& pb = p.buckets[m];

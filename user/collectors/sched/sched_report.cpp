@@ -48,6 +48,7 @@ std::string lost_text(const SchedLost& l, uint64_t capacity) {
   add(l.task_state_missing, "events without task state");
   add(l.fork_overflow, "forks not followed");
   add(l.transitions_missed, "transitions missed");
+  add(l.slow_events, "slow events (ring full)");
   return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
@@ -76,15 +77,16 @@ std::string histograms_text(const std::vector<const SchedGroup*>& shown, const S
   return out;
 }
 
-nlohmann::json lost_json(const SchedLost& l) {
+}  // namespace
+
+nlohmann::json sched_lost_json(const SchedLost& l) {
   return {{"groups_overflow", l.groups_overflow},
           {"hist_overflow", l.hist_overflow},
           {"task_state_missing", l.task_state_missing},
           {"fork_overflow", l.fork_overflow},
-          {"transitions_missed", l.transitions_missed}};
+          {"transitions_missed", l.transitions_missed},
+          {"slow_events", l.slow_events}};
 }
-
-}  // namespace
 
 std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap) {
   struct Keyed {
@@ -147,17 +149,7 @@ nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o
     if (o.group_by == SchedGroupBy::cgroup && !g->other) j["cgroup_id"] = g->id;
     groups.push_back(std::move(j));
   }
-  nlohmann::json doc = {
-      {"schema", "aitrace.sched/1"},  {"duration_ns", snap.duration_ns},   {"group_by", sched_group_by_name(o.group_by)},
-      {"lost", lost_json(snap.lost)}, {"max_groups", snap.group_capacity}, {"groups", std::move(groups)},
-  };
-  if (o.interval) {
-    doc["interval"] = true;
-    doc["interval_index"] = o.interval_index;
-  }
-  nlohmann::json hooks = nlohmann::json::object();
-  for (const auto& [event, state] : o.hooks) hooks[event] = state;
-  doc["hooks"] = std::move(hooks);
+  nlohmann::json doc = {{"max_groups", snap.group_capacity}, {"groups", std::move(groups)}};
   if (!o.hook_notes.empty()) doc["hooks_missing"] = o.hook_notes;
   return doc;
 }
@@ -166,10 +158,8 @@ std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& o) {
   auto order = sched_report_order(snap);
   const size_t shown = std::min(order.size(), o.top);
   std::string out;
-  if (o.interval)
-    out += fmt::format("--- interval {} ({}) ---\n", o.interval_index, format_ns(snap.duration_ns));
-  else
-    out += fmt::format("aitrace sched: {} traced, by {}, {} group{}, {}\n", format_ns(snap.duration_ns),
+  if (!o.interval)  // interval headers are the driver's
+    out += fmt::format("aitrace sched: {} traced, {}, by {}, {} group{}, {}\n", format_ns(o.duration_ns), o.span,
                        sched_group_by_name(o.group_by), order.size(), order.size() == 1 ? "" : "s", kSchedOrderText);
   out += fmt::format("lost: {}\n", lost_text(snap.lost, snap.group_capacity));
   for (const auto& n : o.hook_notes) out += fmt::format("note: {}\n", n);

@@ -22,7 +22,17 @@ struct SchedOptions {
   uint32_t max_hist_entries = 0;
   EevdfCliOptions eevdf;  // --eevdf / --trace FILE: the EEVDF trace collector joins the run
   bool by_given = false;
+  std::string slower, slower_offcpu;  // durations; empty: not given
+  size_t slower_keep = kSlowEventsKeptDefault;
 };
+
+// A slow-event threshold: any duration from 1us (below that every wait is an event).
+Result<uint64_t> slow_threshold(const std::string& text, const char* option) {
+  if (text.empty()) return uint64_t{0};
+  auto d = parse_duration(text, option, std::chrono::microseconds(1));
+  if (!d) return d.error();
+  return static_cast<uint64_t>(d->count());
+}
 
 Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOptions& o) {
   // The EEVDF summary is per thread: --eevdf groups by thread unless --by says otherwise.
@@ -36,6 +46,10 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
     return make_error(ErrorKind::usage, "invalid --clock '{}': expected wall or rq", o.clock);
   auto trace_opts = sched_trace_options(o.eevdf);
   if (!trace_opts) return trace_opts.error();
+  auto slower = slow_threshold(o.slower, "--slower");
+  if (!slower) return slower.error();
+  auto slower_offcpu = slow_threshold(o.slower_offcpu, "--slower-offcpu");
+  if (!slower_offcpu) return slower_offcpu.error();
 
   SchedTracerConfig cfg;
   cfg.sched.group_by = *group_by;
@@ -43,6 +57,11 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
   cfg.sched.dense_groups = o.dense_groups;
   cfg.sched.max_hist_entries = o.max_hist_entries;
   cfg.sched.clock = o.clock == "rq" ? SchedClock::rq : SchedClock::wall;
+  cfg.sched.slower_ns = *slower;
+  cfg.sched.slower_offcpu_ns = *slower_offcpu;
+  cfg.sched.slow_keep = o.slower_keep;
+  cfg.slow_live = !o.common.json;
+  cfg.slow_in_report = !o.common.json && !o.common.output.empty();
   cfg.top = o.top;
   cfg.hist = o.hist;
   std::vector<std::unique_ptr<Collector>> cs;
@@ -75,6 +94,15 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   cmd->add_option("--clock", opts->clock,
                   "Timestamps: wall (default: read at each tracepoint, as runqlat and bpftrace) or rq (the run "
                   "queue's clock, schedstat's view: a lower bound on run-queue wait)");
+  cmd->add_option("--slower", opts->slower,
+                  "List every run-queue wait of at least DURATION (500us, 5ms, 1s) as it happens: when, where, "
+                  "the kind and who ran instead")
+      ->check(non_empty_value());
+  cmd->add_option("--slower-offcpu", opts->slower_offcpu,
+                  "List every sleep (S) or block (D) of at least DURATION as it ends, with the waker")
+      ->check(non_empty_value());
+  cmd->add_option("--slower-keep", opts->slower_keep,
+                  "Slow events kept for each JSON document (the most recent; default 1000; the rest are counted)");
   add_eevdf_options(cmd, opts->eevdf);
   cmd->callback([opts, cmd, exit_code = ctx.exit_code] {
     opts->by_given = cmd->count("--by") > 0;

@@ -7,6 +7,7 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <cstdarg>
 #include <string>
@@ -90,6 +91,14 @@ class Skeleton {
  private:
   T* p_ = nullptr;
 };
+
+// The run's window (bpf/common/programs.bpf.h): a collector holds its object's programs from
+// load on, and the driver lets every object of the run count at once (Collector::start), after
+// the last attach, and holds them all again before the first detach (Collector::stop).
+template <typename T>
+void hold_counting(T* skel, bool held) {
+  __atomic_store_n(&skel->bss->aitrace_held, static_cast<uint8_t>(held), __ATOMIC_RELEASE);
+}
 
 // AITRACE_SKELETON(sched) -> using SchedSkeleton = Skeleton<sched_bpf, ...> after including
 // "sched.skel.h".

@@ -5,6 +5,7 @@
 // CMD is not the terminal's foreground group: it reads no terminal input (SIGTTIN).
 #pragma once
 
+#include "aitrace/core/command_credentials.hpp"
 #include "aitrace/core/result.hpp"
 
 #include <chrono>
@@ -17,9 +18,11 @@ namespace aitrace {
 
 class LaunchedCommand {
  public:
-  // Forks CMD, held before exec. Fails early (one line) when CMD is not found or not executable.
+  // Forks CMD, held before exec, already running with `creds` (command_credentials.hpp). Fails
+  // early (one line) when CMD is not found or not executable, or the privileges cannot be dropped.
   // stdout_to_stderr: CMD's stdout is aitrace's stderr (the report owns stdout, as JSON).
-  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv, bool stdout_to_stderr = false);
+  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv, const CommandCredentials& creds,
+                                         bool stdout_to_stderr = false);
   LaunchedCommand(LaunchedCommand&& o) noexcept;
   LaunchedCommand(const LaunchedCommand&) = delete;
   ~LaunchedCommand();  // a never-started child is killed and reaped
@@ -53,6 +56,7 @@ struct ResolvedTargets;
 // `-- CMD` for a tracing command: nothing when argv is empty; otherwise CMD forked and held, and
 // (with follow) its pid added to the filter so it and everything it forks is traced.
 Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
+                                                             const CommandCredentials& creds,
                                                              ResolvedTargets& targets, bool follow = true,
                                                              bool stdout_to_stderr = false);
 

@@ -20,7 +20,9 @@ struct TargetSpec {
   std::vector<uint32_t> pids;  // processes (all their threads, later ones too)
   std::vector<uint32_t> tids;  // single threads
   std::optional<std::string> comm;
-  std::optional<std::string> cgroup;  // path on the cgroup v2 mount, absolute or relative to it
+  std::optional<std::string> cgroup;  // path on the cgroup v2 mount, absolute or relative to it;
+                                      // "self": the caller's own cgroup
+  std::optional<std::string> container;  // a container id prefix (container_cgroups.hpp)
   bool follow_forks = false;          // set for `-- CMD`
 };
 

@@ -27,11 +27,13 @@ struct CommonOptions {
 };
 
 struct TargetOptions {
-  std::string pids, tids, comm, cgroup;
+  std::string pids, tids, comm, cgroup, container;
   std::vector<std::string> command;  // after --
   bool command_without_separator = false;  // the parser saw CMD words before any `--`: refused
   // Positional `INTERVAL [COUNT]` as runqlat takes them: a report every INTERVAL, COUNT times.
   std::vector<std::string> interval_count;
+  std::string user;                  // --user: CMD runs as this user
+  bool keep_caps = false;            // --keep-caps: CMD keeps aitrace's user and capabilities
 };
 
 // For every option that takes a value: an empty one (`-p "$(pgrep train.py)"` that matched
@@ -42,8 +44,9 @@ const CLI::Validator& non_empty_value();
 void add_common_options(CLI::App* cmd, CommonOptions& o);
 void add_target_options(CLI::App* cmd, TargetOptions& o);
 
-// "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; must be > 0.
-Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what);
+// "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; from `min` (1ms for -d and -i) to a year.
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what,
+                                                std::chrono::nanoseconds min = std::chrono::milliseconds(1));
 // -d and -i, and the positional INTERVAL [COUNT] (which -i and -d cannot join).
 Result<RunOptions> run_options(const CommonOptions& o, const std::vector<std::string>& interval_count = {});
 Result<TargetSpec> target_spec(const TargetOptions& o);

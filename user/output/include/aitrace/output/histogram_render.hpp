@@ -11,7 +11,9 @@
 
 namespace aitrace {
 
-// {"unit":..,"count","sum","min","max","p50","p90","p99","p999","buckets":[[upper_bound,count],..]}
+// {"unit":..,"count","sum","min","max","p50","p90","p99","p999","buckets":[[upper_bound,count],..]};
+// `min_bound`/`max_bound` in place of `min`/`max` when they are bucket bounds
+// (Histogram::exact_min_max()).
 nlohmann::json histogram_json(const Histogram& h, std::string_view unit = "ns");
 // Human duration: 950ns, 12.3us, 4.56ms, 1.20s.
 std::string format_ns(uint64_t ns);

@@ -19,7 +19,15 @@ struct PerfettoTask {
   uint32_t pid = 0;  // kernel pid (thread id)
   std::string_view comm;
   int32_t prio = 120;
+  uint32_t tgid = 0;
+  // task->start_boottime (ns since boot, the trace's clock): a reused pid is a new task that
+  // started later, and gets a thread of its own in the trace. 0: unknown (the idle tasks).
+  uint64_t start_time = 0;
 };
+
+// What a counter's values are: wall-clock ns, or virtual time (EEVDF's vruntime, lag and
+// deadline advance at wall time x 1024/weight, so they are not ns of wall time).
+enum class CounterUnit { wall_ns, virtual_ns };
 
 class PerfettoWriter {
  public:
@@ -29,13 +37,17 @@ class PerfettoWriter {
 
   // System info (uname, CPU count) so the UI decodes prev_state for this kernel version.
   void system_info();
-  // Names a thread (and its process, once) in the process tree; written again only on a rename.
-  void thread_name(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view comm);
+  // Names a thread (and its process, once, with its command line from /proc) in the process
+  // tree; written again only on a rename. A pid seen with a new start time is a new task: the
+  // old one's end is written just before the new one started (sched_process_free, which ends a
+  // thread in Perfetto's importer), on `cpu`'s event stream.
+  void thread_name(uint32_t cpu, uint64_t ts, const PerfettoTask& t);
   void sched_switch(uint32_t cpu, uint64_t ts, const PerfettoTask& prev, int64_t prev_state, const PerfettoTask& next);
   void sched_waking(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& wakee, uint32_t target_cpu);
   void sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& task, uint32_t target_cpu);
-  // A value on the thread's counter track `name` (created on first use, under the thread's track).
-  void counter(uint64_t ts, uint32_t tgid, uint32_t tid, std::string_view name, int64_t value);
+  // A value on the thread's counter track `name` (created on first use, under the track of this
+  // task: a reused pid's new task gets new tracks).
+  void counter(uint64_t ts, const PerfettoTask& t, std::string_view name, CounterUnit unit, int64_t value);
 
   // Writes all pending packets; with durable, also fdatasync()s the partial file. The first
   // write error stops the writer for good (see failure()); every later call returns it.

@@ -1,25 +1,37 @@
 // The collector contract: what every collector (sched, the EEVDF trace, migrate, dma) offers the
 // command driver, and the one order the driver calls it in:
 //
-//   construct(config) -> load(ctx) -> attach(targets) -> [add_to(loop)] -> read() ... -> detach()
-//   -> finish() -> read() -> render
+//   construct(config) -> load(ctx) -> attach(targets) -> start() -> [add_to(loop)] -> read() ...
+//   -> stop() -> detach() -> finish() -> read() -> render
+//
+// Each step runs for every collector of the run before the next step starts for any of them.
 //
 // - construct: the collector's own config struct (parsed and checked by its command); no kernel
 //   work yet.
 // - load: open the BPF object, set its rodata from the config, choose hooks (ctx.features),
 //   verify and load. Nothing runs in the kernel yet.
 // - attach: fill the filter maps from the targets (CMD's pid is known by now: the driver forks
-//   CMD, held, before any collector loads), then attach the hooks. From here on events count.
-// - read: a cumulative snapshot of everything since attach; delta(now, before) the interval
+//   CMD, held, before any collector loads), then attach the hooks. The programs run but count
+//   nothing yet (held since load: bpf/common/programs.bpf.h).
+// - start: counting begins (one store into the object's .bss). The driver starts every
+//   collector right after the last attach, so all sections of a report cover one window: with
+//   one collector's hooks counting while another still attached, sched and the EEVDF summary
+//   disagreed on a thread's switches under -p.
+// - stop: counting ends, for every collector before the first detach (which takes longer).
+// - read: a cumulative snapshot of everything since start; delta(now, before) the interval
 //   view of two of them (before: null for the first interval). Snapshots are plain values the collector's renderers understand.
-// - detach: the window ends; nothing is counted after it, so the last read() is one moment.
+// - detach: the hooks go; the window already ended at stop().
 // - finish: drain what is still in flight (ring buffers), close files the collector writes.
-// - render_text / render_json: one snapshot into the shared report (JSON: the collector adds
-//   its keys to one document, so several collectors give one envelope).
+// - render_text / render_json: one snapshot into the shared report. JSON: the driver builds the
+//   envelope (schema, times, duration, interval, hooks, lost, group_by: report_envelope.hpp) from
+//   the document's first collector, then every collector adds its own keys to that one document.
+//   Text: the driver prints interval headers (number, wall-clock span); a collector's final
+//   header shows the run's span (clock_text.hpp).
 // - add_metrics (serve): a cumulative snapshot into the exporter's store, as the deltas since the
 //   collector's previous add_metrics (its families declared on the first call).
 #pragma once
 
+#include "aitrace/core/clock_sample.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/targets.hpp"
@@ -29,6 +41,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,11 +65,14 @@ class Snapshot {
   virtual ~Snapshot() = default;
 };
 
-// Where in the run a rendered snapshot sits.
+// Where in the run a rendered snapshot sits, and when.
 struct RenderContext {
   bool interval = false;        // false: the final, cumulative report
-  uint64_t interval_index = 0;  // 1, 2, ... for intervals
-  std::chrono::nanoseconds duration{0};  // of this interval, or of the whole run
+  uint64_t interval_index = 0;  // 1, 2, ... for intervals; 0 for the final report
+  // The span the snapshot covers: from attach (or the previous interval's end) to its read (the
+  // final report: to detach).
+  ClockSample start, end;
+  std::chrono::nanoseconds duration{0};  // end - start on the boot clock
   bool targets_exited = false;  // the final report of a run that ended because every -p process exited
 };
 
@@ -77,6 +93,8 @@ class Collector {
 
   virtual Status load(const CollectorContext& ctx) = 0;
   virtual Status attach(const ResolvedTargets& targets) = 0;
+  virtual void start() = 0;
+  virtual void stop() = 0;
   // Ring buffers and periodic work the run loop must serve (most collectors have none).
   virtual void add_to(RunLoop&) {}
   virtual void detach() = 0;
@@ -93,6 +111,15 @@ class Collector {
   virtual bool add_metrics(const Snapshot& /*now*/, MetricStore& /*store*/) { return false; }
 
   virtual const HookSet& hooks() const = 0;
+
+  // The JSON envelope takes these from the document's first collector (a collector that joins
+  // another's document, as the EEVDF trace joins sched's, reports its drops in its own keys):
+  // "aitrace.<name>/<version>";
+  virtual std::string_view schema() const = 0;
+  // the grouping of its `groups` ("process"), where it groups;
+  virtual std::optional<std::string> group_by() const { return std::nullopt; }
+  // every count of something it could not measure, as one object (the envelope's `lost`).
+  virtual nlohmann::json lost_json(const Snapshot& s) const = 0;
 };
 
 // A collector's own snapshot type as a Snapshot.
@@ -136,6 +163,7 @@ class TypedCollector : public Collector {
     json(doc, snapshot_value<S>(s), ctx);
   }
   bool add_metrics(const Snapshot& now, MetricStore& store) final { return metrics(snapshot_value<S>(now), store); }
+  nlohmann::json lost_json(const Snapshot& s) const final { return lost(snapshot_value<S>(s)); }
 
  protected:
   virtual Result<S> read_value() = 0;
@@ -143,6 +171,7 @@ class TypedCollector : public Collector {
   virtual S delta_value(const S& now, const S& before) const = 0;
   virtual std::string text(const S& s, const RenderContext& ctx) = 0;
   virtual void json(nlohmann::json& doc, const S& s, const RenderContext& ctx) = 0;
+  virtual nlohmann::json lost(const S& s) const = 0;
   // serve (see add_metrics): false when the collector exports no metrics.
   virtual bool metrics(const S& /*now*/, MetricStore& /*store*/) { return false; }
 };

@@ -86,6 +86,9 @@ class DmaCollector {
 
   // Fills the filter maps and attaches every hook this kernel has (a missing one is recorded).
   Status attach(const ResolvedTargets& targets);
+  // The run's window (the collector contract's start() and stop()): held from open on.
+  void start();
+  void stop();
   void detach() { hooks_.detach_all(); }
   Result<DmaSnapshot> snapshot() const { return read_dma_snapshot(skel_, &symbols_); }
   const HookSet& hooks() const { return hooks_; }

@@ -1,4 +1,5 @@
-// Renderings of a dma snapshot: JSON (schema aitrace.dma/1, docs/dma.md) and terminal text.
+// Renderings of a dma snapshot: JSON (the collector's keys of aitrace.dma/2, docs/dma.md; the
+// driver adds the envelope) and terminal text.
 #pragma once
 
 #include "aitrace/dma/dma.hpp"
@@ -20,8 +21,9 @@ struct DmaHookState {
 struct DmaReport {
   std::vector<DmaHookState> hooks;
   DmaSnapshot data;
-  double seconds = 0;     // span the counts cover
-  bool interval = false;  // counts are for one interval, not the whole run
+  uint64_t duration_ns = 0;  // span the counts cover
+  std::string span;          // its wall-clock text, for the final report's header
+  bool interval = false;     // counts are for one interval, not the whole run
   std::string filter;     // how fence waits were filtered ("" = whole system)
 };
 
@@ -29,6 +31,8 @@ std::vector<DmaHookState> dma_hook_states(const HookSet& hooks);
 Histogram dma_histogram(const aitrace_dma_hist& h);
 
 nlohmann::json dma_report_json(const DmaReport& r);
+// The envelope's `lost` object.
+nlohmann::json dma_lost_json(const DmaSnapshot& s);
 std::string dma_report_text(const DmaReport& r);
 
 }  // namespace aitrace

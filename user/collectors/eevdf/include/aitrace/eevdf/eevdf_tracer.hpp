@@ -30,6 +30,8 @@ class EevdfTracer final : public Collector {
   Status load(const CollectorContext& ctx) override;
   Status attach(const ResolvedTargets& targets) override;
   void add_to(RunLoop& loop) override;
+  void start() override;
+  void stop() override;
   void detach() override;
   Status finish() override;
   Result<std::unique_ptr<Snapshot>> read() override;
@@ -37,6 +39,8 @@ class EevdfTracer final : public Collector {
   std::string render_text(const Snapshot& s, const RenderContext& ctx) override;
   void render_json(nlohmann::json& doc, const Snapshot& s, const RenderContext& ctx) override;
   const HookSet& hooks() const override;
+  std::string_view schema() const override { return "aitrace.eevdf/1"; }
+  nlohmann::json lost_json(const Snapshot& s) const override;
 
   // The summary and stats after (or during) a run; null before load.
   const SchedTraceCollector* collector() const { return collector_.get(); }

@@ -91,13 +91,14 @@ class SchedTraceDecoder {
   SchedTraceDecoder(EevdfSummary* summary, PerfettoWriter* trace) : summary_(summary), trace_(trace) {}
   void on_record(std::span<const std::byte> rec);
 
-  uint64_t switches() const { return switches_; }
+  uint64_t switches() const { return switches_; }  // brief ones included
   uint64_t wakings() const { return wakings_; }
   uint64_t wakeups() const { return wakeups_; }
   uint64_t malformed() const { return malformed_; }
 
  private:
   void on_switch(const aitrace_st_switch& r);
+  void on_brief_switch(const aitrace_st_switch_brief& r);
   void on_waking(const aitrace_st_waking& r);
   void on_wakeup(const aitrace_st_wakeup& r);
   void task_counters(uint64_t ts, const aitrace_st_task& t, uint16_t flags, std::optional<int64_t> lag);
@@ -145,6 +146,9 @@ class SchedTraceCollector {
 
   // Fills the filter maps and attaches.
   Status attach();
+  // The run's window (the collector contract's start() and stop()): held from open on.
+  void start();
+  void stop();
   void add_to(RunLoop& loop);
   void detach();  // nothing new is recorded; what the rings hold is drained by finish()
   // Drains the rings, writes the last packets and renames the trace into place. A trace write

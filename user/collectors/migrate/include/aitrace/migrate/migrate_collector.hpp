@@ -34,6 +34,9 @@ class MigrateCollector {
 
   // Fills the pid filter maps (after load) and attaches; fails when mm_migrate_pages cannot.
   Status attach(const ResolvedTargets& targets);
+  // The run's window (the collector contract's start() and stop()): held from load on.
+  void start();
+  void stop();
   void detach() { hooks_.detach_all(); }
   Result<MigrateSnapshot> snapshot() const;
 

@@ -1,6 +1,6 @@
 // What `aitrace migrate` reports: the kernel's aggregates read back (MigrateSnapshot), facts
 // about the host that the remarks need (MigrateHost), and the text/JSON renderings of the
-// aitrace.migrate/1 schema (docs/migrate.md).
+// aitrace.migrate/2 schema (docs/migrate.md).
 #pragma once
 
 #include "aitrace/migrate_events.h"
@@ -74,8 +74,8 @@ struct MigrateHookState {
 struct MigrateReportContext {
   MigrateGroupBy by = MigrateGroupBy::process;
   uint64_t duration_ns = 0;
-  bool interval = false;        // an interval report (deltas) rather than the whole run
-  uint64_t interval_index = 0;  // 1, 2, ... for interval reports
+  bool interval = false;  // an interval report (deltas) rather than the whole run
+  std::string span;       // the final report's wall-clock span, for its header
   const EnumNames* reasons = nullptr;
   const EnumNames* modes = nullptr;
   MigrateHost host;
@@ -83,7 +83,11 @@ struct MigrateReportContext {
   std::map<uint64_t, std::string> cgroup_paths;  // cgroup id -> path, for --by cgroup
 };
 
+// The collector's keys of the document (the driver adds the envelope), its `lost` object, and
+// the name of its grouping.
 nlohmann::json migrate_json(const MigrateSnapshot& s, const MigrateReportContext& ctx);
+nlohmann::json migrate_lost_json(const MigrateSnapshot& s);
+const char* migrate_group_by_name(MigrateGroupBy by);
 std::string migrate_text(const MigrateSnapshot& s, const MigrateReportContext& ctx);
 // What the report says instead of an empty NUMA table on a single-node host.
 std::string numa_single_node_note();

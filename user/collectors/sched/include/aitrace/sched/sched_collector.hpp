@@ -8,6 +8,7 @@
 #include "aitrace/sched_events.h"
 #include "aitrace/core/targets.hpp"
 #include "aitrace/core/tracepoint_catalog.hpp"
+#include "aitrace/sched/sched_slow_events.hpp"
 
 #include <array>
 #include <cstdint>
@@ -19,6 +20,8 @@
 #include <vector>
 
 namespace aitrace {
+
+class RingReader;
 
 // Every event the collector can hook (its hook table), for doctor's catalog.
 CollectorTracepoints sched_tracepoints();
@@ -45,6 +48,11 @@ struct SchedConfig {
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
   uint32_t max_hist_entries = 0;                               // sparse histogram entries; 0: derived from max_groups
   ResolvedTargets targets;                                     // whole system when empty
+  // Slow events (sched_slow_events.hpp): waits at or over these are also sent one by one; 0: off.
+  uint64_t slower_ns = 0;         // --slower: run-queue waits
+  uint64_t slower_offcpu_ns = 0;  // --slower-offcpu: sleeps and blocks
+  size_t slow_keep = kSlowEventsKeptDefault;                  // the most recent kept for the reports
+  uint32_t slow_ring_bytes = AITRACE_SCHED_SLOW_RING_BYTES;  // a power of two of at least a page
 };
 
 struct SchedCounters {
@@ -61,9 +69,11 @@ struct SchedGroup {
   uint64_t cgroup_id = 0;
   std::string comm;  // raw kernel bytes; escape when printing
   SchedCounters counters;
-  // Exact count/sum/min/max per metric (buckets may miss samples when the hist map overflowed;
-  // min/max are 0 when unknown, as in interval deltas).
+  // Exact count/sum/min/max per metric (buckets may miss samples when the hist map overflowed).
   std::array<uint64_t, AITRACE_SCHED_METRICS> count{}, sum{}, min{}, max{};
+  // False in interval deltas: the kernel keeps min/max since attach only, so an interval's come
+  // from its buckets.
+  bool min_max_known = true;
   // Sparse buckets per metric: {bucket index, count}, sorted by index.
   std::array<std::vector<std::pair<uint32_t, uint64_t>>, AITRACE_SCHED_METRICS> buckets;
 
@@ -77,6 +87,7 @@ struct SchedLost {
   uint64_t task_state_missing = 0;  // events without per-task state
   uint64_t fork_overflow = 0;       // child processes not followed (filter map full)
   uint64_t transitions_missed = 0;  // a task's previous switch never reached the program
+  uint64_t slow_events = 0;         // slow events the ring had no room for
 };
 
 struct SchedSnapshot {
@@ -84,6 +95,7 @@ struct SchedSnapshot {
   std::vector<SchedGroup> groups;  // unordered
   SchedLost lost;
   uint64_t group_capacity = 0;
+  SlowEvents slow;  // --slower / --slower-offcpu; !slow.enabled() without them
 };
 
 // Interval view: what happened between two cumulative snapshots. min/max come from buckets.
@@ -102,9 +114,20 @@ class SchedCollector {
   // Fills the filter maps and attaches every chosen hook; fails only when sched_switch could not
   // attach.
   Status attach();
+  // Counting begins (the programs were held since open) and ends: the collector contract's
+  // start() and stop(), the run's one window.
+  void start();
+  void stop();
   void detach();
   // Reads the cumulative aggregates now.
   Result<SchedSnapshot> read() const;
+
+  // Slow events: `live` sees each one as it is read from the ring (set it before attach). The
+  // reader is null without --slower/--slower-offcpu; the run loop drains it, and so does
+  // drain_slow_events() (tests, and the end of a run).
+  void on_slow_event(SlowEventLog::Live live);
+  RingReader* slow_event_reader();
+  Status drain_slow_events();
 
   const HookSet& hooks() const;
   HookKind flavour() const;

@@ -1,6 +1,6 @@
-// Renderings of a sched snapshot: the aitrace.sched/1 JSON document (docs/sched.md) and the
-// terminal report: one table row per group (the default), or with --hist every group's
-// histograms with bars; worst groups first in both.
+// Renderings of a sched snapshot: its keys of the aitrace.sched/2 JSON document (docs/sched.md;
+// the driver adds the envelope) and the terminal report: one table row per group (the default),
+// or with --hist every group's histograms with bars; worst groups first in both.
 #pragma once
 
 #include "aitrace/sched/sched_collector.hpp"
@@ -19,10 +19,10 @@ struct SchedReportOptions {
   size_t top = 10;        // text: groups shown (JSON has all)
   bool hist = false;      // text: every histogram with its bars instead of the table
   bool interval = false;  // an interval report rather than the final summary
-  uint64_t interval_index = 0;
+  uint64_t duration_ns = 0;                                // the span the report covers
+  std::string span;                                        // its wall-clock text, for the final header
   std::map<uint64_t, std::string> cgroup_paths;            // for --by cgroup
   std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
-  std::vector<std::pair<std::string, std::string>> hooks;  // every hook: event, state ("attached (tp_btf)")
 };
 
 // Groups in report order: the longest single run-queue wait first (the larger max of
@@ -36,6 +36,9 @@ inline constexpr const char* kSchedOrderText = "longest run-queue wait first";
 // involuntary switches, migrations), columns as wide as their cells.
 std::string sched_table_text(const std::vector<const SchedGroup*>& groups, const SchedReportOptions& opts);
 
+// The envelope's `lost` object.
+nlohmann::json sched_lost_json(const SchedLost& lost);
+// The collector's own keys: max_groups, groups, hooks_missing.
 nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& opts);
 std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& opts);
 

@@ -13,6 +13,11 @@ struct SchedTracerConfig {
   SchedConfig sched;  // targets are filled in at load
   size_t top = 10;    // text: groups shown
   bool hist = false;  // text: the histograms with bars instead of one row per group
+  // Text output: each slow event printed on stdout as it arrives (not with --json, whose stdout
+  // is JSON).
+  bool slow_live = false;
+  // Text report: list the kept slow events (the report goes to -o FILE, away from the live lines).
+  bool slow_in_report = false;
 };
 
 std::unique_ptr<Collector> make_sched_tracer(const SchedTracerConfig& cfg);

@@ -1,0 +1,51 @@
+// A real container runtime (podman with runc, from Debian) starts aitrace with only CAP_BPF and
+// CAP_PERFMON. With the runtime's default seccomp profile the kernel refuses bpf() and aitrace
+// says it was seccomp; with deploy/seccomp/aitrace.json it traces.
+#include "test_support.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace aitrace {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The container's root is the host's, as a throwaway overlay (`:O`), so the binary's shared
+// libraries are there without building an image; the build directory is mounted read-only.
+test::CommandResult in_container(const std::vector<std::string>& security, const std::vector<std::string>& args) {
+  const std::string bin_dir = fs::path(test::aitrace_binary()).parent_path().string();
+  std::vector<std::string> argv = {"podman", "run", "--rm", "--runtime", "runc",
+                                   // This VM lacks CAP_SYS_RESOURCE: the runtime may not raise these limits.
+                                   "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
+                                   "--cap-drop=all", "--cap-add=bpf", "--cap-add=perfmon",
+                                   "-v", bin_dir + ":/aitrace-bin:ro"};
+  argv.insert(argv.end(), security.begin(), security.end());
+  argv.insert(argv.end(), {"--rootfs", "/:O", "/aitrace-bin/" + fs::path(test::aitrace_binary()).filename().string()});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_command(argv, std::chrono::seconds(120));
+}
+
+void require_podman() {
+  if (geteuid() != 0) AITRACE_REQUIRE_ENV_OR_SKIP("needs root to run podman with capabilities");
+  if (!fs::exists("/usr/bin/podman") || (!fs::exists("/usr/sbin/runc") && !fs::exists("/usr/bin/runc")))
+    AITRACE_REQUIRE_ENV_OR_SKIP("podman and runc are not installed (scripts/setup installs them)");
+}
+
+TEST(ContainerSeccomp, DefaultProfileIsExplainedAndTheShippedOneTraces) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  require_podman();
+  auto refused = in_container({}, {"sched", "-d", "1", "--by", "none"});
+  EXPECT_EQ(refused.exit_code, 4) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("a seccomp filter is installed"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("deploy/seccomp/aitrace.json"), std::string::npos) << refused.err;
+
+  const std::string profile = std::string(AITRACE_SOURCE_DIR) + "/deploy/seccomp/aitrace.json";
+  auto traced = in_container({"--security-opt", "seccomp=" + profile}, {"sched", "-d", "1", "--by", "none", "--json"});
+  ASSERT_EQ(traced.exit_code, 0) << traced.err;
+  EXPECT_NE(traced.out.find("\"switches\""), std::string::npos) << traced.out.substr(0, 400);
+}
+
+}  // namespace
+}  // namespace aitrace

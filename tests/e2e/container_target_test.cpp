@@ -1,0 +1,103 @@
+// --container and --cgroup self against cgroups the test makes on the cgroup2 mount, named as
+// docker and Kubernetes (containerd, systemd driver) name them; a process moved into one is what
+// aitrace traces.
+#include "aitrace/core/targets.hpp"
+#include "test_support.hpp"
+
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace aitrace {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class ContainerTarget : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AITRACE_REQUIRE_BPF_OR_SKIP();
+    mount_ = cgroup2_mount();
+    if (mount_.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup2 mount");
+    base_ = fs::path(mount_) / ("aitrace-ctr-" + std::to_string(getpid()) + ".slice");
+    docker_ = base_ / ("docker-" + docker_id_ + ".scope");
+    pod_ = base_ / "kubepods-burstable.slice" / "kubepods-burstable-poda1b2_c3.slice" /
+           ("cri-containerd-" + kube_id_ + ".scope");
+    std::error_code ec;
+    fs::create_directories(docker_, ec);
+    ASSERT_FALSE(ec) << docker_ << ": " << ec.message();
+    fs::create_directories(pod_, ec);
+    ASSERT_FALSE(ec) << pod_ << ": " << ec.message();
+  }
+  void TearDown() override {
+    if (spinner_ > 0) {
+      kill(spinner_, SIGKILL);
+      waitpid(spinner_, nullptr, 0);
+    }
+    if (base_.empty()) return;
+    // Deepest first: a cgroup directory is removed with rmdir only, once it has no children.
+    for (const fs::path& d : {pod_, pod_.parent_path(), pod_.parent_path().parent_path(), docker_, base_}) rmdir(d.c_str());
+  }
+
+  // A busy process placed in `cgroup`.
+  void spin_in(const fs::path& cgroup) {
+    spinner_ = test::spawn_background({"sh", "-c", "while :; do :; done"});
+    ASSERT_GT(spinner_, 0);
+    std::ofstream(cgroup / "cgroup.procs") << spinner_ << "\n";
+  }
+
+  std::string mount_;
+  fs::path base_, docker_, pod_;
+  const std::string docker_id_ = "abcd1" + std::string(59, '0');
+  const std::string kube_id_ = "abcd2" + std::string(59, 'e');
+  pid_t spinner_ = -1;
+};
+
+TEST_F(ContainerTarget, APrefixTracesOnlyThatContainer) {
+  spin_in(docker_);
+  auto r = test::run_command({test::aitrace_binary(), "sched", "--container", "abcd1", "-d", "1", "--by", "process", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = json::parse(r.out);
+  ASSERT_FALSE(doc["groups"].empty()) << r.out.substr(0, 300);
+  for (const auto& g : doc["groups"]) EXPECT_EQ(g["pid"], spinner_) << g.dump();
+}
+
+TEST_F(ContainerTarget, AmbiguousAndUnknownIdsListWhatWasFound) {
+  auto two = test::run_command({test::aitrace_binary(), "sched", "--container", "abcd", "-d", "1"});
+  EXPECT_EQ(two.exit_code, 2);
+  EXPECT_NE(two.err.find("--container abcd matches 2 containers"), std::string::npos) << two.err;
+  EXPECT_NE(two.err.find("docker abcd10000000"), std::string::npos) << two.err;
+  EXPECT_NE(two.err.find("containerd abcd2eeeeeee"), std::string::npos) << two.err;
+  auto none = test::run_command({test::aitrace_binary(), "sched", "--container", "fffffff", "-d", "1"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("no container with that id"), std::string::npos) << none.err;
+  auto both = test::run_command({test::aitrace_binary(), "sched", "--container", "abcd1", "--cgroup", "/", "-d", "1"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_EQ(both.err, "aitrace: --container and --cgroup cannot be combined\n");
+}
+
+// --cgroup self is the caller's cgroup: aitrace started inside the pod cgroup traces the spinner
+// placed there too, and nothing outside it.
+TEST_F(ContainerTarget, CgroupSelfIsTheCallersCgroup) {
+  spin_in(pod_);
+  auto r = test::run_command({"sh", "-c",
+                              "echo $$ > " + (pod_ / "cgroup.procs").string() + " && exec " + test::aitrace_binary() +
+                                  " sched --cgroup self -d 1 --by process --json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = json::parse(r.out);
+  bool spinner_seen = false;
+  for (const auto& g : doc["groups"]) {
+    spinner_seen |= g["pid"] == spinner_;
+    // Only the spinner and aitrace itself live in that cgroup.
+    EXPECT_TRUE(g["pid"] == spinner_ || g["comm"] == "aitrace") << g.dump();
+  }
+  EXPECT_TRUE(spinner_seen) << r.out.substr(0, 400);
+}
+
+}  // namespace
+}  // namespace aitrace
