@@ -55,9 +55,30 @@ CommandResult run_command(const std::vector<std::string>& argv,
 // returns its pid, or -1. The caller reaps it.
 // stdout on /dev/null, stderr inherited or into stderr_path; argv[0] is searched in PATH.
 pid_t spawn_background(const std::vector<std::string>& argv, const std::string& stderr_path = "");
+// A process started with spawn_background, killed (SIGKILL) and reaped at scope end unless
+// wait() reaped it first.
+class Background {
+ public:
+  explicit Background(const std::vector<std::string>& argv, const std::string& stderr_path = "")
+      : pid_(spawn_background(argv, stderr_path)) {}
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  ~Background();
+  pid_t pid() const { return pid_; }
+  int wait();  // exit code, 128+signal when killed
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
 std::string aitrace_binary();
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);
+// Polls the file every 10 ms until it contains `needle` (aitrace's readiness line in a stderr
+// file, say); false when the timeout passed first.
+bool wait_for_text(const std::string& path, const std::string& needle,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
 std::string test_data(const std::string& relative);  // tests/<relative>
 
 // Runs a raw_tp (or tp_btf) program once with `args` as its u64 argument array

@@ -30,6 +30,53 @@ TEST(RunLoop, StopsAfterDurationWithIntervalTicksAndOneFinalTick) {
   EXPECT_GE(took, 350ms);
 }
 
+// `aitrace sched 1 10`: COUNT reports, then the summary at once (no duration involved).
+TEST(RunLoop, CountStopsAfterThatManyTicks) {
+  block_stop_signals();
+  RunLoop loop({.interval = 50ms, .count = 3});
+  int ticks = 0, finals = 0;
+  StopReason seen_in_final = StopReason::error;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = loop.run([&](bool final) {
+    (final ? finals : ticks)++;
+    if (final) seen_in_final = loop.stop_reason();
+    return Status{};
+  });
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, StopReason::intervals);
+  EXPECT_EQ(seen_in_final, StopReason::intervals) << "the final tick knows why the run ended";
+  EXPECT_EQ(ticks, 3);
+  EXPECT_EQ(finals, 1);
+  EXPECT_GE(took, 150ms);
+}
+
+// -p A,B: the run ends when both pidfds fired, not at the first.
+TEST(RunLoop, StopSetEndsTheRunOnlyWhenEveryFdFired) {
+  block_stop_signals();
+  int a[2], b[2];
+  ASSERT_EQ(pipe(a), 0);
+  ASSERT_EQ(pipe(b), 0);
+  RunLoop loop({.duration = 10s});
+  loop.add_stop_set({a[0], b[0]});
+  std::thread closer([&] {
+    std::this_thread::sleep_for(100ms);
+    close(a[1]);  // readable (EOF) from here on: must not end the run alone
+    std::this_thread::sleep_for(300ms);
+    close(b[1]);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = loop.run([&](bool) { return Status{}; });
+  auto took = std::chrono::steady_clock::now() - t0;
+  closer.join();
+  close(a[0]);
+  close(b[0]);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, StopReason::stop_set);
+  EXPECT_GE(took, 400ms);
+  EXPECT_LT(took, 5s);
+}
+
 TEST(RunLoop, SigtermStopsTheLoopCleanly) {
   block_stop_signals();
   RunLoop loop({.duration = 30s});

@@ -2,7 +2,13 @@
 // snapshots (no kernel needed).
 #include "aitrace/sched/sched_report.hpp"
 
+#include "aitrace/output/text_table.hpp"
+
 #include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace aitrace {
 namespace {
@@ -98,6 +104,7 @@ TEST(SchedReport, ProcessGroupsHaveNoTid) {
 TEST(SchedReport, TextShowsLostBarsPercentilesAndEscapes) {
   SchedReportOptions o;
   o.group_by = SchedGroupBy::thread;
+  o.hist = true;
   std::string t = sched_text(sample_snapshot(), o);
   EXPECT_NE(t.find("by thread, 2 groups"), std::string::npos) << t;
   EXPECT_NE(t.find("7 histogram samples"), std::string::npos) << t;
@@ -108,6 +115,82 @@ TEST(SchedReport, TextShowsLostBarsPercentilesAndEscapes) {
   EXPECT_NE(t.find("[exited]"), std::string::npos);
   o.top = 1;
   EXPECT_NE(sched_text(sample_snapshot(), o).find("1 more group not shown"), std::string::npos);
+}
+
+// The cells of one table row from the right: the label columns hold spaces (comms may).
+std::vector<std::string> words(const std::string& line) {
+  std::vector<std::string> w;
+  std::istringstream in(line);
+  for (std::string x; in >> x;) w.push_back(x);
+  return w;
+}
+
+TEST(SchedReport, CompactViewIsOneRowPerGroupWithTheJsonNumbers) {
+  SchedReportOptions o;
+  o.group_by = SchedGroupBy::thread;
+  SchedSnapshot snap = sample_snapshot();
+  std::string t = sched_text(snap, o);
+  EXPECT_EQ(t.find("|*"), std::string::npos) << "no bars without --hist";
+  EXPECT_NE(t.find("longest run-queue wait first"), std::string::npos) << t;
+  EXPECT_NE(t.find("lost: 7 histogram samples (hist map full)\n"), std::string::npos) << t;
+  std::vector<std::string> lines;
+  std::istringstream in(t);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  // header, lost, blank, the titles over the metric blocks, column headers, two groups.
+  ASSERT_EQ(lines.size(), 7u) << t;
+  EXPECT_NE(lines[3].find("runq after wakeup"), std::string::npos) << t;
+  EXPECT_EQ(words(lines[4]).front(), "TID");
+  auto j = sched_json(snap, o);
+  for (size_t row = 0; row < 2; row++) {
+    auto w = words(lines[5 + row]);
+    const auto& g = j["groups"][row];
+    ASSERT_EQ(w.front(), std::to_string(g["tid"].get<int>())) << "rows in the JSON's order";
+    // 5 metrics x (count p50 p99 max) + switches, involuntary, migrations, from the right.
+    ASSERT_GE(w.size(), 23u + 3u);
+    const size_t base = w.size() - 23;
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      const auto& h = g["histograms"][kSchedMetricNames[m]];
+      const std::string* cell = &w[base + 4 * static_cast<size_t>(m)];
+      if (h["count"] == 0) {
+        for (int k = 0; k < 4; k++) EXPECT_EQ(cell[k], "-");
+        continue;
+      }
+      EXPECT_EQ(cell[0], std::to_string(h["count"].get<uint64_t>()));
+      EXPECT_EQ(cell[1], format_ns_short(h["p50"].get<uint64_t>()));
+      EXPECT_EQ(cell[2], format_ns_short(h["p99"].get<uint64_t>()));
+      EXPECT_EQ(cell[3], format_ns_short(h["max"].get<uint64_t>()));
+    }
+    EXPECT_EQ(w[base + 20], std::to_string(g["counters"]["switches"].get<uint64_t>()));
+    EXPECT_EQ(w[base + 21], std::to_string(g["counters"]["involuntary"].get<uint64_t>()));
+    EXPECT_EQ(w[base + 22], std::to_string(g["counters"]["migrations"].get<uint64_t>()));
+  }
+  EXPECT_NE(lines[5].find("bad\\x1b[1m\\xff [exited]"), std::string::npos) << t;
+}
+
+TEST(SchedReport, LostIsNoneOnlyWhenNothingWasLost) {
+  SchedReportOptions o;
+  SchedSnapshot snap = sample_snapshot();
+  snap.lost = {};
+  EXPECT_NE(sched_text(snap, o).find("\nlost: none\n"), std::string::npos);
+  snap.lost.transitions_missed = 2;
+  snap.lost.groups_overflow = 1;
+  std::string t = sched_text(snap, o);
+  EXPECT_NE(t.find("\nlost: 1 tasks to `other` (group map full at 10), 2 transitions missed\n"), std::string::npos) << t;
+}
+
+// Sorted by the longest single wait, not the most waiting in all: a group with one 9 ms wait
+// comes before one with many short ones that add up to more.
+TEST(SchedReport, OrderIsByTheLongestRunQueueWait) {
+  SchedSnapshot s;
+  SchedGroup many = group(1, 1, 1, "many");
+  add_samples(many, AITRACE_SCHED_RUNQ_WAKEUP, {1000000, 1000000, 1000000, 1000000, 1000000, 1000000, 1000000,
+                                                 1000000, 1000000, 1000000, 1000000});
+  SchedGroup one = group(2, 2, 2, "one");
+  add_samples(one, AITRACE_SCHED_RUNQ_PREEMPT, {9000000});
+  s.groups = {many, one};
+  auto order = sched_report_order(s);
+  ASSERT_EQ(order.size(), 2u);
+  EXPECT_EQ(order[0]->comm, "one");
 }
 
 TEST(SchedReport, IntervalDeltaSubtractsCountsAndBuckets) {

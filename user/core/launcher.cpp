@@ -109,7 +109,8 @@ pid_t fork_group_guard(pid_t pgid, int& guard_fd) {
 
 }  // namespace
 
-Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>& argv, const CommandCredentials& creds) {
+Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>& argv, const CommandCredentials& creds,
+                                                 bool stdout_to_stderr) {
   if (argv.empty()) return make_error(ErrorKind::usage, "no command given after --");
   if (!find_executable(argv[0])) return make_error(ErrorKind::usage, "command not found or not executable: {}", argv[0]);
   int go[2], err[2];
@@ -144,6 +145,8 @@ Result<LaunchedCommand> LaunchedCommand::prepare(const std::vector<std::string>&
     // aitrace ignores SIGPIPE (a closed stdout ends that output, not the run); an ignored
     // signal stays ignored across exec, and CMD must see a broken pipe as every program does.
     signal(SIGPIPE, SIG_DFL);
+    // A JSON report on stdout must stay one parseable document: CMD writes to stderr instead.
+    if (stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0) _exit(127);
     execvp(args[0], args.data());
     send_report(err[1], errno, "exec");
     _exit(127);
@@ -266,9 +269,10 @@ void LaunchedCommand::terminate() {
 
 Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
                                                              const CommandCredentials& creds,
-                                                             ResolvedTargets& targets, bool follow) {
+                                                             ResolvedTargets& targets, bool follow,
+                                                             bool stdout_to_stderr) {
   if (argv.empty()) return std::optional<LaunchedCommand>{};
-  auto lc = LaunchedCommand::prepare(argv, creds);
+  auto lc = LaunchedCommand::prepare(argv, creds, stdout_to_stderr);
   if (!lc) return lc.error();
   if (follow) add_launched_process(targets, static_cast<uint32_t>(lc->pid()));
   return std::optional<LaunchedCommand>(std::move(*lc));

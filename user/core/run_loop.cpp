@@ -64,14 +64,22 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
   auto next_tick = start + opts_.interval.value_or(std::chrono::nanoseconds(0));
   const auto end = start + opts_.duration.value_or(std::chrono::nanoseconds(0));
   StopReason reason = StopReason::duration;
+  uint64_t ticks = 0;
 
   std::vector<pollfd> fds;
+  fds.reserve(1 + stop_fds_.size() + stop_set_.size() + rings_.size());
   fds.push_back({sigfd.get(), POLLIN, 0});
   for (int fd : stop_fds_) fds.push_back({fd, POLLIN, 0});
+  const size_t set_base = fds.size();
+  // A member of the stop set that fired is taken out of the poll (fd -1: poll skips it); a
+  // pidfd stays readable once its process exited.
+  for (int fd : stop_set_) fds.push_back({fd, POLLIN, 0});
+  size_t set_left = stop_set_.size();
   const size_t ring_base = fds.size();
   for (RingReader* r : rings_) fds.push_back({r->epoll_fd(), POLLIN, 0});
 
   std::vector<clock::time_point> periodic_due;
+  periodic_due.reserve(periodic_.size());
   for (const Periodic& p : periodic_) periodic_due.push_back(start + p.every);
 
   for (;;) {
@@ -98,9 +106,15 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
       reason = StopReason::signal;
       break;
     }
-    bool stop = false;
-    if (n > 0)
-      for (size_t i = 1; i < ring_base; i++) stop |= (fds[i].revents & (POLLIN | POLLHUP)) != 0;
+    bool stop = false, set_done = false;
+    if (n > 0) {
+      for (size_t i = 1; i < set_base; i++) stop |= (fds[i].revents & (POLLIN | POLLHUP)) != 0;
+      for (size_t i = set_base; i < ring_base; i++)
+        if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {
+          fds[i].fd = -1;
+          set_done = --set_left == 0;
+        }
+    }
     for (RingReader* r : rings_) AITRACE_TRY(r->drain());
     const auto drained = clock::now();
     for (size_t i = 0; i < periodic_.size(); i++) {
@@ -108,12 +122,16 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
       AITRACE_TRY(periodic_[i].fn());
       periodic_due[i] = drained + periodic_[i].every;
     }
-    if (stop) {
-      reason = StopReason::stop_fd;
+    if (stop || set_done) {
+      reason = stop ? StopReason::stop_fd : StopReason::stop_set;
       break;
     }
     if (tick_due) {
       AITRACE_TRY(on_tick(false));
+      if (opts_.count && ++ticks >= *opts_.count) {
+        reason = StopReason::intervals;
+        break;
+      }
       // Coalesce: ticks that fell due while this one ran fold into the next one on the grid,
       // whose report then covers the longer interval (deltas are of cumulative counters).
       const auto after = clock::now();
@@ -122,6 +140,7 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
     }
   }
   for (RingReader* r : rings_) AITRACE_TRY(r->drain());
+  reason_ = reason;
   AITRACE_TRY(on_tick(true));
   return reason;
 }

@@ -1,6 +1,7 @@
 #include "aitrace/driver/driver.hpp"
 
 #include "aitrace/core/launcher.hpp"
+#include "aitrace/core/process_exits.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/driver/report_envelope.hpp"
 #include "aitrace/driver/report_writer.hpp"
@@ -74,8 +75,13 @@ class Reports {
     return out;
   }
 
-  // The whole run, attach to `end` (detach).
-  std::string whole_run(ClockSample end) { return render(context(run_start_, end), now_); }
+  // The whole run, attach to `end` (detach). targets_exited: it ended because every -p process
+  // exited.
+  std::string whole_run(ClockSample end, bool targets_exited) {
+    RenderContext rc = context(run_start_, end);
+    rc.targets_exited = targets_exited;
+    return render(rc, now_);
+  }
 
  private:
   static RenderContext context(ClockSample start, ClockSample end) {
@@ -91,6 +97,7 @@ class Reports {
     if (json_) {
       nlohmann::json doc = report_envelope(cs_, *shown.front(), ctx);
       for (size_t i = 0; i < cs_.size(); i++) cs_[i]->render_json(doc, *shown[i], ctx);
+      if (ctx.targets_exited) doc["targets_exited"] = true;
       return json_text(doc) + "\n";
     }
     std::string text;
@@ -100,6 +107,7 @@ class Reports {
       if (!text.empty()) text += "\n";
       text += part;
     }
+    if (ctx.targets_exited) text += "\ntracing ended: every process given with -p exited\n";
     return ctx.interval ? interval_header(ctx) + text : text;
   }
 
@@ -130,7 +138,7 @@ std::string readiness_line(const std::vector<std::unique_ptr<Collector>>& cs, bo
 
 Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, int& exit_code) {
   AITRACE_TRY(prepare_tracing(run.common));
-  auto run_opts = run_options(run.common);
+  auto run_opts = run_options(run.common, run.targets.interval_count);
   if (!run_opts) return run_opts.error();
   auto hook = preferred_hook(run.common);
   if (!hook) return hook.error();
@@ -148,7 +156,11 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
                       "--comm '{}' matches no running thread (the comm is the kernel's name of up to 15 "
                       "characters, as /proc/PID/comm shows)",
                       *spec->comm);
-  auto targets = command_targets(run.targets, std::move(*spec), run.follow);
+  // With the report on stdout as JSON (-i reports always go there), CMD's own stdout would
+  // corrupt it: CMD writes to aitrace's stderr instead (docs/sched.md, Options, `-- CMD`).
+  const bool json_on_stdout = run.common.json && (run.common.output.empty() || !run.common.interval.empty() ||
+                                                  !run.targets.interval_count.empty());
+  auto targets = command_targets(run.targets, std::move(*spec), run.follow, json_on_stdout);
   if (!targets) return targets.error();
   std::optional<LaunchedCommand>& cmd = targets->launched;
 
@@ -175,6 +187,10 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     AITRACE_TRY(cmd->start());
     loop.add_stop_fd(cmd->pidfd());
   }
+  // -p: the run ends once every target process has exited, as `perf -p` does.
+  auto exits = ProcessExits::watch(targets->spec.pids);
+  if (!exits) return exits.error();
+  if (!cmd && !exits->fds().empty()) loop.add_stop_set(exits->fds());
 
   Reports reports(cs, run.common.json, attached);
   uint64_t interval_index = 0;
@@ -201,7 +217,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     // shown before the whole run's report; it is shorter than -i when the run ends between ticks.
     if (run_opts->interval && !run.on_interval)
       AITRACE_TRY(writer->write_interval(reports.interval(++interval_index, detached)));
-    return writer->write_final(reports.whole_run(detached));
+    return writer->write_final(reports.whole_run(detached, loop.stop_reason() == StopReason::stop_set));
   });
   if (!stopped && cmd) {
     cmd->terminate();

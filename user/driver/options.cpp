@@ -4,6 +4,10 @@
 #include "aitrace/core/kernel_floor.hpp"
 #include "aitrace/core/log.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +55,25 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
   cmd->add_option("--container", o.container,
                   "Trace this container (a unique prefix of its id: docker, podman, containerd, cri-o)")
       ->check(non_empty_value());
-  cmd->add_option("command", o.command, "-- CMD ARGS...: run CMD and trace it and everything it starts");
+  // CLI11 offers each positional word to `command` first, then to `interval`. A number before
+  // any CMD word and before `--` is refused by `command`, so it lands in INTERVAL [COUNT]; after
+  // `--` (CLI11 keeps it in remaining()) every word is CMD's, numbers included.
+  cmd->validate_positionals();
+  CLI::Option* command = cmd->add_option("command", o.command, "-- CMD ARGS...: run CMD and trace it and everything it starts");
+  command->check(CLI::Validator(
+      [cmd, command, &o](const std::string& word) {
+        bool separator = false;
+        for (const std::string& r : cmd->remaining()) separator |= r == "--";
+        if (separator) return std::string();
+        const bool number = !word.empty() && (std::isdigit(static_cast<unsigned char>(word[0])) || word[0] == '.');
+        if (command->count() == 0 && number) return std::string("an interval");
+        o.command_without_separator = true;
+        return std::string();
+      },
+      "", ""));
+  cmd->add_option("interval", o.interval_count,
+                  "INTERVAL [COUNT] (as runqlat): a report every INTERVAL seconds, COUNT times, then the summary")
+      ->expected(0, 2);
   add_command_privilege_options(cmd, o);
 }
 
@@ -88,8 +110,24 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const c
   return std::chrono::nanoseconds(static_cast<int64_t>(ns));
 }
 
-Result<RunOptions> run_options(const CommonOptions& o) {
+Result<RunOptions> run_options(const CommonOptions& o, const std::vector<std::string>& interval_count) {
   RunOptions r;
+  if (!interval_count.empty()) {
+    if (!o.interval.empty() || !o.duration.empty())
+      return make_error(ErrorKind::usage, "the positional INTERVAL [COUNT] and -i/-d cannot be combined; give one");
+    auto i = parse_duration(interval_count[0], "interval");
+    if (!i) return i.error();
+    r.interval = *i;
+    if (interval_count.size() > 1) {
+      const std::string& c = interval_count[1];
+      uint64_t n = 0;
+      auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), n);
+      if (ec != std::errc() || p != c.data() + c.size() || n == 0)
+        return make_error(ErrorKind::usage, "invalid count '{}': expected a positive whole number of intervals", c);
+      r.count = n;
+    }
+    return r;
+  }
   if (!o.duration.empty()) {
     auto d = parse_duration(o.duration, "duration");
     if (!d) return d.error();
@@ -118,6 +156,10 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
   // The kernel filter ANDs its checks; -p A -t B with B outside A would silently trace nothing.
   if (!s.pids.empty() && !s.tids.empty())
     return make_error(ErrorKind::usage, "-p and -t cannot be combined: give the threads with -t only");
+  if (!o.command.empty() && o.command_without_separator)
+    return make_error(ErrorKind::usage,
+                      "'{}' is not an interval; to run a command, put -- before it: aitrace <command> [options] -- {}",
+                      o.command[0], fmt::format("{}", fmt::join(o.command, " ")));
   if (!o.comm.empty()) s.comm = o.comm;
   if (!o.cgroup.empty()) s.cgroup = o.cgroup;
   if (!o.container.empty()) s.container = o.container;
@@ -125,7 +167,8 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
   return s;
 }
 
-Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow) {
+Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow,
+                                       bool cmd_stdout_to_stderr) {
   auto resolved = resolve_targets(spec);
   if (!resolved) return resolved.error();
   CommandCredentials creds;
@@ -136,7 +179,7 @@ Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, 
   } else if (!o.user.empty() || o.keep_caps) {
     return make_error(ErrorKind::usage, "{} applies to -- CMD only", o.keep_caps ? "--keep-caps" : "--user");
   }
-  auto launch = launch_traced_command(o.command, creds, *resolved, follow);
+  auto launch = launch_traced_command(o.command, creds, *resolved, follow, cmd_stdout_to_stderr);
   if (!launch) return launch.error();
   return CommandTargets{std::move(spec), std::move(*resolved), std::move(*launch)};
 }

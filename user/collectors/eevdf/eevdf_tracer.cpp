@@ -41,7 +41,7 @@ std::unique_ptr<Snapshot> EevdfTracer::delta(const Snapshot&, const Snapshot*) c
 
 std::string EevdfTracer::render_text(const Snapshot&, const RenderContext& ctx) {
   if (ctx.interval && !cfg_.in_intervals) return {};
-  return eevdf_text(*collector_, cfg_.summary);
+  return eevdf_text(*collector_, cfg_.summary, cfg_.top, cfg_.hist);
 }
 
 void EevdfTracer::render_json(nlohmann::json& doc, const Snapshot&, const RenderContext& ctx) {
@@ -76,8 +76,8 @@ void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summ
   if (!c.trace_path().empty()) doc["trace"]["file"] = c.trace_path();
 }
 
-std::string eevdf_text(const SchedTraceCollector& c, bool summary) {
-  std::string out = summary ? c.summary().text() : std::string();
+std::string eevdf_text(const SchedTraceCollector& c, bool summary, size_t top, bool hist) {
+  std::string out = summary ? c.summary().text(top, hist) : std::string();
   out += c.stats().text();
   if (!c.trace_path().empty()) out += "Perfetto trace: " + c.trace_path() + " (open in ui.perfetto.dev)\n";
   return out;

@@ -93,7 +93,8 @@ void EevdfSummary::on_wakeup(const aitrace_st_wakeup& r) {
 
 nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   std::vector<std::pair<uint32_t, const EevdfThread::Preemptor*>> top;
-  for (const auto& [pid, p] : t.preemptors) top.push_back({pid, &p});
+  top.reserve(t.preemptors.size());
+  for (const auto& [pid, p] : t.preemptors) top.emplace_back(pid, &p);
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
     return a.second->count != b.second->count ? a.second->count > b.second->count : a.first < b.first;
   });
@@ -133,35 +134,52 @@ nlohmann::json EevdfSummary::json() const {
   return {{"kernel", eevdf_kernel() ? "eevdf" : "cfs"}, {"groups", std::move(groups)}};
 }
 
-std::string EevdfSummary::text() const {
+std::string EevdfSummary::thread_text(uint32_t tid, const EevdfThread& t, bool hist) const {
+  std::string out = fmt::format("EEVDF {} (tid {}, tgid {}): weight {}", escape_text(t.comm), tid, t.tgid, t.weight);
+  if (eevdf_kernel()) out += fmt::format(", slice {}{}", format_ns(t.slice_ns), t.custom_slice ? " (custom)" : "");
+  out += fmt::format(", cpu {}\n", format_ns(t.runtime_ns));
+  out += fmt::format("  switch-ins {}, switch-outs {}, preempted {}", t.switch_ins, t.switch_outs, t.preempted);
+  if (eevdf_kernel())
+    out += fmt::format(" ({} before slice end), wakeups {}, wakeup preemptions {}", t.preempted_before_slice_end,
+                       t.wakeups, t.wakeup_preemptions);
+  out += "\n";
+  if (!t.preemptors.empty()) {
+    std::vector<std::pair<uint64_t, uint32_t>> top;
+    top.reserve(t.preemptors.size());
+    for (const auto& [pid, p] : t.preemptors) top.emplace_back(p.count, pid);
+    std::sort(top.begin(), top.end(),
+              [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    out += "  preempted by:";
+    for (size_t i = 0; i < top.size() && i < kTopPreemptors; i++)
+      out += fmt::format(" {}[{}] x{}", escape_text(t.preemptors.at(top[i].second).comm), top[i].second, top[i].first);
+    out += "\n";
+  }
+  if (eevdf_kernel() && lag_available()) {
+    out += fmt::format("  eligible at switch-out: {} of {}\n", t.eligible_switch_outs, t.lag_ns.count());
+    std::string lag = signed_histogram_text(t.lag_ns, "lag at switch-out (V - v, virtual time)");
+    // Without --hist only the title line with the percentiles; the bars follow it.
+    if (!hist) lag.erase(lag.find('\n') + 1);
+    out += lag;
+  }
+  return out;
+}
+
+std::string EevdfSummary::text(size_t top, bool hist) const {
   std::string out;
   if (!eevdf_kernel()) out += "EEVDF: CFS kernel: no EEVDF fields (vruntime only)\n";
-  for (const auto& [tid, t] : threads_) {
-    if (!t.switch_outs && !t.wakeups) continue;
-    out += fmt::format("EEVDF {} (tid {}, tgid {}): weight {}", escape_text(t.comm), tid, t.tgid, t.weight);
-    if (eevdf_kernel()) out += fmt::format(", slice {}{}", format_ns(t.slice_ns), t.custom_slice ? " (custom)" : "");
-    out += fmt::format(", cpu {}\n", format_ns(t.runtime_ns));
-    out += fmt::format("  switch-ins {}, switch-outs {}, preempted {}", t.switch_ins, t.switch_outs, t.preempted);
-    if (eevdf_kernel())
-      out += fmt::format(" ({} before slice end), wakeups {}, wakeup preemptions {}", t.preempted_before_slice_end,
-                         t.wakeups, t.wakeup_preemptions);
-    out += "\n";
-    if (!t.preemptors.empty()) {
-      std::vector<std::pair<uint64_t, uint32_t>> top;
-      for (const auto& [pid, p] : t.preemptors) top.push_back({p.count, pid});
-      std::sort(top.begin(), top.end(),
-                [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-      out += "  preempted by:";
-      for (size_t i = 0; i < top.size() && i < kTopPreemptors; i++)
-        out +=
-            fmt::format(" {}[{}] x{}", escape_text(t.preemptors.at(top[i].second).comm), top[i].second, top[i].first);
-      out += "\n";
-    }
-    if (eevdf_kernel() && lag_available()) {
-      out += fmt::format("  eligible at switch-out: {} of {}\n", t.eligible_switch_outs, t.lag_ns.count());
-      out += signed_histogram_text(t.lag_ns, "lag at switch-out (V - v, virtual time)");
-    }
-  }
+  std::vector<std::pair<uint32_t, const EevdfThread*>> shown;
+  for (const auto& [tid, t] : threads_)
+    if (t.switch_outs || t.wakeups) shown.emplace_back(tid, &t);
+  std::sort(shown.begin(), shown.end(), [](const auto& a, const auto& b) {
+    if (a.second->preempted != b.second->preempted) return a.second->preempted > b.second->preempted;
+    if (a.second->switch_outs != b.second->switch_outs) return a.second->switch_outs > b.second->switch_outs;
+    return a.first < b.first;
+  });
+  const size_t n = std::min(top, shown.size());
+  for (size_t i = 0; i < n; i++) out += thread_text(shown[i].first, *shown[i].second, hist);
+  if (shown.size() > n)
+    out += fmt::format("({} more EEVDF thread{} not shown, fewest preemptions; --top N or --json for all)\n",
+                       shown.size() - n, shown.size() - n == 1 ? "" : "s");
   return out;
 }
 

@@ -4,8 +4,12 @@
 #include "aitrace/output/histogram_render.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <string>
+#include <vector>
 
 namespace aitrace {
 namespace {
@@ -33,6 +37,46 @@ std::string group_label(const SchedGroup& g, const SchedReportOptions& o) {
   return "?";
 }
 
+// Only what was lost, so a clean run reads `lost: none`; every non-zero count is always there.
+std::string lost_text(const SchedLost& l, uint64_t capacity) {
+  std::vector<std::string> parts;
+  auto add = [&parts](uint64_t n, const std::string& what) {
+    if (n) parts.push_back(fmt::format("{} {}", n, what));
+  };
+  add(l.groups_overflow, fmt::format("tasks to `other` (group map full at {})", capacity));
+  add(l.hist_overflow, "histogram samples (hist map full)");
+  add(l.task_state_missing, "events without task state");
+  add(l.fork_overflow, "forks not followed");
+  add(l.transitions_missed, "transitions missed");
+  add(l.slow_events, "slow events (ring full)");
+  return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
+}
+
+// The longest single run-queue wait of the group: the report's sort key.
+uint64_t worst_runq_wait(const SchedGroup& g) {
+  uint64_t worst = 0;
+  for (int m : {AITRACE_SCHED_RUNQ_WAKEUP, AITRACE_SCHED_RUNQ_PREEMPT})
+    if (g.count[m]) worst = std::max(worst, g.histogram(m).max());
+  return worst;
+}
+
+std::string histograms_text(const std::vector<const SchedGroup*>& shown, const SchedReportOptions& o) {
+  std::string out;
+  for (const SchedGroup* g : shown) {
+    const auto& c = g->counters;
+    out += fmt::format("\n{}{}: runq wait {}, on-CPU {}, switches {}, involuntary {}, migrations {}",
+                       group_label(*g, o), g->exited ? " [exited]" : "", format_ns(runq_wait(*g)),
+                       format_ns(g->sum[AITRACE_SCHED_ONCPU]), c.switches, c.involuntary, c.migrations);
+    if (c.numa_moves || c.numa_swaps) out += fmt::format(", NUMA moves {}, NUMA swaps {}", c.numa_moves, c.numa_swaps);
+    out += "\n";
+    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
+      if (!g->count[m]) continue;
+      out += histogram_text(g->histogram(m), kSchedMetricNames[m]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json sched_lost_json(const SchedLost& l) {
@@ -45,19 +89,29 @@ nlohmann::json sched_lost_json(const SchedLost& l) {
 }
 
 std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap) {
-  std::vector<const SchedGroup*> out;
+  struct Keyed {
+    const SchedGroup* g;
+    uint64_t worst;
+  };
+  std::vector<Keyed> keyed;
   for (const auto& g : snap.groups) {
     bool empty = !g.counters.switches && !g.counters.migrations && !g.counters.involuntary;
     for (auto c : g.count) empty &= c == 0;
     if (g.other && empty) continue;  // the seeded `other` is shown only once it is used
-    out.push_back(&g);
+    keyed.push_back({&g, worst_runq_wait(g)});
   }
-  std::stable_sort(out.begin(), out.end(), [](const SchedGroup* a, const SchedGroup* b) {
+  // A total order (ids are unique), so std::sort is as stable as it needs to be.
+  std::sort(keyed.begin(), keyed.end(), [](const Keyed& ka, const Keyed& kb) {
+    const SchedGroup *a = ka.g, *b = kb.g;
+    if (ka.worst != kb.worst) return ka.worst > kb.worst;
     if (runq_wait(*a) != runq_wait(*b)) return runq_wait(*a) > runq_wait(*b);
     if (a->sum[AITRACE_SCHED_ONCPU] != b->sum[AITRACE_SCHED_ONCPU])
       return a->sum[AITRACE_SCHED_ONCPU] > b->sum[AITRACE_SCHED_ONCPU];
     return a->id < b->id;
   });
+  std::vector<const SchedGroup*> out;
+  out.reserve(keyed.size());
+  for (const Keyed& k : keyed) out.push_back(k.g);
   return out;
 }
 
@@ -102,35 +156,21 @@ nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o
 
 std::string sched_text(const SchedSnapshot& snap, const SchedReportOptions& o) {
   auto order = sched_report_order(snap);
+  const size_t shown = std::min(order.size(), o.top);
   std::string out;
   if (!o.interval)  // interval headers are the driver's
-    out += fmt::format("aitrace sched: {} traced, {}, by {}, {} group{}\n", format_ns(o.duration_ns), o.span,
-                       sched_group_by_name(o.group_by), order.size(), order.size() == 1 ? "" : "s");
-  const SchedLost& l = snap.lost;
-  out += fmt::format(
-      "lost: {} tasks to `other` (group map full at {}), {} histogram samples (hist map full), "
-      "{} events without task state, {} forks not followed, {} transitions missed\n",
-      l.groups_overflow, snap.group_capacity, l.hist_overflow, l.task_state_missing, l.fork_overflow,
-      l.transitions_missed);
+    out += fmt::format("aitrace sched: {} traced, {}, by {}, {} group{}, {}\n", format_ns(o.duration_ns), o.span,
+                       sched_group_by_name(o.group_by), order.size(), order.size() == 1 ? "" : "s", kSchedOrderText);
+  out += fmt::format("lost: {}\n", lost_text(snap.lost, snap.group_capacity));
   for (const auto& n : o.hook_notes) out += fmt::format("note: {}\n", n);
-  size_t shown = 0;
-  for (const SchedGroup* g : order) {
-    if (shown == o.top) break;
-    shown++;
-    const auto& c = g->counters;
-    out += fmt::format("\n{}{}: runq wait {}, on-CPU {}, switches {}, involuntary {}, migrations {}",
-                       group_label(*g, o), g->exited ? " [exited]" : "", format_ns(runq_wait(*g)),
-                       format_ns(g->sum[AITRACE_SCHED_ONCPU]), c.switches, c.involuntary, c.migrations);
-    if (c.numa_moves || c.numa_swaps) out += fmt::format(", NUMA moves {}, NUMA swaps {}", c.numa_moves, c.numa_swaps);
-    out += "\n";
-    for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
-      if (!g->count[m]) continue;
-      out += histogram_text(g->histogram(m), kSchedMetricNames[m]);
-    }
-  }
+  const std::vector<const SchedGroup*> top(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown));
+  if (o.hist)
+    out += histograms_text(top, o);
+  else if (!top.empty())
+    out += "\n" + sched_table_text(top, o);
   if (order.size() > shown)
-    out += fmt::format("\n({} more group{} not shown; --top N or --json for all)\n", order.size() - shown,
-                       order.size() - shown == 1 ? "" : "s");
+    out += fmt::format("{}({} more group{} not shown; --top N or --json for all)\n", o.hist ? "\n" : "",
+                       order.size() - shown, order.size() - shown == 1 ? "" : "s");
   return out;
 }
 

@@ -18,6 +18,7 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   explicit SchedTracer(const SchedTracerConfig& cfg) : cfg_(cfg) {
     ropts_.group_by = cfg.sched.group_by;
     ropts_.top = cfg.top;
+    ropts_.hist = cfg.hist;
   }
 
   std::string_view name() const override { return "sched"; }

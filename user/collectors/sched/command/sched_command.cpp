@@ -16,6 +16,7 @@ struct SchedOptions {
   std::string by = "process";
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;
   size_t top = 10;
+  bool hist = false;
   std::string clock = "wall";
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;
   uint32_t max_hist_entries = 0;
@@ -62,9 +63,10 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
   cfg.slow_live = !o.common.json;
   cfg.slow_in_report = !o.common.json && !o.common.output.empty();
   cfg.top = o.top;
+  cfg.hist = o.hist;
   std::vector<std::unique_ptr<Collector>> cs;
   cs.push_back(make_sched_tracer(cfg));
-  if (o.eevdf.enabled()) cs.push_back(make_eevdf_tracer({*trace_opts, o.eevdf.eevdf, false}));
+  if (o.eevdf.enabled()) cs.push_back(make_eevdf_tracer({*trace_opts, o.eevdf.eevdf, false, o.top, o.hist}));
   return cs;
 }
 
@@ -74,7 +76,9 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   add_common_options(cmd, opts->common);
   add_target_options(cmd, opts->targets);
   cmd->add_option("--by", opts->by, "Group by thread, process (default), cgroup, comm or none");
-  cmd->add_option("--top", opts->top, "Text output: show this many groups (default 10)")
+  cmd->add_flag("--hist", opts->hist,
+                "Text output: every histogram with its bars (p50/p90/p99/p99.9/max) instead of one row per group");
+  cmd->add_option("--top", opts->top, "Text output: show this many groups, and EEVDF threads (default 10)")
       ->check(CLI::Validator(
           [](const std::string& v) {
             return v.empty() || v[0] == '-' || v.find_first_not_of('0') == std::string::npos

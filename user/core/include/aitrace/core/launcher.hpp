@@ -20,7 +20,9 @@ class LaunchedCommand {
  public:
   // Forks CMD, held before exec, already running with `creds` (command_credentials.hpp). Fails
   // early (one line) when CMD is not found or not executable, or the privileges cannot be dropped.
-  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv, const CommandCredentials& creds);
+  // stdout_to_stderr: CMD's stdout is aitrace's stderr (the report owns stdout, as JSON).
+  static Result<LaunchedCommand> prepare(const std::vector<std::string>& argv, const CommandCredentials& creds,
+                                         bool stdout_to_stderr = false);
   LaunchedCommand(LaunchedCommand&& o) noexcept;
   LaunchedCommand(const LaunchedCommand&) = delete;
   ~LaunchedCommand();  // a never-started child is killed and reaped
@@ -55,6 +57,7 @@ struct ResolvedTargets;
 // (with follow) its pid added to the filter so it and everything it forks is traced.
 Result<std::optional<LaunchedCommand>> launch_traced_command(const std::vector<std::string>& argv,
                                                              const CommandCredentials& creds,
-                                                             ResolvedTargets& targets, bool follow = true);
+                                                             ResolvedTargets& targets, bool follow = true,
+                                                             bool stdout_to_stderr = false);
 
 }  // namespace aitrace

@@ -29,6 +29,9 @@ struct CommonOptions {
 struct TargetOptions {
   std::string pids, tids, comm, cgroup, container;
   std::vector<std::string> command;  // after --
+  bool command_without_separator = false;  // the parser saw CMD words before any `--`: refused
+  // Positional `INTERVAL [COUNT]` as runqlat takes them: a report every INTERVAL, COUNT times.
+  std::vector<std::string> interval_count;
   std::string user;                  // --user: CMD runs as this user
   bool keep_caps = false;            // --keep-caps: CMD keeps aitrace's user and capabilities
 };
@@ -44,7 +47,8 @@ void add_target_options(CLI::App* cmd, TargetOptions& o);
 // "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; from `min` (1ms for -d and -i) to a year.
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const char* what,
                                                 std::chrono::nanoseconds min = std::chrono::milliseconds(1));
-Result<RunOptions> run_options(const CommonOptions& o);
+// -d and -i, and the positional INTERVAL [COUNT] (which -i and -d cannot join).
+Result<RunOptions> run_options(const CommonOptions& o, const std::vector<std::string>& interval_count = {});
 Result<TargetSpec> target_spec(const TargetOptions& o);
 
 struct CommandTargets {
@@ -56,8 +60,10 @@ struct CommandTargets {
 // mount, and `-- CMD` forked (held) and followed. Open the ReportWriter first: a bad -o must
 // fail before CMD is forked.
 Result<CommandTargets> command_targets(const TargetOptions& o);
-// The same from a spec the command adjusted (follow: CMD's pid and children join the filter).
-Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow);
+// The same from a spec the command adjusted (follow: CMD's pid and children join the filter;
+// cmd_stdout_to_stderr: CMD's stdout goes to aitrace's stderr, where the report owns stdout).
+Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow,
+                                       bool cmd_stdout_to_stderr = false);
 
 // Capability check and libbpf logging; every tracing command calls this before loading BPF.
 Status prepare_tracing(const CommonOptions& o);

@@ -73,6 +73,7 @@ struct RenderContext {
   // final report: to detach).
   ClockSample start, end;
   std::chrono::nanoseconds duration{0};  // end - start on the boot clock
+  bool targets_exited = false;  // the final report of a run that ended because every -p process exited
 };
 
 class Collector {

@@ -5,6 +5,8 @@
 #include "aitrace/collector/collector.hpp"
 #include "aitrace/eevdf/sched_trace.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace aitrace {
@@ -13,6 +15,8 @@ struct EevdfTracerConfig {
   SchedTraceOptions trace;
   bool summary = true;           // the per-thread EEVDF summary (--eevdf), not only the trace file
   bool in_intervals = false;     // also in interval reports (alone); beside sched: final report only
+  size_t top = SIZE_MAX;         // text: threads shown (sched's --top), most preempted first
+  bool hist = true;              // text: the lag histogram's bars (sched: only with --hist)
 };
 
 class EevdfTracer final : public Collector {
@@ -52,7 +56,8 @@ std::unique_ptr<Collector> make_eevdf_tracer(const EevdfTracerConfig& cfg);
 // with `summary`, "eevdf": {"kernel", "threads":[{tid,tgid,comm,eevdf}]} and, in every group
 // that is one thread (`tid` set, as with --by thread), that thread's object as groups[].eevdf.
 void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summary);
-// The text counterpart: the per-thread summary (with `summary`), the trace line, the file.
-std::string eevdf_text(const SchedTraceCollector& c, bool summary);
+// The text counterpart: the per-thread summary (with `summary`: the `top` most preempted
+// threads, lag bars with `hist`), the trace line, the file.
+std::string eevdf_text(const SchedTraceCollector& c, bool summary, size_t top = SIZE_MAX, bool hist = true);
 
 }  // namespace aitrace

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,9 +69,12 @@ class EevdfSummary {
   nlohmann::json thread_json(const EevdfThread& t) const;
   // {"kernel":"eevdf"|"cfs", "groups":[{"tid","tgid","comm","eevdf":{..}}]}
   nlohmann::json json() const;
-  std::string text() const;
+  // The `top` threads with the most preemptions (then the most switch-outs), each with its lag
+  // percentiles, and the lag's bars with `hist`; a last line counts the threads left out.
+  std::string text(size_t top = SIZE_MAX, bool hist = true) const;
 
  private:
+  std::string thread_text(uint32_t tid, const EevdfThread& t, bool hist) const;
   EevdfThread& thread_for(const aitrace_st_task& t);
   std::map<uint32_t, EevdfThread> threads_;
   uint16_t flags_ = 0;

@@ -1,6 +1,6 @@
 // Renderings of a sched snapshot: its keys of the aitrace.sched/2 JSON document (docs/sched.md;
-// the driver adds the envelope) and the terminal report (bars + percentiles per group, top
-// groups first).
+// the driver adds the envelope) and the terminal report: one table row per group (the default),
+// or with --hist every group's histograms with bars; worst groups first in both.
 #pragma once
 
 #include "aitrace/sched/sched_collector.hpp"
@@ -17,6 +17,7 @@ namespace aitrace {
 struct SchedReportOptions {
   SchedGroupBy group_by = SchedGroupBy::process;
   size_t top = 10;        // text: groups shown (JSON has all)
+  bool hist = false;      // text: every histogram with its bars instead of the table
   bool interval = false;  // an interval report rather than the final summary
   uint64_t duration_ns = 0;                                // the span the report covers
   std::string span;                                        // its wall-clock text, for the final header
@@ -24,9 +25,16 @@ struct SchedReportOptions {
   std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
 };
 
-// Groups in report order: most run-queue wait first, then most on-CPU time; `other` stays in
-// that order too (it is a group like the rest, only its key is synthetic).
+// Groups in report order: the longest single run-queue wait first (the larger max of
+// runq_wakeup and runq_preempt), then the most run-queue wait in all, then the most on-CPU time;
+// `other` stays in that order too (it is a group like the rest, only its key is synthetic).
 std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap);
+// What the order is by, for the text header.
+inline constexpr const char* kSchedOrderText = "longest run-queue wait first";
+
+// The compact view: one row per group (count, p50, p99, max of every metric; switches,
+// involuntary switches, migrations), columns as wide as their cells.
+std::string sched_table_text(const std::vector<const SchedGroup*>& groups, const SchedReportOptions& opts);
 
 // The envelope's `lost` object.
 nlohmann::json sched_lost_json(const SchedLost& lost);

@@ -12,6 +12,7 @@ namespace aitrace {
 struct SchedTracerConfig {
   SchedConfig sched;  // targets are filled in at load
   size_t top = 10;    // text: groups shown
+  bool hist = false;  // text: the histograms with bars instead of one row per group
   // Text output: each slow event printed on stdout as it arrives (not with --json, whose stdout
   // is JSON).
   bool slow_live = false;
