@@ -96,8 +96,12 @@ TEST(OffcpuE2E, WakersNameTheWriterThreadAsThePipeReadersWaker) {
                         has_frame(st["waker"]["kernel_frames"], "pipe_write");
     (writer ? by_writer : other) += st["total_ns"].get<uint64_t>();
   }
-  // Every read is ended by the writer's write(): the waker's stack is taken in its context.
-  EXPECT_EQ(other, 0u) << r.report;
+  // Every read is ended by the writer's write(): the waker's stack is taken in its context. A
+  // write on the other CPU can wake the reader after it set TASK_INTERRUPTIBLE but before its
+  // switch-out was recorded; that read then has no waker (seen once under load: one 19 us read of
+  // about 200). Such reads are the short ones, so they stay far under 1% of the blocked time,
+  // while a waker lost for another reason would take whole 5 ms reads.
+  EXPECT_LT(static_cast<double>(other), 0.01 * static_cast<double>(r.blocked_ns)) << r.report;
   EXPECT_NEAR(static_cast<double>(by_writer), static_cast<double>(r.blocked_ns),
               0.1 * static_cast<double>(r.blocked_ns))
       << r.report;
@@ -150,7 +154,11 @@ TEST(OffcpuE2E, StateAndMinimumAreAppliedInTheKernel) {
   OffcpuRun r = run_offcpu({"--folded", "--state", "sleep", "--min", "15ms"}, {"vfork", "600"});
   ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
   EXPECT_EQ(r.report.find("kernel_clone"), std::string::npos) << r.report;
-  EXPECT_GT(folded_weight(r.report, {"wait_here", "nanosleep"}), 0u) << r.report;
+  // The children's sleeps are there. Only their kernel frames are asserted: a vfork child exits
+  // right after its 20 ms sleep, and its user frames resolve only if aitrace read the child's
+  // maps before that (under load it often does not, and they show as [unknown]); this test is
+  // about the filters, ProcessThatExitedMidRunIsSymbolized about exited processes.
+  EXPECT_GT(folded_weight(r.report, {"nanosleep"}), 0u) << r.report;
   std::istringstream lines(r.report);
   for (std::string line; std::getline(lines, line);)
     EXPECT_GE(std::stoull(line.substr(line.rfind(' ') + 1)), 15'000u) << line;  // each interval >= 15 ms
