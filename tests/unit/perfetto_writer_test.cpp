@@ -70,7 +70,7 @@ TEST(PerfettoWriter, WritesDecodableSchedTrace) {
       counter_events++;
       EXPECT_EQ(p.track_event().type(), pp::TrackEvent::TYPE_COUNTER);
       ASSERT_TRUE(counter_names.count(p.track_event().track_uuid())) << "counter before its descriptor";
-      values[p.track_event().track_uuid()].push_back({p.timestamp(), p.track_event().counter_value()});
+      values[p.track_event().track_uuid()].emplace_back(p.timestamp(), p.track_event().counter_value());
     }
     EXPECT_NE(p.trusted_packet_sequence_id(), 0u);
   }

@@ -36,7 +36,7 @@ aitrace_st_switch preemption(uint64_t ran_ns, uint16_t flags = kEevdf) {
   r.prev.sum_exec_runtime = 10000000;
   r.prev.prev_sum_exec_runtime = 10000000 - ran_ns;
   r.next = task(102, "loader", 1000, 1024);
-  r.prev_cfs = {1024 * 600, 1024, 1000, 1000, 1024, 1, 1, 0};
+  r.prev_cfs = {1024LL * 600, 1024, 1000, 1000, 1024, 1, 1, 0};
   r.next_cfs = r.prev_cfs;
   return r;
 }

@@ -72,6 +72,7 @@ Result<StopReason> RunLoop::run(const std::function<Status(bool final)>& on_tick
   for (RingReader* r : rings_) fds.push_back({r->epoll_fd(), POLLIN, 0});
 
   std::vector<clock::time_point> periodic_due;
+  periodic_due.reserve(periodic_.size());
   for (const Periodic& p : periodic_) periodic_due.push_back(start + p.every);
 
   for (;;) {

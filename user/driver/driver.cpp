@@ -78,6 +78,7 @@ class Reports {
 
 std::string readiness_line(const std::vector<std::unique_ptr<Collector>>& cs, bool launching) {
   std::vector<std::string> what;
+  what.reserve(cs.size());
   for (const auto& c : cs) what.emplace_back(c->traces());
   return fmt::format("aitrace: tracing {}{}\n", fmt::join(what, ", "), launching ? "" : "; Ctrl-C to stop");
 }

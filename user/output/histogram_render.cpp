@@ -40,7 +40,7 @@ std::string histogram_text(const Histogram& h, std::string_view title, std::stri
     if (!rows.empty() && rows.back().first == lg)
       rows.back().second += n;
     else
-      rows.push_back({lg, n});
+      rows.emplace_back(lg, n);
   }
   uint64_t peak = 0;
   for (auto& r : rows) peak = std::max(peak, r.second);

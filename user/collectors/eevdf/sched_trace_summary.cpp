@@ -93,7 +93,8 @@ void EevdfSummary::on_wakeup(const aitrace_st_wakeup& r) {
 
 nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   std::vector<std::pair<uint32_t, const EevdfThread::Preemptor*>> top;
-  for (const auto& [pid, p] : t.preemptors) top.push_back({pid, &p});
+  top.reserve(t.preemptors.size());
+  for (const auto& [pid, p] : t.preemptors) top.emplace_back(pid, &p);
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
     return a.second->count != b.second->count ? a.second->count > b.second->count : a.first < b.first;
   });
@@ -148,7 +149,8 @@ std::string EevdfSummary::text() const {
     out += "\n";
     if (!t.preemptors.empty()) {
       std::vector<std::pair<uint64_t, uint32_t>> top;
-      for (const auto& [pid, p] : t.preemptors) top.push_back({p.count, pid});
+      top.reserve(t.preemptors.size());
+      for (const auto& [pid, p] : t.preemptors) top.emplace_back(p.count, pid);
       std::sort(top.begin(), top.end(),
                 [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
       out += "  preempted by:";

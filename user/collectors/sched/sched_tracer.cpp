@@ -30,15 +30,15 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   }
 
   Status attach(const ResolvedTargets&) override {
-    AITRACE_TRY(collector_->attach());
-    for (const HookStatus& st : collector_->hooks().statuses()) {
+    AITRACE_TRY(collector_.value().attach());
+    for (const HookStatus& st : collector_.value().hooks().statuses()) {
       ropts_.hooks.emplace_back(st.event, st.state_text());
       if (st.state != HookStatus::State::attached) ropts_.hook_notes.push_back(st.event + " " + st.state_text());
     }
     return {};
   }
 
-  void detach() override { collector_->detach(); }
+  void detach() override { collector_.value().detach(); }
 
   bool metrics(const SchedSnapshot& now, MetricStore& store) override {
     if (!metrics_)
@@ -47,10 +47,10 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     return true;
   }
 
-  const HookSet& hooks() const override { return collector_->hooks(); }
+  const HookSet& hooks() const override { return collector_.value().hooks(); }
 
  private:
-  Result<SchedSnapshot> read_value() override { return collector_->read(); }
+  Result<SchedSnapshot> read_value() override { return collector_.value().read(); }
   SchedSnapshot delta_value(const SchedSnapshot& now, const SchedSnapshot& before) const override {
     return sched_snapshot_delta(now, before);
   }
