@@ -65,7 +65,7 @@ TEST_P(HookSetTest, SelectsAttachesAndCountsRealEvents) {
   ASSERT_NE(sw, nullptr);
   EXPECT_EQ(sw->state, HookStatus::State::attached) << sw->state_text();
   ASSERT_TRUE(sw->kind.has_value());
-  EXPECT_STREQ(hook_kind_name(*sw->kind), GetParam());
+  EXPECT_STREQ(hook_kind_name(sw->kind.value()), GetParam());
   EXPECT_EQ(sw->state_text(), std::string("attached (") + GetParam() + ")");
 
   const HookStatus* missing = hooks.status("sched:no_such_tracepoint_xyz");

@@ -3,6 +3,7 @@
 // where the answers differ, so each side of every comparison is exercised.
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/kernel_floor.hpp"
+#include "aitrace/doctor/sysinfo_parse.hpp"
 #include "kernel_facts.hpp"
 #include "test_support.hpp"
 
@@ -66,9 +67,8 @@ TEST(KernelPortability, SchedulerFactsAgreeWithBtf) {
 
 // The release string's version ("6.1.0-27-amd64": 6.1) is at least major.minor.
 bool release_at_least(int major, int minor) {
-  int ma = 0, mi = 0;
-  if (std::sscanf(test::kernel_release().c_str(), "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
+  auto version = parse_release_version(test::kernel_release());
+  return version && version->at_least(major, minor);
 }
 
 TEST(KernelPortability, FloorProbesAgreeWithTheRelease) {

@@ -176,7 +176,7 @@ TEST_P(MigrateFlavor, LoadsAndAttachesEveryHook) {
   for (const auto& st : (*c)->hooks().statuses()) {
     EXPECT_EQ(st.state, HookStatus::State::attached) << st.event << ": " << st.state_text();
     ASSERT_TRUE(st.kind.has_value());
-    EXPECT_STREQ(hook_kind_name(*st.kind), GetParam()) << st.event;
+    EXPECT_STREQ(hook_kind_name(st.kind.value()), GetParam()) << st.event;
   }
   EXPECT_EQ((*c)->hooks().statuses().size(), 7u);  // no fork hook without -- CMD
 }

@@ -34,11 +34,8 @@ struct Schedstat {
 
 Schedstat own_schedstat() {
   Schedstat s;
-  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
-  if (f) {
-    if (std::fscanf(f, "%llu %llu %llu", &s.run, &s.wait, &s.slices) != 3) s = {};
-    std::fclose(f);
-  }
+  std::istringstream schedstat(test::read_file("/proc/thread-self/schedstat"));
+  if (!(schedstat >> s.run >> s.wait >> s.slices)) s = {};
   std::string status = test::read_file("/proc/thread-self/status");
   size_t at = status.find("voluntary_ctxt_switches:");
   if (at != std::string::npos) s.voluntary = std::strtoull(status.c_str() + at + 24, nullptr, 10);

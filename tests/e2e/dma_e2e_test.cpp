@@ -21,7 +21,7 @@ using nlohmann::json;
 std::set<std::string> tracefs_events(const std::string& root, const std::string& category) {
   std::set<std::string> out;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(root + "/events/" + category, ec))
+  for (const auto& e : fs::directory_iterator(fs::path(root) / "events" / category, ec))
     if (e.is_directory()) out.insert(e.path().filename().string());
   return out;
 }

@@ -1,6 +1,7 @@
 // `aitrace doctor` run as a real process; each claim is checked against an independent read of
 // /sys, /proc or the kernel (a direct libbpf load, bpftool-free BTF lookups, zcat).
 #include "aitrace/core/hooks.hpp"
+#include "aitrace/doctor/sysinfo_parse.hpp"
 #include "probe.skel.h"
 #include "test_support.hpp"
 
@@ -148,6 +149,7 @@ TEST_F(DoctorRoot, TracepointPresenceMatchesTracefsAndBtf) {
   btf* b = btf__load_vmlinux_btf();
   ASSERT_TRUE(b && !libbpf_get_error(b));
   size_t checked = 0;
+  const std::string events = tracefs + "/events/";
   for (const char* c : {"sched", "migrate", "dma", "offcpu"}) {
     const json& f = j()["tracepoints"][c];
     ASSERT_TRUE(f["value"].is_object()) << c;
@@ -155,8 +157,10 @@ TEST_F(DoctorRoot, TracepointPresenceMatchesTracefsAndBtf) {
     for (const auto& e : f["value"]["events"]) {
       std::string ev = e["event"];
       auto colon = ev.find(':');
-      std::string cat = ev.substr(0, colon), name = ev.substr(colon + 1);
-      bool in_fs = exists(tracefs + "/events/" + cat + "/" + name);
+      ASSERT_NE(colon, std::string::npos) << ev;
+      std::string name = ev.substr(colon + 1), dir = ev;
+      dir[colon] = '/';  // "sched:sched_switch" -> events/sched/sched_switch
+      bool in_fs = exists(events + dir);
       bool in_btf = btf__find_by_name_kind(b, ("btf_trace_" + name).c_str(), BTF_KIND_TYPEDEF) > 0;
       EXPECT_EQ(e["in_tracefs"].get<bool>(), in_fs) << ev;
       EXPECT_EQ(e["in_btf"].get<bool>(), in_btf) << ev;
@@ -187,10 +191,10 @@ TEST_F(DoctorRoot, TracepointPresenceMatchesTracefsAndBtf) {
 TEST_F(DoctorRoot, SchedulerKindMatchesThisKernel) {
   utsname u{};
   ASSERT_EQ(uname(&u), 0);
-  int major = 0, minor = 0;
-  ASSERT_EQ(std::sscanf(u.release, "%d.%d", &major, &minor), 2);
+  auto version = aitrace::parse_release_version(u.release);
+  ASSERT_TRUE(version) << u.release;
   // Mainline replaced CFS's pick logic with EEVDF in 6.6.
-  bool eevdf = major > 6 || (major == 6 && minor >= 6);
+  bool eevdf = version.value().at_least(6, 6);
   EXPECT_EQ(j()["scheduler"]["kind"]["value"], eevdf ? "EEVDF" : "CFS");
   EXPECT_EQ(j()["scheduler"]["sched_entity_fields"]["value"]["vlag"], eevdf);
   // Base slice: reported only when debugfs shows it, and then exactly.

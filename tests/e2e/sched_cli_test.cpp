@@ -1,5 +1,6 @@
 // `aitrace sched` as a user runs it: targets and filters, bad input, overflow, output formats,
 // exits of traced processes, and nothing left attached after SIGINT.
+#include "aitrace/core/parse_number.hpp"
 #include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
@@ -436,7 +437,7 @@ TEST(SchedCli, CommandGetsSigtermWhenAitraceIsKilled) {
   pid_t cmd = 0;
   for (int i = 0; i < 1500 && cmd <= 0; i++) {  // CMD starts once aitrace attached (2 s in a TCG guest)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    cmd = std::atoi(test::read_file(pidfile).c_str());
+    cmd = aitrace::parse_number_line<pid_t>(test::read_file(pidfile)).value_or(0);  // "" until sh wrote it
   }
   unlink(pidfile.c_str());
   ASSERT_GT(cmd, 0) << "the command never started";

@@ -175,7 +175,7 @@ TEST(SchedEevdf, AFullDiskStopsOnlyTheTrace) {
   const std::string out = trace_path("full.txt");
   for (bool json_out : {true, false}) {
     std::vector<std::string> argv = {test::aitrace_binary(), "sched", "--trace", trace};
-    if (json_out) argv.push_back("--json");
+    if (json_out) argv.emplace_back("--json");
     // CMD's own status (3) must come back, not the trace's failure; pingpong switches a lot.
     argv.insert(argv.end(), {"--", "sh", "-c", test::workload("eevdf_threads") + " pingpong " + out + " 1500; exit 3"});
     auto r = test::run_command(argv, std::chrono::seconds(60));

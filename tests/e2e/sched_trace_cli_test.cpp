@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 namespace aitrace {
@@ -66,7 +67,8 @@ TEST(SchedTraceCli, KilledTracerLeavesAReadablePrefix) {
   kill(pid, SIGKILL);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (int child = std::atoi(children.c_str()); child > 0) kill(child, SIGKILL);
+  std::istringstream child_list(children);  // "PID " per child
+  if (pid_t child = 0; child_list >> child && child > 0) kill(child, SIGKILL);
   EXPECT_FALSE(fs::exists(trace));
   auto partial = partial_files(dir);
   ASSERT_EQ(partial.size(), 1u);

@@ -57,7 +57,7 @@ TracedRun traced_run(const std::string& mode, const std::vector<std::string>& ex
   unlink(out.c_str());
   std::vector<std::string> argv = {test::aitrace_binary(), "sched", "--by", "thread", "--json", "-o", out};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  for (const char* a : {"--", "WORKLOAD", "MODE", "1000"}) argv.push_back(a);
+  for (const char* a : {"--", "WORKLOAD", "MODE", "1000"}) argv.emplace_back(a);
   argv[argv.size() - 3] = test::workload("sched_truth");
   argv[argv.size() - 2] = mode;
   auto r = test::run_command(argv);

@@ -1,6 +1,7 @@
 // `aitrace serve` against the real kernel and real clients: a Prometheus server (Debian's
 // prometheus package) scraping it every second, promtool's parser, curl. Counters are checked
 // against a direct scrape and across scrapes, never against a constant.
+#include "aitrace/core/parse_number.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -63,7 +65,7 @@ Http get(const std::string& url, const std::string& accept = "") {
   Http h;
   size_t nl = r.out.rfind('\n');
   if (nl == std::string::npos) return h;
-  h.code = std::atoi(r.out.c_str() + nl + 1);
+  h.code = aitrace::parse_number<int>(std::string_view(r.out).substr(nl + 1)).value_or(0);
   h.body = r.out.substr(0, nl);
   return h;
 }
@@ -147,7 +149,14 @@ std::map<std::string, double> samples(const std::string& text) {
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
     size_t sp = line.rfind(' ');
-    out[line.substr(0, sp)] = std::atof(line.c_str() + sp + 1);
+    if (sp == std::string::npos) continue;
+    const char* value = line.c_str() + sp + 1;
+    char* end = nullptr;
+    const double v = std::strtod(value, &end);
+    // Not a sample line (the 503 body "aitrace: collectors starting" a poll may get): left out,
+    // where atof used to record it as 0.
+    if (end == value || *end != '\0') continue;
+    out[line.substr(0, sp)] = v;
   }
   return out;
 }
@@ -435,7 +444,8 @@ TEST(ServeE2E, ServesAsAnUnprivilegedUserWithOnlyCapBpfAndCapPerfmon) {
 // A port below net.ipv4.ip_unprivileged_port_start without CAP_NET_BIND_SERVICE.
 TEST(ServeE2E, APrivilegedPortWithoutTheCapabilityIsRefused) {
   SERVE_OR_SKIP();
-  const int start = std::atoi(test::read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start").c_str());
+  const int start =
+      aitrace::parse_number_line<int>(test::read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start")).value();
   // The kernel checks the privilege before the address is in use, so any port below the start will do.
   if (start <= 1)
     AITRACE_REQUIRE_ENV_OR_SKIP("ip_unprivileged_port_start is " + std::to_string(start) + ": no port needs a capability");

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "aitrace/core/caps.hpp"
+#include "aitrace/core/parse_number.hpp"
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
@@ -34,6 +35,14 @@ namespace {
   unsetenv("SUDO_GID");
   return true;
 }();
+// argv for execvp/posix_spawnp: pointers into argv's strings, null-terminated.
+std::vector<char*> exec_args(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  return args;
+}
 
 }  // namespace
 
@@ -54,6 +63,7 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   CommandResult r;
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return r;
+  std::vector<char*> args = exec_args(argv);  // before fork: the child of a threaded process must not allocate
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], 1);
@@ -61,9 +71,6 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execvp(args[0], args.data());
     _exit(127);
   }
@@ -147,9 +154,7 @@ int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
 }
 
 pid_t spawn_background(const std::vector<std::string>& argv, const std::string& stderr_path) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
+  std::vector<char*> args = exec_args(argv);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -172,7 +177,9 @@ std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
   std::vector<uint32_t> keys;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    int fd = std::atoi(entry.path().filename().c_str());
+    auto fd_number = parse_number<int>(entry.path().filename().string());
+    if (!fd_number) continue;
+    const int fd = *fd_number;
     bpf_map_info info{};
     uint32_t len = sizeof(info);
     // Only BPF maps answer; other fds (files, programs, links) fail or have no key size.

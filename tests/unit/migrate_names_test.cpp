@@ -62,7 +62,7 @@ TEST(MigrateNames, BtfNamesTheSameValuesAsTracefs) {
     ASSERT_TRUE(r.find(v).has_value()) << "tracefs names reason " << v << " (" << n << "), BTF does not";
     // tracefs spells MR_SYSCALL "syscall_or_cpuset"; every other name is the enumerator's.
     if (n != "syscall_or_cpuset") {
-      EXPECT_EQ(*r.find(v), n) << v;
+      EXPECT_EQ(r.find(v).value(), n) << v;
     }
   }
   EXPECT_EQ(r.all().size(), reasons.size());
@@ -70,7 +70,7 @@ TEST(MigrateNames, BtfNamesTheSameValuesAsTracefs) {
   const EnumNames& m = migrate_mode_names();
   for (const auto& [v, n] : modes) {
     ASSERT_TRUE(m.find(v).has_value()) << v;
-    std::string upper = *m.find(v);
+    std::string upper = m.find(v).value();
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     EXPECT_EQ("MIGRATE_" + upper, n);
   }
@@ -100,7 +100,7 @@ TEST(MigrateNames, ArgumentCountMatchesTracefsRecord) {
   std::istringstream lines(fmt);
   for (std::string line; std::getline(lines, line);)
     if (line.find("field:") != std::string::npos && line.find("common_") == std::string::npos) fields++;
-  EXPECT_EQ(*n, fields) << fmt;
+  EXPECT_EQ(n.value(), fields) << fmt;
 }
 
 }  // namespace

@@ -195,7 +195,7 @@ TEST(MigrateReport, DeltaOfManyRowsPairsEachRowWithItsOwnEarlierRow) {
     before.stats.push_back(r);
     if (i % 3 == 0) {  // every third row moved on; the rest is unchanged and drops out
       r.counts.calls += 1 + i % 7;
-      r.counts.succeeded += 2 * (i % 11);
+      r.counts.succeeded += uint64_t{2} * (i % 11);
     }
     now.stats.push_back(r);
   }

@@ -29,7 +29,7 @@ void add_samples(SchedGroup& g, int metric, std::initializer_list<uint64_t> valu
     auto& bs = g.buckets[metric];
     auto it = std::find_if(bs.begin(), bs.end(), [&](auto& p) { return p.first == b; });
     if (it == bs.end())
-      bs.push_back({b, 1});
+      bs.emplace_back(b, 1);
     else
       it->second++;
     std::sort(bs.begin(), bs.end());
@@ -242,7 +242,7 @@ TEST(SchedReport, GroupByNamesRoundTrip) {
   for (const char* n : {"thread", "process", "cgroup", "comm", "none"}) {
     auto g = parse_sched_group_by(n);
     ASSERT_TRUE(g.has_value()) << n;
-    EXPECT_STREQ(sched_group_by_name(*g), n);
+    EXPECT_STREQ(sched_group_by_name(g.value()), n);
   }
   EXPECT_FALSE(parse_sched_group_by("pid").has_value());
 }

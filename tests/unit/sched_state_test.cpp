@@ -22,6 +22,7 @@ struct Sample {
 
 std::vector<Sample> samples(const aitrace_sched_step& s) {
   std::vector<Sample> out;
+  out.reserve(s.nsamples);
   for (int i = 0; i < s.nsamples; i++) out.push_back({s.sample[i].metric, s.sample[i].ns});
   return out;
 }

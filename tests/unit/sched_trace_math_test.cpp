@@ -62,7 +62,7 @@ TEST(EevdfMath, SleepingTaskCountsAsTheRunningEntity) {
 TEST(EevdfMath, VruntimesAcrossTheWrap) {
   // Keys are signed distances from zero_vruntime, so u64 wrap-around does not matter.
   uint64_t zero = UINT64_MAX - 100;
-  CfsState c{1024 * 200, 1024, zero, false, 0, 0};  // one task at zero + 200 (wrapped)
+  CfsState c{int64_t{1024} * 200, 1024, zero, false, 0, 0};  // one task at zero + 200 (wrapped)
   EXPECT_EQ(avg_vruntime(c), zero + 200);
   EXPECT_EQ(lag(c, zero + 150), 50);
 }

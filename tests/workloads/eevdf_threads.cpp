@@ -11,8 +11,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "workload_args.hpp"
+
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -51,7 +54,7 @@ uint64_t field(const std::string& text, const std::string& name) {
     if (colon == std::string::npos) continue;
     double v = std::strtod(line.c_str() + colon + 1, nullptr);
     // se.sum_exec_runtime is printed in ms with 6 decimals.
-    if (name == "se.sum_exec_runtime") return static_cast<uint64_t>(v * 1e6 + 0.5);
+    if (name == "se.sum_exec_runtime") return static_cast<uint64_t>(std::llround(v * 1e6));
     return static_cast<uint64_t>(v);
   }
   return 0;
@@ -134,7 +137,7 @@ int main(int argc, char** argv) {
     std::perror(argv[2]);
     return 1;
   }
-  auto dur = std::chrono::milliseconds(std::atoi(argv[3]));
+  auto dur = std::chrono::milliseconds(int_arg(argv[3], "eevdf_threads: MS"));
   cpu = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1;
   std::vector<Spec> specs;
   if (mode == "slice") {
@@ -152,6 +155,7 @@ int main(int argc, char** argv) {
   }
   pthread_barrier_init(&start_barrier, nullptr, static_cast<unsigned>(specs.size()));
   std::vector<std::thread> threads;
+  threads.reserve(specs.size());
   for (const auto& s : specs) threads.emplace_back(worker, s, dur);
   for (auto& t : threads) t.join();
   std::fclose(out);

@@ -6,6 +6,8 @@
 // Names are set with prctl(PR_SET_NAME), which takes any bytes (quotes, backslashes, newlines).
 #include <sys/prctl.h>
 
+#include "workload_args.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +34,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string mode = argv[1];
-  const auto until = Clock::now() + std::chrono::milliseconds(std::atoi(argv[2]));
+  const auto until = Clock::now() + std::chrono::milliseconds(int_arg(argv[2], "named_threads: MS"));
   if (mode == "steady") {
     std::vector<std::thread> ts;
     for (int i = 3; i < argc; i++) ts.emplace_back(sleeper, std::string(argv[i]), until, -1);

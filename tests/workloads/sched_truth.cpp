@@ -21,11 +21,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "workload_args.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -45,12 +48,11 @@ struct Schedstat {
 
 Schedstat read_schedstat() {
   Schedstat s;
-  FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
-  if (!f || std::fscanf(f, "%llu %llu %llu", &s.run, &s.wait, &s.slices) != 3) {
-    std::perror("schedstat");
+  std::ifstream f("/proc/thread-self/schedstat");
+  if (!(f >> s.run >> s.wait >> s.slices)) {
+    std::fprintf(stderr, "sched_truth: cannot read /proc/thread-self/schedstat\n");
     std::exit(1);
   }
-  std::fclose(f);
   return s;
 }
 
@@ -127,8 +129,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string mode = argv[1];
-  int ms = argc > 2 ? std::atoi(argv[2]) : 1000;
-  int cpu = argc > 3 ? std::atoi(argv[3]) : -1;
+  int ms = argc > 2 ? int_arg(argv[2], "sched_truth: DURATION_MS") : 1000;
+  int cpu = argc > 3 ? int_arg(argv[3], "sched_truth: CPU") : -1;
   if (workload::pin_to_one_cpu(cpu) < 0) {
     std::perror("sched_setaffinity");
     return 1;

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
+#include <new>
 #include <string_view>
 
 namespace {
@@ -25,9 +27,7 @@ void hold_standard_fds() {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   hold_standard_fds();
   // A closed stdout (`| head`) is a write error the report writer handles, not a fatal signal.
   signal(SIGPIPE, SIG_IGN);
@@ -75,4 +75,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Expected errors travel as values; an exception that still escapes (std::bad_alloc, a library's
+  // error) ends in one line and an exit code here. Uncaught, it would abort without unwinding:
+  // no destructor would run, and -o's temporary file would stay behind.
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("aitrace: out of memory\n", stderr);
+    return 5;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aitrace: internal error: %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fputs("aitrace: internal error: an unknown exception\n", stderr);
+    return 1;
+  }
 }

@@ -89,7 +89,8 @@ std::map<uint64_t, std::string> CgroupPaths::paths(const std::set<uint64_t>& ids
   std::map<uint64_t, std::string> out;
   for (uint64_t id : ids) {
     auto it = known_.find(id);
-    if (it != known_.end() && it->second) out[id] = *it->second;
+    if (it == known_.end()) continue;
+    if (const auto& path = it->second) out[id] = *path;
   }
   return out;
 }

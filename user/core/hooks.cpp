@@ -232,6 +232,7 @@ std::string HookStatus::state_text() const {
 void HookSet::add(const KernelFeatures& features, std::string_view category, std::string_view name,
                   std::vector<HookCandidate> candidates) {
   std::vector<HookKind> kinds;
+  kinds.reserve(candidates.size());
   for (const auto& c : candidates) kinds.push_back(c.kind);
   HookChoice choice = choose_hook(features, category, name, kinds);
   HookStatus st;
@@ -260,7 +261,7 @@ void HookSet::attach_all() {
     }
     st.state = HookStatus::State::attached;
     links_.emplace_back(l);
-    debug("{} attached as {}", st.event, hook_kind_name(*st.kind));
+    debug("{} attached as {}", st.event, hook_kind_name(st.kind.value()));  // chosen_ holds chosen kinds only
   }
 }
 

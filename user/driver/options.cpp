@@ -94,7 +94,7 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text, const c
   if (text.empty() || ec != std::errc() || !(v > 0))
     return make_error(ErrorKind::usage, "invalid {} '{}': expected a positive duration like 10s, 500ms or 2m", what, text);
   std::string unit(p, text.data() + text.size());
-  double scale = unit == "" || unit == "s" ? 1e9
+  double scale = unit.empty() || unit == "s" ? 1e9
                  : unit == "ms"           ? 1e6
                  : unit == "us"           ? 1e3
                  : unit == "ns"           ? 1
@@ -208,7 +208,7 @@ Result<std::optional<HookKind>> preferred_hook(const CommonOptions& o) {
   auto k = parse_hook_kind(o.hook);
   if (!k || (*k != HookKind::tp_btf && *k != HookKind::raw_tp && *k != HookKind::tracepoint))
     return make_error(ErrorKind::usage, "invalid --hook '{}': expected tp_btf, raw_tp or tracepoint", o.hook);
-  return std::optional<HookKind>(*k);
+  return k;
 }
 
 int report_error(const Error& e) {

@@ -75,7 +75,7 @@ CollectorTracepoints dma_tracepoints() {
     TracepointSpec spec{h.category, {h.name}};
     if (h.replaced_by) spec.replaced_by = h.replaced_by;
     for (const DmaHook& o : kDmaHooks)
-      if (o.older_name_of && std::string_view(o.older_name_of) == h.name) spec.names.push_back(o.name);
+      if (o.older_name_of && std::string_view(o.older_name_of) == h.name) spec.names.emplace_back(o.name);
     c.events.push_back(std::move(spec));
   }
   for (const TracepointSpec& f : filter_tracepoints()) c.events.push_back(f);

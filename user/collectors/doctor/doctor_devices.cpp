@@ -2,6 +2,8 @@
 #include "aitrace/doctor/doctor.hpp"
 #include "doctor_internal.hpp"
 
+#include "aitrace/core/parse_number.hpp"
+
 #include <dirent.h>
 #include <fmt/format.h>
 
@@ -49,7 +51,7 @@ void add_iommu(DoctorSection& s) {
   auto groups = list_dir(groups_dir, &ok);
   std::map<std::string, int> types;
   for (const auto& g : groups) {
-    auto t = read_text_file(groups_dir + "/" + g + "/type");
+    auto t = read_text_file(fmt::format("{}/{}/type", groups_dir, g));
     types[t.ok() ? first_line(*t) : "unreadable"]++;
   }
   if (!ok) {
@@ -123,13 +125,20 @@ void add_swiotlb(DoctorSection& s) {
         doctor::unreadable_reason(dir + "/io_tlb_nslabs", "debugfs", "/sys/kernel/debug", nslabs.error().message));
     return;
   }
-  auto used = read_text_file(dir + "/io_tlb_used");
-  long long n = std::atoll(nslabs->c_str()), u = used.ok() ? std::atoll(used->c_str()) : -1;
+  auto n = parse_number_line<uint64_t>(*nslabs);
+  if (!n) {
+    s.add_unknown("swiotlb_pool", "swiotlb pool",
+                  fmt::format("{}/io_tlb_nslabs holds '{}', not a number", dir, first_line(*nslabs)));
+    return;
+  }
+  auto used_text = read_text_file(dir + "/io_tlb_used");
+  std::optional<uint64_t> used;
+  if (used_text.ok()) used = parse_number_line<uint64_t>(*used_text);
   Finding& p = s.add("swiotlb_pool", "swiotlb pool");
   // A slab is IO_TLB_SIZE = 2 KiB.
-  p.value = {{"slabs", n}, {"used", used.ok() ? nlohmann::ordered_json(u) : nlohmann::ordered_json()}};
-  p.text = fmt::format("{} slabs ({}), {} in use", n, doctor::format_bytes(static_cast<uint64_t>(n) * 2048),
-                       used.ok() ? std::to_string(u) : "unknown");
+  p.value = {{"slabs", *n}, {"used", used ? nlohmann::ordered_json(*used) : nlohmann::ordered_json()}};
+  p.text = fmt::format("{} slabs ({}), {} in use", *n, doctor::format_bytes(*n * 2048),
+                       used ? std::to_string(*used) : "unknown");
   p.source = dir;
   p.remark = "Bounce-buffer pool; a full pool makes DMA mappings fail.";
 }

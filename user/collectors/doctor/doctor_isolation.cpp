@@ -51,8 +51,9 @@ const char* lsm_name(uint64_t id) {
       return "evm";
     case 113:
       return "ipe";
+    default:  // an LSM newer than this list
+      return nullptr;
   }
-  return nullptr;
 }
 
 // Active LSMs from securityfs, else from lsm_list_modules(2); nullopt with the reasons.

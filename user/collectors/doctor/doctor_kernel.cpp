@@ -23,11 +23,11 @@ void add_release(DoctorSection& s) {
   f.value = u.release;
   f.text = fmt::format("{} ({})", u.release, u.machine);
   f.source = "uname";
-  int major = 0, minor = 0;
-  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) {
+  auto version = parse_release_version(u.release);
+  if (!version) {
     f.status = FindingStatus::warn;
     f.remark = "Cannot tell the version from the release string; aitrace needs Linux 5.12+ with BTF.";
-  } else if (major > 5 || (major == 5 && minor >= 12)) {
+  } else if (version->at_least(5, 12)) {
     f.status = FindingStatus::ok;
     f.remark = "At or above aitrace's floor (Linux 5.12 with BTF).";
   } else {

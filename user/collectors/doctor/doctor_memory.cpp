@@ -2,6 +2,8 @@
 #include "aitrace/doctor/doctor.hpp"
 #include "doctor_internal.hpp"
 
+#include "aitrace/core/parse_number.hpp"
+
 #include <dirent.h>
 #include <fmt/format.h>
 
@@ -10,7 +12,8 @@
 namespace aitrace {
 namespace {
 
-const std::string kNodeDir = "/sys/devices/system/node/";
+// A function, not a static std::string: its constructor could throw before main().
+std::string node_path(std::string_view leaf) { return std::string("/sys/devices/system/node/").append(leaf); }
 
 nlohmann::ordered_json json_ints(const std::vector<int>& v) {
   nlohmann::ordered_json a = nlohmann::ordered_json::array();
@@ -26,33 +29,36 @@ Result<std::vector<int>> read_node_list(const std::string& path) {
 
 // "Node 0 MemTotal:  7170252 kB" -> bytes.
 std::optional<uint64_t> node_mem_total(int node) {
-  auto t = read_text_file(kNodeDir + "node" + std::to_string(node) + "/meminfo");
+  auto t = read_text_file(node_path("node" + std::to_string(node) + "/meminfo"));
   if (!t.ok()) return std::nullopt;
   size_t pos = t->find("MemTotal:");
   if (pos == std::string::npos) return std::nullopt;
-  unsigned long long kb = 0;
-  if (std::sscanf(t->c_str() + pos, "MemTotal: %llu kB", &kb) != 1) return std::nullopt;
-  return kb * 1024;
+  std::string_view value = std::string_view(*t).substr(pos + std::string_view("MemTotal:").size());
+  value = value.substr(0, value.find('\n'));
+  value.remove_prefix(std::min(value.find_first_not_of(' '), value.size()));
+  auto kb = parse_number_between<uint64_t>(value, "", " kB");
+  if (!kb) return std::nullopt;
+  return *kb * 1024;
 }
 
 void add_nodes(DoctorSection& s) {
-  auto online = read_node_list(kNodeDir + "online");
+  auto online = read_node_list(node_path("online"));
   if (!online.ok()) {
     s.add_unknown("nodes", "NUMA nodes", online.error().message).remark =
         "No NUMA information (kernel without CONFIG_NUMA?): placement effects cannot be judged.";
     return;
   }
-  auto with_cpu = read_node_list(kNodeDir + "has_cpu");
-  auto with_mem = read_node_list(kNodeDir + "has_memory");
+  auto with_cpu = read_node_list(node_path("has_cpu"));
+  auto with_mem = read_node_list(node_path("has_memory"));
   Finding& f = s.add("nodes", "NUMA nodes");
   f.value = json_ints(*online);
-  f.source = kNodeDir + "online";
+  f.source = node_path("online");
   f.text = fmt::format("{} ({})", online->size(), format_node_list(*online));
   f.remark = online->size() > 1
                  ? "Several nodes: remote memory access, NUMA balancing and page migration can slow a job."
                  : "One node: no remote-memory effects; page migrations come from compaction or pinning only.";
   for (int n : *online) {
-    auto cpus = read_text_file(kNodeDir + "node" + std::to_string(n) + "/cpulist");
+    auto cpus = read_text_file(node_path("node" + std::to_string(n) + "/cpulist"));
     auto mem = node_mem_total(n);
     f.details.push_back(fmt::format("node {}: cpus {}, memory {}", n,
                                     cpus.ok() && !first_line(*cpus).empty() ? first_line(*cpus) : "none",
@@ -68,7 +74,7 @@ void add_nodes(DoctorSection& s) {
                       std::back_inserter(memory_only));
   Finding& m = s.add("memory_only_nodes", "memory-only nodes");
   m.value = json_ints(memory_only);
-  m.source = kNodeDir + "has_memory minus has_cpu";
+  m.source = node_path("has_memory minus has_cpu");
   m.text = memory_only.empty() ? "none" : format_node_list(memory_only);
   m.remark = memory_only.empty()
                  ? "No CPU-less memory nodes (no CXL-style slow tier)."
@@ -85,10 +91,10 @@ void add_tiers(DoctorSection& s) {
   }
   std::vector<std::pair<int, std::string>> tiers;
   while (dirent* e = readdir(d)) {
-    int id = 0;
-    if (std::sscanf(e->d_name, "memory_tier%d", &id) != 1) continue;
+    auto id = parse_number_between<int>(e->d_name, "memory_tier", "");
+    if (!id) continue;
     auto nodes = read_text_file(dir + "/" + e->d_name + "/nodelist");
-    tiers.emplace_back(id, nodes.ok() ? first_line(*nodes) : "?");
+    tiers.emplace_back(*id, nodes.ok() ? first_line(*nodes) : "?");
   }
   closedir(d);
   std::sort(tiers.begin(), tiers.end());
@@ -114,8 +120,12 @@ void add_balancing(DoctorSection& s) {
     s.add_unknown("numa_balancing", "numa_balancing", t.error().message + " (kernel without CONFIG_NUMA_BALANCING?)");
     return;
   }
-  int v = -1;
-  std::sscanf(t->c_str(), "%d", &v);
+  auto parsed = parse_number_line<int>(*t);
+  if (!parsed) {
+    s.add_unknown("numa_balancing", "numa_balancing", fmt::format("{} holds '{}', not a number", path, first_line(*t)));
+    return;
+  }
+  int v = *parsed;
   Finding& f = s.add("numa_balancing", "numa_balancing");
   f.value = v;
   f.source = path;
@@ -157,13 +167,13 @@ void add_mthp(DoctorSection& s) {
   if (!d) return;  // reported by thp_enabled already
   std::vector<std::pair<int, std::string>> sizes;
   while (dirent* e = readdir(d)) {
-    int kb = 0;
-    if (std::sscanf(e->d_name, "hugepages-%dkB", &kb) != 1) continue;
+    auto kb = parse_number_between<int>(e->d_name, "hugepages-", "kB");
+    if (!kb) continue;
     // Some sizes exist only for shmem (no "enabled" file for anonymous memory).
     auto t = read_text_file(dir + "/" + e->d_name + "/enabled");
     if (!t.ok()) continue;
     auto sel = parse_selected_choice(*t);
-    sizes.emplace_back(kb, sel ? *sel : "unknown");
+    sizes.emplace_back(*kb, sel ? *sel : "unknown");
   }
   closedir(d);
   if (sizes.empty()) return;  // kernels before 6.8 have no per-size (mTHP) controls

@@ -1,6 +1,7 @@
 // Scheduler: EEVDF or CFS (from the kernel's own types), slices, and the timer tick.
 #include "aitrace/doctor/doctor.hpp"
 #include "aitrace/core/hooks.hpp"
+#include "aitrace/core/parse_number.hpp"
 #include "doctor_internal.hpp"
 
 #include <bpf/btf.h>
@@ -75,13 +76,7 @@ void add_base_slice(DoctorSection& s, bool eevdf) {
       eevdf ? "/sys/kernel/debug/sched/base_slice_ns" : "/sys/kernel/debug/sched/min_granularity_ns";
   const char* id = eevdf ? "base_slice_ns" : "min_granularity_ns";
   auto t = read_text_file(path);
-  std::optional<int64_t> ns;
-  if (t.ok()) {
-    try {
-      ns = std::stoll(*t);
-    } catch (...) {
-    }
-  }
+  std::optional<int64_t> ns = t.ok() ? parse_number_line<int64_t>(*t) : std::nullopt;
   if (!ns) {
     std::string why = t.ok() ? "malformed " + path
                              : doctor::unreadable_reason(path, "debugfs", "/sys/kernel/debug", t.error().message);
@@ -117,13 +112,7 @@ void add_hz(DoctorSection& s) {
   const auto& cfg = doctor::kernel_config();
   std::optional<std::string> hz;
   if (!cfg.text.empty()) hz = kernel_config_value(cfg.text, "CONFIG_HZ");
-  int value = 0;
-  if (hz) {
-    try {
-      value = std::stoi(*hz);
-    } catch (...) {
-    }
-  }
+  int value = hz ? parse_number<int>(*hz).value_or(0) : 0;
   if (value <= 0) {
     s.add_unknown("timer_hz", "timer HZ", cfg.text.empty() ? cfg.unknown : "no CONFIG_HZ in " + cfg.source);
     return;

@@ -1,5 +1,7 @@
 #include "aitrace/doctor/sysinfo_parse.hpp"
 
+#include "aitrace/core/parse_number.hpp"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -34,9 +36,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 std::optional<int> to_int(std::string_view s) {
-  int v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  auto v = parse_number<int>(s);
+  if (!v || *v < 0) return std::nullopt;
   return v;
 }
 
@@ -222,6 +223,16 @@ std::optional<int64_t> parse_proc_sched_ns(std::string_view text, std::string_vi
     return whole * 1'000'000 + std::stoll(std::string(frac));
   }
   return std::nullopt;
+}
+
+std::optional<KernelVersion> parse_release_version(std::string_view release) {
+  size_t dot = release.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::string_view minor = release.substr(dot + 1);
+  minor = minor.substr(0, std::min(minor.find_first_not_of("0123456789"), minor.size()));
+  auto ma = parse_number<int>(release.substr(0, dot)), mi = parse_number<int>(minor);
+  if (!ma || !mi) return std::nullopt;
+  return KernelVersion{*ma, *mi};
 }
 
 }  // namespace aitrace

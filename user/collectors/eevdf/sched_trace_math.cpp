@@ -61,7 +61,7 @@ uint32_t nice_to_weight(int nice) {
       172,   137,   110,   87,    70,    56,    45,    36,    29,    23,    18,   15};
   if (nice < -20) nice = -20;
   if (nice > 19) nice = 19;
-  return kWeights[static_cast<size_t>(nice + 20)];
+  return kWeights[static_cast<size_t>(nice + 20)];  // NOLINT(bugprone-misplaced-widening-cast): clamped to 0..39 above
 }
 
 int64_t ftrace_prev_state(uint32_t prev_state, int32_t exit_state, bool preempt) {

@@ -143,14 +143,16 @@ const char* numa_kind_name(uint32_t kind) {
       return "swap";
     case AITRACE_NUMA_STICK:
       return "stick";
+    default:
+      return "?";
   }
-  return "?";
 }
 
 std::vector<NumaNodeMove> migrate_numa_by_node(const MigrateSnapshot& s, const MigrateHost& host) {
   std::map<std::tuple<uint32_t, int, int>, uint64_t> agg;
   for (const auto& r : s.numa) agg[{r.kind, host.node_of(r.src_cpu), host.node_of(r.dst_cpu)}] += r.count;
   std::vector<NumaNodeMove> out;
+  out.reserve(agg.size());
   for (const auto& [k, n] : agg) out.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
   return out;
 }

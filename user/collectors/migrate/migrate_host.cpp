@@ -1,6 +1,7 @@
 // Host facts the migrate report needs: NUMA topology (cpu -> node), the NUMA-balancing and
 // demotion switches, GPU/accelerator device nodes.
 #include "aitrace/migrate/migrate_report.hpp"
+#include "aitrace/core/parse_number.hpp"
 #include "aitrace/core/targets.hpp"
 
 #include <sys/stat.h>
@@ -35,24 +36,17 @@ MigrateHost read_migrate_host() {
   std::set<int> nodes;
   for (const auto& e : fs::directory_iterator("/sys/devices/system/node", ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind("node", 0) == 0 && n.size() > 4 && std::isdigit(static_cast<unsigned char>(n[4]))) {
-      int node = std::atoi(n.c_str() + 4);
-      nodes.insert(node);
+    if (auto node = parse_number_between<int>(n, "node", "")) {
+      nodes.insert(*node);
       std::error_code ec2;
       for (const auto& c : fs::directory_iterator(e.path(), ec2)) {
-        std::string cn = c.path().filename().string();
-        if (cn.rfind("cpu", 0) == 0 && cn.size() > 3 && std::isdigit(static_cast<unsigned char>(cn[3])))
-          h.cpu_node[std::atoi(cn.c_str() + 3)] = node;
+        // cpu0, cpu1, ... (not cpulist or cpumap)
+        if (auto cpu = parse_number_between<int>(c.path().filename().string(), "cpu", "")) h.cpu_node[*cpu] = *node;
       }
     }
   }
   h.numa_nodes = nodes.empty() ? 1 : static_cast<int>(nodes.size());
-  if (auto v = read_first_line("/proc/sys/kernel/numa_balancing")) {
-    try {
-      h.numa_balancing = std::stoi(*v);
-    } catch (...) {
-    }
-  }
+  if (auto v = read_first_line("/proc/sys/kernel/numa_balancing")) h.numa_balancing = parse_number<int>(*v);
   if (auto v = read_first_line("/sys/kernel/mm/numa/demotion_enabled"))
     h.demotion_enabled = (*v == "true" || *v == "1");
   for (const char* p : {"/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg"})

@@ -275,7 +275,7 @@ Status for_each_entry(int fd, Fn&& fn) {
     uint32_t count = kBatch;
     int err = bpf_map_lookup_batch(fd, first ? nullptr : &token, &token, keys.data(), values.data(), &count, nullptr);
     if (err && errno != ENOENT) {
-      if (!first || (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP)) break;
+      if (!first || (errno != EINVAL && errno != EOPNOTSUPP)) break;  // ENOTSUP is EOPNOTSUPP on Linux
       for_each_map_entry<Key, Value>(fd, fn);  // no batch operations on this kernel
       return {};
     }
@@ -334,7 +334,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
       g.count[m] = 0;
       for (uint32_t b = 0; b < AITRACE_HIST_BUCKETS; b++)
         if (dh->buckets[m][b]) {
-          g.buckets[m].push_back({b, dh->buckets[m][b]});
+          g.buckets[m].emplace_back(b, dh->buckets[m][b]);
           g.count[m] += dh->buckets[m][b];
         }
       if (!g.count[m]) g.min[m] = 0;
@@ -345,7 +345,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
       bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, uint64_t n) {
         auto it = index.find(k.slot);
         if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.bucket >= AITRACE_HIST_BUCKETS || !n) return;
-        snap.groups[it->second].buckets[k.metric].push_back({k.bucket, n});
+        snap.groups[it->second].buckets[k.metric].emplace_back(k.bucket, n);
       })));
   for (SchedGroup& g : snap.groups)
     for (auto& b : g.buckets) std::sort(b.begin(), b.end());
@@ -418,7 +418,7 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
       for (auto [b, n] : g.buckets[m]) {
         while (j < pb.size() && pb[j].first < b) j++;
         uint64_t before_n = j < pb.size() && pb[j].first == b ? pb[j].second : 0;
-        if (n > before_n) delta.push_back({b, n - before_n});
+        if (n > before_n) delta.emplace_back(b, n - before_n);
       }
       d.buckets[m] = std::move(delta);
       active |= d.count[m] != 0;

@@ -89,6 +89,8 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
         case AITRACE_SCHED_OFFCPU_BLOCK:
           store.add_histogram(offcpu_, grp, {{"state", "D"}}, g.buckets[m], sum);
           break;
+        default:  // the cases above are every metric index below AITRACE_SCHED_METRICS
+          break;
       }
     }
     const SchedCounters& c = g.counters;

@@ -35,8 +35,8 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   }
 
   Status attach(const ResolvedTargets&) override {
-    AITRACE_TRY(collector_->attach());
-    for (const HookStatus& st : collector_->hooks().statuses())
+    AITRACE_TRY(collector_.value().attach());
+    for (const HookStatus& st : collector_.value().hooks().statuses())
       if (st.state != HookStatus::State::attached) ropts_.hook_notes.push_back(st.event + " " + st.state_text());
     return {};
   }
@@ -46,9 +46,9 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     if (RingReader* r = collector_->slow_event_reader()) loop.add_ring(r);
   }
 
-  void start() override { collector_->start(); }
-  void stop() override { collector_->stop(); }
-  void detach() override { collector_->detach(); }
+  void start() override { collector_.value().start(); }
+  void stop() override { collector_.value().stop(); }
+  void detach() override { collector_.value().detach(); }
   // The events still in the ring after detach belong to the window: the final report has them.
   Status finish() override { return collector_ ? collector_->drain_slow_events() : Status{}; }
 
@@ -59,7 +59,7 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     return true;
   }
 
-  const HookSet& hooks() const override { return collector_->hooks(); }
+  const HookSet& hooks() const override { return collector_.value().hooks(); }
   std::string_view schema() const override { return "aitrace.sched/2"; }
   std::optional<std::string> group_by() const override { return sched_group_by_name(cfg_.sched.group_by); }
 

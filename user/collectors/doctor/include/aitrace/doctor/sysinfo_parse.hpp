@@ -53,4 +53,12 @@ CgroupLayout cgroup_layout(const std::vector<MountEntry>& mounts);
 // units (ns); "1.400000" style (ms with 6 decimals, older kernels' PN()) is converted to ns.
 std::optional<int64_t> parse_proc_sched_ns(std::string_view text, std::string_view key);
 
+struct KernelVersion {
+  int major = 0;
+  int minor = 0;
+  bool at_least(int maj, int min) const { return major > maj || (major == maj && minor >= min); }
+};
+// uname's release "6.1.0-27-amd64" -> 6.1; nullopt when it does not start with MAJOR.MINOR.
+std::optional<KernelVersion> parse_release_version(std::string_view release);
+
 }  // namespace aitrace
