@@ -30,7 +30,7 @@ namespace {
 // Under `sudo scripts/test`, aitrace would run every test's `-- CMD` as the sudo caller
 // (command_credentials.hpp), who cannot write the tests' root-owned temporary files. The tests
 // run as root, as CI does; the tests of that default set SUDO_UID themselves.
-[[maybe_unused]] const bool kSudoCallerCleared = [] {
+[[maybe_unused]] const bool kSudoCallerCleared = []() noexcept {
   unsetenv("SUDO_UID");
   unsetenv("SUDO_GID");
   return true;

@@ -12,6 +12,8 @@
 // wait_here makes its system calls itself (inline `syscall`) instead of through libc: glibc is
 // built without frame pointers, and a frame-pointer unwinder that starts inside libc's read()
 // skips read()'s caller: wait_here would be missing (docs/offcpu.md, "Frame pointers").
+#include "workload_args.hpp"
+
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,7 +110,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string mode = argv[1];
-  const int ms = std::atoi(argv[2]);
+  const int ms = int_arg(argv[2], "offcpu_chain: MS");
   if (mode == "pipe-child") {
     const pid_t child = fork();
     if (child == 0) _exit(run("pipe", ms));
