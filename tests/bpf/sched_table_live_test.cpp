@@ -23,6 +23,7 @@ TEST(SchedTableLive, EveryCellIsTheJsonNumberOfTheSameSnapshot) {
   ASSERT_TRUE(collector.ok()) << collector.error().message;
   ASSERT_TRUE(collector->load().ok());
   ASSERT_TRUE(collector->attach().ok());
+  collector->start();  // the collector counts from start() on, as in the driver's run
   // Preemptions, wakeups and sleeps of known threads beside whatever the host does.
   auto w = test::run_command({test::workload("sched_truth"), "pingpong_hog", "300"});
   ASSERT_EQ(w.exit_code, 0) << w.err;

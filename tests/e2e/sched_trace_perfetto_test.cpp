@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace aitrace {
@@ -96,7 +97,10 @@ TEST(SchedTracePerfetto, FilteredTraceKeepsEveryCpusSwitchChainWhole) {
       (traced.count(e.sched_switch().prev_pid()) || traced.count(e.sched_switch().next_pid()) ? with_target : without)++;
     }
   EXPECT_GT(with_target, 1000u) << "pingpong switches at every message";
-  EXPECT_GT(without, 100u) << "the untraced process's switches are in the CPU view too";
+  // The untraced process switches often on this host (well over 100 in 2 s); under TCG in the VM
+  // guests everything runs 10-30x slower and a 6.12 guest saw 77. Any such switch shows that
+  // switches without a traced task are written; 20 keeps the check far above a stray one.
+  EXPECT_GT(without, 20u) << "the untraced process's switches are in the CPU view too";
   // The workloads' CPU (the last one) is there, and the others' chains with it (an idle CPU of a
   // bigger guest may not switch at all in 2 s, so only the host's 2 CPUs are required).
   EXPECT_TRUE(chains.switches_per_cpu.count(static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN) - 1)));
@@ -120,10 +124,16 @@ TEST(SchedTracePerfetto, ReusedPidIsANewThread) {
   if (access("/proc/sys/kernel/ns_last_pid", W_OK) != 0)
     AITRACE_REQUIRE_ENV_OR_SKIP("/proc/sys/kernel/ns_last_pid is not writable (needs root in the initial pid namespace)");
   const std::string dir = temp_dir(), trace = dir + "/reuse.perfetto-trace";
-  auto r = test::run_command({test::aitrace_binary(), "sched", "--json", "--trace", trace, "--", test::workload("pid_reuse")});
+  // --keep-caps: pid_reuse writes ns_last_pid, which needs a capability -- CMD does not get.
+  auto r = test::run_command(
+      {test::aitrace_binary(), "sched", "--json", "--trace", trace, "--keep-caps", "--", test::workload("pid_reuse")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto first = json::parse(r.out.substr(0, r.out.find('\n')), nullptr, false);
-  ASSERT_TRUE(first.is_object()) << r.out;
+  // With --json on stdout, the command's own stdout (its JSON line) goes to stderr.
+  json first;
+  std::istringstream err_lines(r.err);
+  for (std::string line; std::getline(err_lines, line) && !first.is_object();)
+    if (!line.empty() && line[0] == '{') first = json::parse(line, nullptr, false);
+  ASSERT_TRUE(first.is_object()) << r.err;
   ASSERT_EQ(first["reused"], true) << "every try lost the pid to another fork";
   const int pid = first["pid"].get<int>();
 

@@ -215,7 +215,8 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     AITRACE_TRY(reports.read());
     // With -i the time since the last tick is an interval of its own (`-i 1 -d 3` prints three),
     // shown before the whole run's report; it is shorter than -i when the run ends between ticks.
-    if (run_opts->interval && !run.on_interval)
+    // Not after the COUNT-th tick of `INTERVAL COUNT`: the run ended on that tick, nothing is left.
+    if (run_opts->interval && !run.on_interval && loop.stop_reason() != StopReason::intervals)
       AITRACE_TRY(writer->write_interval(reports.interval(++interval_index, detached)));
     return writer->write_final(reports.whole_run(detached, loop.stop_reason() == StopReason::stop_set));
   });
