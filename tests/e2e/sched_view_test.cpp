@@ -84,7 +84,9 @@ TEST(SchedView, HistWithTopOneLimitsEverySectionAndTrimsEmptyRows) {
   EXPECT_NE(r.out.find("more groups not shown"), std::string::npos) << r.out;
   EXPECT_EQ(count_of(r.out, "\nEEVDF ") - count_of(r.out, "\nEEVDF trace"), 1u) << r.out;
   EXPECT_NE(r.out.find("more EEVDF threads not shown"), std::string::npos) << r.out;
-  EXPECT_LT(lines_of(r.out).size(), 80u) << r.out;
+  // Before --top reached the EEVDF section this printed 533 lines. The bound leaves room for
+  // wider histograms (more bucket rows) than this host's: the 6.12 guest under TCG printed 87.
+  EXPECT_LT(lines_of(r.out).size(), 120u) << r.out;
   auto hists = bar_rows(r.out);
   ASSERT_FALSE(hists.empty()) << r.out;
   for (const auto& rows : hists) {
