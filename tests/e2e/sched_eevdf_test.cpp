@@ -21,6 +21,7 @@ struct SchedRun {
   std::map<std::string, test::ThreadTruth> truth;
   std::string trace;
   std::string text;
+  std::string err;
 };
 
 SchedRun run_sched(const std::string& mode, int ms, std::vector<std::string> extra) {
@@ -35,6 +36,7 @@ SchedRun run_sched(const std::string& mode, int ms, std::vector<std::string> ext
   auto res = test::run_command(argv, std::chrono::seconds(60));
   EXPECT_EQ(res.exit_code, 0) << res.err;
   r.text = res.out;
+  r.err = res.err;
   if (std::find(extra.begin(), extra.end(), "--json") != extra.end()) r.doc = json::parse(res.out, nullptr, false);
   r.truth = test::read_thread_truth(out);
   fs::remove(out);
@@ -80,7 +82,7 @@ TEST(SchedEevdf, CustomSliceIsWhatProcSchedShows) {
 TEST(SchedEevdf, SwitchCountsAgreeAcrossTraceSummaryHistogramsAndKernel) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   std::string trace = trace_path("sleepy.perfetto-trace");
-  SchedRun r = run_sched("sleepy", 800, {"--eevdf", "--json", "--trace", trace});
+  SchedRun r = run_sched("sleepy", 800, {"-v", "--eevdf", "--json", "--trace", trace});
   ASSERT_TRUE(r.doc.is_object()) << r.text;
   ASSERT_EQ(r.doc["trace"]["lost"], 0);
   EXPECT_EQ(r.doc["trace"]["file"], trace);
@@ -97,7 +99,11 @@ TEST(SchedEevdf, SwitchCountsAgreeAcrossTraceSummaryHistogramsAndKernel) {
     // The same switches counted three ways in one run: trace, EEVDF summary, sched histograms.
     EXPECT_EQ(counts.switch_ins[truth.tid], ins) << name;
     EXPECT_EQ(counts.switch_outs[truth.tid], outs) << name;
-    EXPECT_EQ((*g)["counters"]["switches"].get<uint64_t>(), ins) << name;
+    // sched also counts the switch-ins it closed from sched_info stamps where no tracepoint fired
+    // (-v says how many, over all threads); the trace and the summary cannot see those.
+    const uint64_t sched = (*g)["counters"]["switches"].get<uint64_t>();
+    EXPECT_GE(sched, ins) << name;
+    EXPECT_LE(sched, ins + test::repaired_switches(r.err)) << name;
     EXPECT_EQ((*g)["counters"]["involuntary"].get<uint64_t>(), e["preempted"].get<uint64_t>()) << name;
     // ... and the kernel's nr_switches, read by the thread just before its last switches.
     EXPECT_GE(outs, truth.nr_switches) << name;

@@ -175,10 +175,7 @@ TEST(SchedTracePerfetto, SchedAndEevdfCountTheSameWindowWithPid) {
   auto r = test::run_command(
       {test::aitrace_binary(), "sched", "-v", "--eevdf", "-p", std::to_string(target.pid), "-d", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  uint64_t repaired = 0;
-  const std::string marker = " switches that never reached the program closed from sched_info stamps";
-  if (size_t at = r.err.rfind(marker); at != std::string::npos)
-    repaired = std::stoull(r.err.substr(r.err.rfind(' ', at - 1) + 1));
+  const uint64_t repaired = test::repaired_switches(r.err);
   json doc = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << r.out.substr(0, 300);
   ASSERT_EQ(doc["trace"]["lost"], 0);

@@ -13,11 +13,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+
+#include <charconv>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +132,16 @@ bool wait_for_text(const std::string& path, const std::string& needle, std::chro
     if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+uint64_t repaired_switches(const std::string& err) {
+  const std::string marker = " switches that never reached the program closed from sched_info stamps";
+  const size_t at = err.rfind(marker);
+  if (at == std::string::npos) return 0;
+  const size_t start = err.rfind(' ', at - 1) + 1;
+  uint64_t n = 0;
+  std::from_chars(err.data() + start, err.data() + at, n);
+  return n;
 }
 
 std::string aitrace_binary() { return AITRACE_BINARY; }

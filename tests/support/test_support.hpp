@@ -73,6 +73,10 @@ class Background {
 };
 
 std::string aitrace_binary();
+// From `aitrace sched -v`'s stderr: the switches no tracepoint reported that sched closed from
+// the kernel's sched_info stamps (docs/sched.md, "Switches this VM never traces"); 0 if none.
+// sched counts them, a trace of the same run cannot.
+uint64_t repaired_switches(const std::string& err);
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);
 // Polls the file every 10 ms until it contains `needle` (aitrace's readiness line in a stderr
