@@ -13,8 +13,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-
-#include <charconv>
 #include <sys/wait.h>
 #include <unistd.h>
 
