@@ -76,6 +76,9 @@ TEST(OffcpuE2E, PipeReadChainWeighsWhatTheWorkloadMeasured) {
   ASSERT_EQ(r.cmd.exit_code, 0) << r.cmd.err;
   ASSERT_GT(r.blocked_ns, 1'000'000'000) << r.cmd.out;
   const uint64_t us = folded_weight(r.report, {kChain, "pipe_read"});
+  // 10% is issue 17's bound: the workload times its own system calls with steady_clock from
+  // user space, so its figure includes the entry and exit around each block that the kernel's
+  // switch-out to switch-in interval does not.
   EXPECT_NEAR(static_cast<double>(us) * 1000, static_cast<double>(r.blocked_ns), 0.1 * static_cast<double>(r.blocked_ns))
       << r.report;
   // The writer thread sleeps under its own name; the drops are on stderr beside the folded lines.
@@ -142,6 +145,9 @@ TEST(OffcpuE2E, VforkParentBlocksInD) {
     if (has_frame(st["user_frames"], "wait_here") && has_frame(st["kernel_frames"], "kernel_clone"))
       ns += st["total_ns"].get<uint64_t>();
   }
+  // 10% is issue 17's bound: the workload times its own system calls with steady_clock from
+  // user space, so its figure includes the entry and exit around each block that the kernel's
+  // switch-out to switch-in interval does not.
   EXPECT_NEAR(static_cast<double>(ns), static_cast<double>(r.blocked_ns), 0.1 * static_cast<double>(r.blocked_ns))
       << r.report;
 }
@@ -175,6 +181,9 @@ TEST(OffcpuE2E, ProcessThatExitedMidRunIsSymbolized) {
   ASSERT_NE(r.cmd.out.find("child_exited"), std::string::npos) << r.cmd.out;
   ASSERT_GT(r.blocked_ns, 750'000'000) << r.cmd.out;
   const uint64_t us = folded_weight(r.report, {kChain, "pipe_read"});
+  // 10% is issue 17's bound: the workload times its own system calls with steady_clock from
+  // user space, so its figure includes the entry and exit around each block that the kernel's
+  // switch-out to switch-in interval does not.
   EXPECT_NEAR(static_cast<double>(us) * 1000, static_cast<double>(r.blocked_ns), 0.1 * static_cast<double>(r.blocked_ns))
       << r.report;
 }
