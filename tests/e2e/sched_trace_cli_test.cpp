@@ -73,7 +73,9 @@ TEST(SchedTraceCli, KilledTracerLeavesAReadablePrefix) {
   auto partial = partial_files(dir);
   ASSERT_EQ(partial.size(), 1u);
   perfetto::protos::Trace t;
-  ASSERT_TRUE(test::parse_trace_file(partial[0].string(), &t)) << "a flushed prefix must decode";
+  size_t torn = 0;
+  ASSERT_TRUE(test::parse_trace_prefix(partial[0].string(), &t, &torn)) << "a flushed prefix must decode";
+  // `torn` (the one packet a kill cut short, if any) is left out as Perfetto's reader leaves it.
   EXPECT_GT(test::count_trace(t).switches, 100u);
   fs::remove_all(dir);
 }

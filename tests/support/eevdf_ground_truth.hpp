@@ -67,6 +67,42 @@ inline bool parse_trace_file(const std::string& path, perfetto::protos::Trace* t
   return trace->ParseFromString(ss.str());
 }
 
+// The file a killed tracer left: its whole packets, decoded as Perfetto's own reader does
+// (trace_processor's ProtoTraceTokenizer waits for the rest of a packet whose length runs past
+// the data it has, so a torn last packet is never imported). A kill can tear one: write(2) to a
+// file stops at a page boundary when SIGKILL arrives, mid-packet. `torn_bytes` gets the size of
+// that tail. False when a whole packet does not decode, or the bytes are not a Trace's field 1.
+inline bool parse_trace_prefix(const std::string& path, perfetto::protos::Trace* trace, size_t* torn_bytes) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  const std::string data = ss.str();
+  auto varint = [&](size_t& at, uint64_t& v) {
+    v = 0;
+    for (int shift = 0; at < data.size() && shift < 64; shift += 7) {
+      auto b = static_cast<uint8_t>(data[at++]);
+      v |= uint64_t{b & 0x7fu} << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  size_t at = 0;
+  while (at < data.size()) {
+    size_t start = at;
+    uint64_t tag = 0, len = 0;
+    bool whole_header = varint(at, tag) && varint(at, len);
+    if (whole_header && tag != ((1u << 3) | 2u)) return false;  // TracePacket packet = 1 (length-delimited)
+    if (!whole_header || len > data.size() - at) {
+      *torn_bytes = data.size() - start;
+      return true;
+    }
+    if (!trace->add_packet()->ParseFromArray(data.data() + at, static_cast<int>(len))) return false;
+    at += len;
+  }
+  *torn_bytes = 0;
+  return true;
+}
+
 struct TraceCounts {
   std::map<uint32_t, uint64_t> switch_outs;  // by prev_pid
   std::map<uint32_t, uint64_t> switch_ins;   // by next_pid
