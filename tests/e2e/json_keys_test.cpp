@@ -9,6 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -22,8 +25,10 @@ namespace {
 using nlohmann::json;
 
 struct DocKey {
-  std::string type;  // u64, i64, double, string, bool, object, map, array, H, [..] (not descended), x|null
-  bool optional = false;  // the table's "when" cell names a condition
+  std::string type;  // u64, i64, double, string, bool, object, map, array, H, E, T, [..] (not descended), x|null
+  bool optional = false;  // the table's "when" cell names a condition (its own or its shape key's)
+  std::string shape_key;  // for a key of a shape: the key of the shape's type it is under ...
+  bool required_under_shape_key = false;  // ... and it has no condition of its own in the shape's table
 };
 using DocKeys = std::map<std::string, DocKey>;
 
@@ -73,23 +78,34 @@ DocKeys key_table(const std::string& text, const std::string& name) {
     if (row++ < 2) continue;  // header and separator
     auto c = cells(line);
     if (c.size() < 3) continue;
-    keys[unquote(c[0])] = {unquote(c[1]), !c[2].empty()};
+    keys[unquote(c[0])] = {unquote(c[1]), !c[2].empty(), {}, false};
   }
   return keys;
 }
 
-// A schema's keys: the envelope's, its own, and the histogram object's under every `H` key.
+// The shared object shapes a key's type can name, each a table of its own: the histogram `H`
+// (json.md), the EEVDF thread object `E` and trace statistics `T` (eevdf.md).
+std::map<std::string, DocKeys> shapes() {
+  const std::string json_md = docs_file("json.md"), eevdf_md = docs_file("eevdf.md");
+  std::map<std::string, DocKeys> out{
+      {"H", key_table(json_md, "H")}, {"E", key_table(eevdf_md, "E")}, {"T", key_table(eevdf_md, "T")}};
+  for (const auto& [name, keys] : out) EXPECT_FALSE(keys.empty()) << "no <!-- keys: " << name << " --> table";
+  return out;
+}
+
+// A schema's keys: the envelope's, its own, and a shape's under every key of that shape's type
+// (one level: no shape holds another).
 DocKeys schema_keys(const std::string& schema, const std::string& doc_file) {
-  const std::string json_md = docs_file("json.md");
-  DocKeys all = key_table(json_md, "envelope");
+  DocKeys all = key_table(docs_file("json.md"), "envelope");
   const DocKeys own = key_table(docs_file(doc_file), schema);
   EXPECT_FALSE(own.empty()) << "no <!-- keys: " << schema << " --> table in docs/" << doc_file;
-  const DocKeys h = key_table(json_md, "H");
-  EXPECT_FALSE(h.empty()) << "no <!-- keys: H --> table in docs/json.md";
+  const auto shape_tables = shapes();
   for (const auto& [path, key] : own) {
     all[path] = key;
-    if (key.type != "H") continue;
-    for (const auto& [sub, hk] : h) all[path + '.' += sub] = {hk.type, key.optional || hk.optional};
+    auto shape = shape_tables.find(key.type);
+    if (shape == shape_tables.end()) continue;
+    for (const auto& [sub, sk] : shape->second)
+      all[path + '.' += sub] = {sk.type, key.optional || sk.optional, path, !sk.optional};
   }
   return all;
 }
@@ -103,7 +119,7 @@ bool type_matches(const json& v, const std::string& type) {
   if (type == "double") return v.is_number();
   if (type == "string") return v.is_string();
   if (type == "bool") return v.is_boolean();
-  if (type == "object" || type == "map" || type == "H") return v.is_object();
+  if (type == "object" || type == "map" || type == "H" || type == "E" || type == "T") return v.is_object();
   if (type == "array" || type[0] == '[') return v.is_array();
   return false;
 }
@@ -169,7 +185,9 @@ void expect_documented_exactly(const std::string& schema, const std::string& doc
     ADD_FAILURE() << schema << ": " << p << " does not have the documented type " << docs.at(p.substr(0, p.find(' '))).type;
   std::vector<std::string> unexercised;
   for (const auto& [path, key] : docs) {
-    if (walk.emitted.count(path) || key.optional) continue;
+    if (walk.emitted.count(path)) continue;
+    // A shape's unconditional key is due wherever its shape key was emitted, even a conditional one.
+    if (key.optional && !(key.required_under_shape_key && walk.emitted.count(key.shape_key))) continue;
     if (under_any(path, walk.empty_containers)) {
       unexercised.push_back(path);
       continue;
@@ -188,6 +206,21 @@ TEST(JsonKeys, SchedDocumentsHaveExactlyTheDocumentedKeys) {
   expect_documented_exactly("aitrace.sched/2", "sched.md",
                             {{"sched", "--json", "--by", "thread", "-i", "300ms", "-d", "700ms"},
                              {"sched", "--json", "--by", "cgroup", "-d", "300ms"}});
+}
+
+// The EEVDF keys that --eevdf and --trace add to sched's document, and the hidden sched-trace's
+// own document. eevdf_threads' two spinners on one CPU preempt each other (top_preemptors filled).
+TEST(JsonKeys, SchedEevdfDocumentsHaveExactlyTheDocumentedKeys) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::string dir = (std::filesystem::temp_directory_path() / ("aitrace_json_keys_" + std::to_string(getpid()))).string();
+  std::filesystem::create_directories(dir);
+  expect_documented_exactly("aitrace.sched/2", "sched.md",
+                            {{"sched", "--json", "--eevdf", "--trace", dir + "/t.pftrace", "-i", "300ms", "--",
+                              test::workload("eevdf_threads"), "slice", dir + "/truth.txt", "700"}});
+  expect_documented_exactly("aitrace.eevdf/1", "eevdf.md",
+                            {{"sched-trace", "--json", "-i", "300ms", "--", test::workload("eevdf_threads"), "slice",
+                              dir + "/truth2.txt", "700"}});
+  std::filesystem::remove_all(dir);
 }
 
 TEST(JsonKeys, MigrateDocumentsHaveExactlyTheDocumentedKeys) {
