@@ -237,7 +237,8 @@ TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
   if (!fs::exists("/usr/bin/promtool")) AITRACE_REQUIRE_ENV_OR_SKIP("promtool is not installed (scripts/setup)");
   Serve serve({"--by", "comm", "-i", "100ms"}, "hostile");
   ASSERT_TRUE(serve.ready()) << serve.err();
-  const std::vector<std::string> names = {"q\"uote", "back\\slash", "new\nline", "brace}{,=", "tab\tx"};
+  const std::vector<std::string> names = {"q\"uote", "back\\slash", "new\nline", "brace}{,=", "tab\tx",
+                                         "esc\x1b[31m",  "bad\xff",      "lit\\xff"};
   std::vector<std::string> argv = {test::workload("named_threads"), "steady", "300"};
   argv.insert(argv.end(), names.begin(), names.end());
   auto r = test::run_command(argv);
@@ -250,10 +251,15 @@ TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   auto m = samples(text);
   EXPECT_GT(m[runq_count("q\\\"uote")], 0) << text.substr(0, 2000);
-  EXPECT_GT(m[runq_count("back\\\\slash")], 0);
+  // The value is the comm as JSON has it (a backslash doubled, so a literal `\xff` and a 0xff byte
+  // differ), escaped once more for the exposition format.
+  EXPECT_GT(m[runq_count("back\\\\\\\\slash")], 0);
   EXPECT_GT(m[runq_count("new\\nline")], 0);
   EXPECT_GT(m[runq_count("brace}{,=")], 0);
   EXPECT_GT(m[runq_count("tab\\\\x09x")], 0);
+  EXPECT_GT(m[runq_count("esc\\\\x1b[31m")], 0);
+  EXPECT_GT(m[runq_count("bad\\\\xff")], 0);
+  EXPECT_GT(m[runq_count("lit\\\\\\\\xff")], 0);
   // No line of the scrape is anything but a comment or one sample.
   std::istringstream in(text);
   std::string line;

@@ -157,6 +157,8 @@ TEST(Escape, TextEscapesControlAndNonAscii) {
 TEST(Escape, Utf8SanitizerKeepsValidAndEscapesInvalid) {
   EXPECT_EQ(sanitize_utf8("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(sanitize_utf8("bad\xff"), "bad\\xff");
+  EXPECT_EQ(sanitize_utf8("lit\\xff"), "lit\\\\xff") << "a literal \\xff is not a 0xff byte";
+  EXPECT_EQ(sanitize_utf8("back\\slash"), "back\\\\slash");
   EXPECT_EQ(sanitize_utf8("\xc3"), "\\xc3");
   // What JSON writers reject must never pass: surrogates, F5+, overlongs, > U+10FFFF.
   EXPECT_EQ(sanitize_utf8("\xed\xa0\x80x"), "\\xed\\xa0\\x80x");

@@ -64,9 +64,11 @@ TEST(MetricStore, ConfiguredBoundsRoundUpToABucketEdge) {
 }
 
 TEST(MetricStore, LabelValuesFromHostileCommNamesAreEscaped) {
-  EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+  // The exposition format's escapes over the JSON form of the comm (a backslash doubled there).
+  EXPECT_EQ(escape_label_value("a\"b\\c\nd"), "a\\\"b\\\\\\\\c\\nd");
   EXPECT_EQ(escape_label_value("tab\there"), "tab\\\\x09here");
   EXPECT_EQ(escape_label_value(std::string("bad\xff", 4)), "bad\\\\xff");
+  EXPECT_EQ(escape_label_value("lit\\xff"), "lit\\\\\\\\xff") << "the text \\xff is not the byte";
   EXPECT_EQ(escape_label_value("ünï"), "ünï");
 }
 

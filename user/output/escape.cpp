@@ -65,6 +65,9 @@ std::string sanitize_utf8(std::string_view s) {
     if (n == 0) {
       append_hex(out, static_cast<unsigned char>(s[i]));
       i++;
+    } else if (s[i] == '\\') {
+      out += "\\\\";
+      i++;
     } else {
       out.append(s.substr(i, n));
       i += n;

@@ -11,8 +11,10 @@ namespace aitrace {
 // For terminal text: printable ASCII kept, everything else (control bytes, escape sequences,
 // non-ASCII, backslash) as \xNN / \\ so output cannot move the cursor or forge lines.
 std::string escape_text(std::string_view s);
-// For JSON/OpenMetrics label values: valid UTF-8 kept, invalid bytes as \xNN (nlohmann and the
-// OpenMetrics writer escape quotes and control characters themselves).
+// For JSON, OpenMetrics label values and Perfetto strings: valid UTF-8 kept, invalid bytes as
+// \xNN and a backslash doubled, so the value decodes back to the kernel's bytes: a comm that is
+// the four characters `\xff` reads `\\xff`, a 0xff byte `\xff` (nlohmann and the OpenMetrics
+// writer escape quotes and control characters themselves).
 std::string sanitize_utf8(std::string_view s);
 // Serializes a report; never throws on a string that escaped sanitizing (U+FFFD instead).
 std::string json_text(const nlohmann::json& j, int indent = -1);
