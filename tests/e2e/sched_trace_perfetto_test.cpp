@@ -44,6 +44,9 @@ struct Background {
   pid_t pid;
 };
 
+// Longer than any tracer run of these tests: the workload is killed when its test ends.
+constexpr const char* kUntilKilledMs = "600000";
+
 std::set<int32_t> threads_of(pid_t pid) {
   std::set<int32_t> out;
   for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
@@ -57,8 +60,11 @@ std::set<int32_t> threads_of(pid_t pid) {
 TEST(SchedTracePerfetto, FilteredTraceKeepsEveryCpusSwitchChainWhole) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string dir = temp_dir(), trace = dir + "/p.perfetto-trace";
-  Background other({test::workload("eevdf_threads"), "nice", dir + "/other.txt", "8000"});
-  Background target({test::workload("eevdf_threads"), "pingpong", dir + "/target.txt", "8000"});
+  // Both outlive the tracer whatever its start-up takes (a TCG guest beside a busy host took over
+  // 5.7 s to attach, and an 8 s target had exited before the 2 s window ended); they are killed
+  // when the test ends.
+  Background other({test::workload("eevdf_threads"), "nice", dir + "/other.txt", kUntilKilledMs});
+  Background target({test::workload("eevdf_threads"), "pingpong", dir + "/target.txt", kUntilKilledMs});
   ASSERT_GT(other.pid, 0);
   ASSERT_GT(target.pid, 0);
   std::this_thread::sleep_for(300ms);  // its threads exist
@@ -70,6 +76,7 @@ TEST(SchedTracePerfetto, FilteredTraceKeepsEveryCpusSwitchChainWhole) {
   json doc = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << r.out.substr(0, 300);
   ASSERT_EQ(doc["trace"]["lost"], 0) << "a lost record breaks a chain for a reason of its own";
+  ASSERT_FALSE(doc.value("targets_exited", false)) << "the target ended before the window: " << r.err;
 
   perfetto::protos::Trace t;
   ASSERT_TRUE(test::parse_trace_file(trace, &t));
@@ -112,7 +119,7 @@ TEST(SchedTracePerfetto, FilteredTraceKeepsEveryCpusSwitchChainWhole) {
     for (const auto& proc : p.process_tree().processes())
       if (proc.pid() == target.pid) cmdline.assign(proc.cmdline().begin(), proc.cmdline().end());
   EXPECT_EQ(cmdline,
-            (std::vector<std::string>{test::workload("eevdf_threads"), "pingpong", dir + "/target.txt", "8000"}));
+            (std::vector<std::string>{test::workload("eevdf_threads"), "pingpong", dir + "/target.txt", kUntilKilledMs}));
   fs::remove_all(dir);
 }
 
@@ -169,7 +176,7 @@ TEST(SchedTracePerfetto, ReusedPidIsANewThread) {
 TEST(SchedTracePerfetto, SchedAndEevdfCountTheSameWindowWithPid) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string dir = temp_dir();
-  Background target({test::workload("eevdf_threads"), "pingpong", dir + "/target.txt", "8000"});
+  Background target({test::workload("eevdf_threads"), "pingpong", dir + "/target.txt", kUntilKilledMs});
   ASSERT_GT(target.pid, 0);
   std::this_thread::sleep_for(300ms);
   auto r = test::run_command(
@@ -179,6 +186,7 @@ TEST(SchedTracePerfetto, SchedAndEevdfCountTheSameWindowWithPid) {
   json doc = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(doc.is_object()) << r.out.substr(0, 300);
   ASSERT_EQ(doc["trace"]["lost"], 0);
+  ASSERT_FALSE(doc.value("targets_exited", false)) << "the target ended before the window: " << r.err;
   int busy = 0;
   for (const auto& g : doc["groups"]) {
     if (!g.contains("eevdf") || !g["tid"].is_number()) continue;
