@@ -37,8 +37,11 @@ TEST(SchedTraceCli, SigintFinalizesTheTrace) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   std::string dir = temp_dir(), trace = dir + "/int.perfetto-trace";
   pid_t pid = test::spawn_background({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
-                     "sleepy", dir + "/int.txt", "20000"});
+                     "sleepy", dir + "/int.txt", "20000"}, dir + "/int.err");
   ASSERT_GT(pid, 0);
+  // From the readiness line (every hook attached): start-up takes 0.1 s here, seconds in a TCG
+  // guest beside a busy host, where a fixed 1.5 s from the start saw 39 switches.
+  ASSERT_TRUE(test::wait_for_text(dir + "/int.err", "aitrace: tracing")) << test::read_file(dir + "/int.err");
   std::this_thread::sleep_for(1500ms);
   kill(pid, SIGINT);
   int status = 0;
@@ -59,8 +62,9 @@ TEST(SchedTraceCli, KilledTracerLeavesAReadablePrefix) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   std::string dir = temp_dir(), trace = dir + "/kill.perfetto-trace";
   pid_t pid = test::spawn_background({test::aitrace_binary(), "sched-trace", "--trace", trace, "--", test::workload("eevdf_threads"),
-                     "sleepy", dir + "/kill.txt", "20000"});
+                     "sleepy", dir + "/kill.txt", "20000"}, dir + "/kill.err");
   ASSERT_GT(pid, 0);
+  ASSERT_TRUE(test::wait_for_text(dir + "/kill.err", "aitrace: tracing")) << test::read_file(dir + "/kill.err");
   std::this_thread::sleep_for(2500ms);  // the trace is flushed to disk at least once a second
   // The launched workload would outlive its killed tracer: end it too.
   std::string children = test::read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
