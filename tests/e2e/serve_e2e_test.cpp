@@ -165,13 +165,7 @@ std::string runq_count(const std::string& comm) {
   return "aitrace_sched_runqueue_wait_seconds_count{comm=\"" + comm + "\",kind=\"wakeup\"}";
 }
 
-#define SERVE_OR_SKIP()                                                                      \
-  do {                                                                                       \
-    AITRACE_REQUIRE_BPF_OR_SKIP();                                                           \
-    auto probe_ = test::run_command({test::aitrace_binary(), "serve", "--listen", "x"});     \
-    if (probe_.err.find("not in this static build") != std::string::npos)                    \
-      AITRACE_REQUIRE_ENV_OR_SKIP("this aitrace is a static build without serve");           \
-  } while (0)
+#define SERVE_OR_SKIP() AITRACE_REQUIRE_BPF_OR_SKIP()
 
 // Prometheus scrapes serve every second (in OpenMetrics: it asks for it first); the count it
 // stores rises with the workload and, once the workload is done, equals a direct scrape.
@@ -392,6 +386,30 @@ TEST(ServeE2E, StalledClientsDoNotStallCollection) {
   // the refreshes made meanwhile.
   const double after = samples(serve.scrape())["aitrace_serve_refreshes_total"];
   EXPECT_GE(after - before, 12) << "refreshes stalled while clients held connections";
+}
+
+// The HTTP surface beyond a scrape: HEAD answers without a body, another method gets 405 with
+// Allow, another path 404, and a keep-alive connection serves two scrapes in a row.
+TEST(ServeE2E, MethodsPathsAndKeepAliveAreAnsweredAsHttpSays) {
+  SERVE_OR_SKIP();
+  Serve serve({"-i", "100ms"}, "http");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  auto curl = [](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"curl", "-sS", "-m", "5"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test::run_command(argv, 10s);
+  };
+  auto head = curl({"-I", serve.url("/metrics")});
+  EXPECT_EQ(head.out.rfind("HTTP/1.1 200", 0), 0u) << head.out;
+  EXPECT_NE(head.out.find("Content-Length: "), std::string::npos) << head.out;
+  auto post = curl({"-X", "POST", "-D", "-", "-o", "/dev/null", serve.url("/metrics")});
+  EXPECT_EQ(post.out.rfind("HTTP/1.1 405", 0), 0u) << post.out;
+  EXPECT_NE(post.out.find("Allow: GET, HEAD"), std::string::npos) << post.out;
+  EXPECT_EQ(get(serve.url("/nope")).code, 404);
+  // curl reuses the connection for the second URL and says so on stderr with -v.
+  auto two = curl({"-v", "-o", "/dev/null", "-o", "/dev/null", serve.url("/metrics"), serve.url("/metrics")});
+  EXPECT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.err.find("Re-using existing connection"), std::string::npos) << two.err;
 }
 
 TEST(ServeE2E, ASecondServeOnTheSamePortFailsCleanly) {

@@ -1,7 +1,8 @@
-// The HTTP front of `aitrace serve` (cpp-httplib): GET /metrics and /healthz on a thread pool of
-// its own. A scrape asks the exposition source for an immutable rendered string and sends it
-// after the source's lock is released, so a slow or stuck client can hold a connection thread
-// but never the collection.
+// The HTTP front of `aitrace serve` (Boost.Beast, header-only, so the static build has it too):
+// GET /metrics and /healthz, served asynchronously from two threads of its own. A scrape asks the
+// exposition source for an immutable rendered string and sends it after the source's lock is
+// released, so a slow or stuck client holds a connection until its deadline, never a thread and
+// never the collection.
 #pragma once
 
 #include "aitrace/core/result.hpp"
