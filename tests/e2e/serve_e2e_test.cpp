@@ -38,20 +38,6 @@ std::string temp_dir(const std::string& name) {
   return p.string();
 }
 
-// A port nothing listens on right now (the kernel's pick for port 0).
-int free_port() {
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    a.sin_port = 0;  // the caller's bind then fails visibly
-  close(s);
-  return ntohs(a.sin_port);
-}
-
 struct Http {
   int code = 0;
   std::string body;
@@ -111,7 +97,7 @@ class Background {
 class Serve {
  public:
   explicit Serve(std::vector<std::string> args, const std::string& name)
-      : port_(free_port()), dir_(temp_dir(name)) {
+      : port_(test::free_port()), dir_(temp_dir(name)) {
     std::vector<std::string> argv = {test::aitrace_binary(), "serve", "--listen", addr()};
     argv.insert(argv.end(), args.begin(), args.end());
     proc_ = std::make_unique<Background>(argv, dir_ + "/serve.err");
@@ -174,7 +160,7 @@ TEST(ServeE2E, PrometheusScrapesAHistogramCountThatRisesAndMatchesADirectScrape)
   if (!fs::exists("/usr/bin/prometheus")) AITRACE_REQUIRE_ENV_OR_SKIP("prometheus is not installed (scripts/setup)");
   Serve serve({"--by", "comm", "-i", "200ms", "--comm", "srv_steady"}, "prom");
   ASSERT_TRUE(serve.ready()) << serve.err();
-  const int prom_port = free_port();
+  const int prom_port = test::free_port();
   const std::string dir = serve.dir();
   {
     std::ofstream cfg(dir + "/prometheus.yml");
@@ -448,7 +434,7 @@ TEST(ServeE2E, ServesAsAnUnprivilegedUserWithOnlyCapBpfAndCapPerfmon) {
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
   const std::string bin = dir + "/aitrace";
   fs::copy_file(test::aitrace_binary(), bin);
-  const int port = free_port();
+  const int port = test::free_port();
   const std::string addr = "127.0.0.1:" + std::to_string(port);
   Background serve({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all,+bpf,+perfmon",
                     "--ambient-caps=-all,+bpf,+perfmon", "--bounding-set=-all,+bpf,+perfmon", bin, "serve", "--listen",

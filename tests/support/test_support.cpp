@@ -8,11 +8,14 @@
 #include "aitrace/core/caps.hpp"
 #include "aitrace/core/parse_number.hpp"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -216,6 +219,19 @@ const KernelFeatures& features(const char* preferred) {
     if (preferred) f->preferred = parse_hook_kind(preferred);
   }
   return *f;
+}
+
+int free_port() {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    a.sin_port = 0;  // the caller's bind then fails visibly
+  close(s);
+  return ntohs(a.sin_port);
 }
 
 }  // namespace aitrace::test

@@ -83,6 +83,8 @@ std::string read_file(const std::string& path);
 // file, say); false when the timeout passed first.
 bool wait_for_text(const std::string& path, const std::string& needle,
                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// A loopback TCP port nothing listens on right now (the kernel's pick for port 0); 0 if none.
+int free_port();
 std::string test_data(const std::string& relative);  // tests/<relative>
 
 // Runs a raw_tp (or tp_btf) program once with `args` as its u64 argument array

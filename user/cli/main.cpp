@@ -1,6 +1,7 @@
 #include "aitrace/driver/options.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/driver/registration.hpp"
+#include "aitrace/core/caps.hpp"
 #include "commands.hpp"
 
 #include <fcntl.h>
@@ -33,6 +34,8 @@ int run(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // Before any thread exists, so SIGINT/SIGTERM/SIGHUP only ever reach the run loop's signalfd.
   aitrace::block_stop_signals();
+  // The container image's binary carries its capabilities as permitted only (deploy/build-image).
+  aitrace::raise_permitted_tracing_capabilities();
   CLI::App app{"aitrace: eBPF tracing for AI training and inference hosts"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "aitrace 0.1.0");

@@ -1,5 +1,9 @@
 #include "aitrace/core/caps.hpp"
 
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -45,6 +49,24 @@ Status check_tracing_capabilities(const Capabilities& caps) {
   if (bpf && perfmon) return {};
   const char* have = !bpf && !perfmon ? "have neither" : bpf ? "have CAP_BPF only" : "have CAP_PERFMON only";
   return make_error(ErrorKind::privilege, "needs CAP_BPF and CAP_PERFMON ({}); run as root or grant them", have);
+}
+
+void raise_permitted_tracing_capabilities() {
+  __user_cap_header_struct header{};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  __user_cap_data_struct sets[2] = {};
+  if (syscall(SYS_capget, &header, sets) != 0) return;
+  bool changed = false;
+  for (int cap : {kCapPerfmon, kCapBpf}) {
+    const auto word = static_cast<size_t>(cap / 32);
+    const uint32_t bit = 1u << (cap % 32);
+    if ((sets[word].permitted & bit) && !(sets[word].effective & bit)) {
+      sets[word].effective |= bit;
+      changed = true;
+    }
+  }
+  // A refusal is left to the EPERM diagnosis of the first bpf() call.
+  if (changed) static_cast<void>(syscall(SYS_capset, &header, sets));
 }
 
 }  // namespace aitrace
