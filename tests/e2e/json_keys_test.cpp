@@ -187,7 +187,8 @@ TEST(JsonKeys, SchedDocumentsHaveExactlyTheDocumentedKeys) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   expect_documented_exactly("aitrace.sched/2", "sched.md",
                             {{"sched", "--json", "--by", "thread", "-i", "300ms", "-d", "700ms"},
-                             {"sched", "--json", "--by", "cgroup", "-d", "300ms"}});
+                             {"sched", "--json", "--by", "cgroup", "-d", "300ms"},
+                             {"sched", "--json", "--by", "container", "-d", "300ms"}});
 }
 
 TEST(JsonKeys, MigrateDocumentsHaveExactlyTheDocumentedKeys) {

@@ -2,6 +2,7 @@
 // prometheus package) scraping it every second, promtool's parser, curl. Counters are checked
 // against a direct scrape and across scrapes, never against a constant.
 #include "aitrace/core/parse_number.hpp"
+#include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -258,6 +259,40 @@ TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) EXPECT_TRUE(line.starts_with("# ") || line.starts_with("aitrace_")) << line;
+}
+
+// --by container: a spinner in a fake docker container's cgroup (made by the test, named as
+// docker's systemd driver names it) is exported under that container's id; promtool accepts it.
+TEST(ServeE2E, ByContainerLabelsTheContainersSeries) {
+  SERVE_OR_SKIP();
+  const std::string mount = cgroup2_mount();
+  if (mount.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup2 mount");
+  const std::string id = "5e7e" + std::string(60, '1');
+  const fs::path base = fs::path(mount) / ("aitrace-serve-" + std::to_string(getpid()) + ".slice");
+  const fs::path scope = base / ("docker-" + id + ".scope");
+  std::error_code ec;
+  fs::create_directories(scope, ec);
+  ASSERT_FALSE(ec) << scope << ": " << ec.message();
+  Serve serve({"--by", "container", "-i", "200ms"}, "container");
+  const pid_t spinner = test::spawn_background({"sh", "-c", "while :; do :; done"});
+  std::ofstream(scope / "cgroup.procs") << spinner << "\n";
+  std::this_thread::sleep_for(1s);
+  const std::string text = serve.scrape();
+  kill(spinner, SIGKILL);
+  waitpid(spinner, nullptr, 0);
+  rmdir(scope.c_str());
+  rmdir(base.c_str());
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  auto m = samples(text);
+  const std::string labels = "container=\"" + id.substr(0, 12) + "\",container_id=\"" + id + "\",pod_uid=\"\"";
+  EXPECT_GT(m["aitrace_sched_oncpu_seconds_count{" + labels + "}"], 0) << text.substr(0, 3000);
+  EXPECT_GT(m["aitrace_sched_switches_total{container=\"host\",container_id=\"\",pod_uid=\"\"}"], 0);
+  if (fs::exists("/usr/bin/promtool")) {
+    const std::string file = serve.dir() + "/scrape.txt";
+    std::ofstream(file) << text;
+    auto check = test::run_command({"/bin/sh", "-c", "promtool check metrics < " + file});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  }
 }
 
 // Threads that exit and are replaced (each a new task, its state dropped in the kernel): no

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <regex>
 #include <sstream>
 
@@ -155,6 +156,25 @@ TEST(SchedMetrics, KernelOtherSlotAndExporterFoldShareOneOtherSeries) {
   EXPECT_EQ(m["aitrace_serve_folded_groups_total"], "1");  // b only: the kernel's other is no fold
   EXPECT_EQ(m["aitrace_sched_lost_events_total{reason=\"hist_map_full\"}"], "7");
   EXPECT_EQ(m["aitrace_sched_lost_events_total{reason=\"transition_missed\"}"], "0");
+}
+
+// --by container: the kernel groups by cgroup; two cgroups of one container add to one series
+// whose labels name it, tasks in no container to container="host".
+TEST(SchedMetrics, ContainerLabelsJoinTheCgroupsOfOneContainer) {
+  MetricStore s({});
+  const std::string id(64, 'd');
+  const std::string scope = "/system.slice/docker-" + id + ".scope";
+  SchedMetrics sm(SchedGroupBy::container, [&](const std::set<uint64_t>&) {
+    return std::map<uint64_t, std::string>{{100, scope}, {101, scope + "/sub"}, {102, "/user.slice"}};
+  });
+  SchedSnapshot a;
+  a.groups = {group(1, 100, "a", 2, 5000), group(2, 101, "b", 3, 5000), group(3, 102, "c", 4, 5000)};
+  sm.add(a, s);
+  auto m = samples(render(s));
+  const std::string c = "container=\"" + id.substr(0, 12) + "\",container_id=\"" + id + "\",pod_uid=\"\"";
+  EXPECT_EQ(m["aitrace_sched_switches_total{" + c + "}"], "5");
+  EXPECT_EQ(m["aitrace_sched_switches_total{container=\"host\",container_id=\"\",pod_uid=\"\"}"], "4");
+  EXPECT_EQ(m["aitrace_serve_groups"], "2");
 }
 
 }  // namespace

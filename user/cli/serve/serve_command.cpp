@@ -84,7 +84,7 @@ class Publisher {
 int run_serve(ServeOptions& o) {
   auto group_by = parse_sched_group_by(o.by);
   if (!group_by || *group_by == SchedGroupBy::thread)
-    return report_error(make_error(ErrorKind::usage, "invalid --by '{}': expected process, comm, cgroup or none", o.by));
+    return report_error(make_error(ErrorKind::usage, "invalid --by '{}': expected process, comm, cgroup, container, pod or none", o.by));
   if (o.max_groups == 0 || o.max_groups > kSchedMaxGroupsLimit)
     return report_error(make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit));
   MetricStore::Options mopts;
@@ -136,7 +136,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<ServeOptions>();
   auto* cmd = app.add_subcommand("serve", "Export scheduler histograms over HTTP for Prometheus (OpenMetrics)");
   cmd->add_option("--listen", opts->listen, "ADDR:PORT to serve /metrics and /healthz on (default 127.0.0.1:9477)");
-  cmd->add_option("--by", opts->by, "Group by comm (default), process, cgroup or none");
+  cmd->add_option("--by", opts->by, "Group by comm (default), process, cgroup, container, pod or none");
   cmd->add_option("--max-groups", opts->max_groups,
                   "Groups exported before new ones fold into other (default 1000)");
   cmd->add_option("--buckets", opts->buckets,

@@ -3,9 +3,22 @@
 #include <fmt/format.h>
 
 namespace aitrace {
+namespace {
+
+// --by container: container (its name, else its short id; "host" for tasks in no container,
+// "removed" for cgroups gone before they were named), container_id and pod_uid ("" where there
+// is none). --by pod: pod_uid ("host", "removed" likewise) and qos.
+MetricLabels owner_labels(const CgroupOwner& o, bool by_pod) {
+  if (by_pod) return {{"pod_uid", o.display()}, {"qos", o.what.qos}};
+  return {{"container", o.display()}, {"container_id", o.what.id}, {"pod_uid", o.what.pod_uid}};
+}
+
+}  // namespace
 
 SchedMetrics::SchedMetrics(SchedGroupBy by, CgroupNames cgroup_names)
-    : by_(by), cgroup_names_(std::move(cgroup_names)) {}
+    : by_(by), cgroup_names_(std::move(cgroup_names)) {
+  if (by == SchedGroupBy::container || by == SchedGroupBy::pod) owners_.emplace(by == SchedGroupBy::pod);
+}
 
 void SchedMetrics::declare(MetricStore& s) {
   runq_ = s.histogram("aitrace_sched_runqueue_wait_seconds",
@@ -27,7 +40,7 @@ void SchedMetrics::declare(MetricStore& s) {
   declared_ = true;
 }
 
-MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint64_t, std::string>& cgroups) const {
+MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint64_t, std::string>& cgroups) {
   switch (by_) {
     case SchedGroupBy::thread:
       return {{"tid", std::to_string(g.tid)}, {"comm", g.comm}};
@@ -41,6 +54,9 @@ MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint
     }
     case SchedGroupBy::none:
       return {};
+    case SchedGroupBy::container:
+    case SchedGroupBy::pod:
+      return owner_labels(owners_->of(g.id, cgroups), by_ == SchedGroupBy::pod);
   }
   return {};
 }
@@ -58,7 +74,7 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
   const SchedSnapshot d = sched_snapshot_delta(now, before);
 
   std::map<uint64_t, std::string> cgroups;
-  if (by_ == SchedGroupBy::cgroup && cgroup_names_) {
+  if ((by_ == SchedGroupBy::cgroup || owners_) && cgroup_names_) {
     std::set<uint64_t> ids;
     for (const SchedGroup& g : d.groups)
       if (!g.other) ids.insert(g.id);
