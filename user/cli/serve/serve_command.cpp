@@ -6,6 +6,7 @@
 
 #include "aitrace/driver/driver.hpp"
 #include "aitrace/output/metric_store.hpp"
+#include "aitrace/dma/dma_tracer.hpp"
 #include "aitrace/migrate/migrate_tracer.hpp"
 #include "aitrace/sched/sched_tracer.hpp"
 
@@ -111,6 +112,8 @@ int run_serve(ServeOptions& o) {
   cfg.sched.max_groups = std::max<uint32_t>(AITRACE_SCHED_DEFAULT_MAX_GROUPS, o.max_groups);
   cs.push_back(make_sched_tracer(cfg));
   cs.push_back(make_migrate_tracer({MigrateGroupBy::reason}));
+  // DMA traffic is per device for the whole host; targets filter only its dma-fence waits.
+  cs.push_back(make_dma_tracer({}));
   (*http)->start();
   DriverRun run{o.common, o.targets};
   run.final_report = false;
