@@ -177,5 +177,44 @@ TEST(SchedMetrics, ContainerLabelsJoinTheCgroupsOfOneContainer) {
   EXPECT_EQ(m["aitrace_serve_groups"], "2");
 }
 
+// An exited process's group retires once it has been exited for retire_after refreshes: its
+// series end, its place under the cap goes to a new process, and a reused label set (same pid
+// and comm) is folded into other instead of restarting from zero.
+TEST(SchedMetrics, ExitedProcessGroupsRetireAndFreeTheirPlace) {
+  MetricStore s({.max_groups = 2});
+  SchedMetrics sm(SchedGroupBy::process, {}, /*retire_after=*/2);
+  SchedSnapshot a;
+  a.groups = {group(1, 10, "a", 3, 100), group(2, 11, "b", 4, 100)};
+  a.groups[0].exited = true;
+  sm.add(a, s);  // refresh 0: a is exited, its final value still exported
+  auto m = samples(render(s));
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"10\",comm=\"a\"}"], "3");
+  SchedSnapshot b = a;
+  b.groups.push_back(group(3, 12, "c", 5, 100));  // no place yet: folded
+  sm.add(b, s);  // refresh 1: a retires after this one's deltas
+  m = samples(render(s));
+  EXPECT_EQ(m.count("aitrace_sched_switches_total{pid=\"10\",comm=\"a\"}"), 0u) << "a's series ended";
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"other\",comm=\"other\"}"], "5");
+  EXPECT_EQ(m["aitrace_serve_retired_groups_total"], "1");
+  EXPECT_EQ(m["aitrace_serve_groups"], "1");
+  SchedSnapshot c = b;
+  c.groups.push_back(group(4, 13, "d", 6, 100));  // a's place is free again
+  c.groups[0].counters.switches = 4;             // a late event of the dead group: to other
+  c.groups[0].count[AITRACE_SCHED_RUNQ_WAKEUP] = 3;
+  sm.add(c, s);
+  m = samples(render(s));
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"13\",comm=\"d\"}"], "6");
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"other\",comm=\"other\"}"], "6");
+  EXPECT_EQ(m["aitrace_serve_groups"], "2");
+  // The same label set again (a reused pid, same comm, a new kernel group): never from zero.
+  SchedSnapshot d = c;
+  d.groups.push_back(group(5, 10, "a", 1, 100));
+  d.groups.back().id = 10 + (7ull << 32);
+  sm.add(d, s);
+  m = samples(render(s));
+  EXPECT_EQ(m.count("aitrace_sched_switches_total{pid=\"10\",comm=\"a\"}"), 0u);
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"other\",comm=\"other\"}"], "7");
+}
+
 }  // namespace
 }  // namespace aitrace

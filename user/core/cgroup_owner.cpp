@@ -38,7 +38,7 @@ std::string kubernetes_name(const std::string& root, const std::string& id) {
       if (auto it = labels.find(k); it != labels.end() && !it->second.empty()) return it->second;
     return "";
   };
-  const std::string container = first({"io.kubernetes.cri.container-name", "io.kubernetes.container.name"});
+  std::string container = first({"io.kubernetes.cri.container-name", "io.kubernetes.container.name"});
   if (container.empty()) return "";
   const std::string pod = first({"io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name"});
   const std::string ns = first({"io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace"});

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <vector>
+
 namespace aitrace {
 namespace {
 
@@ -15,8 +17,8 @@ MetricLabels owner_labels(const CgroupOwner& o, bool by_pod) {
 
 }  // namespace
 
-SchedMetrics::SchedMetrics(SchedGroupBy by, CgroupNames cgroup_names)
-    : by_(by), cgroup_names_(std::move(cgroup_names)) {
+SchedMetrics::SchedMetrics(SchedGroupBy by, CgroupNames cgroup_names, uint32_t retire_after)
+    : by_(by), cgroup_names_(std::move(cgroup_names)), retire_after_(retire_after) {
   if (by == SchedGroupBy::container || by == SchedGroupBy::pod) owners_.emplace(by == SchedGroupBy::pod);
 }
 
@@ -56,7 +58,7 @@ MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint
       return {};
     case SchedGroupBy::container:
     case SchedGroupBy::pod:
-      return owner_labels(owners_->of(g.id, cgroups), by_ == SchedGroupBy::pod);
+      return owner_labels(owners_.value().of(g.id, cgroups), by_ == SchedGroupBy::pod);
   }
   return {};
 }
@@ -84,7 +86,7 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
     auto it = slots_.find(g.slot);
     if (it == slots_.end() || it->second.id != g.id) {
       const MetricLabels labels = group_labels(g, cgroups);
-      it = slots_.insert_or_assign(g.slot, Slot{g.id, g.other ? store.other(labels) : store.admit(labels)}).first;
+      it = slots_.insert_or_assign(g.slot, Slot{g.id, g.other ? store.other(labels) : store.admit(labels), {}}).first;
     }
     const MetricStore::Group grp = it->second.group;
     static const char* const kKinds[] = {"wakeup", "preemption"};
@@ -123,6 +125,26 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
   store.add(lost_, {{"reason", "transition_missed"}}, d.lost.transitions_missed);
   store.add(kernel_folded_, {}, d.lost.groups_overflow);
   previous_ = now;
+  if (retire_after_) retire_exited(now, store);
+  refresh_++;
+}
+
+// Only process and thread groups end (the kernel flags them when their last task exits; a reused
+// pid is a new group, its id has the new task's start time). A retired slot keeps counting, in
+// `other`: a late event of the dead group (its last switch-out) never restarts its series.
+void SchedMetrics::retire_exited(const SchedSnapshot& now, MetricStore& store) {
+  std::vector<MetricStore::Group> ending;
+  for (const SchedGroup& g : now.groups) {
+    if (!g.exited || g.other) continue;
+    auto it = slots_.find(g.slot);
+    if (it == slots_.end() || it->second.id != g.id || it->second.group.folded) continue;
+    Slot& s = it->second;
+    if (!s.exited_at) s.exited_at = refresh_;
+    if (refresh_ - *s.exited_at + 1 < retire_after_) continue;
+    ending.push_back(s.group);
+    s.group = store.other(group_labels(g, {}));
+  }
+  store.retire(ending);
 }
 
 }  // namespace aitrace

@@ -55,7 +55,9 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
 
   bool metrics(const SchedSnapshot& now, MetricStore& store) override {
     if (!metrics_)
-      metrics_.emplace(cfg_.sched.group_by, [this](const std::set<uint64_t>& ids) { return cgroup_names_.paths(ids); });
+      metrics_.emplace(
+          cfg_.sched.group_by, [this](const std::set<uint64_t>& ids) { return cgroup_names_.paths(ids); },
+          cfg_.metrics_retire_after);
     metrics_->add(now, store);
     return true;
   }
@@ -75,14 +77,14 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     return sched_snapshot_delta(now, before);
   }
   std::string text(const SchedSnapshot& raw, const RenderContext& ctx) override {
-    const SchedSnapshot& snap = shown(raw);
+    const SchedSnapshot& snap = *shown(raw);
     std::string out = sched_text(snap, options(snap, ctx));
     std::string slow = slow_events_text(snap.slow, snap.lost.slow_events, cfg_.slow_in_report && !ctx.interval);
     if (!slow.empty()) out += "\n" + slow;
     return out;
   }
   void json(nlohmann::json& doc, const SchedSnapshot& raw, const RenderContext& ctx) override {
-    const SchedSnapshot& snap = shown(raw);
+    const SchedSnapshot& snap = *shown(raw);
     doc.update(sched_json(snap, options(snap, ctx)));
     slow_events_json(doc, snap.slow);
   }
@@ -118,16 +120,16 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
 
   // --by container|pod: the kernel's cgroup groups merged per container or pod; any other --by:
   // the snapshot itself.
-  const SchedSnapshot& shown(const SchedSnapshot& snap) {
+  const SchedSnapshot* shown(const SchedSnapshot& snap) {
     const SchedGroupBy by = cfg_.sched.group_by;
-    if (by != SchedGroupBy::container && by != SchedGroupBy::pod) return snap;
+    if (by != SchedGroupBy::container && by != SchedGroupBy::pod) return &snap;
     if (!owners_) owners_.emplace(by == SchedGroupBy::pod);
     std::set<uint64_t> ids;
     for (const SchedGroup& g : snap.groups)
       if (!g.other) ids.insert(g.id);
-    merged_ = sched_group_by_owner(snap, *owners_, cgroup_names_.paths(ids));
+    merged_ = sched_group_by_owner(snap, owners_.value(), cgroup_names_.paths(ids));
     ropts_.owners = merged_.owner;
-    return merged_.snapshot;
+    return &merged_.snapshot;
   }
 
   SchedTracerConfig cfg_;

@@ -43,7 +43,7 @@ std::string sched_table_text(const std::vector<const SchedGroup*>& groups, const
 std::string sched_owner_label(const SchedGroup& g, const SchedReportOptions& o);
 std::vector<std::string> sched_owner_columns(SchedGroupBy by);
 std::vector<std::string> sched_owner_cells(const SchedGroup& g, const SchedReportOptions& o);
-void sched_owner_json(const CgroupOwner& owner, nlohmann::json& kind, nlohmann::json& container, nlohmann::json& pod);
+void sched_owner_json(const CgroupOwner& w, nlohmann::json& kind, nlohmann::json& container, nlohmann::json& pod);
 
 // The envelope's `lost` object.
 nlohmann::json sched_lost_json(const SchedLost& lost);
