@@ -354,6 +354,58 @@ TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
   EXPECT_LT(text.size(), 2u << 20) << "the scrape grew with the processes";
 }
 
+// Processes come and go for longer than the cap lasts: with --retire-after, the exited ones'
+// groups end and later processes get their own series instead of `other`, and no sample of any
+// label set ever goes down across the scrapes taken meanwhile.
+TEST(ServeE2E, ExitedProcessGroupsRetireSoLaterProcessesAreExported) {
+  SERVE_OR_SKIP();
+  constexpr int kCap = 20;
+  Serve serve({"--by", "process", "--max-groups", std::to_string(kCap), "--retire-after", "600ms", "-i", "200ms"},
+              "retire");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  std::map<std::string, double> highest;
+  size_t decreases = 0;
+  auto scrape = [&] {
+    auto m = samples(serve.scrape());
+    for (const auto& [k, v] : m) {
+      if (!k.ends_with("_total") && k.find("_total{") == std::string::npos && k.find("_count") == std::string::npos &&
+          k.find("_bucket") == std::string::npos)
+        continue;
+      if (k.starts_with("aitrace_serve_groups")) continue;
+      auto [it, fresh] = highest.try_emplace(k, v);
+      if (!fresh && v < it->second) {
+        decreases++;
+        ADD_FAILURE() << k << " went from " << it->second << " to " << v;
+      }
+      it->second = std::max(it->second, v);
+    }
+    return m;
+  };
+  // Three waves of 100 processes, each more than the cap; between them the exited ones retire.
+  std::set<std::string> exported_pids;
+  double retired = 0;
+  for (int wave = 0; wave < 3; wave++) {
+    auto r = test::run_command({"/bin/sh", "-c", "i=0; while [ $i -lt 100 ]; do /bin/true; i=$((i+1)); done"}, 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (int i = 0; i < 8; i++) {
+      std::this_thread::sleep_for(200ms);
+      auto m = scrape();
+      for (const auto& [k, v] : m)
+        if (k.starts_with("aitrace_sched_switches_total{pid=\"") && !k.starts_with("aitrace_sched_switches_total{pid=\"other"))
+          exported_pids.insert(k.substr(0, k.find(',')));
+      EXPECT_LE(m["aitrace_serve_groups"], kCap);
+      retired = m["aitrace_serve_retired_groups_total"];
+    }
+  }
+  // Without retirement at most kCap processes ever get series (a process is named when first
+  // seen, before its exec: most of the waves' are "sh"); each wave brought new ones.
+  EXPECT_GT(exported_pids.size(), static_cast<size_t>(kCap)) << "later processes were all folded";
+  // Every place beyond the cap was freed by a retirement.
+  EXPECT_GE(retired + kCap, static_cast<double>(exported_pids.size()));
+  EXPECT_GT(retired, 0);
+  EXPECT_EQ(decreases, 0u);
+}
+
 long long vmstat(const std::string& key) {
   std::istringstream in(test::read_file("/proc/vmstat"));
   std::string k;
