@@ -63,17 +63,9 @@ std::string CgroupOwner::key() const {
 }
 
 std::string CgroupOwner::display() const {
-  switch (kind) {
-    case Kind::host:
-      return "host";
-    case Kind::removed:
-      return "removed";
-    case Kind::container:
-      return name.empty() ? what.id.substr(0, 12) : name;
-    case Kind::pod:
-      return what.pod_uid;
-  }
-  return "?";
+  if (kind == Kind::container) return name.empty() ? what.id.substr(0, 12) : name;
+  if (kind == Kind::pod) return what.pod_uid;
+  return key();  // host, removed
 }
 
 CgroupOwner cgroup_owner(bool by_pod, const std::optional<std::string>& path) {
