@@ -3,7 +3,8 @@
 //
 // Collectors add *deltas* (what happened since their previous read) to series keyed by label
 // set; the store never takes a raw kernel value. So a series' counters never go backwards: not
-// when the task behind it exits (its series stays), not when a kernel map slot is reused by
+// when the task behind it exits (its series stays, or ends when its group retires, below), not
+// when a kernel map slot is reused by
 // another group (the collector starts that slot's delta from zero), and not when groups fold
 // into `other` (the fold only adds to `other` from then on).
 //
