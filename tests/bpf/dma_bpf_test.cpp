@@ -6,6 +6,7 @@
 // in real kernel memory, the .bss of a test-only object (tests/bpf/kernel_scratch.bpf.c), laid
 // out with the running kernel's BTF.
 #include "aitrace/dma/dma.hpp"
+#include "aitrace/dma/dma_metrics.hpp"
 #include "aitrace/dma/dma_report.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "dma.skel.h"
@@ -20,6 +21,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
@@ -529,6 +534,68 @@ TEST_F(DmaBpf, device_names_are_escaped_in_dma_reports) {
   std::string json = dma_report_json(DmaReport{{}, s, 1'000'000'000, "", false, ""}).dump();
   EXPECT_EQ(json.find('\x1b'), std::string::npos);
   EXPECT_NE(json.find("evil\\u001b[2J\\n"), std::string::npos) << json;
+}
+
+// What `aitrace serve` exports for dma (DmaMetrics) equals what the programs counted: two rounds
+// of events driven with BPF_PROG_TEST_RUN, each followed by a refresh; every counter and
+// histogram grows by exactly the second round's events, and promtool accepts the exposition,
+// device and driver names with quotes and backslashes included.
+TEST_F(DmaBpf, serve_exports_the_counted_traffic_and_fence_waits) {
+  load();
+  const uint64_t dev = fake_device("0000:3b:00.0", "nv\"id\\ia");
+  MetricStore store({});
+  DmaMetrics metrics;
+  auto scrape = [&] {
+    std::string text;
+    store.render(MetricFormat::prometheus, text);
+    std::map<std::string, std::string> m;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') m[line.substr(0, line.rfind(' '))] = line.substr(line.rfind(' ') + 1);
+    return std::make_pair(text, m);
+  };
+  const std::string l = R"(device="0000:3b:00.0",driver="nv\"id\\ia",direction="to_device")";
+  auto round = [&](uint64_t base) {
+    run(skel_->progs.dma_map_phys, {dev, 0x100000, base, 4096, kToDevice, 0});
+    run(skel_->progs.dma_map_phys, {dev, 0x200000, base + 0x1000, 8192, kToDevice, 0});
+    run(skel_->progs.dma_unmap_phys, {dev, base, 4096, kToDevice, 0});
+    run(skel_->progs.dma_fence_wait_start, {0x3000});
+    run(skel_->progs.dma_fence_wait_end, {0x3000});
+    metrics.add(snap(), store);
+  };
+  round(0xa0000);
+  auto [text1, m1] = scrape();
+  EXPECT_EQ(m1["aitrace_dma_maps_total{" + l + ",kind=\"single\"}"], "2") << text1;
+  EXPECT_EQ(m1["aitrace_dma_mapped_bytes_total{" + l + ",kind=\"single\"}"], "12288");
+  EXPECT_EQ(m1["aitrace_dma_unmaps_total{" + l + ",kind=\"single\"}"], "1");
+  EXPECT_EQ(m1["aitrace_dma_mapping_lifetime_seconds_count{" + l + "}"], "1");
+  EXPECT_EQ(m1["aitrace_dma_fence_events_total{event=\"wait_end\"}"], "1");
+  EXPECT_EQ(m1["aitrace_dma_lost_events_total{reason=\"live_full\"}"], "0");
+  char comm[17] = {};
+  ASSERT_EQ(prctl_comm(comm), 0);
+  const std::string waiter = std::string("aitrace_dma_fence_wait_seconds_count{comm=\"") + comm + "\"}";
+  EXPECT_EQ(m1[waiter], "1");
+
+  round(0xb0000);
+  auto [text2, m2] = scrape();
+  EXPECT_EQ(m2["aitrace_dma_maps_total{" + l + ",kind=\"single\"}"], "4") << text2;
+  EXPECT_EQ(m2["aitrace_dma_mapped_bytes_total{" + l + ",kind=\"single\"}"], "24576");
+  EXPECT_EQ(m2["aitrace_dma_mapping_lifetime_seconds_count{" + l + "}"], "2");
+  EXPECT_EQ(m2[waiter], "2");
+  // The kernel's own sums reach _sum: the exported wait time equals the waiter's histogram sum.
+  const DmaSnapshot s = snap();
+  const uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
+  ASSERT_EQ(s.waiters.count(tid), 1u);
+  const std::string sum = std::string("aitrace_dma_fence_wait_seconds_sum{comm=\"") + comm + "\"}";
+  EXPECT_NEAR(std::strtod(m2[sum].c_str(), nullptr), static_cast<double>(s.waiters.at(tid).hist.sum) / 1e9, 1e-9);
+
+  if (std::filesystem::exists("/usr/bin/promtool")) {
+    const std::string file = std::filesystem::temp_directory_path() / ("aitrace-dma-metrics-" + std::to_string(getpid()));
+    std::ofstream(file) << text2;
+    auto check = test::run_command({"/bin/sh", "-c", "promtool check metrics < " + file});
+    std::filesystem::remove(file);
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err << text2;
+  }
 }
 
 }  // namespace

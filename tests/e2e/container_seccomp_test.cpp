@@ -3,6 +3,8 @@
 // says it was seccomp; with deploy/seccomp/aitrace.json it traces.
 #include "test_support.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -45,6 +47,34 @@ TEST(ContainerSeccomp, DefaultProfileIsExplainedAndTheShippedOneTraces) {
   auto traced = in_container({"--security-opt", "seccomp=" + profile}, {"sched", "-d", "1", "--by", "none", "--json"});
   ASSERT_EQ(traced.exit_code, 0) << traced.err;
   EXPECT_NE(traced.out.find("\"switches\""), std::string::npos) << traced.out.substr(0, 400);
+}
+
+// --by container on the host names a real podman container: its group has the id podman printed,
+// runtime podman (libpod-<id> cgroup) and the busy loop's CPU time.
+TEST(ContainerSeccomp, ByContainerNamesARealPodmanContainer) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  require_podman();
+  const std::string name = "aitrace-by-container-" + std::to_string(getpid());
+  auto started = test::run_command({"podman", "run", "-d", "--rm", "--name", name, "--runtime", "runc", "--ulimit",
+                                    "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--rootfs", "/:O", "/bin/sh",
+                                    "-c", "while :; do :; done"},
+                                   std::chrono::seconds(120));
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  const std::string id = started.out.substr(0, started.out.find_first_of(" \n"));
+  auto r = test::run_command({test::aitrace_binary(), "sched", "--by", "container", "-d", "1", "--json"});
+  test::run_command({"podman", "rm", "-f", "-t", "0", name}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(id.size(), 64u) << started.out;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  bool seen = false;
+  for (const auto& g : doc["groups"])
+    if (g["owner"] == "container" && g["container"]["id"] == id) {
+      seen = true;
+      EXPECT_EQ(g["container"]["runtime"], "podman");
+      // A busy loop gets its share of 2 CPUs even on a loaded host: far more than 10 ms a second.
+      EXPECT_GT(g["histograms"]["oncpu"]["sum"], 10000000u);
+    }
+  EXPECT_TRUE(seen) << r.out.substr(0, 800);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// --container and --cgroup self against cgroups the test makes on the cgroup2 mount, named as
-// docker and Kubernetes (containerd, systemd driver) name them; a process moved into one is what
-// aitrace traces.
+// --container, --cgroup self and --by container|pod against cgroups the test makes on the
+// cgroup2 mount, named as docker and Kubernetes (containerd, systemd driver) name them; a process
+// moved into one is what aitrace traces.
 #include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
@@ -11,6 +11,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <vector>
 
 namespace aitrace {
 namespace {
@@ -35,19 +37,20 @@ class ContainerTarget : public ::testing::Test {
     ASSERT_FALSE(ec) << pod_ << ": " << ec.message();
   }
   void TearDown() override {
-    if (spinner_ > 0) {
-      kill(spinner_, SIGKILL);
-      waitpid(spinner_, nullptr, 0);
+    for (pid_t p : spinners_) {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
     }
     if (base_.empty()) return;
     // Deepest first: a cgroup directory is removed with rmdir only, once it has no children.
-    for (const fs::path& d : {pod_, pod_.parent_path(), pod_.parent_path().parent_path(), docker_, base_}) rmdir(d.c_str());
+    for (const fs::path& d : {pod_ / "init.scope", pod_, pod_.parent_path(), pod_.parent_path().parent_path(), docker_, base_}) rmdir(d.c_str());
   }
 
   // A busy process placed in `cgroup`.
   void spin_in(const fs::path& cgroup) {
     spinner_ = test::spawn_background({"sh", "-c", "while :; do :; done"});
     ASSERT_GT(spinner_, 0);
+    spinners_.push_back(spinner_);
     std::ofstream(cgroup / "cgroup.procs") << spinner_ << "\n";
   }
 
@@ -55,7 +58,8 @@ class ContainerTarget : public ::testing::Test {
   fs::path base_, docker_, pod_;
   const std::string docker_id_ = "abcd1" + std::string(59, '0');
   const std::string kube_id_ = "abcd2" + std::string(59, 'e');
-  pid_t spinner_ = -1;
+  pid_t spinner_ = -1;  // the last one spin_in() started
+  std::vector<pid_t> spinners_;
 };
 
 TEST_F(ContainerTarget, APrefixTracesOnlyThatContainer) {
@@ -97,6 +101,63 @@ TEST_F(ContainerTarget, CgroupSelfIsTheCallersCgroup) {
     EXPECT_TRUE(g["pid"] == spinner_ || g["comm"] == "aitrace") << g.dump();
   }
   EXPECT_TRUE(spinner_seen) << r.out.substr(0, 400);
+}
+
+// --by container: each fake container is one group named by its id, runtime and pod, holding
+// the spinner placed in it; everything else is `host`. --by pod: the pod's group holds the
+// containerd spinner, and the docker container (in no pod) is part of `host`.
+TEST_F(ContainerTarget, ByContainerAndByPodNameTheGroupOfEachSpinner) {
+  spin_in(docker_);
+  const pid_t in_docker = spinner_;
+  // A sub-cgroup of the container (as systemd inside a container makes) is the container's.
+  std::error_code ec;
+  fs::create_directories(pod_ / "init.scope", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  spin_in(pod_ / "init.scope");
+  const pid_t in_pod = spinner_;
+
+  auto r = test::run_command({test::aitrace_binary(), "sched", "--by", "container", "-d", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json doc = json::parse(r.out);
+  EXPECT_EQ(doc["group_by"], "container");
+  std::map<std::string, json> by_id;
+  bool host = false;
+  for (const auto& g : doc["groups"]) {
+    if (g["owner"] == "container") by_id[g["container"]["id"]] = g;
+    host |= g["owner"] == "host";
+  }
+  EXPECT_TRUE(host) << "aitrace itself runs in no container";
+  ASSERT_EQ(by_id.count(docker_id_), 1u) << r.out.substr(0, 600);
+  ASSERT_EQ(by_id.count(kube_id_), 1u) << r.out.substr(0, 600);
+  const json& d = by_id[docker_id_];
+  EXPECT_EQ(d["container"]["runtime"], "docker");
+  EXPECT_EQ(d["pid"], in_docker) << "the spinner is the only task in it";
+  EXPECT_GT(d["histograms"]["oncpu"]["count"], 0u);
+  EXPECT_TRUE(d["pod"].is_null());
+  const json& k = by_id[kube_id_];
+  EXPECT_EQ(k["container"]["runtime"], "containerd");
+  EXPECT_EQ(k["pid"], in_pod);
+  EXPECT_EQ(k["pod"]["uid"], "a1b2-c3");
+  EXPECT_EQ(k["pod"]["qos"], "burstable");
+
+  auto text = test::run_command({test::aitrace_binary(), "sched", "--by", "container", "-d", "1", "--top", "100"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find(docker_id_.substr(0, 12)), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("a1b2-c3"), std::string::npos) << text.out;
+
+  auto pods = test::run_command({test::aitrace_binary(), "sched", "--by", "pod", "-d", "1", "--json"});
+  ASSERT_EQ(pods.exit_code, 0) << pods.err;
+  bool pod_seen = false;
+  const json pod_doc = json::parse(pods.out);
+  for (const auto& g : pod_doc["groups"]) {
+    if (g["owner"] == "pod") {
+      EXPECT_EQ(g["pod"]["uid"], "a1b2-c3");
+      EXPECT_EQ(g["pid"], in_pod);
+      pod_seen = true;
+    }
+    EXPECT_NE(g["owner"], "container") << g.dump();
+  }
+  EXPECT_TRUE(pod_seen) << pods.out.substr(0, 600);
 }
 
 }  // namespace

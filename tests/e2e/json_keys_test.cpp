@@ -205,7 +205,8 @@ TEST(JsonKeys, SchedDocumentsHaveExactlyTheDocumentedKeys) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   expect_documented_exactly("aitrace.sched/2", "sched.md",
                             {{"sched", "--json", "--by", "thread", "-i", "300ms", "-d", "700ms"},
-                             {"sched", "--json", "--by", "cgroup", "-d", "300ms"}});
+                             {"sched", "--json", "--by", "cgroup", "-d", "300ms"},
+                             {"sched", "--json", "--by", "container", "-d", "300ms"}});
 }
 
 // The EEVDF keys that --eevdf and --trace add to sched's document, and the hidden sched-trace's

@@ -2,6 +2,7 @@
 // prometheus package) scraping it every second, promtool's parser, curl. Counters are checked
 // against a direct scrape and across scrapes, never against a constant.
 #include "aitrace/core/parse_number.hpp"
+#include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -246,6 +247,40 @@ TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
   while (std::getline(in, line)) EXPECT_TRUE(line.starts_with("# ") || line.starts_with("aitrace_")) << line;
 }
 
+// --by container: a spinner in a fake docker container's cgroup (made by the test, named as
+// docker's systemd driver names it) is exported under that container's id; promtool accepts it.
+TEST(ServeE2E, ByContainerLabelsTheContainersSeries) {
+  SERVE_OR_SKIP();
+  const std::string mount = cgroup2_mount();
+  if (mount.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup2 mount");
+  const std::string id = "5e7e" + std::string(60, '1');
+  const fs::path base = fs::path(mount) / ("aitrace-serve-" + std::to_string(getpid()) + ".slice");
+  const fs::path scope = base / ("docker-" + id + ".scope");
+  std::error_code ec;
+  fs::create_directories(scope, ec);
+  ASSERT_FALSE(ec) << scope << ": " << ec.message();
+  Serve serve({"--by", "container", "-i", "200ms"}, "container");
+  const pid_t spinner = test::spawn_background({"sh", "-c", "while :; do :; done"});
+  std::ofstream(scope / "cgroup.procs") << spinner << "\n";
+  std::this_thread::sleep_for(1s);
+  const std::string text = serve.scrape();
+  kill(spinner, SIGKILL);
+  waitpid(spinner, nullptr, 0);
+  rmdir(scope.c_str());
+  rmdir(base.c_str());
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  auto m = samples(text);
+  const std::string labels = "container=\"" + id.substr(0, 12) + "\",container_id=\"" + id + "\",pod_uid=\"\"";
+  EXPECT_GT(m["aitrace_sched_oncpu_seconds_count{" + labels + "}"], 0) << text.substr(0, 3000);
+  EXPECT_GT(m["aitrace_sched_switches_total{container=\"host\",container_id=\"\",pod_uid=\"\"}"], 0);
+  if (fs::exists("/usr/bin/promtool")) {
+    const std::string file = serve.dir() + "/scrape.txt";
+    std::ofstream(file) << text;
+    auto check = test::run_command({"/bin/sh", "-c", "promtool check metrics < " + file});
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  }
+}
+
 // Threads that exit and are replaced (each a new task, its state dropped in the kernel): no
 // counter or bucket of any series ever goes down between scrapes.
 TEST(ServeE2E, CountersStayMonotonicAcrossThreadsThatExitAndAreReplaced) {
@@ -303,6 +338,58 @@ TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
   EXPECT_EQ(m["aitrace_serve_groups"], kCap);
   EXPECT_GE(m["aitrace_serve_folded_groups_total"], kProcesses - kCap);
   EXPECT_LT(text.size(), 2u << 20) << "the scrape grew with the processes";
+}
+
+// Processes come and go for longer than the cap lasts: with --retire-after, the exited ones'
+// groups end and later processes get their own series instead of `other`, and no sample of any
+// label set ever goes down across the scrapes taken meanwhile.
+TEST(ServeE2E, ExitedProcessGroupsRetireSoLaterProcessesAreExported) {
+  SERVE_OR_SKIP();
+  constexpr int kCap = 20;
+  Serve serve({"--by", "process", "--max-groups", std::to_string(kCap), "--retire-after", "600ms", "-i", "200ms"},
+              "retire");
+  ASSERT_TRUE(serve.ready()) << serve.err();
+  std::map<std::string, double> highest;
+  size_t decreases = 0;
+  auto scrape = [&] {
+    auto m = samples(serve.scrape());
+    for (const auto& [k, v] : m) {
+      if (!k.ends_with("_total") && k.find("_total{") == std::string::npos && k.find("_count") == std::string::npos &&
+          k.find("_bucket") == std::string::npos)
+        continue;
+      if (k.starts_with("aitrace_serve_groups")) continue;
+      auto [it, fresh] = highest.try_emplace(k, v);
+      if (!fresh && v < it->second) {
+        decreases++;
+        ADD_FAILURE() << k << " went from " << it->second << " to " << v;
+      }
+      it->second = std::max(it->second, v);
+    }
+    return m;
+  };
+  // Three waves of 100 processes, each more than the cap; between them the exited ones retire.
+  std::set<std::string> exported_pids;
+  double retired = 0;
+  for (int wave = 0; wave < 3; wave++) {
+    auto r = test::run_command({"/bin/sh", "-c", "i=0; while [ $i -lt 100 ]; do /bin/true; i=$((i+1)); done"}, 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (int i = 0; i < 8; i++) {
+      std::this_thread::sleep_for(200ms);
+      auto m = scrape();
+      for (const auto& [k, v] : m)
+        if (k.starts_with("aitrace_sched_switches_total{pid=\"") && !k.starts_with("aitrace_sched_switches_total{pid=\"other"))
+          exported_pids.insert(k.substr(0, k.find(',')));
+      EXPECT_LE(m["aitrace_serve_groups"], kCap);
+      retired = m["aitrace_serve_retired_groups_total"];
+    }
+  }
+  // Without retirement at most kCap processes ever get series (a process is named when first
+  // seen, before its exec: most of the waves' are "sh"); each wave brought new ones.
+  EXPECT_GT(exported_pids.size(), static_cast<size_t>(kCap)) << "later processes were all folded";
+  // Every place beyond the cap was freed by a retirement.
+  EXPECT_GE(retired + kCap, static_cast<double>(exported_pids.size()));
+  EXPECT_GT(retired, 0);
+  EXPECT_EQ(decreases, 0u);
 }
 
 long long vmstat(const std::string& key) {

@@ -1,7 +1,12 @@
 // Container and pod identity from cgroup v2 paths, as each runtime and cgroup driver writes them.
+#include "aitrace/core/cgroup_owner.hpp"
 #include "aitrace/core/container_cgroups.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 namespace aitrace {
 namespace {
@@ -77,6 +82,61 @@ TEST(ContainerCgroups, PrefixMustBeUnique) {
   EXPECT_NE(empty.error().message.find("no container cgroups"), std::string::npos) << empty.error().message;
 
   for (const char* bad : {"abc", "ABCD", "abcd-", ""}) EXPECT_FALSE(resolve_container(bad, found).ok()) << bad;
+}
+
+// A container's sub-cgroups belong to it; a pod's own cgroup and its containers' to the pod.
+TEST(ContainerCgroups, OwnerIsTheNearestContainerOrPodAbove) {
+  const std::string docker = "/system.slice/docker-" + std::string(kId1) + ".scope";
+  const ContainerCgroup c = container_of_cgroup(docker + "/init.scope/sub").value_or(ContainerCgroup{});
+  EXPECT_EQ(c.id, kId1);
+  EXPECT_EQ(c.path, docker);
+  EXPECT_FALSE(container_of_cgroup("/system.slice/ssh.service").has_value());
+  EXPECT_FALSE(container_of_cgroup("/").has_value());
+
+  const std::string pod = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1b2c_3d.slice";
+  for (const std::string& p : {pod, pod + "/cri-containerd-" + std::string(kId2) + ".scope/x"}) {
+    const ContainerCgroup in = pod_of_cgroup(p).value_or(ContainerCgroup{});
+    EXPECT_EQ(in.pod_uid, "1b2c-3d") << p;
+    EXPECT_EQ(in.qos, "besteffort") << p;
+  }
+  EXPECT_FALSE(pod_of_cgroup("/kubepods.slice/kubepods-besteffort.slice").has_value());
+  EXPECT_FALSE(pod_of_cgroup(docker).has_value());
+
+  EXPECT_EQ(cgroup_owner(false, docker + "/sub").kind, CgroupOwner::Kind::container);
+  EXPECT_EQ(cgroup_owner(false, pod).kind, CgroupOwner::Kind::host) << "a pod's own cgroup is no container";
+  EXPECT_EQ(cgroup_owner(true, pod).kind, CgroupOwner::Kind::pod);
+  EXPECT_EQ(cgroup_owner(true, docker).kind, CgroupOwner::Kind::host) << "a container outside Kubernetes is in no pod";
+  EXPECT_EQ(cgroup_owner(true, std::nullopt).kind, CgroupOwner::Kind::removed);
+  EXPECT_EQ(cgroup_owner(false, docker).display(), std::string(kId1).substr(0, 12)) << "no name: the short id";
+}
+
+// Names from the files docker and the OCI runtime (runc's state, CRI annotations) keep.
+TEST(ContainerCgroups, NamesFromRuntimeMetadata) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("aitrace-names-" + std::to_string(getpid()));
+  fs::create_directories(root / "docker" / kId1);
+  fs::create_directories(root / "runc" / kId2);
+  std::ofstream(root / "docker" / kId1 / "config.v2.json") << R"({"ID":"x","Name":"/web-1"})";
+  std::ofstream(root / "runc" / kId2 / "state.json")
+      << R"({"config":{"labels":["bundle=/x","io.kubernetes.cri.container-name=trainer",)"
+         R"("io.kubernetes.cri.sandbox-name=job-0","io.kubernetes.cri.sandbox-namespace=ml"]}})";
+  ContainerMetadataRoots roots{(root / "docker").string(), {(root / "missing").string(), (root / "runc").string()}};
+
+  ContainerCgroup d = parsed("/system.slice/docker-" + std::string(kId1) + ".scope");
+  EXPECT_EQ(container_name(d, roots), "web-1");
+  ContainerCgroup k = parsed("/kubepods.slice/kubepods-pod77.slice/cri-containerd-" + std::string(kId2) + ".scope");
+  EXPECT_EQ(container_name(k, roots), "ml/job-0/trainer");
+  ContainerCgroup p = parsed("/machine.slice/libpod-" + std::string(kId2) + ".scope");
+  EXPECT_EQ(container_name(p, roots), "") << "podman keeps names in its database only";
+  d.id = kId2;  // no docker metadata for this id
+  EXPECT_EQ(container_name(d, roots), "");
+
+  CgroupOwners owners(false, roots);
+  const CgroupOwner& o = owners.of(7, {{7, "/system.slice/docker-" + std::string(kId1) + ".scope/sub"}});
+  EXPECT_EQ(o.display(), "web-1");
+  EXPECT_EQ(o.key(), "container:" + std::string(kId1));
+  EXPECT_EQ(owners.of(8, {}).kind, CgroupOwner::Kind::removed);
+  fs::remove_all(root);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <regex>
 #include <sstream>
 
@@ -157,6 +158,64 @@ TEST(SchedMetrics, KernelOtherSlotAndExporterFoldShareOneOtherSeries) {
   EXPECT_EQ(m["aitrace_serve_folded_groups_total"], "1");  // b only: the kernel's other is no fold
   EXPECT_EQ(m["aitrace_sched_lost_events_total{reason=\"hist_map_full\"}"], "7");
   EXPECT_EQ(m["aitrace_sched_lost_events_total{reason=\"transition_missed\"}"], "0");
+}
+
+// --by container: the kernel groups by cgroup; two cgroups of one container add to one series
+// whose labels name it, tasks in no container to container="host".
+TEST(SchedMetrics, ContainerLabelsJoinTheCgroupsOfOneContainer) {
+  MetricStore s({});
+  const std::string id(64, 'd');
+  const std::string scope = "/system.slice/docker-" + id + ".scope";
+  SchedMetrics sm(SchedGroupBy::container, [&](const std::set<uint64_t>&) {
+    return std::map<uint64_t, std::string>{{100, scope}, {101, scope + "/sub"}, {102, "/user.slice"}};
+  });
+  SchedSnapshot a;
+  a.groups = {group(1, 100, "a", 2, 5000), group(2, 101, "b", 3, 5000), group(3, 102, "c", 4, 5000)};
+  sm.add(a, s);
+  auto m = samples(render(s));
+  const std::string c = "container=\"" + id.substr(0, 12) + "\",container_id=\"" + id + "\",pod_uid=\"\"";
+  EXPECT_EQ(m["aitrace_sched_switches_total{" + c + "}"], "5");
+  EXPECT_EQ(m["aitrace_sched_switches_total{container=\"host\",container_id=\"\",pod_uid=\"\"}"], "4");
+  EXPECT_EQ(m["aitrace_serve_groups"], "2");
+}
+
+// An exited process's group retires once it has been exited for retire_after refreshes: its
+// series end, its place under the cap goes to a new process, and a reused label set (same pid
+// and comm) is folded into other instead of restarting from zero.
+TEST(SchedMetrics, ExitedProcessGroupsRetireAndFreeTheirPlace) {
+  MetricStore s({.max_groups = 2});
+  SchedMetrics sm(SchedGroupBy::process, {}, /*retire_after=*/2);
+  SchedSnapshot a;
+  a.groups = {group(1, 10, "a", 3, 100), group(2, 11, "b", 4, 100)};
+  a.groups[0].exited = true;
+  sm.add(a, s);  // refresh 0: a is exited, its final value still exported
+  auto m = samples(render(s));
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"10\",comm=\"a\"}"], "3");
+  SchedSnapshot b = a;
+  b.groups.push_back(group(3, 12, "c", 5, 100));  // no place yet: folded
+  sm.add(b, s);  // refresh 1: a retires after this one's deltas
+  m = samples(render(s));
+  EXPECT_EQ(m.count("aitrace_sched_switches_total{pid=\"10\",comm=\"a\"}"), 0u) << "a's series ended";
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"other\",comm=\"other\"}"], "5");
+  EXPECT_EQ(m["aitrace_serve_retired_groups_total"], "1");
+  EXPECT_EQ(m["aitrace_serve_groups"], "1");
+  SchedSnapshot c = b;
+  c.groups.push_back(group(4, 13, "d", 6, 100));  // a's place is free again
+  c.groups[0].counters.switches = 4;             // a late event of the dead group: to other
+  c.groups[0].count[AITRACE_SCHED_RUNQ_WAKEUP] = 3;
+  sm.add(c, s);
+  m = samples(render(s));
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"13\",comm=\"d\"}"], "6");
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"other\",comm=\"other\"}"], "6");
+  EXPECT_EQ(m["aitrace_serve_groups"], "2");
+  // The same label set again (a reused pid, same comm, a new kernel group): never from zero.
+  SchedSnapshot d = c;
+  d.groups.push_back(group(5, 10, "a", 1, 100));
+  d.groups.back().id = 10 + (7ull << 32);
+  sm.add(d, s);
+  m = samples(render(s));
+  EXPECT_EQ(m.count("aitrace_sched_switches_total{pid=\"10\",comm=\"a\"}"), 0u);
+  EXPECT_EQ(m["aitrace_sched_switches_total{pid=\"other\",comm=\"other\"}"], "7");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The aitrace.sched/2 JSON contract, the text report and interval deltas, on hand-built
 // snapshots (no kernel needed).
+#include "aitrace/sched/sched_owner_groups.hpp"
 #include "aitrace/sched/sched_report.hpp"
 
 #include "aitrace/output/text_table.hpp"
@@ -239,12 +240,101 @@ TEST(SchedReport, HistogramUsesExactMinMaxOnlyWhenTheBucketsAgree) {
 }
 
 TEST(SchedReport, GroupByNamesRoundTrip) {
-  for (const char* n : {"thread", "process", "cgroup", "comm", "none"}) {
+  for (const char* n : {"thread", "process", "cgroup", "comm", "none", "container", "pod"}) {
     auto g = parse_sched_group_by(n);
     ASSERT_TRUE(g.has_value()) << n;
     EXPECT_STREQ(sched_group_by_name(g.value()), n);
   }
   EXPECT_FALSE(parse_sched_group_by("pid").has_value());
+}
+
+// --by container: the cgroups of one container (its scope and a sub-cgroup) make one group whose
+// counts, sums and buckets are the cgroups' added up; tasks in no container make `host`, gone
+// cgroups `removed`; every output names the container.
+TEST(SchedReport, ContainerGroupsMergeTheirCgroups) {
+  const std::string id(64, 'c');
+  const std::string scope = "/system.slice/docker-" + id + ".scope";
+  SchedSnapshot s;
+  SchedGroup a = group(1, 10, 10, "nginx"), b = group(2, 11, 11, "worker"), h = group(3, 1, 1, "init"),
+             gone = group(4, 12, 12, "x");
+  a.id = 101;
+  b.id = 102;
+  h.id = 103;
+  gone.id = 104;
+  add_samples(a, AITRACE_SCHED_RUNQ_WAKEUP, {1000, 5000});
+  add_samples(b, AITRACE_SCHED_RUNQ_WAKEUP, {1000, 9000000});
+  a.counters.switches = 2;
+  b.counters.switches = 5;
+  add_samples(h, AITRACE_SCHED_ONCPU, {7});
+  add_samples(gone, AITRACE_SCHED_ONCPU, {7});
+  SchedGroup other;
+  other.other = true;
+  other.id = AITRACE_SCHED_GROUP_OTHER;
+  add_samples(other, AITRACE_SCHED_ONCPU, {3});  // shown only once used
+  s.groups = {a, other, b, h, gone};
+  CgroupOwners owners(false, ContainerMetadataRoots{"/nonexistent", {}});
+  const std::map<uint64_t, std::string> paths = {{101, scope}, {102, scope + "/sub"}, {103, "/init.scope"}};
+  SchedOwnerGroups m = sched_group_by_owner(s, owners, paths);
+  ASSERT_EQ(m.snapshot.groups.size(), 4u);  // the container, other, host, removed
+
+  SchedReportOptions o;
+  o.group_by = SchedGroupBy::container;
+  o.owners = m.owner;
+  const nlohmann::json doc = sched_json(m.snapshot, o);
+  std::map<std::string, nlohmann::json> by_owner;
+  for (const auto& g : doc["groups"]) by_owner[g["other"] ? "other" : g["owner"].get<std::string>()] = g;
+  ASSERT_EQ(by_owner.size(), 4u) << doc.dump();
+  const nlohmann::json& c = by_owner["container"];
+  EXPECT_EQ(c["container"]["id"], id);
+  EXPECT_EQ(c["container"]["runtime"], "docker");
+  EXPECT_TRUE(c["container"]["name"].is_null());
+  EXPECT_EQ(c["container"]["cgroup"], scope);
+  EXPECT_TRUE(c["pod"].is_null());
+  EXPECT_EQ(c["histograms"]["runq_wakeup"]["count"], 4u);
+  EXPECT_EQ(c["histograms"]["runq_wakeup"]["sum"], 1000u + 5000 + 1000 + 9000000);
+  EXPECT_EQ(c["histograms"]["runq_wakeup"]["max"], 9000000u);
+  EXPECT_EQ(c["counters"]["switches"], 7u);
+  EXPECT_TRUE(by_owner["host"]["container"].is_null());
+  EXPECT_EQ(by_owner["removed"]["histograms"]["oncpu"]["count"], 1u);
+  EXPECT_TRUE(by_owner["other"]["owner"].is_null());
+  // The merged buckets: 1000 ns twice, once each for 5000 and 9000000.
+  const SchedGroup* merged = nullptr;
+  for (const SchedGroup& g : m.snapshot.groups)
+    if (m.owner.count(g.id) && m.owner.at(g.id).kind == CgroupOwner::Kind::container) merged = &g;
+  ASSERT_NE(merged, nullptr);
+  const std::vector<std::pair<uint32_t, uint64_t>> want = {
+      {aitrace_hist_bucket(1000), 2}, {aitrace_hist_bucket(5000), 1}, {aitrace_hist_bucket(9000000), 1}};
+  EXPECT_EQ(merged->buckets[AITRACE_SCHED_RUNQ_WAKEUP], want);
+
+  const std::string text = sched_text(m.snapshot, o);
+  EXPECT_NE(text.find("CONTAINER"), std::string::npos) << text;
+  EXPECT_NE(text.find(id.substr(0, 12)), std::string::npos) << text;
+  EXPECT_NE(text.find("host"), std::string::npos) << text;
+  o.hist = true;
+  EXPECT_NE(sched_text(m.snapshot, o).find("container - (docker " + id.substr(0, 12) + ")"), std::string::npos);
+
+  CgroupOwners pods(true, ContainerMetadataRoots{"/nonexistent", {}});
+  const std::map<uint64_t, std::string> kube = {
+      {101, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod12_ab.slice/cri-containerd-" + id + ".scope"},
+      {102, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod12_ab.slice"},
+      {103, "/system.slice/docker-" + id + ".scope"}};
+  SchedOwnerGroups p = sched_group_by_owner(s, pods, kube);
+  o.group_by = SchedGroupBy::pod;
+  o.owners = p.owner;
+  o.hist = false;
+  const nlohmann::json pdoc = sched_json(p.snapshot, o);
+  bool pod_seen = false;
+  for (const auto& g : pdoc["groups"])
+    if (g["owner"] == "pod") {
+      pod_seen = true;
+      EXPECT_EQ(g["pod"]["uid"], "12-ab");
+      EXPECT_EQ(g["pod"]["qos"], "burstable");
+      EXPECT_EQ(g["counters"]["switches"], 7u) << "the pod's own cgroup and its container's";
+    } else if (g["owner"] == "host") {
+      EXPECT_EQ(g["histograms"]["oncpu"]["count"], 1u) << "a docker container is in no pod";
+    }
+  EXPECT_TRUE(pod_seen) << pdoc.dump();
+  EXPECT_NE(sched_text(p.snapshot, o).find("12-ab"), std::string::npos);
 }
 
 }  // namespace

@@ -96,6 +96,21 @@ std::optional<ContainerCgroup> parse_container_cgroup(std::string_view path) {
   return c;
 }
 
+std::optional<ContainerCgroup> container_of_cgroup(std::string_view path) {
+  while (!path.empty() && path != "/") {
+    if (auto c = parse_container_cgroup(path)) return c;
+    path = path.substr(0, path.rfind('/'));
+  }
+  return std::nullopt;
+}
+
+std::optional<ContainerCgroup> pod_of_cgroup(std::string_view path) {
+  ContainerCgroup c;
+  read_pod(components(path), c);
+  if (c.pod_uid.empty()) return std::nullopt;
+  return c;
+}
+
 std::vector<ContainerCgroup> find_container_cgroups(const std::string& mount) {
   std::vector<ContainerCgroup> out;
   std::error_code ec;

@@ -164,9 +164,19 @@ MetricStore::Group MetricStore::admit(const MetricLabels& group_labels) {
   std::string key = render_labels(group_labels);
   // A group whose own labels read "other" (a task named other) shares the fold's series.
   if (auto it = group_index_.find(key); it != group_index_.end()) return {it->second, other_ == it->second};
+  if (retired_.count(key)) {  // its series ended at a value; a restart from zero would go backwards
+    folded_++;
+    return {other_group(group_labels), true};
+  }
   if (admitted_groups() < opts_.max_groups) {
-    const auto index = static_cast<uint32_t>(groups_.size());
-    groups_.push_back(key);
+    uint32_t index = static_cast<uint32_t>(groups_.size());
+    if (!free_.empty()) {
+      index = free_.back();
+      free_.pop_back();
+      groups_[index] = key;
+    } else {
+      groups_.push_back(key);
+    }
     group_index_.emplace(std::move(key), index);
     return {index, false};
   }
@@ -186,11 +196,11 @@ uint32_t MetricStore::other_group(const MetricLabels& like) {
   return *other_;
 }
 
-MetricStore::Series& MetricStore::series_of(int family, std::string labels) {
+MetricStore::Series& MetricStore::series_of(int family, std::string labels, uint32_t group) {
   Family& f = families_[family];
   auto [it, inserted] = f.index.try_emplace(labels, f.series.size());
   if (inserted) {
-    f.series.push_back({std::move(labels), 0, 0, 0, {}});
+    f.series.push_back({std::move(labels), 0, 0, 0, {}, group});
     if (f.type == Type::histogram) f.series.back().per_slot.assign(opts_.bounds.edges_ns().size() + 1, 0);
   }
   return f.series[it->second];
@@ -205,12 +215,45 @@ std::string MetricStore::series_labels(Group g, const MetricLabels& extra) const
 }
 
 void MetricStore::add(int family, Group g, const MetricLabels& extra, uint64_t delta) {
-  series_of(family, series_labels(g, extra)).value += delta;
+  series_of(family, series_labels(g, extra), g.index).value += delta;
 }
 
 void MetricStore::add_histogram(int family, Group g, const MetricLabels& extra,
                                 const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t sum_ns) {
-  add_to_histogram(series_of(family, series_labels(g, extra)), buckets, sum_ns);
+  add_to_histogram(series_of(family, series_labels(g, extra), g.index), buckets, sum_ns);
+}
+
+void MetricStore::retire(const std::vector<Group>& groups) {
+  std::unordered_set<uint32_t> gone;
+  for (const Group& g : groups) {
+    if (g.folded || (other_ && g.index == *other_) || g.index >= groups_.size() || groups_[g.index].empty()) continue;
+    if (!gone.insert(g.index).second) continue;
+    std::string key = std::move(groups_[g.index]);
+    groups_[g.index].clear();
+    group_index_.erase(key);
+    free_.push_back(g.index);
+    if (retired_.insert(key).second) retired_order_.push_back(std::move(key));
+    while (retired_order_.size() > kRetiredRemembered) {
+      retired_.erase(retired_order_.front());
+      retired_order_.pop_front();
+    }
+    retired_total_++;
+  }
+  if (gone.empty()) return;
+  // One pass over every series: the survivors keep their order (rendering stays stable).
+  for (Family& f : families_) {
+    std::vector<Series> kept;
+    kept.reserve(f.series.size());
+    for (Series& s : f.series)
+      if (s.group == kNoGroup || !gone.count(s.group)) kept.push_back(std::move(s));
+    if (kept.size() == f.series.size()) {
+      f.series = std::move(kept);
+      continue;
+    }
+    f.series = std::move(kept);
+    f.index.clear();
+    for (size_t i = 0; i < f.series.size(); i++) f.index.emplace(f.series[i].labels, i);
+  }
 }
 
 void MetricStore::add_histogram(int family, const MetricLabels& labels,
@@ -311,9 +354,12 @@ void MetricStore::render(MetricFormat fmt_kind, std::string& out) const {
   fmt::format_to(std::back_inserter(out), "aitrace_serve_groups {}\n", admitted_groups());
   header("aitrace_serve_group_limit", "Groups exported before new ones fold into other (--max-groups)", "gauge", false);
   fmt::format_to(std::back_inserter(out), "aitrace_serve_group_limit {}\n", opts_.max_groups);
-  header("aitrace_serve_folded_groups", "Groups folded into other because the group limit was reached", "counter",
+  header("aitrace_serve_folded_groups", "Groups folded into other because the group limit was reached (or a retired group came back)", "counter",
          true);
   fmt::format_to(std::back_inserter(out), "aitrace_serve_folded_groups_total {}\n", folded_);
+  header("aitrace_serve_retired_groups", "Groups whose tasks had all exited, their series ended and their place freed",
+         "counter", true);
+  fmt::format_to(std::back_inserter(out), "aitrace_serve_retired_groups_total {}\n", retired_total_);
   if (om) out += "# EOF\n";
 }
 

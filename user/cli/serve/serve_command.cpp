@@ -6,9 +6,11 @@
 
 #include "aitrace/driver/driver.hpp"
 #include "aitrace/output/metric_store.hpp"
+#include "aitrace/dma/dma_tracer.hpp"
 #include "aitrace/migrate/migrate_tracer.hpp"
 #include "aitrace/sched/sched_tracer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <mutex>
@@ -23,6 +25,7 @@ struct ServeOptions {
   std::string by = "comm";
   uint32_t max_groups = 1000;
   std::string buckets;
+  std::string retire_after = "5m";
 };
 
 // The store, refreshed by the run loop every --interval (read + deltas: what `aitrace sched -i`
@@ -84,7 +87,7 @@ class Publisher {
 int run_serve(ServeOptions& o) {
   auto group_by = parse_sched_group_by(o.by);
   if (!group_by || *group_by == SchedGroupBy::thread)
-    return report_error(make_error(ErrorKind::usage, "invalid --by '{}': expected process, comm, cgroup or none", o.by));
+    return report_error(make_error(ErrorKind::usage, "invalid --by '{}': expected process, comm, cgroup, container, pod or none", o.by));
   if (o.max_groups == 0 || o.max_groups > kSchedMaxGroupsLimit)
     return report_error(make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit));
   MetricStore::Options mopts;
@@ -95,7 +98,14 @@ int run_serve(ServeOptions& o) {
     mopts.bounds = std::move(*b);
   }
   if (o.common.interval.empty()) o.common.interval = "1s";
-  if (auto i = parse_duration(o.common.interval, "--interval"); !i) return report_error(i.error());
+  auto interval = parse_duration(o.common.interval, "--interval");
+  if (!interval) return report_error(interval.error());
+  auto retire = parse_duration(o.retire_after, "--retire-after");
+  if (!retire) return report_error(retire.error());
+  // In refreshes, at least two: the group's last delta is published for one refresh at least,
+  // so a scrape can see its final values before its series end.
+  const auto retire_refreshes = static_cast<uint32_t>(std::clamp<int64_t>(
+      (retire->count() + interval->count() - 1) / std::max<int64_t>(interval->count(), 1), 2, int64_t{1} << 30));
   auto addr = parse_listen_address(o.listen);
   if (!addr) return report_error(addr.error());
   // Bound before tracing starts: a port in use fails in milliseconds, with nothing loaded.
@@ -106,11 +116,14 @@ int run_serve(ServeOptions& o) {
 
   SchedTracerConfig cfg;
   cfg.sched.group_by = *group_by;
+  cfg.metrics_retire_after = retire_refreshes;
   // The kernel's group map stays larger than the export cap: groups past the cap still count
   // in `other` exactly, and the kernel's own overflow stays rare.
   cfg.sched.max_groups = std::max<uint32_t>(AITRACE_SCHED_DEFAULT_MAX_GROUPS, o.max_groups);
   cs.push_back(make_sched_tracer(cfg));
   cs.push_back(make_migrate_tracer({MigrateGroupBy::reason}));
+  // DMA traffic is per device for the whole host; targets filter only its dma-fence waits.
+  cs.push_back(make_dma_tracer({}));
   (*http)->start();
   DriverRun run{o.common, o.targets};
   run.final_report = false;
@@ -136,9 +149,12 @@ void register_serve_command(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<ServeOptions>();
   auto* cmd = app.add_subcommand("serve", "Export scheduler histograms over HTTP for Prometheus (OpenMetrics)");
   cmd->add_option("--listen", opts->listen, "ADDR:PORT to serve /metrics and /healthz on (default 127.0.0.1:9477)");
-  cmd->add_option("--by", opts->by, "Group by comm (default), process, cgroup or none");
+  cmd->add_option("--by", opts->by, "Group by comm (default), process, cgroup, container, pod or none");
   cmd->add_option("--max-groups", opts->max_groups,
                   "Groups exported before new ones fold into other (default 1000)");
+  cmd->add_option("--retire-after", opts->retire_after,
+                  "With --by process: end an exited process's series this long after it exited, freeing its "
+                  "place under --max-groups (default 5m)");
   cmd->add_option("--buckets", opts->buckets,
                   "Histogram le bounds in seconds, comma-separated (default: powers of two, 1.024us to 17.2s)");
   cmd->add_option("-i,--interval", opts->common.interval, "Refresh the metrics every interval (default 1s)");

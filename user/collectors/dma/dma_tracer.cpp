@@ -1,6 +1,7 @@
 #include "aitrace/dma/dma_tracer.hpp"
 
 #include "aitrace/dma/dma.hpp"
+#include "aitrace/dma/dma_metrics.hpp"
 #include "aitrace/dma/dma_report.hpp"
 #include "aitrace/output/clock_text.hpp"
 
@@ -33,6 +34,13 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
   void stop() override { collector_->stop(); }
   void detach() override { collector_->detach(); }
 
+  // serve: DMA traffic per device and direction, mapping lifetimes, dma-fence waits and
+  // execution (dma_metrics.hpp).
+  bool metrics(const DmaSnapshot& now, MetricStore& store) override {
+    metrics_.add(now, store);
+    return true;
+  }
+
   const HookSet& hooks() const override { return collector_->hooks(); }
   std::string_view schema() const override { return "aitrace.dma/2"; }
 
@@ -57,6 +65,7 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
   DmaTracerConfig cfg_;
   std::unique_ptr<DmaCollector> collector_;
   std::vector<DmaHookState> hooks_;
+  DmaMetrics metrics_;
 };
 
 }  // namespace

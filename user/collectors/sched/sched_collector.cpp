@@ -63,6 +63,8 @@ uint32_t bpf_group_by(SchedGroupBy g) {
     case SchedGroupBy::process:
       return AITRACE_SCHED_BY_PROCESS;
     case SchedGroupBy::cgroup:
+    case SchedGroupBy::container:
+    case SchedGroupBy::pod:
       return AITRACE_SCHED_BY_CGROUP;
     case SchedGroupBy::comm:
       return AITRACE_SCHED_BY_COMM;
@@ -103,6 +105,8 @@ std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s) {
   if (s == "cgroup") return SchedGroupBy::cgroup;
   if (s == "comm") return SchedGroupBy::comm;
   if (s == "none") return SchedGroupBy::none;
+  if (s == "container") return SchedGroupBy::container;
+  if (s == "pod") return SchedGroupBy::pod;
   return std::nullopt;
 }
 
@@ -118,6 +122,10 @@ const char* sched_group_by_name(SchedGroupBy g) {
       return "comm";
     case SchedGroupBy::none:
       return "none";
+    case SchedGroupBy::container:
+      return "container";
+    case SchedGroupBy::pod:
+      return "pod";
   }
   return "?";
 }

@@ -2,10 +2,25 @@
 
 #include <fmt/format.h>
 
-namespace aitrace {
+#include <vector>
 
-SchedMetrics::SchedMetrics(SchedGroupBy by, CgroupNames cgroup_names)
-    : by_(by), cgroup_names_(std::move(cgroup_names)) {}
+namespace aitrace {
+namespace {
+
+// --by container: container (its name, else its short id; "host" for tasks in no container,
+// "removed" for cgroups gone before they were named), container_id and pod_uid ("" where there
+// is none). --by pod: pod_uid ("host", "removed" likewise) and qos.
+MetricLabels owner_labels(const CgroupOwner& o, bool by_pod) {
+  if (by_pod) return {{"pod_uid", o.display()}, {"qos", o.what.qos}};
+  return {{"container", o.display()}, {"container_id", o.what.id}, {"pod_uid", o.what.pod_uid}};
+}
+
+}  // namespace
+
+SchedMetrics::SchedMetrics(SchedGroupBy by, CgroupNames cgroup_names, uint32_t retire_after)
+    : by_(by), cgroup_names_(std::move(cgroup_names)), retire_after_(retire_after) {
+  if (by == SchedGroupBy::container || by == SchedGroupBy::pod) owners_.emplace(by == SchedGroupBy::pod);
+}
 
 void SchedMetrics::declare(MetricStore& s) {
   runq_ = s.histogram("aitrace_sched_runqueue_wait_seconds",
@@ -27,7 +42,7 @@ void SchedMetrics::declare(MetricStore& s) {
   declared_ = true;
 }
 
-MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint64_t, std::string>& cgroups) const {
+MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint64_t, std::string>& cgroups) {
   switch (by_) {
     case SchedGroupBy::thread:
       return {{"tid", std::to_string(g.tid)}, {"comm", g.comm}};
@@ -41,6 +56,9 @@ MetricLabels SchedMetrics::group_labels(const SchedGroup& g, const std::map<uint
     }
     case SchedGroupBy::none:
       return {};
+    case SchedGroupBy::container:
+    case SchedGroupBy::pod:
+      return owner_labels(owners_.value().of(g.id, cgroups), by_ == SchedGroupBy::pod);
   }
   return {};
 }
@@ -58,7 +76,7 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
   const SchedSnapshot d = sched_snapshot_delta(now, before);
 
   std::map<uint64_t, std::string> cgroups;
-  if (by_ == SchedGroupBy::cgroup && cgroup_names_) {
+  if ((by_ == SchedGroupBy::cgroup || owners_) && cgroup_names_) {
     std::set<uint64_t> ids;
     for (const SchedGroup& g : d.groups)
       if (!g.other) ids.insert(g.id);
@@ -68,7 +86,7 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
     auto it = slots_.find(g.slot);
     if (it == slots_.end() || it->second.id != g.id) {
       const MetricLabels labels = group_labels(g, cgroups);
-      it = slots_.insert_or_assign(g.slot, Slot{g.id, g.other ? store.other(labels) : store.admit(labels)}).first;
+      it = slots_.insert_or_assign(g.slot, Slot{g.id, g.other ? store.other(labels) : store.admit(labels), {}}).first;
     }
     const MetricStore::Group grp = it->second.group;
     static const char* const kKinds[] = {"wakeup", "preemption"};
@@ -107,6 +125,26 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
   store.add(lost_, {{"reason", "transition_missed"}}, d.lost.transitions_missed);
   store.add(kernel_folded_, {}, d.lost.groups_overflow);
   previous_ = now;
+  if (retire_after_) retire_exited(now, store);
+  refresh_++;
+}
+
+// Only process and thread groups end (the kernel flags them when their last task exits; a reused
+// pid is a new group, its id has the new task's start time). A retired slot keeps counting, in
+// `other`: a late event of the dead group (its last switch-out) never restarts its series.
+void SchedMetrics::retire_exited(const SchedSnapshot& now, MetricStore& store) {
+  std::vector<MetricStore::Group> ending;
+  for (const SchedGroup& g : now.groups) {
+    if (!g.exited || g.other) continue;
+    auto it = slots_.find(g.slot);
+    if (it == slots_.end() || it->second.id != g.id || it->second.group.folded) continue;
+    Slot& s = it->second;
+    if (!s.exited_at) s.exited_at = refresh_;
+    if (refresh_ - *s.exited_at + 1 < retire_after_) continue;
+    ending.push_back(s.group);
+    s.group = store.other(group_labels(g, {}));
+  }
+  store.retire(ending);
 }
 
 }  // namespace aitrace

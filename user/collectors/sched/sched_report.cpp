@@ -33,6 +33,9 @@ std::string group_label(const SchedGroup& g, const SchedReportOptions& o) {
       return fmt::format("comm {}", comm);
     case SchedGroupBy::none:
       return "all traced tasks";
+    case SchedGroupBy::container:
+    case SchedGroupBy::pod:
+      return sched_owner_label(g, o);
   }
   return "?";
 }
@@ -131,11 +134,17 @@ nlohmann::json sched_json(const SchedSnapshot& snap, const SchedReportOptions& o
       auto it = o.cgroup_paths.find(g->id);
       cgroup = it != o.cgroup_paths.end() ? sanitize_utf8(it->second) : fmt::format("id:{}", g->id);
     }
+    nlohmann::json owner = nullptr, container = nullptr, pod = nullptr;
+    if (auto it = o.owners.find(g->id); it != o.owners.end() && !g->other)
+      sched_owner_json(it->second, owner, container, pod);
     nlohmann::json j = {
         {"pid", g->pid},
         {"tid", o.group_by == SchedGroupBy::thread && !g->other ? nlohmann::json(g->tid) : nlohmann::json(nullptr)},
         {"comm", g->other ? std::string("other") : sanitize_utf8(g->comm)},
         {"cgroup", cgroup},
+        {"owner", owner},
+        {"container", container},
+        {"pod", pod},
         {"histograms", std::move(hists)},
         {"counters",
          {{"switches", g->counters.switches},

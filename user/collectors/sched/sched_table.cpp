@@ -29,6 +29,12 @@ std::vector<TextTable::Column> label_columns(SchedGroupBy by) {
       return {{"COMM", A::left}};
     case SchedGroupBy::none:
       return {{"GROUP", A::left}};
+    case SchedGroupBy::container:
+    case SchedGroupBy::pod: {
+      std::vector<TextTable::Column> cols;
+      for (const std::string& title : sched_owner_columns(by)) cols.push_back({title, A::left});
+      return cols;
+    }
   }
   return {};
 }
@@ -54,6 +60,9 @@ std::vector<std::string> label_cells(const SchedGroup& g, const SchedReportOptio
       return {comm};
     case SchedGroupBy::none:
       return {"all traced tasks"};
+    case SchedGroupBy::container:
+    case SchedGroupBy::pod:
+      return sched_owner_cells(g, o);
   }
   return {};
 }

@@ -4,6 +4,7 @@
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/output/clock_text.hpp"
 #include "aitrace/sched/sched_metrics.hpp"
+#include "aitrace/sched/sched_owner_groups.hpp"
 #include "aitrace/sched/sched_report.hpp"
 
 #include <cstdio>
@@ -54,7 +55,9 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
 
   bool metrics(const SchedSnapshot& now, MetricStore& store) override {
     if (!metrics_)
-      metrics_.emplace(cfg_.sched.group_by, [this](const std::set<uint64_t>& ids) { return cgroup_names_.paths(ids); });
+      metrics_.emplace(
+          cfg_.sched.group_by, [this](const std::set<uint64_t>& ids) { return cgroup_names_.paths(ids); },
+          cfg_.metrics_retire_after);
     metrics_->add(now, store);
     return true;
   }
@@ -73,13 +76,15 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   SchedSnapshot delta_value(const SchedSnapshot& now, const SchedSnapshot& before) const override {
     return sched_snapshot_delta(now, before);
   }
-  std::string text(const SchedSnapshot& snap, const RenderContext& ctx) override {
+  std::string text(const SchedSnapshot& raw, const RenderContext& ctx) override {
+    const SchedSnapshot& snap = *shown(raw);
     std::string out = sched_text(snap, options(snap, ctx));
     std::string slow = slow_events_text(snap.slow, snap.lost.slow_events, cfg_.slow_in_report && !ctx.interval);
     if (!slow.empty()) out += "\n" + slow;
     return out;
   }
-  void json(nlohmann::json& doc, const SchedSnapshot& snap, const RenderContext& ctx) override {
+  void json(nlohmann::json& doc, const SchedSnapshot& raw, const RenderContext& ctx) override {
+    const SchedSnapshot& snap = *shown(raw);
     doc.update(sched_json(snap, options(snap, ctx)));
     slow_events_json(doc, snap.slow);
   }
@@ -113,10 +118,26 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     return ropts_;
   }
 
+  // --by container|pod: the kernel's cgroup groups merged per container or pod; any other --by:
+  // the snapshot itself.
+  const SchedSnapshot* shown(const SchedSnapshot& snap) {
+    const SchedGroupBy by = cfg_.sched.group_by;
+    if (by != SchedGroupBy::container && by != SchedGroupBy::pod) return &snap;
+    if (!owners_) owners_.emplace(by == SchedGroupBy::pod);
+    std::set<uint64_t> ids;
+    for (const SchedGroup& g : snap.groups)
+      if (!g.other) ids.insert(g.id);
+    merged_ = sched_group_by_owner(snap, owners_.value(), cgroup_names_.paths(ids));
+    ropts_.owners = merged_.owner;
+    return &merged_.snapshot;
+  }
+
   SchedTracerConfig cfg_;
   std::optional<SchedCollector> collector_;
   SchedReportOptions ropts_;
   CgroupPaths cgroup_names_;
+  std::optional<CgroupOwners> owners_;
+  SchedOwnerGroups merged_;
   std::optional<SchedMetrics> metrics_;
   bool live_header_done_ = false;
   bool live_failed_ = false;

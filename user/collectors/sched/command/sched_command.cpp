@@ -38,7 +38,7 @@ Result<std::vector<std::unique_ptr<Collector>>> sched_collectors(const SchedOpti
   // The EEVDF summary is per thread: --eevdf groups by thread unless --by says otherwise.
   auto group_by = parse_sched_group_by(o.eevdf.eevdf && !o.by_given ? "thread" : o.by);
   if (!group_by)
-    return make_error(ErrorKind::usage, "invalid --by '{}': expected thread, process, cgroup, comm or none", o.by);
+    return make_error(ErrorKind::usage, "invalid --by '{}': expected thread, process, cgroup, container, pod, comm or none", o.by);
   if (o.max_groups == 0 || o.max_groups > kSchedMaxGroupsLimit)
     return make_error(ErrorKind::usage, "--max-groups must be 1 to {}", kSchedMaxGroupsLimit);
   // `ktime` is the wall clock's earlier name (bpf_ktime_get_ns()), kept for existing scripts.
@@ -75,7 +75,7 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   auto* cmd = app.add_subcommand("sched", "Run-queue latency, on-CPU and off-CPU time histograms per group");
   add_common_options(cmd, opts->common);
   add_target_options(cmd, opts->targets);
-  cmd->add_option("--by", opts->by, "Group by thread, process (default), cgroup, comm or none");
+  cmd->add_option("--by", opts->by, "Group by thread, process (default), cgroup, container, pod, comm or none");
   cmd->add_flag("--hist", opts->hist,
                 "Text output: every histogram with its bars (p50/p90/p99/p99.9/max) instead of one row per group");
   cmd->add_option("--top", opts->top, "Text output: show this many groups, and EEVDF threads (default 10)")

@@ -30,6 +30,14 @@ struct ContainerCgroup {
 // last component names the container, the components above it the pod.
 std::optional<ContainerCgroup> parse_container_cgroup(std::string_view path);
 
+// The container a cgroup belongs to: the nearest cgroup at or above `path` that is a
+// container's (a container's own sub-cgroups, such as systemd's inside it, are part of it).
+std::optional<ContainerCgroup> container_of_cgroup(std::string_view path);
+
+// The Kubernetes pod a cgroup is in (pod_uid and qos set, runtime and id empty), from the
+// kubepods levels of `path`: the pod's own cgroup and every container below it.
+std::optional<ContainerCgroup> pod_of_cgroup(std::string_view path);
+
 // Every container cgroup below the cgroup2 mount `mount`.
 std::vector<ContainerCgroup> find_container_cgroups(const std::string& mount);
 

@@ -3,13 +3,20 @@
 //
 // Collectors add *deltas* (what happened since their previous read) to series keyed by label
 // set; the store never takes a raw kernel value. So a series' counters never go backwards: not
-// when the task behind it exits (its series stays), not when a kernel map slot is reused by
+// when the task behind it exits (its series stays, or ends when its group retires, below), not
+// when a kernel map slot is reused by
 // another group (the collector starts that slot's delta from zero), and not when groups fold
 // into `other` (the fold only adds to `other` from then on).
 //
 // The cardinality cap counts grouping label sets (one per process, comm, cgroup): once
 // `max_groups` are admitted, every new group is folded into the one group whose labels all read
 // "other", and the fold is counted (aitrace_serve_folded_groups_total).
+//
+// A group whose tasks are all gone (an exited process) is retired: its series end (they leave
+// the exposition, so Prometheus marks them stale) and its place under the cap is free again. The
+// retired label set is remembered (the most recent kRetiredRemembered of them): if it comes back
+// (a reused pid with the same comm), it is folded into `other` rather than restarting from zero,
+// so no label set's counter ever goes backwards.
 #pragma once
 
 #include "aitrace/core/result.hpp"
@@ -18,7 +25,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <deque>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -91,7 +100,12 @@ class MetricStore {
   void add_histogram(int family, const MetricLabels& labels, const std::vector<std::pair<uint32_t, uint64_t>>& buckets,
                      uint64_t sum_ns);
 
-  size_t admitted_groups() const { return groups_.size() - (other_ ? 1 : 0); }
+  // Ends the series of these groups and frees their places under the cap (see above).
+  void retire(const std::vector<Group>& groups);
+  static constexpr size_t kRetiredRemembered = 1u << 16;
+  uint64_t retired_groups() const { return retired_total_; }
+
+  size_t admitted_groups() const { return groups_.size() - free_.size() - (other_ ? 1 : 0); }
   uint64_t folded_groups() const { return folded_; }
   size_t series() const;
 
@@ -106,21 +120,27 @@ class MetricStore {
     double gauge = 0;
     uint64_t sum_ns = 0;
     std::vector<uint64_t> per_slot;  // histogram: samples per bound slot (+Inf last)
+    uint32_t group = kNoGroup;       // the admitted group it belongs to
   };
+  static constexpr uint32_t kNoGroup = ~0u;
   struct Family {
     std::string name, help;
     Type type;
     std::unordered_map<std::string, size_t> index;
     std::vector<Series> series;
   };
-  Series& series_of(int family, std::string labels);
+  Series& series_of(int family, std::string labels, uint32_t group = kNoGroup);
   std::string series_labels(Group g, const MetricLabels& extra) const;
   void add_to_histogram(Series& s, const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t sum_ns) const;
   uint32_t other_group(const MetricLabels& like);
 
   Options opts_;
   std::vector<Family> families_;
-  std::vector<std::string> groups_;  // rendered labels of each admitted group (and `other`)
+  std::vector<std::string> groups_;  // rendered labels of each admitted group (and `other`); "" when free
+  std::vector<uint32_t> free_;       // indices of groups_ freed by retire()
+  std::unordered_set<std::string> retired_;
+  std::deque<std::string> retired_order_;  // oldest first, to forget beyond kRetiredRemembered
+  uint64_t retired_total_ = 0;
   std::unordered_map<std::string, uint32_t> group_index_;
   std::optional<uint32_t> other_;
   uint64_t folded_ = 0;

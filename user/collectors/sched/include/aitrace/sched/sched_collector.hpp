@@ -26,7 +26,9 @@ class RingReader;
 // Every event the collector can hook (its hook table), for doctor's catalog.
 CollectorTracepoints sched_tracepoints();
 
-enum class SchedGroupBy { thread, process, cgroup, comm, none };
+// container and pod: the kernel groups by cgroup, and the report merges each cgroup into its
+// container or pod (sched_owner_groups.hpp).
+enum class SchedGroupBy { thread, process, cgroup, comm, none, container, pod };
 std::optional<SchedGroupBy> parse_sched_group_by(std::string_view s);
 const char* sched_group_by_name(SchedGroupBy g);
 

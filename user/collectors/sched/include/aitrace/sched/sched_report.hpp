@@ -3,6 +3,7 @@
 // or with --hist every group's histograms with bars; worst groups first in both.
 #pragma once
 
+#include "aitrace/core/cgroup_owner.hpp"
 #include "aitrace/sched/sched_collector.hpp"
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@ struct SchedReportOptions {
   uint64_t duration_ns = 0;                                // the span the report covers
   std::string span;                                        // its wall-clock text, for the final header
   std::map<uint64_t, std::string> cgroup_paths;            // for --by cgroup
+  std::map<uint64_t, CgroupOwner> owners;                  // for --by container|pod, by group id
   std::vector<std::string> hook_notes;                     // hooks that did not attach, shown in every output
 };
 
@@ -35,6 +37,13 @@ inline constexpr const char* kSchedOrderText = "longest run-queue wait first";
 // The compact view: one row per group (count, p50, p99, max of every metric; switches,
 // involuntary switches, migrations), columns as wide as their cells.
 std::string sched_table_text(const std::vector<const SchedGroup*>& groups, const SchedReportOptions& opts);
+
+// --by container|pod (sched_owner_render.cpp): a group's owner as the --hist heading, as table
+// cells under sched_owner_columns(), and as its JSON keys `owner`, `container` and `pod`.
+std::string sched_owner_label(const SchedGroup& g, const SchedReportOptions& o);
+std::vector<std::string> sched_owner_columns(SchedGroupBy by);
+std::vector<std::string> sched_owner_cells(const SchedGroup& g, const SchedReportOptions& o);
+void sched_owner_json(const CgroupOwner& w, nlohmann::json& kind, nlohmann::json& container, nlohmann::json& pod);
 
 // The envelope's `lost` object.
 nlohmann::json sched_lost_json(const SchedLost& lost);

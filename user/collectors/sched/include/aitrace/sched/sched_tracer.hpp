@@ -18,6 +18,8 @@ struct SchedTracerConfig {
   bool slow_live = false;
   // Text report: list the kept slow events (the report goes to -o FILE, away from the live lines).
   bool slow_in_report = false;
+  // serve: refreshes after a process (or thread) group exited before its series end (SchedMetrics).
+  uint32_t metrics_retire_after = 0;
 };
 
 std::unique_ptr<Collector> make_sched_tracer(const SchedTracerConfig& cfg);
