@@ -52,7 +52,7 @@ TEST_F(CgroupNamespace, CgroupRootIsTheNamespacesRoot) {
   ASSERT_GT(outside_, 0);
   std::ofstream(outer_ / "cgroup.procs") << outside_ << "\n";
   // The shell moves itself into `inner` and then makes it the namespace's root.
-  const std::string inner_script = "sh -c 'while :; do :; done' & s=$!; echo nsspin=$s >&2; echo nscg=$(cat "
+  const std::string inner_script = "sh -c 'while :; do :; done' & s=$!; echo nsspin=$s >&2; echo nscg=$(grep ^0:: "
                                    "/proc/self/cgroup) >&2; " +
                                    test::aitrace_binary() + " sched --cgroup / -d 1 --by process --json; rc=$?; kill $s; exit $rc";
   auto r = test::run_command({"sh", "-c", "echo $$ > " + (inner_ / "cgroup.procs").string() +
