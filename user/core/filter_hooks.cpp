@@ -25,9 +25,9 @@ void add_or_disable(HookSet& hooks, const KernelFeatures& features, bool wanted,
 
 }  // namespace
 
-std::vector<TracepointSpec> filter_tracepoints() {
-  return {{"sched", {kForkEvent}}, {"sched", {kFreeEvent}}, {"sched", {kExitEvent}}};
-}
+// The forget hook is one event or the other: sched_process_exit stands in for sched_process_free
+// in a child pid namespace only, so it is listed as free's alternative, not as an event of its own.
+std::vector<TracepointSpec> filter_tracepoints() { return {{"sched", {kForkEvent}}, {"sched", {kFreeEvent, kExitEvent}}}; }
 
 void add_filter_hooks(HookSet& hooks, const KernelFeatures& features, const ResolvedTargets& targets,
                       const FilterPrograms& progs, std::optional<HookKind> only) {
