@@ -25,9 +25,10 @@ void add_or_disable(HookSet& hooks, const KernelFeatures& features, bool wanted,
 
 }  // namespace
 
-// The forget hook is one event or the other: sched_process_exit stands in for sched_process_free
-// in a child pid namespace only, so it is listed as free's alternative, not as an event of its own.
-std::vector<TracepointSpec> filter_tracepoints() { return {{"sched", {kForkEvent}}, {"sched", {kFreeEvent, kExitEvent}}}; }
+// sched_process_exit, which stands in for sched_process_free in a child pid namespace only, is not
+// listed: the sched collector lists it already (doctor lists each event once per collector), and
+// the others hook it only there.
+std::vector<TracepointSpec> filter_tracepoints() { return {{"sched", {kForkEvent}}, {"sched", {kFreeEvent}}}; }
 
 void add_filter_hooks(HookSet& hooks, const KernelFeatures& features, const ResolvedTargets& targets,
                       const FilterPrograms& progs, std::optional<HookKind> only) {
