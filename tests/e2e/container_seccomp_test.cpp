@@ -15,21 +15,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kContainerBinary = "/aitrace-bin/" + fs::path(test::aitrace_binary()).filename().string();
-const std::string kContainerWorkloads = "/aitrace-workloads";
+constexpr const char* kContainerWorkloads = "/aitrace-workloads";
+
+std::string container_binary() { return "/aitrace-bin/" + fs::path(test::aitrace_binary()).filename().string(); }
 
 // The container's root is the host's, as a throwaway overlay (`:O`), so the binary's shared
 // libraries are there without building an image; the build directory and the test workloads are
 // mounted read-only. `args` follow the program (aitrace unless `program` names another).
 test::CommandResult in_container(const std::vector<std::string>& security, const std::vector<std::string>& args,
-                                 const std::string& program = kContainerBinary) {
+                                 const std::string& program = container_binary()) {
   const std::string bin_dir = fs::path(test::aitrace_binary()).parent_path().string();
   const std::string workload_dir = fs::path(test::workload("named_threads")).parent_path().string();
   std::vector<std::string> argv = {"podman", "run", "--rm", "--runtime", "runc",
                                    // This VM lacks CAP_SYS_RESOURCE: the runtime may not raise these limits.
                                    "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
                                    "--cap-drop=all", "--cap-add=bpf", "--cap-add=perfmon",
-                                   "-v", bin_dir + ":/aitrace-bin:ro", "-v", workload_dir + ":" + kContainerWorkloads + ":ro"};
+                                   "-v", bin_dir + ":/aitrace-bin:ro", "-v", workload_dir + ":" + std::string(kContainerWorkloads) + ":ro"};
   argv.insert(argv.end(), security.begin(), security.end());
   argv.insert(argv.end(), {"--rootfs", "/:O", program});
   argv.insert(argv.end(), args.begin(), args.end());
@@ -63,8 +64,8 @@ TEST(ContainerSeccomp, TracesAWorkloadOfTheSameContainerByItsContainerPid) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   require_podman();
   const std::string profile = std::string(AITRACE_SOURCE_DIR) + "/deploy/seccomp/aitrace.json";
-  const std::string script = kContainerWorkloads + "/named_threads steady 4000 ctrw & w=$!; sleep 0.5; " +
-                             "echo nspid=$w >&2; echo nstids=$(ls /proc/$w/task) >&2; " + kContainerBinary +
+  const std::string script = std::string(kContainerWorkloads) + "/named_threads steady 4000 ctrw & w=$!; sleep 0.5; " +
+                             "echo nspid=$w >&2; echo nstids=$(ls /proc/$w/task) >&2; " + container_binary() +
                              " sched -p $w -d 1 --by thread --json; rc=$?; kill $w; exit $rc";
   auto r = in_container({"--security-opt", "seccomp=" + profile}, {"-c", script}, "/bin/sh");
   ASSERT_EQ(r.exit_code, 0) << r.err;

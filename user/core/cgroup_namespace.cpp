@@ -86,8 +86,12 @@ Result<std::string> cgroup_namespace_root(const Cgroup2Mount& mount) {
   std::vector<std::string> candidates, found;
   directories_at(mount.point, "", *levels, candidates);
   const std::string below = *own == "/" ? "" : *own;
-  for (const std::string& c : candidates)
-    if (lists_pid(fs::path(mount.point + c + below) / "cgroup.procs", getpid())) found.push_back(c);
+  for (const std::string& c : candidates) {
+    std::string dir = mount.point;
+    dir += c;
+    dir += below;
+    if (lists_pid(fs::path(dir) / "cgroup.procs", getpid())) found.push_back(c);
+  }
   if (found.size() != 1)
     return make_error(ErrorKind::runtime,
                       "cannot find this cgroup namespace's root on the cgroup2 mount at {} ({} levels below its root, "
