@@ -119,8 +119,8 @@ SEC("raw_tp/dma_fence_wait_end")
 int BPF_PROG(dma_fence_wait_end, struct dma_fence *fence)
 {
 	AITRACE_RETURN_IF_HELD();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), ids;
+	__u32 tid = (__u32)pid_tgid, shown_tid;
 	struct aitrace_dma_waiter *wr;
 	__u64 *started, delta;
 
@@ -134,11 +134,14 @@ int BPF_PROG(dma_fence_wait_end, struct dma_fence *fence)
 	}
 	delta = bpf_ktime_get_ns() - *started;
 	bpf_map_delete_elem(&dma_waits, &tid);
-	wr = aitrace_map_lookup_or_init(&dma_waiters, &tid, &zero_waiter, &dma_lost.waiters_full);
+	/* dma_waits is keyed by host tid; the waiters are shown with the reported ids. */
+	ids = aitrace_pidns_report() ? aitrace_report_current_pid_tgid() : pid_tgid;
+	shown_tid = (__u32)ids;
+	wr = aitrace_map_lookup_or_init(&dma_waiters, &shown_tid, &zero_waiter, &dma_lost.waiters_full);
 	if (!wr)
 		return 0;
 	if (!wr->tgid) {
-		wr->tgid = pid_tgid >> 32;
+		wr->tgid = ids >> 32;
 		bpf_get_current_comm(wr->comm, sizeof(wr->comm));
 	}
 	dma_hist_add(&wr->hist, delta);

@@ -148,7 +148,7 @@ static __always_inline void on_end(const struct end_args *a)
 	if (!known)
 		__sync_fetch_and_add(&lost.no_start, 1);
 
-	key.tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	key.tgid = (__u32)(aitrace_report_current_pid_tgid() >> 32);
 	key.reason = a->reason;
 	key.mode = a->mode;
 	key.cgroup_id = bpf_get_current_cgroup_id();
@@ -289,7 +289,7 @@ static __always_inline void on_numa_task(__u32 kind, struct task_struct *p, __s3
 {
 	if (!aitrace_task_wanted(p))
 		return;
-	count_numa(kind, src_cpu, dst_cpu, BPF_CORE_READ(p, tgid));
+	count_numa(kind, src_cpu, dst_cpu, aitrace_report_tgid(p, BPF_CORE_READ(p, tgid)));
 }
 
 /* swap/stick: either task of the pair being a target counts (dst may be NULL for stick). */
@@ -298,7 +298,7 @@ static __always_inline void on_numa_pair(__u32 kind, struct task_struct *src, __
 {
 	if (!aitrace_task_wanted(src) && !(dst && aitrace_task_wanted(dst)))
 		return;
-	count_numa(kind, src_cpu, dst_cpu, BPF_CORE_READ(src, tgid));
+	count_numa(kind, src_cpu, dst_cpu, aitrace_report_tgid(src, BPF_CORE_READ(src, tgid)));
 }
 
 /* sched_move_numa (p, src_cpu, dst_cpu) */
@@ -318,20 +318,27 @@ static __always_inline int on_numa_pair_raw(__u64 *ctx, bool btf, __u32 kind)
 
 /*
  * The classic records carry ids, not tasks. NUMA balancing runs in the task being moved
- * (task_numa_migrate() on current), so the filter checks current.
+ * (task_numa_migrate() on current), so the filter checks current, and in a child pid namespace
+ * current's id there replaces the record's host id.
  */
+static __always_inline __u32 numa_tp_tgid(__u32 host_tgid)
+{
+	return aitrace_pidns_report() ? (__u32)(aitrace_report_current_pid_tgid() >> 32) : host_tgid;
+}
+
 static __always_inline int on_numa_move_tp(struct trace_event_raw_sched_move_numa *ctx)
 {
 	if (aitrace_task_wanted(current_task()))
 		count_numa(AITRACE_NUMA_MOVE, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu),
-			   BPF_CORE_READ(ctx, tgid));
+			   numa_tp_tgid(BPF_CORE_READ(ctx, tgid)));
 	return 0;
 }
 
 static __always_inline int on_numa_pair_tp(struct trace_event_raw_sched_numa_pair_template *ctx, __u32 kind)
 {
 	if (aitrace_task_wanted(current_task()))
-		count_numa(kind, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu), BPF_CORE_READ(ctx, src_tgid));
+		count_numa(kind, BPF_CORE_READ(ctx, src_cpu), BPF_CORE_READ(ctx, dst_cpu),
+			   numa_tp_tgid(BPF_CORE_READ(ctx, src_tgid)));
 	return 0;
 }
 

@@ -137,7 +137,7 @@ static __always_inline int handle_waking(__u64 *ctx, bool btf)
 	st->waker_kernel_stack_id = stack_id(ctx, 0);
 	st->waker_user_stack_id =
 		BPF_CORE_READ(cur, flags) & PF_KTHREAD ? AITRACE_OFFCPU_NO_STACK : stack_id(ctx, BPF_F_USER_STACK);
-	st->waker_tgid = bpf_get_current_pid_tgid() >> 32;
+	st->waker_tgid = aitrace_report_current_pid_tgid() >> 32;
 	bpf_get_current_comm(st->waker_comm, sizeof(st->waker_comm));
 	return 0;
 }
@@ -203,7 +203,7 @@ static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool bt
 		bpf_map_delete_elem(&offcpu_starts_by_tid, &tid);
 	if (delta < min_ns || delta > max_ns)
 		return;
-	key.tgid = AITRACE_READ(btf, next, tgid);
+	key.tgid = aitrace_report_tgid(next, AITRACE_READ(btf, next, tgid));
 	BPF_CORE_READ_STR_INTO(&key.comm, next, comm);
 	add_interval(&key, delta);
 }

@@ -78,4 +78,36 @@ int BPF_PROG(probe_ringbuf)
 	return 0;
 }
 
+/*
+ * The caller's pid namespace as the kernel numbers it (user/core/pid_namespace.cpp): run once with
+ * BPF_PROG_TEST_RUN, so `current` is aitrace itself. A task's own namespace is the last entry of
+ * its pid's numbers[], at index pid->level; no file tells that level to a task inside it
+ * (NS_GET_PARENT stops at the caller's own namespace).
+ */
+__u32 pidns_level = 0;
+__u32 pidns_inum = 0;
+__u32 pidns_found = 0;
+
+SEC("raw_tp")
+int probe_pidns(void *ctx)
+{
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct pid *pid = BPF_CORE_READ(cur, thread_pid);
+	struct upid up = {};
+	__u32 level;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	if (level >= 32) /* MAX_PID_NS_LEVEL */
+		return 0;
+	bpf_core_read(&up, sizeof(up), &pid->numbers[level]);
+	if (!up.ns)
+		return 0;
+	pidns_level = level;
+	pidns_inum = BPF_CORE_READ(up.ns, ns.inum);
+	pidns_found = 1;
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

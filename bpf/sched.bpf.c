@@ -160,7 +160,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	st = task_state_get(prev, tid, btf);
 	if (!st)
 		return;
-	g = group_of(prev, st, tid, AITRACE_READ(btf, prev, tgid), &slot);
+	g = group_of(prev, st, aitrace_report_tid(prev, tid), aitrace_report_tgid(prev, AITRACE_READ(btf, prev, tgid)), &slot);
 	if (aitrace_sched_out_needs_live_state(preempt, state))
 		in.live_state = aitrace_task_state(prev);
 	/* docs/sched.md: this VM does not fire sched_switch when the outgoing task is a thread of PID 1. */
@@ -191,7 +191,7 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 	st = task_state_get(next, tid, btf);
 	if (!st)
 		return;
-	g = group_of(next, st, tid, AITRACE_READ(btf, next, tgid), &slot);
+	g = group_of(next, st, aitrace_report_tid(next, tid), aitrace_report_tgid(next, AITRACE_READ(btf, next, tgid)), &slot);
 	/* sched_info.last_queued is cleared only after this tracepoint. */
 	if (aitrace_sched_in_needs_queued_stamp(st->phase) && bpf_core_field_exists(next->sched_info))
 		queued = sched_info_stamp(next, BPF_CORE_READ(next, sched_info.last_queued), now, btf);
@@ -251,7 +251,7 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	now = task_clock(p, btf);
 	s = aitrace_sched_on_wakeup(st->phase, st->ts, now, on_cpu);
 	if (s.nsamples)
-		g = group_of(p, st, tid, AITRACE_READ(btf, p, tgid), &slot);
+		g = group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), &slot);
 	apply_step(st, g, slot, &s);
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
@@ -275,7 +275,7 @@ static __always_inline int count_event(struct task_struct *p, enum group_counter
 	st = task_state_get(p, tid, btf);
 	if (!st)
 		return 0;
-	g = group_of(p, st, tid, AITRACE_READ(btf, p, tgid), &slot);
+	g = group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), &slot);
 	if (!g)
 		return 0;
 	if (which == COUNT_MIGRATION)
@@ -318,6 +318,8 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 		return 0;
 	if (!mark)
 		return 0;
+	tid = aitrace_report_tid(p, tid);
+	tgid = aitrace_report_tgid(p, tgid);
 	gid = group_by == AITRACE_SCHED_BY_THREAD ? thread_group_id(p, tid) : process_group_id(p, tgid);
 	g = group_by_id(gid);
 	if (g)
@@ -334,6 +336,8 @@ static __always_inline int handle_rename(__u64 *ctx, bool btf)
 	struct aitrace_sched_group *g;
 	__u64 gid;
 
+	tid = aitrace_report_tid(p, tid);
+	tgid = aitrace_report_tgid(p, tgid);
 	if (group_by == AITRACE_SCHED_BY_THREAD)
 		gid = thread_group_id(p, tid);
 	else if (group_by == AITRACE_SCHED_BY_PROCESS && tid == tgid)

@@ -51,7 +51,7 @@ static __always_inline void slow_note_switch(void)
 		st = &c->stretch[c->next & (AITRACE_SCHED_SLOW_HISTORY - 1)];
 		st->start_ns = c->last_switch_ns;
 		st->end_ns = now;
-		cur = bpf_get_current_pid_tgid();
+		cur = aitrace_report_current_pid_tgid();
 		st->pid = cur >> 32;
 		st->tid = (__u32)cur;
 		bpf_get_current_comm(st->comm, sizeof(st->comm));
@@ -129,13 +129,13 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
 	__builtin_memset(e, 0, sizeof(*e));
 	e->boot_ns = bpf_ktime_get_boot_ns();
 	e->wait_ns = ns;
-	e->pid = AITRACE_READ(btf, p, tgid);
-	e->tid = tid;
+	e->pid = aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid));
+	e->tid = aitrace_report_tid(p, tid);
 	e->cpu = cpu;
 	e->metric = metric;
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
 	if (other_known) {
-		cur = bpf_get_current_pid_tgid();
+		cur = aitrace_report_current_pid_tgid();
 		e->other_pid = cur >> 32;
 		e->other_tid = (__u32)cur;
 		bpf_get_current_comm(&e->other_comm, sizeof(e->other_comm));

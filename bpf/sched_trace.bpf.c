@@ -158,8 +158,8 @@ static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_
 {
 	struct sched_entity *se = &p->se;
 
-	t->pid = AITRACE_READ(btf, p, pid);
-	t->tgid = AITRACE_READ(btf, p, tgid);
+	t->pid = aitrace_report_tid(p, AITRACE_READ(btf, p, pid));
+	t->tgid = aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid));
 	BPF_CORE_READ_STR_INTO(&t->comm, p, comm);
 	t->prio = AITRACE_READ(btf, p, prio);
 	t->weight = st_weight(AITRACE_READ(btf, se, load.weight));
@@ -221,10 +221,10 @@ static __always_inline int st_on_brief_switch(bool preempt, struct task_struct *
 	r = st_begin(sizeof(*r), AITRACE_ST_SWITCH_BRIEF, &ring);
 	if (!r)
 		return 0;
-	r->prev_pid = AITRACE_READ(btf, prev, pid);
-	r->prev_tgid = AITRACE_READ(btf, prev, tgid);
-	r->next_pid = AITRACE_READ(btf, next, pid);
-	r->next_tgid = AITRACE_READ(btf, next, tgid);
+	r->prev_pid = aitrace_report_tid(prev, AITRACE_READ(btf, prev, pid));
+	r->prev_tgid = aitrace_report_tgid(prev, AITRACE_READ(btf, prev, tgid));
+	r->next_pid = aitrace_report_tid(next, AITRACE_READ(btf, next, pid));
+	r->next_tgid = aitrace_report_tgid(next, AITRACE_READ(btf, next, tgid));
 	r->prev_prio = AITRACE_READ(btf, prev, prio);
 	r->next_prio = AITRACE_READ(btf, next, prio);
 	r->prev_state = prev_state;
@@ -243,7 +243,7 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 {
 	struct aitrace_st_switch *r;
 	struct st_last_wakeup *lw;
-	__u32 cpu;
+	__u32 cpu, next_tid;
 	void *ring;
 
 	bool prev_wanted = aitrace_task_wanted(prev), next_wanted = aitrace_task_wanted(next);
@@ -263,12 +263,16 @@ static __always_inline int st_on_switch(bool preempt, struct task_struct *prev, 
 	st_fill_cfs(&r->prev_cfs, prev, btf);
 	st_fill_cfs(&r->next_cfs, next, btf);
 
-	/* prev was runnable and the CPU went to the task last woken onto it: wakeup preemption. */
+	/*
+	 * prev was runnable and the CPU went to the task last woken onto it: wakeup preemption.
+	 * Host ids on both sides (r->next.pid is the reported one, an id in a child namespace).
+	 */
 	cpu = r->hdr.cpu;
+	next_tid = AITRACE_READ(btf, next, pid);
 	lw = bpf_map_lookup_elem(&st_last_wakeup, &cpu);
-	if (lw && lw->pid && lw->pid == r->next.pid && aitrace_switch_involuntary(preempt, prev_state))
+	if (lw && lw->pid && lw->pid == next_tid && aitrace_switch_involuntary(preempt, prev_state))
 		r->wakeup_preempt = 1;
-	if (lw && lw->pid == r->next.pid)
+	if (lw && lw->pid == next_tid)
 		lw->pid = 0;
 	st_submit(r, ring);
 	return 0;
@@ -301,13 +305,13 @@ static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 	r = st_begin(sizeof(*r), AITRACE_ST_WAKING, &ring);
 	if (!r)
 		return 0;
-	r->pid = AITRACE_READ(btf, p, pid);
-	r->tgid = AITRACE_READ(btf, p, tgid);
+	r->pid = aitrace_report_tid(p, AITRACE_READ(btf, p, pid));
+	r->tgid = aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid));
 	BPF_CORE_READ_STR_INTO(&r->comm, p, comm);
 	r->prio = AITRACE_READ(btf, p, prio);
 	r->target_cpu = aitrace_task_cpu(p, btf);
-	r->waker_pid = BPF_CORE_READ(waker, pid);
-	r->waker_tgid = BPF_CORE_READ(waker, tgid);
+	r->waker_pid = aitrace_report_tid(waker, BPF_CORE_READ(waker, pid));
+	r->waker_tgid = aitrace_report_tgid(waker, BPF_CORE_READ(waker, tgid));
 	BPF_CORE_READ_STR_INTO(&r->waker_comm, waker, comm);
 	r->start_time = AITRACE_READ(btf, p, start_boottime);
 	r->waker_start_time = BPF_CORE_READ(waker, start_boottime);

@@ -11,6 +11,8 @@
 
 const volatile struct aitrace_filter_cfg filter_cfg = {};
 
+#include "common/pidns.bpf.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AITRACE_FILTER_MAX_PIDS);
@@ -90,18 +92,22 @@ static __always_inline bool aitrace_comm_equal(const char *a, const char *b)
 
 static __always_inline bool aitrace_task_wanted(struct task_struct *p)
 {
+	/* In a child pid namespace the maps hold ids there; a task outside it has none (0). */
 	if (filter_cfg.by_tgid) {
-		__u32 tgid = BPF_CORE_READ(p, tgid);
+		__u32 tgid = aitrace_pidns_child() ? aitrace_pidns_tgid(p) : BPF_CORE_READ(p, tgid);
 
 		if (!bpf_map_lookup_elem(&filter_tgids, &tgid))
 			return false;
 	}
 	if (filter_cfg.by_tid) {
-		__u32 tid = BPF_CORE_READ(p, pid);
+		__u32 tid = aitrace_pidns_child() ? aitrace_pidns_tid(p) : BPF_CORE_READ(p, pid);
 
 		if (!bpf_map_lookup_elem(&filter_tids, &tid))
 			return false;
 	}
+	/* Whole-system in a child namespace covers that namespace's tasks (unless --host-pids). */
+	if (aitrace_pidns_report() && !filter_cfg.by_tgid && !filter_cfg.by_tid && !aitrace_pidns_tid(p))
+		return false;
 	if (filter_cfg.by_cgroup) {
 		struct cgroup *cg = BPF_CORE_READ(p, cgroups, dfl_cgrp);
 
@@ -126,8 +132,13 @@ static __always_inline void aitrace_filter_follow_fork(struct task_struct *paren
 
 	if (!filter_cfg.follow_forks)
 		return;
-	ptgid = BPF_CORE_READ(parent, tgid);
-	ctgid = BPF_CORE_READ(child, tgid);
+	if (aitrace_pidns_child()) {
+		ptgid = aitrace_pidns_tgid(parent);
+		ctgid = aitrace_pidns_tgid(child);
+	} else {
+		ptgid = BPF_CORE_READ(parent, tgid);
+		ctgid = BPF_CORE_READ(child, tgid);
+	}
 	if (ptgid == ctgid || !bpf_map_lookup_elem(&filter_tgids, &ptgid))
 		return;
 	if (aitrace_map_err(bpf_map_update_elem(&filter_tgids, &ctgid, &one, BPF_NOEXIST)) == -E2BIG)
@@ -146,6 +157,9 @@ static __always_inline void aitrace_filter_forget(struct task_struct *p)
 {
 	__u32 tid, tgid;
 
+	/* A child namespace's ids are gone by now (the task was released): see on_exit below. */
+	if (aitrace_pidns_child())
+		return;
 	/* A -t thread is forgotten with its own task: its tid may be reused as well. */
 	if (filter_cfg.by_tid) {
 		tid = BPF_CORE_READ(p, pid);
@@ -155,6 +169,37 @@ static __always_inline void aitrace_filter_forget(struct task_struct *p)
 		return;
 	tgid = BPF_CORE_READ(p, tgid);
 	bpf_map_delete_elem(&filter_tgids, &tgid);
+}
+
+/*
+ * Call from sched_process_exit, in a child pid namespace only. sched_process_free comes after
+ * release_task() detached the task's pids, when its ids in the namespace can no longer be read,
+ * so there the ids are forgotten at exit: a thread's at its own exit, a process's at the exit of
+ * its last thread (signal->live already counts it out). The numbers are freed only at release,
+ * so none can be reused before it is forgotten; events of the thread between its exit and its
+ * release are not traced (its last switch-out has no id in the namespace anyway).
+ */
+static __always_inline void aitrace_filter_forget_at_exit(struct task_struct *p)
+{
+	__u32 tid, tgid;
+
+	if (!aitrace_pidns_child())
+		return;
+	if (filter_cfg.by_tid) {
+		tid = aitrace_pidns_tid(p);
+		bpf_map_delete_elem(&filter_tids, &tid);
+	}
+	if (!filter_cfg.by_tgid || BPF_CORE_READ(p, signal, live.counter) != 0)
+		return;
+	tgid = aitrace_pidns_tgid(p);
+	bpf_map_delete_elem(&filter_tgids, &tgid);
+}
+
+/* sched_process_exit (p) */
+static __always_inline int aitrace_filter_on_exit(__u64 *ctx, bool btf)
+{
+	aitrace_filter_forget_at_exit(AITRACE_ARG(ctx, 0, struct task_struct *));
+	return 0;
 }
 
 /* sched_process_fork (parent, child) */
@@ -173,11 +218,13 @@ static __always_inline int aitrace_filter_on_free(__u64 *ctx, bool btf)
 
 /*
  * The filter's own programs, both flavours, for an object that filters by process: `-- CMD`'s
- * children join it (sched_process_fork), the dead leave it (sched_process_free). Userspace
- * attaches what the targets need (user/core/filter_hooks.cpp).
+ * children join it (sched_process_fork), the dead leave it (sched_process_free; in a child pid
+ * namespace sched_process_exit). Userspace attaches what the targets need
+ * (user/core/filter_hooks.cpp).
  */
 #define AITRACE_FILTER_PROGRAMS(prefix)                                               \
 	AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_fork, prefix##_fork, aitrace_filter_on_fork) \
-	AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_free, prefix##_forget, aitrace_filter_on_free)
+	AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_free, prefix##_forget, aitrace_filter_on_free) \
+	AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_exit, prefix##_forget_exit, aitrace_filter_on_exit)
 
 #endif

@@ -1,30 +1,38 @@
 // A real container runtime (podman with runc, from Debian) starts aitrace with only CAP_BPF and
 // CAP_PERFMON. With the runtime's default seccomp profile the kernel refuses bpf() and aitrace
-// says it was seccomp; with deploy/seccomp/aitrace.json it traces.
+// says it was seccomp; with deploy/seccomp/aitrace.json it traces, and in the container's own
+// pid namespace it traces a workload of the same container by the pid the container sees.
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
-
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 namespace aitrace {
 namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kContainerWorkloads = "/aitrace-workloads";
+
+std::string container_binary() { return "/aitrace-bin/" + fs::path(test::aitrace_binary()).filename().string(); }
+
 // The container's root is the host's, as a throwaway overlay (`:O`), so the binary's shared
-// libraries are there without building an image; the build directory is mounted read-only.
-test::CommandResult in_container(const std::vector<std::string>& security, const std::vector<std::string>& args) {
+// libraries are there without building an image; the build directory and the test workloads are
+// mounted read-only. `args` follow the program (aitrace unless `program` names another).
+test::CommandResult in_container(const std::vector<std::string>& security, const std::vector<std::string>& args,
+                                 const std::string& program = container_binary()) {
   const std::string bin_dir = fs::path(test::aitrace_binary()).parent_path().string();
+  const std::string workload_dir = fs::path(test::workload("named_threads")).parent_path().string();
   std::vector<std::string> argv = {"podman", "run", "--rm", "--runtime", "runc",
                                    // This VM lacks CAP_SYS_RESOURCE: the runtime may not raise these limits.
                                    "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
                                    "--cap-drop=all", "--cap-add=bpf", "--cap-add=perfmon",
-                                   "-v", bin_dir + ":/aitrace-bin:ro"};
+                                   "-v", bin_dir + ":/aitrace-bin:ro", "-v", workload_dir + ":" + std::string(kContainerWorkloads) + ":ro"};
   argv.insert(argv.end(), security.begin(), security.end());
-  argv.insert(argv.end(), {"--rootfs", "/:O", "/aitrace-bin/" + fs::path(test::aitrace_binary()).filename().string()});
+  argv.insert(argv.end(), {"--rootfs", "/:O", program});
   argv.insert(argv.end(), args.begin(), args.end());
   return test::run_command(argv, std::chrono::seconds(120));
 }
@@ -75,6 +83,31 @@ TEST(ContainerSeccomp, ByContainerNamesARealPodmanContainer) {
       EXPECT_GT(g["histograms"]["oncpu"]["sum"], 10000000u);
     }
   EXPECT_TRUE(seen) << r.out.substr(0, 800);
+}
+
+// podman gives the container its own pid namespace: -p takes the workload's pid as the container
+// sees it ($! of the container's shell), and the report shows that pid and the tids the
+// container's /proc lists, not host ids.
+TEST(ContainerSeccomp, TracesAWorkloadOfTheSameContainerByItsContainerPid) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  require_podman();
+  const std::string profile = std::string(AITRACE_SOURCE_DIR) + "/deploy/seccomp/aitrace.json";
+  const std::string script = std::string(kContainerWorkloads) + "/named_threads steady 4000 ctrw & w=$!; sleep 0.5; " +
+                             "echo nspid=$w >&2; echo nstids=$(ls /proc/$w/task) >&2; " + container_binary() +
+                             " sched -p $w -d 1 --by thread --json; rc=$?; kill $w; exit $rc";
+  auto r = in_container({"--security-opt", "seccomp=" + profile}, {"-c", script}, "/bin/sh");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::set<int64_t> pid = test::ids_after(r.err, "nspid"), tids = test::ids_after(r.err, "nstids");
+  ASSERT_EQ(pid.size(), 1u) << r.err;
+  ASSERT_EQ(tids.size(), 2u) << r.err;  // the main thread and the sleeper
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  bool sleeper = false;
+  for (const auto& g : doc["groups"]) {
+    EXPECT_EQ(g["pid"].get<int64_t>(), *pid.begin()) << g.dump();
+    EXPECT_TRUE(tids.count(g["tid"].get<int64_t>())) << g.dump();
+    sleeper |= g["comm"] == "ctrw" && g["counters"]["switches"].get<uint64_t>() > 0;
+  }
+  EXPECT_TRUE(sleeper) << r.out.substr(0, 600);
 }
 
 }  // namespace

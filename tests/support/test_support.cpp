@@ -149,6 +149,16 @@ std::string aitrace_binary() { return AITRACE_BINARY; }
 std::string workload(const std::string& name) { return std::string(AITRACE_WORKLOAD_DIR) + "/" + name; }
 std::string test_data(const std::string& relative) { return std::string(AITRACE_TEST_DATA_DIR) + "/" + relative; }
 
+std::set<int64_t> ids_after(const std::string& text, const std::string& key) {
+  std::set<int64_t> ids;
+  const size_t at = text.find(key + "=");
+  if (at == std::string::npos) return ids;
+  const size_t from = at + key.size() + 1;
+  std::istringstream line(text.substr(from, text.find('\n', from) - from));
+  for (int64_t id = 0; line >> id;) ids.insert(id);
+  return ids;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;

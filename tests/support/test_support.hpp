@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,9 @@ bool wait_for_text(const std::string& path, const std::string& needle,
 // A loopback TCP port nothing listens on right now (the kernel's pick for port 0); 0 if none.
 int free_port();
 std::string test_data(const std::string& relative);  // tests/<relative>
+// The numbers after the first `key=` in `text`, up to the end of that line ("tids=2 3 4" -> {2, 3,
+// 4}): ids a shell in a namespace printed with `echo key=...`.
+std::set<int64_t> ids_after(const std::string& text, const std::string& key);
 
 // Runs a raw_tp (or tp_btf) program once with `args` as its u64 argument array
 // (BPF_PROG_TEST_RUN); returns the program's return value, or -errno on failure.

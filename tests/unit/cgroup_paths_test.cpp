@@ -1,5 +1,6 @@
 // --by cgroup names: each id resolved on its own (a file handle), never by walking the tree per
 // tick; removed cgroups are left out, and asked for again they cost nothing.
+#include "aitrace/core/cgroup_namespace.hpp"
 #include "aitrace/core/cgroup_paths.hpp"
 #include "aitrace/core/targets.hpp"
 #include "test_support.hpp"
@@ -45,6 +46,25 @@ TEST(CgroupPaths, ResolvesReportedIdsWithoutWalkingTheTree) {
   std::filesystem::remove(leaf);
   std::filesystem::remove(top / "a");
   std::filesystem::remove(top);
+}
+
+}  // namespace
+}  // namespace aitrace
+
+namespace aitrace {
+namespace {
+
+// mountinfo's root of a cgroup2 mount, read from inside a cgroup namespace: "/.." per level the
+// mount's root lies above the namespace's (what `unshare --cgroup --mount` shows for the host's
+// mount); any other path is a mount that does not hold the namespace's root.
+TEST(CgroupNamespace, LevelsAboveTheNamespaceRootFromMountinfoRoot) {
+  EXPECT_EQ(levels_above_namespace("/"), 0u);
+  EXPECT_EQ(levels_above_namespace("/.."), 1u);
+  EXPECT_EQ(levels_above_namespace("/../../.."), 3u);
+  EXPECT_EQ(levels_above_namespace("/../a"), std::nullopt);
+  EXPECT_EQ(levels_above_namespace("/a"), std::nullopt);
+  EXPECT_EQ(levels_above_namespace("/..."), std::nullopt);
+  EXPECT_EQ(levels_above_namespace(""), std::nullopt);
 }
 
 }  // namespace

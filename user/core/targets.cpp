@@ -1,11 +1,14 @@
 #include "aitrace/core/targets.hpp"
 
 #include "aitrace/core/bpf_object.hpp"
+#include "aitrace/core/cgroup_namespace.hpp"
 #include "aitrace/core/container_cgroups.hpp"
+#include "aitrace/core/pid_namespace.hpp"
 
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstring>
@@ -32,24 +35,7 @@ Result<std::vector<uint32_t>> parse_id_list(const std::string& text, const char*
   return out;
 }
 
-std::string cgroup2_mount() {
-  std::ifstream f("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(f, line)) {
-    // "<id> <parent> <maj:min> <root> <mount point> <opts> ... - <fstype> <source> <super opts>"
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream head(line.substr(0, dash));
-    std::string id, parent, dev, root, mnt;
-    head >> id >> parent >> dev >> root >> mnt;
-    return mnt;
-  }
-  return {};
-}
+std::string cgroup2_mount() { return cgroup2_mount_info().point; }
 
 Result<uint32_t> tgid_of(uint32_t tid) {
   std::ifstream f("/proc/" + std::to_string(tid) + "/status");
@@ -86,28 +72,29 @@ bool comm_is_running(const std::string& comm) {
 
 namespace {
 
-// "self": the caller's cgroup, the 0:: line of /proc/self/cgroup (relative to the cgroup
-// namespace's root, which is also the root of a cgroup2 mount made in that namespace).
-Result<std::string> own_cgroup() {
-  std::ifstream f("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("0::", 0) == 0) return line.substr(3);
-  return make_error(ErrorKind::unsupported, "--cgroup self: no cgroup v2 line (0::) in /proc/self/cgroup");
-}
-
 Result<std::pair<std::string, uint64_t>> resolve_cgroup(std::string given) {
-  std::string mnt = cgroup2_mount();
+  const Cgroup2Mount mount = cgroup2_mount_info();
+  const std::string& mnt = mount.point;
   if (mnt.empty()) return make_error(ErrorKind::unsupported, "--cgroup needs cgroup v2, and no cgroup2 mount was found");
   if (given == "self") {
     auto own = own_cgroup();
-    if (!own) return own.error();
+    if (!own) return make_error(ErrorKind::unsupported, "--cgroup self: {}", own.error().message);
     given = *own;
   }
-  // A path already on the mount is taken as is; anything else is relative to the mount root
-  // ("/system.slice/x.service" as /proc/<pid>/cgroup prints it).
+  // Paths are read against the cgroup namespace's root, as /proc/<pid>/cgroup prints them
+  // ("/system.slice/x.service"): inside a namespace whose root is below the mount's, "/" is the
+  // namespace's root, not the host's (docs/containers.md).
+  auto ns_root = cgroup_namespace_root(mount);
+  if (!ns_root) return ns_root.error();
+  const std::string top = mnt + *ns_root;
+  // A path already on the mount is read from the namespace's root too; anything else is
+  // relative to that root.
   std::string path = given;
   bool on_mount = given == mnt || given.rfind(mnt + "/", 0) == 0;
+  if (on_mount && !ns_root->empty()) {
+    given = given.substr(mnt.size());
+    on_mount = false;
+  }
   // A path under /sys/fs/cgroup that is not on the cgroup2 mount is a cgroup v1 hierarchy on a
   // hybrid host (/sys/fs/cgroup/memory/...): say so rather than look for it below the v2 mount.
   if (!on_mount && given.rfind("/sys/fs/cgroup/", 0) == 0 && mnt.rfind(given, 0) != 0)
@@ -115,7 +102,7 @@ Result<std::pair<std::string, uint64_t>> resolve_cgroup(std::string given) {
                       "--cgroup {}: not on the cgroup v2 mount; --cgroup takes a cgroup v2 path, under {} or relative "
                       "to it (the 0:: line of /proc/PID/cgroup), not a cgroup v1 one",
                       given, mnt);
-  if (!on_mount) path = mnt + (given.empty() || given[0] != '/' ? "/" : "") + given;
+  if (!on_mount) path = top + (given.empty() || given[0] != '/' ? "/" : "") + given;
   struct stat st{};
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return make_error(ErrorKind::usage, "no such cgroup: {} (looked for {})", given, path);
@@ -130,6 +117,17 @@ Result<std::pair<std::string, uint64_t>> resolve_cgroup(std::string given) {
 
 Result<ResolvedTargets> resolve_targets(const TargetSpec& spec) {
   ResolvedTargets t;
+  auto ns = caller_pid_namespace();
+  if (!ns) return ns.error();
+  t.cfg.pidns_level = ns->level;
+  t.cfg.pidns_inum = ns->inum;
+  t.cfg.host_pids = spec.host_pids && !ns->initial();
+  // -p/-t are checked in /proc; one mounted for another pid namespace would check other ids.
+  if (!ns->initial() && (!spec.pids.empty() || !spec.tids.empty()) && !proc_matches_pid_namespace())
+    return make_error(ErrorKind::usage,
+                      "-p/-t take ids in aitrace's pid namespace, and /proc here shows another one (/proc/self is "
+                      "not pid {}): mount a /proc for this namespace (unshare --mount-proc)",
+                      getpid());
   for (uint32_t pid : spec.pids) {
     auto tgid = tgid_of(pid);
     if (!tgid) return tgid.error();

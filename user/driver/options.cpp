@@ -55,6 +55,9 @@ void add_target_options(CLI::App* cmd, TargetOptions& o) {
   cmd->add_option("--container", o.container,
                   "Trace this container (a unique prefix of its id: docker, podman, containerd, cri-o)")
       ->check(non_empty_value());
+  cmd->add_flag("--host-pids", o.host_pids,
+                "In a child pid namespace, show host pids and trace the host's tasks too (pids given are still "
+                "this namespace's)");
   // CLI11 offers each positional word to `command` first, then to `interval`. A number before
   // any CMD word and before `--` is refused by `command`, so it lands in INTERVAL [COUNT]; after
   // `--` (CLI11 keeps it in remaining()) every word is CMD's, numbers included.
@@ -164,6 +167,7 @@ Result<TargetSpec> target_spec(const TargetOptions& o) {
   if (!o.cgroup.empty()) s.cgroup = o.cgroup;
   if (!o.container.empty()) s.container = o.container;
   s.follow_forks = !o.command.empty();
+  s.host_pids = o.host_pids;
   return s;
 }
 

@@ -113,7 +113,7 @@ Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg, c
   hold_counting(s, true);  // until start()
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
   add_filter_hooks(c->hooks_, features, cfg.targets,
-                   {s->progs.dma_fork_btf, s->progs.dma_fork_raw, s->progs.dma_forget_btf, s->progs.dma_forget_raw},
+                   AITRACE_FILTER_PROGRAMS_OF(s, dma),
                    HookKind::raw_tp);
   for (const DmaHook& h : kDmaHooks) c->hooks_.add(features, h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
   AITRACE_TRY(skel->load("dma"));

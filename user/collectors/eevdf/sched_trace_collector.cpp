@@ -124,7 +124,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   for (const TraceEvent& e : kTraceEvents)
     h.add(features, "sched", e.name, {{HookKind::tp_btf, s->progs.*e.btf_prog}, {HookKind::raw_tp, s->progs.*e.raw_prog}});
   add_filter_hooks(h, features, targets,
-                   {s->progs.st_fork_btf, s->progs.st_fork_raw, s->progs.st_forget_btf, s->progs.st_forget_raw});
+                   AITRACE_FILTER_PROGRAMS_OF(s, st));
   AITRACE_TRY(impl->skel.load("sched_trace"));
   impl->targets = targets;
 

@@ -108,7 +108,7 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
   }
   add_filter_hooks(
       h, features, targets,
-      {s->progs.migrate_fork_btf, s->progs.migrate_fork_raw, s->progs.migrate_forget_btf, s->progs.migrate_forget_raw});
+      AITRACE_FILTER_PROGRAMS_OF(s, migrate));
   // Fail before load with the clear message rather than with a verifier or attach error.
   const HookStatus* st = h.status("migrate:mm_migrate_pages");
   if (!st || !st->kind) return require_migrate_end_hook(st).error();

@@ -187,8 +187,7 @@ Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfi
     h.add(features, e.category, e.name, {{flavour, btf ? s->progs.*e.btf : s->progs.*e.raw}});
   }
   add_filter_hooks(h, features, targets,
-                   {s->progs.offcpu_fork_btf, s->progs.offcpu_fork_raw, s->progs.offcpu_forget_btf,
-                    s->progs.offcpu_forget_raw},
+                   AITRACE_FILTER_PROGRAMS_OF(s, offcpu),
                    flavour);
   const HookStatus* sw = h.status("sched:sched_switch");
   if (!sw || !sw->kind)

@@ -201,8 +201,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
     impl->hooks.add(features, e.category, e.name, {{impl->flavour, chosen}});
   }
   add_filter_hooks(impl->hooks, features, cfg.targets,
-                   {s->progs.sched_fork_btf, s->progs.sched_fork_raw, s->progs.sched_forget_btf,
-                    s->progs.sched_forget_raw},
+                   AITRACE_FILTER_PROGRAMS_OF(s, sched),
                    impl->flavour);
   return SchedCollector(std::move(impl));
 }

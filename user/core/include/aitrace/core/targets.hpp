@@ -24,6 +24,9 @@ struct TargetSpec {
                                       // "self": the caller's own cgroup
   std::optional<std::string> container;  // a container id prefix (container_cgroups.hpp)
   bool follow_forks = false;          // set for `-- CMD`
+  // Ids are always taken in the caller's pid namespace; with this, shown as host ids, and a
+  // whole-system run in a child namespace covers the host's tasks too.
+  bool host_pids = false;
 };
 
 struct ResolvedTargets {

@@ -34,6 +34,7 @@ struct TargetOptions {
   std::vector<std::string> interval_count;
   std::string user;                  // --user: CMD runs as this user
   bool keep_caps = false;            // --keep-caps: CMD keeps aitrace's user and capabilities
+  bool host_pids = false;            // --host-pids: show host ids in a child pid namespace
 };
 
 // For every option that takes a value: an empty one (`-p "$(pgrep train.py)"` that matched
