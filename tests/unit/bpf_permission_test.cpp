@@ -67,6 +67,16 @@ TEST(BpfPermission, UserNamespacePointsToBpfTokens) {
   BpfDenial d = explain_bpf_denial(f);
   EXPECT_NE(d.cause.find("user namespace"), std::string::npos) << d.cause;
   EXPECT_NE(d.fix.find("BPF token"), std::string::npos) << d.fix;
+  EXPECT_NE(d.fix.find("--bpf-token PATH"), std::string::npos) << d.fix;
+}
+
+TEST(BpfPermission, RefusalDespiteATokenNamesItsDelegation) {
+  BpfPermissionFacts f = root_facts();
+  f.in_user_namespace = true;
+  f.token_source = "/run/aitrace/bpffs";
+  BpfDenial d = explain_bpf_denial(f);
+  EXPECT_NE(d.cause.find("BPF token (from /run/aitrace/bpffs) does not delegate"), std::string::npos) << d.cause;
+  EXPECT_NE(d.fix.find("delegate_progs"), std::string::npos) << d.fix;
 }
 
 TEST(BpfPermission, LockdownAndOtherwiseAnLsm) {

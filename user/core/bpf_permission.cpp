@@ -1,5 +1,7 @@
 #include "aitrace/core/bpf_permission.hpp"
 
+#include "aitrace/core/bpf_token.hpp"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -81,6 +83,7 @@ BpfPermissionFacts read_bpf_permission_facts() {
   if (auto l = read_file("/sys/kernel/security/lockdown")) f.lockdown = selected_word(*l);
   f.unprivileged_bpf_disabled = read_int_file("/proc/sys/kernel/unprivileged_bpf_disabled");
   f.perf_event_paranoid = read_int_file("/proc/sys/kernel/perf_event_paranoid");
+  if (!bpf_token_source().empty()) f.token_source = bpf_token_source();
   return f;
 }
 
@@ -100,9 +103,16 @@ BpfDenial explain_bpf_denial(const BpfPermissionFacts& f) {
       d.cause += fmt::format(", and kernel.perf_event_paranoid={} refuses tracing without it", f.perf_event_paranoid.value_or(0));
     return d;
   }
+  if (f.in_user_namespace.value_or(false) && f.token_source)
+    return {fmt::format("this process runs in a user namespace, and its BPF token (from {}) does not delegate this "
+                        "command, map, program or attach type",
+                        *f.token_source),
+            "the host mounts that bpffs with delegate_cmds, delegate_maps, delegate_progs and delegate_attachs that "
+            "include what aitrace needs (docs/containers.md; aitrace doctor --bpf-token PATH names what is missing)"};
   if (f.in_user_namespace.value_or(false))
     return {"this process runs in a user namespace, where its capabilities do not count for bpf()",
-            "run in the host's user namespace, or load through a BPF token that the host delegated (Linux 6.9+)"};
+            "run in the host's user namespace, or load through a BPF token that the host delegated to this "
+            "namespace: --bpf-token PATH (Linux 6.9+, docs/containers.md)"};
   if (f.seccomp_mode.value_or(0) == 2)
     return {fmt::format("a seccomp filter is installed (Seccomp: 2, {} filter(s)); container runtimes' default "
                         "profiles allow bpf and perf_event_open only with CAP_SYS_ADMIN",

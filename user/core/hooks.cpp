@@ -1,5 +1,7 @@
 #include "aitrace/core/hooks.hpp"
 
+#include "aitrace/core/bpf_feature_probe.hpp"
+#include "aitrace/core/bpf_permission.hpp"
 #include "aitrace/core/log.hpp"
 #include "probe.skel.h"
 
@@ -45,7 +47,17 @@ bpf_link* attach_probe(bpf_program* prog, HookKind kind) {
   return bpf_program__attach_uprobe_opts(prog, 0 /* self */, "/proc/self/exe", 0, &opts);
 }
 
-ProbeOutcome probe_once(HookKind kind) {
+// Classic tracepoints, kprobes and uprobes attach through perf_event_open(), which BPF tokens do
+// not cover: in a user namespace it needs CAP_PERFMON in the initial namespace (seen on 6.18:
+// EACCES with a token that delegates everything). Said where such a probe loaded but did not attach.
+std::string perf_event_note(HookKind kind) {
+  if (kind != HookKind::tracepoint && kind != HookKind::kprobe && kind != HookKind::uprobe) return {};
+  if (!read_bpf_permission_facts().in_user_namespace.value_or(false)) return {};
+  return "; in a user namespace these hooks attach through perf_event_open(), which needs CAP_PERFMON in the "
+         "host's namespace: BPF tokens do not cover it";
+}
+
+ProbeOutcome probe_attach(HookKind kind) {
   if (kind == HookKind::tracepoint && tracefs_root().empty())
     return {false, "attach: " + tracefs_unavailable_reason()};
   auto skel = ProbeSkeleton::open("probe");
@@ -59,6 +71,12 @@ ProbeOutcome probe_once(HookKind kind) {
   Link link(attach_probe(target, kind));
   if (!link.get()) return {false, "attach: " + bpf_error_text(errno ? errno : EINVAL)};
   return {true, {}};
+}
+
+ProbeOutcome probe_once(HookKind kind) {
+  ProbeOutcome out = probe_attach(kind);
+  if (!out.works && out.error.starts_with("attach:")) out.error += perf_event_note(kind);
+  return out;
 }
 
 }  // namespace
@@ -110,7 +128,7 @@ bool HostFeatures::tracepoint_in_tracefs(std::string_view category, std::string_
 }
 
 bool HostFeatures::task_storage() const {
-  if (!cache_->task_storage) cache_->task_storage = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1;
+  if (!cache_->task_storage) cache_->task_storage = probe_task_storage();
   return *cache_->task_storage;
 }
 

@@ -1,6 +1,8 @@
 #include "aitrace/core/kernel_floor.hpp"
 
+#include "aitrace/core/bpf_feature_probe.hpp"
 #include "aitrace/core/bpf_permission.hpp"
+#include "aitrace/core/bpf_token.hpp"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -17,20 +19,10 @@ namespace {
 
 std::string limit_text(rlim_t v) { return v == RLIM_INFINITY ? "unlimited" : fmt::format("{} KiB", v / 1024); }
 
-bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-  bpf_insn i{};
-  i.code = code;
-  i.dst_reg = dst & 0xf;
-  i.src_reg = src & 0xf;
-  i.off = off;
-  i.imm = imm;
-  return i;
-}
-
 }  // namespace
 
 bool kernel_charges_bpf_to_memlock() {
-  return libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 0;
+  return probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_ktime_get_coarse_ns) == 0;
 }
 
 Status raise_memlock_for_bpf(bool charged) {
@@ -54,15 +46,16 @@ int load_atomics_probe() {
   // *(u64 *)(fp - 8) = 0; r1 = 1; r1 = atomic_fetch_add(fp - 8, r1); r0 = 0;
   // r0 = cmpxchg(fp - 8, r0, r1); r0 = 0; exit
   const bpf_insn prog[] = {
-      insn(BPF_ST | BPF_MEM | BPF_DW, fp, 0, -8, 0),
-      insn(BPF_ALU64 | BPF_MOV | BPF_K, r1, 0, 0, 1),
-      insn(BPF_STX | BPF_ATOMIC | BPF_DW, fp, r1, -8, BPF_ADD | BPF_FETCH),
-      insn(BPF_ALU64 | BPF_MOV | BPF_K, r0, 0, 0, 0),
-      insn(BPF_STX | BPF_ATOMIC | BPF_DW, fp, r1, -8, BPF_CMPXCHG),
-      insn(BPF_ALU64 | BPF_MOV | BPF_K, r0, 0, 0, 0),
-      insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+      bpf_insn_of(BPF_ST | BPF_MEM | BPF_DW, fp, 0, -8, 0),
+      bpf_insn_of(BPF_ALU64 | BPF_MOV | BPF_K, r1, 0, 0, 1),
+      bpf_insn_of(BPF_STX | BPF_ATOMIC | BPF_DW, fp, r1, -8, BPF_ADD | BPF_FETCH),
+      bpf_insn_of(BPF_ALU64 | BPF_MOV | BPF_K, r0, 0, 0, 0),
+      bpf_insn_of(BPF_STX | BPF_ATOMIC | BPF_DW, fp, r1, -8, BPF_CMPXCHG),
+      bpf_insn_of(BPF_ALU64 | BPF_MOV | BPF_K, r0, 0, 0, 0),
+      bpf_insn_of(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
   };
-  int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, nullptr, "GPL", prog, sizeof(prog) / sizeof(prog[0]), nullptr);
+  bpf_prog_load_opts opts = prog_load_opts_with_token();
+  int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, nullptr, "GPL", prog, sizeof(prog) / sizeof(prog[0]), &opts);
   if (fd >= 0) {
     close(fd);
     return 0;

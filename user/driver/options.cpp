@@ -1,3 +1,4 @@
+#include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/caps.hpp"
 #include "aitrace/driver/options.hpp"
 #include "aitrace/core/hooks.hpp"
@@ -30,6 +31,15 @@ void add_common_options(CLI::App* cmd, CommonOptions& o) {
   cmd->add_flag("-v,--verbose", o.verbose, "Show libbpf and hook-selection messages");
   // Hidden: tests and debugging force a fallback hook type where the collector offers it.
   cmd->add_option("--hook", o.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
+  add_bpf_token_option(cmd, o.bpf_token);
+}
+
+void add_bpf_token_option(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--bpf-token", path,
+                  "Load BPF through a token from the bpffs at PATH, delegated by the host to this user namespace "
+                  "(Linux 6.9+; default: $LIBBPF_BPF_TOKEN_PATH, see docs/containers.md)")
+      ->type_name("PATH")
+      ->check(non_empty_value());
 }
 
 namespace {
@@ -200,6 +210,7 @@ Status prepare_tracing(const CommonOptions& o) {
   auto caps = read_own_capabilities();
   if (!caps) return caps.error();
   AITRACE_TRY(check_tracing_capabilities(*caps));
+  AITRACE_TRY(use_bpf_token(o.bpf_token));  // before the first bpf() call, the floor's probe
   if (!vmlinux_btf())
     return make_error(
         ErrorKind::unsupported,

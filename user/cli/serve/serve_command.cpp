@@ -161,6 +161,7 @@ void register_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-d,--duration", opts->common.duration, "Stop after this long (default: until SIGTERM)");
   cmd->add_flag("-v,--verbose", opts->common.verbose, "Show libbpf and hook-selection messages");
   cmd->add_option("--hook", opts->common.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
+  add_bpf_token_option(cmd, opts->common.bpf_token);
   add_target_options(cmd, opts->targets);
   cmd->callback([opts, &exit_code] { exit_code = run_serve(*opts); });
 }

@@ -1,6 +1,7 @@
 // The dma collector: hook table, load, filters. Reading the maps is in dma_snapshot.cpp.
 #include "aitrace/dma/dma.hpp"
 
+#include "aitrace/core/bpf_feature_probe.hpp"
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/core/filter_hooks.hpp"
 #include "aitrace/core/log.hpp"
@@ -87,7 +88,7 @@ void configure_dma_for_kernel(dma_bpf* skel) {
   // later kernels insert the direction after size.
   int alloc_args = tracepoint_arg_count(vmlinux_btf(), "dma_alloc").value_or(-1);
   int free_args = tracepoint_arg_count(vmlinux_btf(), "dma_free").value_or(-1);
-  skel->rodata->have_bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop, nullptr) == 1;
+  skel->rodata->have_bpf_loop = probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop) == 1;
   if (alloc_args > 0) skel->rodata->alloc_has_dir = alloc_args >= 7;
   if (free_args > 0) skel->rodata->free_has_dir = free_args >= 6;
   debug("dma: dma_alloc has {} args, dma_free {}", alloc_args, free_args);

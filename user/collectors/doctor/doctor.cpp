@@ -1,5 +1,6 @@
 #include "aitrace/doctor/doctor.hpp"
 
+#include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/caps.hpp"
 
 namespace aitrace {
@@ -47,6 +48,8 @@ const Finding* DoctorReport::find(std::string_view section, std::string_view id)
 DoctorReport run_doctor(const DoctorOptions& opts) {
   DoctorReport r;
   auto caps = read_own_capabilities();
+  // Chosen before the hook probes, which then load through the token as tracing would.
+  const Status token = use_bpf_token(opts.bpf_token);
   // Hook probes load programs: without the capabilities they would only report EPERM, which
   // says nothing about the kernel.
   std::string not_probed;
@@ -61,7 +64,7 @@ DoctorReport run_doctor(const DoctorOptions& opts) {
   r.sections.push_back(doctor_scheduler_section());
   r.sections.push_back(doctor_memory_section());
   r.sections.push_back(doctor_devices_section());
-  r.sections.push_back(doctor_isolation_section());
+  r.sections.push_back(doctor_isolation_section(opts.bpf_token, token));
   return r;
 }
 

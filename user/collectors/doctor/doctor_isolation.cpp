@@ -161,11 +161,13 @@ void add_bpf_confinement(DoctorSection& s, const BpfPermissionFacts& facts) {
   Finding& u = s.add("user_namespace", "user namespace");
   u.value = *facts.in_user_namespace ? "child" : "initial";
   u.source = "/proc/self/uid_map";
-  u.status = *facts.in_user_namespace ? FindingStatus::problem : FindingStatus::ok;
-  u.remark = *facts.in_user_namespace
-                 ? "Capabilities held in a user namespace do not count for bpf(): only a BPF token delegated by the "
-                   "host (Linux 6.9+) lets aitrace load here."
-                 : "The initial user namespace: CAP_BPF and CAP_PERFMON count as they are.";
+  const bool child = *facts.in_user_namespace, token = facts.token_source.has_value();
+  u.status = child && !token ? FindingStatus::problem : child ? FindingStatus::info : FindingStatus::ok;
+  u.remark = !child ? "The initial user namespace: CAP_BPF and CAP_PERFMON count as they are."
+             : token ? "Capabilities count for bpf() through the BPF token (bpf_token below); perf_event_open() "
+                       "stays refused, so classic tracepoints, kprobes and uprobes cannot attach."
+                     : "Capabilities held in a user namespace do not count for bpf(): only a BPF token delegated by "
+                       "the host (Linux 6.9+, --bpf-token) lets aitrace load here.";
 }
 
 void add_cgroups(DoctorSection& s) {
@@ -217,11 +219,12 @@ void add_cgroups(DoctorSection& s) {
 
 }  // namespace
 
-DoctorSection doctor_isolation_section() {
+DoctorSection doctor_isolation_section(const std::string& bpf_token_option, const Status& bpf_token) {
   DoctorSection s{"isolation", "Security modules and cgroups", {}};
   add_lsms(s);
   add_lockdown(s);
   add_bpf_confinement(s, read_bpf_permission_facts());
+  add_bpf_token_findings(s, bpf_token_option, bpf_token);
   add_cgroups(s);
   return s;
 }

@@ -128,9 +128,11 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   AITRACE_TRY(impl->skel.load("sched_trace"));
   impl->targets = targets;
 
+  // Created here, outside the object: they need the run's BPF token as the object's maps do.
+  const bpf_map_create_opts ring_opts = map_create_opts_with_token();
   for (int cpu = 0; cpu < impl->ncpus; cpu++) {
     errno = 0;
-    int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "aitrace_st_ring", 0, 0, impl->ring_bytes, nullptr);
+    int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "aitrace_st_ring", 0, 0, impl->ring_bytes, &ring_opts);
     if (fd < 0)
       return make_error(ErrorKind::runtime, "creating the trace ring for CPU {}: {}", cpu, bpf_error_text(-errno));
     impl->ring_fds.push_back(fd);

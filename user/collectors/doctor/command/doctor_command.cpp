@@ -13,6 +13,7 @@ struct DoctorCliOptions {
   bool json = false;
   std::string output;
   int verbose = 0;
+  std::string bpf_token;
 };
 
 Status run_doctor_command(const DoctorCliOptions& o, const std::vector<CollectorTracepoints>& catalog) {
@@ -23,6 +24,7 @@ Status run_doctor_command(const DoctorCliOptions& o, const std::vector<Collector
   if (!writer) return writer.error();
   DoctorOptions opts;
   opts.catalog = catalog;
+  opts.bpf_token = o.bpf_token;
   DoctorReport report = run_doctor(opts);
   return writer->write_final(o.json ? doctor_json(report) : doctor_text(report));
 }
@@ -33,6 +35,7 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   cmd->add_flag("--json", opts->json, "JSON output (schema aitrace.doctor/1, see docs/doctor.md)");
   cmd->add_option("-o,--output", opts->output, "Write the report to FILE (atomically) instead of stdout");
   cmd->add_flag("-v,--verbose", opts->verbose, "Show libbpf messages from the hook probes");
+  add_bpf_token_option(cmd, opts->bpf_token);
   cmd->callback([opts, exit_code = ctx.exit_code, catalog = ctx.catalog] {
     Status st = run_doctor_command(*opts, catalog);
     if (!st.ok()) *exit_code = report_error(st.error());

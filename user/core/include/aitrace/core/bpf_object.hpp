@@ -2,6 +2,7 @@
 // (return, exception, signal, crash) the kernel detaches them when the fds close.
 #pragma once
 
+#include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/result.hpp"
 
 #include <bpf/libbpf.h>
@@ -74,7 +75,10 @@ class Skeleton {
   static Result<Skeleton> open(const char* what) {
     errno = 0;
     Skeleton s;
-    s.p_ = OpenFn(nullptr);
+    bpf_object_open_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.bpf_token_path = bpf_token_path_for_libbpf();  // --bpf-token (bpf_token.hpp)
+    s.p_ = OpenFn(&opts);
     if (!s.p_) return make_error(ErrorKind::runtime, "opening the {} BPF object failed: {}", what, bpf_error_text(errno));
     return s;
   }

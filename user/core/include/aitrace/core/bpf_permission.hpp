@@ -21,6 +21,7 @@ struct BpfPermissionFacts {
   std::optional<std::string> lockdown;    // none, integrity, confidentiality
   std::optional<int> unprivileged_bpf_disabled;
   std::optional<int> perf_event_paranoid;
+  std::optional<std::string> token_source;  // the bpffs of the run's BPF token (bpf_token.hpp)
 };
 
 // From the texts of /proc/self/status and /proc/self/uid_map (pure, for tests).

@@ -24,6 +24,7 @@ struct CommonOptions {
   std::string output;    // -o FILE (format: JSON when --json, else text)
   int verbose = 0;
   std::string hook;      // hidden --hook tp_btf|raw_tp|tracepoint: try that hook type first
+  std::string bpf_token;  // --bpf-token PATH: load through a token from this bpffs (bpf_token.hpp)
 };
 
 struct TargetOptions {
@@ -43,6 +44,8 @@ struct TargetOptions {
 const CLI::Validator& non_empty_value();
 
 void add_common_options(CLI::App* cmd, CommonOptions& o);
+// --bpf-token PATH, for every command that loads BPF (the tracing ones, serve, doctor).
+void add_bpf_token_option(CLI::App* cmd, std::string& path);
 void add_target_options(CLI::App* cmd, TargetOptions& o);
 
 // "10" (seconds), "10s", "250ms", "100us", "2m", "1h"; from `min` (1ms for -d and -i) to a year.
@@ -66,7 +69,8 @@ Result<CommandTargets> command_targets(const TargetOptions& o);
 Result<CommandTargets> command_targets(const TargetOptions& o, TargetSpec spec, bool follow,
                                        bool cmd_stdout_to_stderr = false);
 
-// Capability check and libbpf logging; every tracing command calls this before loading BPF.
+// Capability check, libbpf logging and the BPF token; every tracing command calls this before
+// loading BPF.
 Status prepare_tracing(const CommonOptions& o);
 // --hook, checked: none when not given.
 Result<std::optional<HookKind>> preferred_hook(const CommonOptions& o);

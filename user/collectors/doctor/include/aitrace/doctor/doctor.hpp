@@ -52,6 +52,7 @@ struct DoctorOptions {
   bool probe_hooks = true;  // false: report hook kinds as not probed
   // Every collector's events (from their hook tables), for the tracepoints section.
   std::vector<CollectorTracepoints> catalog;
+  std::string bpf_token;  // --bpf-token PATH: the probes load through it, isolation reports it
 };
 
 DoctorReport run_doctor(const DoctorOptions& opts = {});
@@ -66,6 +67,8 @@ DoctorSection doctor_tracepoints_section(const std::vector<CollectorTracepoints>
 DoctorSection doctor_scheduler_section();
 DoctorSection doctor_memory_section();
 DoctorSection doctor_devices_section();
-DoctorSection doctor_isolation_section();
+DoctorSection doctor_isolation_section(const std::string& bpf_token_option, const Status& bpf_token);
+// The isolation section's BPF token findings (doctor_token.cpp).
+void add_bpf_token_findings(DoctorSection& s, const std::string& option, const Status& token);
 
 }  // namespace aitrace
