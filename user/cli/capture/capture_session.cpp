@@ -116,7 +116,7 @@ std::string bundle_guide(const std::string& dir, const std::vector<std::string>&
       {"metrics.prom", "every histogram and counter in the Prometheus text format (promtool check metrics < {}/metrics.prom)"},
       {"environment.json", "the doctor report of this host (jq . {}/environment.json)"},
       {"trace.perfetto-trace", "the scheduling trace: open it in ui.perfetto.dev, or trace_processor {}/trace.perfetto-trace"},
-      {"offcpu.svg", "the off-CPU flame graph: open it in a browser"},
+      {"offcpu.svg", "the off-CPU flame graph: open it in a browser ({}/offcpu.svg)"},
   }};
   std::string out = fmt::format("aitrace: bundle written to {}/\n", dir);
   for (const auto& [name, how] : kHow)

@@ -27,23 +27,23 @@ void sched_findings(json& out, const json& doc, size_t top) {
   for (const json& g : doc.value("groups", json::array())) {
     if (shown == top) break;
     const json& h = g["histograms"]["runq_wakeup"];
-    if (h.value("count", uint64_t{0}) == 0) continue;
-    const uint64_t max = h.contains("max") ? h["max"].get<uint64_t>() : h.value("max_bound", uint64_t{0});
-    const uint64_t p99 = h.value("p99", uint64_t{0});
+    if (num(h, "count") == 0) continue;
+    const uint64_t max = h.contains("max") ? h["max"].get<uint64_t>() : num(h, "max_bound");
+    const uint64_t p99 = num(h, "p99");
     // 5 ms: a whole default EEVDF slice (3 ms on most hosts) and more spent waiting.
     add(out, "sched", p99 >= 5000000 ? "warn" : "info",
         fmt::format("{}: run-queue wait after wakeup p99 {}, max {} ({} waits)", capture_group_label(g, by),
-                    format_ns(p99), format_ns(max), h.value("count", uint64_t{0})));
+                    format_ns(p99), format_ns(max), num(h, "count")));
     shown++;
   }
   if (doc.contains("slow_events_summary")) {
     const json& s = doc["slow_events_summary"];
-    const uint64_t total = s.value("total", uint64_t{0});
+    const uint64_t total = num(s, "total");
     if (total)
       add(out, "sched", "info",
           fmt::format("{} slow events (run-queue waits of at least {}{})", total,
-                      format_ns(s.value("runq_threshold_ns", uint64_t{0})),
-                      s.value("offcpu_threshold_ns", uint64_t{0})
+                      format_ns(num(s, "runq_threshold_ns")),
+                      num(s, "offcpu_threshold_ns")
                           ? ", sleeps and blocks of at least " + format_ns(s["offcpu_threshold_ns"].get<uint64_t>())
                           : std::string()));
   }
@@ -51,7 +51,7 @@ void sched_findings(json& out, const json& doc, size_t top) {
 
 void offcpu_findings(json& out, const json& doc) {
   const json stacks = doc.value("stacks", json::array());
-  const uint64_t total = doc.value("total_ns", uint64_t{0});
+  const uint64_t total = num(doc, "total_ns");
   if (stacks.empty() || total == 0) return;
   const json& s = stacks[0];
   const json frames = s.value("kernel_frames", json::array());
@@ -60,8 +60,8 @@ void offcpu_findings(json& out, const json& doc) {
                             : !frames.empty() ? escape_text(frames[0].get<std::string>())
                                               : std::string("[no frames]");
   add(out, "offcpu", "info",
-      fmt::format("most off-CPU time: {} in {} ({}, {:.0f}% of {})", escape_text(s.value("comm", "")), where,
-                  s.value("state", ""), 100.0 * static_cast<double>(s.value("total_ns", uint64_t{0})) /
+      fmt::format("most off-CPU time: {} in {} ({}, {:.0f}% of {})", escape_text(str(s, "comm")), where,
+                  str(s, "state"), 100.0 * static_cast<double>(num(s, "total_ns")) /
                                             static_cast<double>(total),
                   format_ns(total)));
 }
@@ -87,11 +87,11 @@ void doctor_findings(json& out, const json& env) {
     if (!findings.is_object()) continue;
     for (const auto& [id, f] : findings.items()) {
       if (!f.is_object()) continue;
-      const std::string status = f.value("status", "");
+      const std::string status = str(f, "status");
       if (status != "warn" && status != "problem") continue;
       add(out, "doctor", "warn",
-          fmt::format("{}.{}: {}{}", section, id, f.value("text", ""),
-                      f.contains("remark") ? " (" + f.value("remark", "") + ")" : std::string()));
+          fmt::format("{}.{}: {}{}", section, id, str(f, "text"),
+                      f.contains("remark") ? " (" + str(f, "remark") + ")" : std::string()));
     }
   }
 }
@@ -100,9 +100,9 @@ void doctor_findings(json& out, const json& env) {
 
 std::string capture_group_label(const json& g, const std::string& group_by) {
   if (g.value("other", false)) return "other";
-  const std::string comm = escape_text(g.value("comm", ""));
-  if (group_by == "thread") return fmt::format("{} ({})", comm, g.value("tid", 0u));
-  if (group_by == "process") return fmt::format("{} ({})", comm, g.value("pid", 0u));
+  const std::string comm = escape_text(str(g, "comm"));
+  if (group_by == "thread") return fmt::format("{} ({})", comm, num(g, "tid"));
+  if (group_by == "process") return fmt::format("{} ({})", comm, num(g, "pid"));
   if (group_by == "cgroup")
     return g.contains("cgroup") && g["cgroup"].is_string() ? escape_text(g["cgroup"].get<std::string>()) : comm;
   if (group_by == "comm") return comm;
@@ -114,15 +114,15 @@ json capture_interval_point(const json& doc, size_t keep) {
   json groups = json::array();
   for (const json& g : doc.value("groups", json::array())) {
     const json& h = g["histograms"]["runq_wakeup"];
-    const uint64_t n = h.value("count", uint64_t{0});
-    if (n) groups.push_back({{"group", capture_group_label(g, by)}, {"p99_ns", h.value("p99", uint64_t{0})}, {"count", n}});
+    const uint64_t n = num(h, "count");
+    if (n) groups.push_back({{"group", capture_group_label(g, by)}, {"p99_ns", num(h, "p99")}, {"count", n}});
   }
   std::stable_sort(groups.begin(), groups.end(),
                    [](const json& a, const json& b) { return a["p99_ns"].get<uint64_t>() > b["p99_ns"].get<uint64_t>(); });
   if (groups.size() > keep) groups.erase(groups.begin() + static_cast<std::ptrdiff_t>(keep), groups.end());
-  return {{"index", doc.value("interval_index", uint64_t{0})},
-          {"start_unix_ns", doc.value("start_unix_ns", uint64_t{0})},
-          {"end_unix_ns", doc.value("end_unix_ns", uint64_t{0})},
+  return {{"index", num(doc, "interval_index")},
+          {"start_unix_ns", num(doc, "start_unix_ns")},
+          {"end_unix_ns", num(doc, "end_unix_ns")},
           {"groups", std::move(groups)}};
 }
 

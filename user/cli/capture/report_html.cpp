@@ -35,9 +35,9 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 std::string esc(const std::string& s) { return html_escape(escape_text(s)); }
 
 std::string ns_cell(const json& h, const char* key) {
-  if (!h.is_object() || h.value("count", uint64_t{0}) == 0) return "<td class=n>-</td>";
+  if (!h.is_object() || num(h, "count") == 0) return "<td class=n>-</td>";
   uint64_t v = h.contains(key) ? h[key].get<uint64_t>() : 0;
-  if (std::string(key) == "max" && !h.contains("max")) v = h.value("max_bound", uint64_t{0});
+  if (std::string(key) == "max" && !h.contains("max")) v = num(h, "max_bound");
   return "<td class=n>" + format_ns(v) + "</td>";
 }
 
@@ -45,7 +45,7 @@ std::string ns_cell(const json& h, const char* key) {
 void find_histograms(const json& v, const std::string& path, size_t top, std::vector<std::pair<std::string, const json*>>& out) {
   if (v.is_object()) {
     if (v.contains("buckets") && v.contains("p99")) {
-      if (v.value("unit", "") == "ns") out.emplace_back(path, &v);
+      if (str(v, "unit") == "ns") out.emplace_back(path, &v);
       return;
     }
     for (const auto& [k, child] : v.items()) find_histograms(child, path + "/" + k, top, out);
@@ -71,8 +71,8 @@ std::string histogram_title(const std::string& collector, const json& doc, const
 void findings_section(std::string& out, const json& summary) {
   out += "<h2>Findings</h2><ul>";
   for (const json& f : summary.value("findings", json::array()))
-    out += fmt::format("<li class=\"{}\"><b>{}</b>: {}</li>", f.value("severity", "") == "warn" ? "warn" : "",
-                       esc(f.value("source", "")), esc(f.value("text", "")));
+    out += fmt::format("<li class=\"{}\"><b>{}</b>: {}</li>", str(f, "severity") == "warn" ? "warn" : "",
+                       esc(str(f, "source")), esc(str(f, "text")));
   out += "</ul>";
 }
 
@@ -84,11 +84,11 @@ void environment_section(std::string& out, const json& env) {
       {"dma", "iommu"}, {"dma", "iommu_default_domain"}, {"dma", "swiotlb_forced"}, {"dma", "swiotlb_pool"}}};
   out += "<h2>Environment</h2><table><tr><th>finding</th><th>value</th><th>meaning</th></tr>";
   auto row = [&](const std::string& section, const std::string& id, const json& f) {
-    const std::string status = f.value("status", "");
+    const std::string status = str(f, "status");
     out += fmt::format("<tr class=\"{}\"><td>{}.{}</td><td>{}</td><td>{}</td></tr>",
                        status == "warn" || status == "problem" ? "warn" : "", esc(section), esc(id),
-                       esc(f.value("text", f.contains("value") ? f["value"].dump() : "")),
-                       esc(f.value("remark", f.value("unknown", ""))));
+                       esc(!str(f, "text").empty() ? str(f, "text") : f.contains("value") ? f["value"].dump() : std::string()),
+                       esc(f.contains("remark") ? str(f, "remark") : str(f, "unknown")));
   };
   for (const auto& [section, id] : kShown)
     if (env.contains(section) && env[section].contains(id)) row(section, id, env[section][id]);
@@ -96,7 +96,7 @@ void environment_section(std::string& out, const json& env) {
     if (!findings.is_object()) continue;
     for (const auto& [id, f] : findings.items()) {
       if (!f.is_object()) continue;
-      const std::string status = f.value("status", "");
+      const std::string status = str(f, "status");
       const bool shown = std::any_of(kShown.begin(), kShown.end(), [&](const auto& s) { return section == s.first && id == s.second; });
       if ((status == "warn" || status == "problem") && !shown) row(section, id, f);
     }
@@ -111,17 +111,17 @@ void series_section(std::string& out, const json& summary, const json& sched, si
   std::vector<SeriesLine> lines;
   for (const json& g : sched.value("groups", json::array())) {
     if (lines.size() == std::min<size_t>(top, 5)) break;
-    if (g["histograms"]["runq_wakeup"].value("count", uint64_t{0}) == 0) continue;
+    if (num(g["histograms"]["runq_wakeup"], "count") == 0) continue;
     lines.push_back({capture_group_label(g, by), {}});
   }
-  const uint64_t t0 = summary.value("start_unix_ns", uint64_t{0});
+  const uint64_t t0 = num(summary, "start_unix_ns");
   double x_max = 0;
   for (const json& p : intervals) {
-    const double x = static_cast<double>(p.value("end_unix_ns", t0) - t0) / 1e9;
+    const double x = static_cast<double>(num(p, "end_unix_ns") - t0) / 1e9;
     x_max = std::max(x_max, x);
     for (const json& g : p["groups"])
       for (SeriesLine& l : lines)
-        if (l.name == g.value("group", "")) l.points.emplace_back(x, g.value("p99_ns", uint64_t{0}));
+        if (l.name == str(g, "group")) l.points.emplace_back(x, num(g, "p99_ns"));
   }
   out += "<h2>Run-queue wait p99 per interval</h2>";
   out += series_svg(lines, x_max, "p99 run-queue wait after wakeup, busiest groups");
@@ -140,7 +140,7 @@ void groups_section(std::string& out, const json& sched, size_t top) {
     if (n++ == top) break;
     const json& h = g["histograms"];
     out += fmt::format("<tr><td>{}</td><td class=n>{}</td>{}{}{}{}{}{}{}</tr>", esc(capture_group_label(g, by)),
-                       g["counters"].value("switches", uint64_t{0}), ns_cell(h["runq_wakeup"], "p50"),
+                       num(g["counters"], "switches"), ns_cell(h["runq_wakeup"], "p50"),
                        ns_cell(h["runq_wakeup"], "p99"), ns_cell(h["runq_wakeup"], "max"),
                        ns_cell(h["runq_preempt"], "p99"), ns_cell(h["oncpu"], "p99"),
                        ns_cell(h["offcpu_sleep"], "p99"), ns_cell(h["offcpu_block"], "p99"));
@@ -154,20 +154,20 @@ void slow_events_section(std::string& out, const json& sched) {
   std::vector<const json*> ev;
   for (const json& e : sched["slow_events"]) ev.push_back(&e);
   std::stable_sort(ev.begin(), ev.end(), [](const json* a, const json* b) {
-    return a->value("wait_ns", uint64_t{0}) > b->value("wait_ns", uint64_t{0});
+    return num(*a, "wait_ns") > num(*b, "wait_ns");
   });
   const json& s = sched["slow_events_summary"];
   out += fmt::format("<h2>Slow events</h2><p>{} events (kept {}, {} not kept); the 30 longest:</p>",
-                     s.value("total", uint64_t{0}), sched["slow_events"].size(), s.value("not_kept", uint64_t{0}));
+                     num(s, "total"), sched["slow_events"].size(), num(s, "not_kept"));
   out += "<table><tr><th>time</th><th>kind</th><th>task</th><th>wait</th><th>cpu</th><th>instead / waker</th></tr>";
   for (size_t i = 0; i < ev.size() && i < 30; i++) {
     const json& e = *ev[i];
     out += fmt::format("<tr><td>{}</td><td>{}</td><td>{} ({})</td><td class=n>{}</td><td class=n>{}</td><td>{}{}</td></tr>",
-                       clock_span_text(e.value("unix_ns", uint64_t{0}), e.value("unix_ns", uint64_t{0}), false),
-                       esc(e.value("kind", "")), esc(e.value("comm", "")), e.value("tid", 0u),
-                       format_ns(e.value("wait_ns", uint64_t{0})), e.value("cpu", 0u), esc(e.value("prev_comm", "")),
-                       e.value("holder_ns", uint64_t{0})
-                           ? fmt::format("; held by {} for {}", esc(e.value("holder_comm", "")),
+                       clock_span_text(static_cast<int64_t>(num(e, "unix_ns")), static_cast<int64_t>(num(e, "unix_ns")), false),
+                       esc(str(e, "kind")), esc(str(e, "comm")), num(e, "tid"),
+                       format_ns(num(e, "wait_ns")), num(e, "cpu"), esc(str(e, "prev_comm")),
+                       num(e, "holder_ns")
+                           ? fmt::format("; held by {} for {}", esc(str(e, "holder_comm")),
                                          format_ns(e["holder_ns"].get<uint64_t>()))
                            : std::string());
   }
@@ -204,16 +204,16 @@ std::string inline_svg(std::string svg) {
 std::string report_html(const ReportHtmlInput& in) {
   const json& s = in.summary;
   const json& collectors = s["collectors"];
-  const uint64_t start = s.value("start_unix_ns", uint64_t{0}), end = s.value("end_unix_ns", uint64_t{0});
+  const uint64_t start = num(s, "start_unix_ns"), end = num(s, "end_unix_ns");
   std::string out = "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>aitrace capture ";
   out += html_escape(clock_span_text(start, end, true));
   out += "</title><style>";
   out += kStyle;
   out += "</style></head><body>";
   out += fmt::format("<h1>aitrace {}</h1><p>{} ({}){}", esc(s.value("kind", "capture")),
-                     html_escape(clock_span_text(start, end, true)), format_ns(s.value("duration_ns", uint64_t{0})),
+                     html_escape(clock_span_text(start, end, true)), format_ns(num(s, "duration_ns")),
                      in.environment.contains("kernel") && in.environment["kernel"].contains("release")
-                         ? ", kernel " + esc(in.environment["kernel"]["release"].value("text", ""))
+                         ? ", kernel " + esc(str(in.environment["kernel"]["release"], "text"))
                          : std::string());
   if (!s["trigger"].is_null()) out += "; trigger: " + esc(s["trigger"].value("reason", s["trigger"].dump()));
   out += fmt::format(". Collectors: {}.</p>", esc([&] {

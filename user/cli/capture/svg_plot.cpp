@@ -1,5 +1,7 @@
 #include "aitrace/capture/svg_plot.hpp"
 
+#include "aitrace/capture/capture_summary.hpp"
+
 #include "aitrace/histogram.h"
 #include "aitrace/output/histogram_render.hpp"
 
@@ -56,7 +58,7 @@ std::string html_escape(const std::string& s) {
 
 std::string histogram_svg(const json& h, const std::string& title) {
   const json buckets = h.value("buckets", json::array());
-  if (buckets.empty() || h.value("count", uint64_t{0}) == 0) return {};
+  if (buckets.empty() || num(h, "count") == 0) return {};
   struct Bar {
     double lo, hi;
     uint64_t n;
@@ -78,7 +80,7 @@ std::string histogram_svg(const json& h, const std::string& title) {
       R"(<svg class="plot" width="{0}" height="{1}" viewBox="0 0 {0} {1}" role="img"><title>{2}</title>)", kWidth,
       kHeight, html_escape(title));
   out += fmt::format(R"(<text x="{}" y="16" class="ptitle">{} ({} samples)</text>)", kLeft, html_escape(title),
-                     h.value("count", uint64_t{0}));
+                     num(h, "count"));
   out += log_ticks(lo, hi, kLeft, w, base);
   out += fmt::format(R"(<line x1="{0}" y1="{1}" x2="{2}" y2="{1}" class="axis"/>)", kLeft, base, kLeft + w);
   out += fmt::format(R"(<text x="{}" y="{}" class="tick" text-anchor="end">{}</text>)", kLeft - 4, kTop + 8, top);

@@ -15,6 +15,18 @@ namespace aitrace {
 
 inline constexpr const char* kCaptureSchema = "aitrace.capture/1";
 
+// A number of a report document, 0 where the key is absent or null (unknown).
+inline uint64_t num(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+// A string of a report document, empty where the key is absent or null.
+inline std::string str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+
 // One interval's point of the p99 series: sched's interval document, reduced to its `keep`
 // groups with the highest p99 run-queue wait after a wakeup.
 nlohmann::json capture_interval_point(const nlohmann::json& sched_interval_doc, size_t keep);
