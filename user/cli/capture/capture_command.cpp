@@ -30,8 +30,10 @@ using nlohmann::json;
 constexpr const char* kTraceFile = "trace.perfetto-trace";
 constexpr const char* kFlameFile = "offcpu.svg";
 
-Result<std::vector<std::unique_ptr<Collector>>> capture_collectors(const CaptureOptions& o, const CaptureConfig& c,
-                                                                   const BundleDir* bundle) {
+}  // namespace
+
+std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions& o, const CaptureConfig& c,
+                                                           const BundleDir* bundle) {
   SchedTracerConfig sched;
   sched.sched.group_by = c.group_by;
   sched.sched.slower_ns = c.slower_ns;
@@ -63,12 +65,16 @@ json environment_document(const CommandContext& ctx, int verbose) {
   return json::parse(doctor_json(run_doctor(d)), nullptr, false);
 }
 
+namespace {
+
 std::string read_whole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+}  // namespace
 
 RenderContext span_context(const ClockSample& start, const ClockSample& end) {
   RenderContext rc;
@@ -92,16 +98,18 @@ DriverRun driver_run(const CaptureOptions& o, CaptureSession& session) {
   return run;
 }
 
+namespace {
+
 int run_capture(CaptureOptions& o, const CommandContext& ctx) {
   auto cfg = capture_config(o);
   if (!cfg) return report_error(cfg.error());
+  if (cfg->flight_recorder) return run_flight_recorder(o, *cfg, ctx);
   // The bundle's temporary directory exists before anything is traced: an unwritable or existing
   // -o fails at once.
   auto bundle = BundleDir::create(o.output, o.force);
   if (!bundle) return report_error(bundle.error());
   auto cs = capture_collectors(o, *cfg, &*bundle);
-  if (!cs) return report_error(cs.error());
-  CaptureSession session(*cs, environment_document(ctx, o.common.verbose), o.top);
+  CaptureSession session(cs, environment_document(ctx, o.common.verbose), o.top);
 
   DriverRun run = driver_run(o, session);
   ClockSample interval_start{};
@@ -140,7 +148,7 @@ int run_capture(CaptureOptions& o, const CommandContext& ctx) {
     std::fflush(stdout);
     return {};
   };
-  return run_collectors(run, *cs);
+  return run_collectors(run, cs);
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 #include "aitrace/capture/report_html.hpp"
 #include "aitrace/driver/report_envelope.hpp"
 #include "aitrace/output/escape.hpp"
-#include "aitrace/output/metric_store.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 namespace aitrace {
@@ -38,7 +38,14 @@ Snapshots CaptureSession::delta(const Snapshots& now, const Snapshots& before) c
   return out;
 }
 
-std::map<std::string, json> CaptureSession::documents(const Snapshots& snaps, const RenderContext& ctx) const {
+int CaptureSession::index_of(std::string_view name) const {
+  for (size_t i = 0; i < cs_.size(); i++)
+    if (cs_[i]->name() == name) return static_cast<int>(i);
+  return -1;
+}
+
+std::map<std::string, json> CaptureSession::documents(const Snapshots& snaps, const RenderContext& ctx,
+                                                      const std::vector<std::string>* only) const {
   std::map<std::string, json> docs;
   const Collector* sched = nullptr;
   for (const auto& c : cs_)
@@ -46,6 +53,7 @@ std::map<std::string, json> CaptureSession::documents(const Snapshots& snaps, co
   for (size_t i = 0; i < cs_.size(); i++) {
     Collector& c = *cs_[i];
     if (joins_sched(c) && sched) continue;
+    if (only && std::find(only->begin(), only->end(), c.name()) == only->end()) continue;
     std::vector<const Collector*> members{&c};
     std::vector<size_t> index{i};
     if (&c == sched)
@@ -72,7 +80,7 @@ json CaptureSession::interval_point(const Snapshots& d, const RenderContext& ctx
   return nullptr;
 }
 
-Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, const BundleParts& p) const {
+Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, const BundleParts& p) {
   std::vector<std::string> files = {"summary.json", "report.html", "metrics.prom", "environment.json"};
   if (p.trace_staged) files.emplace_back("trace.perfetto-trace");
   if (!p.flame_svg.empty()) files.emplace_back("offcpu.svg");
@@ -93,14 +101,13 @@ Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, co
   AITRACE_TRY(dir.write("environment.json", json_text(environment_, 1) + "\n"));
 
   // The same store and writer as `aitrace serve`: a collector adds its snapshot as deltas since
-  // its previous add (none: the whole window).
-  MetricStore store(MetricStore::Options{});
+  // its previous add (none: since the start).
   if (p.metrics_from)
-    for (size_t i = 0; i < cs_.size(); i++) cs_[i]->add_metrics(*(*p.metrics_from)[i], store);
+    for (size_t i = 0; i < cs_.size(); i++) cs_[i]->add_metrics(*(*p.metrics_from)[i], store_);
   std::string prom;
   // The Prometheus text format: what node_exporter's textfile collector reads from *.prom files,
   // and what promtool checks (it lints OpenMetrics' counter HELP lines as missing).
-  store.render(MetricFormat::prometheus, prom);
+  store_.render(MetricFormat::prometheus, prom);
   AITRACE_TRY(dir.write("metrics.prom", prom));
 
   if (!p.flame_svg.empty() && !p.flame_staged) AITRACE_TRY(dir.write("offcpu.svg", p.flame_svg));

@@ -5,6 +5,7 @@
 
 #include "aitrace/capture/bundle_dir.hpp"
 #include "aitrace/collector/collector.hpp"
+#include "aitrace/output/metric_store.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -32,8 +33,12 @@ class CaptureSession {
   Result<Snapshots> read() const;
   // now - before, per collector (before empty: since start).
   Snapshots delta(const Snapshots& now, const Snapshots& before) const;
-  // One document per collector name, rendered from `snaps` covering ctx's span.
-  std::map<std::string, nlohmann::json> documents(const Snapshots& snaps, const RenderContext& ctx) const;
+  // One document per collector name, rendered from `snaps` covering ctx's span; with `only`,
+  // just those collectors' (a flight recorder's triggers read one or two each interval).
+  std::map<std::string, nlohmann::json> documents(const Snapshots& snaps, const RenderContext& ctx,
+                                                  const std::vector<std::string>* only = nullptr) const;
+  // The collector's index in the run; -1 when it is not in it (never was, or dropped).
+  int index_of(std::string_view name) const;
   // sched's interval document reduced to its p99 point (capture_interval_point); null without sched.
   nlohmann::json interval_point(const Snapshots& interval_delta, const RenderContext& ctx) const;
 
@@ -43,20 +48,24 @@ class CaptureSession {
     RenderContext span;
     std::map<std::string, nlohmann::json> documents;
     std::vector<nlohmann::json> intervals;
-    const Snapshots* metrics_from = nullptr;  // cumulative snapshots for metrics.prom
+    // Cumulative snapshots for metrics.prom: the session's one metric store takes their deltas
+    // since the previous bundle (a collector's metrics state belongs to one store), so its
+    // counters run from the start, as Prometheus counters do.
+    const Snapshots* metrics_from = nullptr;
     std::string flame_svg;                    // offcpu's graph for the report (and offcpu.svg if not staged)
     bool flame_staged = false;                // offcpu.svg is already in the bundle (offcpu wrote it)
     bool trace_staged = false;                // trace.perfetto-trace is in the bundle (the EEVDF trace wrote it)
   };
   // summary.json, metrics.prom, environment.json, report.html (and offcpu.svg) into `dir`, then
   // commits it. Returns the files, for the caller's message.
-  Result<std::vector<std::string>> write_bundle(BundleDir& dir, const BundleParts& parts) const;
+  Result<std::vector<std::string>> write_bundle(BundleDir& dir, const BundleParts& parts);
 
  private:
   std::vector<std::unique_ptr<Collector>>& cs_;
   nlohmann::json environment_;
   size_t top_;
   std::map<std::string, std::string> unavailable_;
+  MetricStore store_{MetricStore::Options{}};
 };
 
 // What each file is and how to open it, for the message after a bundle is written.

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -18,7 +19,9 @@ inline constexpr const char* kCaptureSchema = "aitrace.capture/1";
 // A number of a report document, 0 where the key is absent or null (unknown).
 inline uint64_t num(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+  // Times come as signed integers (CLOCK_REALTIME is an int64_t), counts as unsigned ones.
+  if (it == j.end() || !it->is_number_integer()) return 0;
+  return it->is_number_unsigned() ? it->get<uint64_t>() : static_cast<uint64_t>(std::max<int64_t>(it->get<int64_t>(), 0));
 }
 // A string of a report document, empty where the key is absent or null.
 inline std::string str(const nlohmann::json& j, const char* key) {
