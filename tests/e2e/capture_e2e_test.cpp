@@ -5,15 +5,20 @@
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace aitrace {
@@ -284,6 +289,144 @@ TEST(CaptureE2E, FullDiskFailsWithoutAHalfWrittenBundle) {
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(s.path("b")));
   EXPECT_TRUE(s.hidden().empty()) << s.hidden()[0];
+}
+
+// The flight recorder's dumps in DIR: its <UTC time>/ subdirectories, oldest first.
+std::vector<std::string> dumps(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && e.path().filename().string()[0] != '.') out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool alive(pid_t pid) {
+  int st = 0;
+  return waitpid(pid, &st, WNOHANG) == 0;
+}
+
+int stop(pid_t pid) {
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+TEST(CaptureFlightRecorder, Sigusr1DumpsTheWindowAndRecordingGoesOn) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Scratch s("usr1");
+  const std::string err = s.path("err");
+  const pid_t pid = test::spawn_background(
+      {test::aitrace_binary(), "capture", "--flight-recorder", "5s", "-i", "200ms", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(pid, SIGUSR1);
+  ASSERT_TRUE(test::wait_for_text(err, "flight recorder: dumped")) << test::read_file(err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(alive(pid)) << "the dump ended the recorder: " << test::read_file(err);
+  kill(pid, SIGUSR1);  // a second dump: SIGUSR1 is no trigger, --min-gap does not hold it back
+  for (int i = 0; i < 100 && dumps(s.path("fr")).size() < 2; i++) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(stop(pid), 0) << test::read_file(err);
+  const auto d = dumps(s.path("fr"));
+  ASSERT_EQ(d.size(), 2u) << test::read_file(err);
+  const json summary = json::parse(test::read_file(d[0] + "/summary.json"));
+  EXPECT_EQ(summary["kind"], "flight-recorder");
+  EXPECT_EQ(summary["trigger"]["reason"], "SIGUSR1");
+  // The window: from the start (1.5 s in, shorter than 5 s), with its interval points.
+  EXPECT_GE(summary["duration_ns"].get<uint64_t>(), 1400000000u);
+  EXPECT_LE(summary["duration_ns"].get<uint64_t>(), 5200000000u);
+  EXPECT_GE(summary["intervals"].size(), 5u);
+  for (const char* f : {"report.html", "metrics.prom", "environment.json", "offcpu.svg"})
+    EXPECT_TRUE(fs::is_regular_file(d[0] + "/" + f)) << f;
+  EXPECT_TRUE(fs::is_empty(s.path("fr")) || s.hidden().empty());
+  for (const auto& e : fs::directory_iterator(s.path("fr"))) EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+}
+
+TEST(CaptureFlightRecorder, ATriggerThatMustFireDumpsAndOneThatCannotDoesNot) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Scratch s("trigger");
+  // Threshold 0: any interval with a run-queue wait fires (this host always has some).
+  auto fire = capture({"--flight-recorder", "2s", "-i", "200ms", "-d", "2s", "--min-gap", "1s", "--max-dumps", "5",
+                       "--trigger", "sched.runq_wakeup.count>0", "-o", s.path("fire")});
+  EXPECT_EQ(fire.exit_code, 0) << fire.err;
+  const auto d = dumps(s.path("fire"));
+  // One at the first interval, then at most one per --min-gap: 2 in 2 s.
+  EXPECT_GE(d.size(), 1u) << fire.err;
+  EXPECT_LE(d.size(), 2u) << fire.err;
+  ASSERT_FALSE(d.empty());
+  const json summary = json::parse(test::read_file(d[0] + "/summary.json"));
+  EXPECT_EQ(summary["trigger"]["expression"], "sched.runq_wakeup.count>0");
+  EXPECT_GT(summary["trigger"]["value"].get<uint64_t>(), 0u);
+  auto never = capture({"--flight-recorder", "2s", "-i", "200ms", "-d", "1500ms", "--trigger",
+                        "sched.runq_wakeup.p99>1h", "--trigger", "migrate.pages>1000000000", "-o", s.path("never")});
+  EXPECT_EQ(never.exit_code, 0) << never.err;
+  EXPECT_TRUE(dumps(s.path("never")).empty());
+  EXPECT_NE(never.err.find("0 dumps"), std::string::npos) << never.err;
+}
+
+TEST(CaptureFlightRecorder, BadTriggerIsRefusedAtStartNamingTheToken) {
+  Scratch s("badtrigger");
+  auto r = capture({"--flight-recorder", "10s", "--trigger", "sched.runq_wakeup.p99>5ms", "--trigger",
+                    "sched.runq_wakup.p99>5ms", "-o", s.path("fr")});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("'runq_wakup' at column 7"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("tracing"), std::string::npos) << r.err;
+  auto no_window = capture({"-d", "1s", "--trigger", "sched.runq_wakeup.p99>5ms", "-o", s.path("x")});
+  EXPECT_EQ(no_window.exit_code, 2) << no_window.err;
+  EXPECT_NE(no_window.err.find("--trigger needs --flight-recorder"), std::string::npos) << no_window.err;
+}
+
+// A dump that meets a full disk is logged, leaves no partial bundle, and recording goes on.
+TEST(CaptureFlightRecorder, ADumpOnAFullDiskIsLoggedAndRecordingGoesOn) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Scratch s("frfull");
+  if (mount("tmpfs", s.path().c_str(), "tmpfs", 0, "size=128k") != 0)
+    AITRACE_REQUIRE_ENV_OR_SKIP(std::string("cannot mount a tmpfs: ") + std::strerror(errno));
+  const std::string err = "/tmp/aitrace_capture_frfull_" + std::to_string(getpid()) + ".err";
+  const pid_t pid = test::spawn_background(
+      {test::aitrace_binary(), "capture", "--flight-recorder", "5s", "-i", "200ms", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  kill(pid, SIGUSR1);
+  ASSERT_TRUE(test::wait_for_text(err, "failed")) << test::read_file(err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(alive(pid)) << test::read_file(err);
+  EXPECT_EQ(stop(pid), 0) << test::read_file(err);
+  const std::string log = test::read_file(err);
+  fs::remove(err);
+  EXPECT_NE(log.find("No space left on device (ENOSPC); recording goes on"), std::string::npos) << log;
+  EXPECT_NE(log.find("1 dumps (1 failed)"), std::string::npos) << log;
+  EXPECT_TRUE(fs::is_empty(s.path("fr"))) << "a partial dump was left";
+}
+
+// The bound --help states (--memory-limit, 256M by default) against the process's peak RSS
+// (VmHWM) over a 60 s window filled at -i 1s while two threads switch on every message.
+TEST(CaptureFlightRecorder, RssStaysUnderTheStatedBoundOverSixtySecondsOfSwitches) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  Scratch s("rss");
+  const std::string err = s.path("err");
+  const pid_t pid = test::spawn_background({test::aitrace_binary(), "capture", "--flight-recorder", "60s", "-i", "1s",
+                                            "-o", s.path("fr")},
+                                           err);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  auto work = test::run_command({test::workload("eevdf_threads"), "pingpong", s.path("pingpong.out"), "62000"},
+                                std::chrono::seconds(120));
+  EXPECT_EQ(work.exit_code, 0) << work.err;
+  kill(pid, SIGUSR1);  // a dump of the full window counts toward the peak too
+  ASSERT_TRUE(test::wait_for_text(err, "flight recorder: dumped")) << test::read_file(err);
+  std::string status = test::read_file("/proc/" + std::to_string(pid) + "/status");
+  const size_t at = status.find("VmHWM:");
+  ASSERT_NE(at, std::string::npos);
+  const uint64_t peak_kib = std::stoull(status.substr(at + 6));
+  std::cout << "[ rss ] flight recorder peak RSS over 60 s: " << peak_kib / 1024 << " MiB\n";
+  EXPECT_LT(peak_kib * 1024, 256ull << 20);
+  EXPECT_EQ(stop(pid), 0) << test::read_file(err);
+  EXPECT_EQ(test::read_file(err).find("dropping the oldest"), std::string::npos) << "the bound was reached";
+  const json summary = json::parse(test::read_file(dumps(s.path("fr")).at(0) + "/summary.json"));
+  EXPECT_GE(summary["duration_ns"].get<uint64_t>(), 59000000000u) << "the dump covers the whole window";
 }
 
 }  // namespace

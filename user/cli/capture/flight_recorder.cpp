@@ -98,8 +98,8 @@ class FlightRecorder {
   }
 
   void finished() const {
-    fmt::print(stderr, "aitrace: flight recorder: {} dumps, {} triggers skipped (--min-gap, --max-dumps)\n", dumps_,
-               skipped_);
+    fmt::print(stderr, "aitrace: flight recorder: {} dumps ({} failed), {} triggers skipped (--min-gap, --max-dumps)\n",
+               dumps_, failed_, skipped_);
   }
 
  private:
@@ -155,11 +155,13 @@ class FlightRecorder {
     auto dir = BundleDir::create(path, false);
     if (!dir) {
       fmt::print(stderr, "aitrace: flight recorder: dump failed: {}; recording goes on\n", dir.error().message);
+      failed_++;
       return {};
     }
     auto files = s_.write_bundle(*dir, parts);
     if (!files) {
       fmt::print(stderr, "aitrace: flight recorder: dump to {} failed: {}; recording goes on\n", path, files.error().message);
+      failed_++;
       return {};
     }
     fmt::print(stderr, "aitrace: flight recorder: dumped {:.1f}s into {}/ ({})\n",
@@ -187,7 +189,7 @@ class FlightRecorder {
   std::deque<Held> ring_;
   std::deque<json> points_;
   uint64_t intervals_ = 0, evicted_ = 0, skipped_ = 0;
-  uint32_t dumps_ = 0;
+  uint32_t dumps_ = 0, failed_ = 0;
 };
 
 }  // namespace
