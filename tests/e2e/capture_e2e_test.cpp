@@ -66,7 +66,7 @@ void latency_histograms(const json& v, const std::string& path, size_t top, std:
       if (v.value("unit", "") == "ns") out.insert(path);
       return;
     }
-    for (const auto& [k, child] : v.items()) latency_histograms(child, path + "/" + k, top, out);
+    for (const auto& [k, child] : v.items()) latency_histograms(child, std::string(path).append("/").append(k), top, out);
   } else if (v.is_array()) {
     const bool groups = path.ends_with("/groups");
     for (size_t i = 0; i < v.size() && (!groups || i < top); i++)

@@ -19,8 +19,6 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace aitrace {
 namespace {
@@ -28,7 +26,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kTraceFile = "trace.perfetto-trace";
-constexpr const char* kFlameFile = "offcpu.svg";
 
 }  // namespace
 
@@ -50,8 +47,7 @@ std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions&
   cs.push_back(make_migrate_tracer({MigrateGroupBy::process}));
   cs.push_back(make_dma_tracer({}));
   OffcpuTracerConfig offcpu;
-  offcpu.top = 50;  // the JSON document's stacks (a flight recorder dump draws its graph from them)
-  if (bundle) offcpu.svg_path = bundle->staged_path(kFlameFile);
+  offcpu.top = 50;  // the JSON document's stacks; the flame graph has every one (offcpu_flame_svg)
   cs.push_back(make_offcpu_tracer(offcpu));
   return cs;
 }
@@ -64,17 +60,6 @@ json environment_document(const CommandContext& ctx, int verbose) {
   d.catalog = ctx.catalog;
   return json::parse(doctor_json(run_doctor(d)), nullptr, false);
 }
-
-namespace {
-
-std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 RenderContext span_context(const ClockSample& start, const ClockSample& end) {
   RenderContext rc;
@@ -138,10 +123,7 @@ int run_capture(CaptureOptions& o, const CommandContext& ctx) {
     parts.intervals = intervals;
     parts.metrics_from = &*snaps;
     parts.trace_staged = o.trace && !session.unavailable().count("eevdf");
-    if (!session.unavailable().count("offcpu")) {
-      parts.flame_svg = read_whole(bundle->staged_path(kFlameFile));
-      parts.flame_staged = true;
-    }
+    if (const int i = session.index_of("offcpu"); i >= 0) parts.flame_svg = offcpu_flame_svg(*(*snaps)[static_cast<size_t>(i)]);
     auto files = session.write_bundle(*bundle, parts);
     if (!files) return files.error();
     std::fputs(bundle_guide(bundle->path(), *files).c_str(), stdout);

@@ -3,7 +3,9 @@
 #include "aitrace/capture/capture_summary.hpp"
 #include "aitrace/capture/report_html.hpp"
 #include "aitrace/driver/report_envelope.hpp"
+#include "aitrace/offcpu/offcpu_report.hpp"
 #include "aitrace/output/escape.hpp"
+#include "aitrace/output/flame_svg.hpp"
 
 #include <fmt/format.h>
 
@@ -110,10 +112,22 @@ Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, co
   store_.render(MetricFormat::prometheus, prom);
   AITRACE_TRY(dir.write("metrics.prom", prom));
 
-  if (!p.flame_svg.empty() && !p.flame_staged) AITRACE_TRY(dir.write("offcpu.svg", p.flame_svg));
+  if (!p.flame_svg.empty()) AITRACE_TRY(dir.write("offcpu.svg", p.flame_svg));
   AITRACE_TRY(dir.write("report.html", report_html({summary, environment_, p.flame_svg, top_})));
   AITRACE_TRY(dir.commit());
   return files;
+}
+
+std::string offcpu_flame_svg(const Snapshot& offcpu) {
+  const auto& snap = snapshot_value<OffcpuSnapshot>(offcpu);
+  std::vector<FlamePath> paths;
+  paths.reserve(snap.stacks.size());
+  for (const OffcpuStack& st : snap.stacks) paths.push_back({offcpu_path(st), st.total_ns / 1000});
+  FlameGraphOptions fo;
+  fo.title = "Off-CPU time";
+  fo.unit = "us";
+  fo.subtitle = offcpu_lost_line(snap);
+  return flame_graph_svg(paths, fo);
 }
 
 std::string bundle_guide(const std::string& dir, const std::vector<std::string>& files) {

@@ -100,7 +100,7 @@ void doctor_findings(json& out, const json& env) {
 
 std::string capture_group_label(const json& g, const std::string& group_by) {
   if (g.value("other", false)) return "other";
-  const std::string comm = escape_text(str(g, "comm"));
+  std::string comm = escape_text(str(g, "comm"));
   if (group_by == "thread") return fmt::format("{} ({})", comm, num(g, "tid"));
   if (group_by == "process") return fmt::format("{} ({})", comm, num(g, "pid"));
   if (group_by == "cgroup")

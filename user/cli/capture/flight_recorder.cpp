@@ -11,8 +11,6 @@
 #include "aitrace/capture/bundle_dir.hpp"
 #include "aitrace/capture/capture_session.hpp"
 #include "aitrace/capture/capture_summary.hpp"
-#include "aitrace/offcpu/offcpu_report.hpp"
-#include "aitrace/output/flame_svg.hpp"
 
 #include <fmt/format.h>
 
@@ -147,7 +145,7 @@ class FlightRecorder {
     parts.documents = s_.documents(d, parts.span);
     parts.intervals.assign(points_.begin(), points_.end());
     parts.metrics_from = &*snaps;
-    if (const int i = s_.index_of("offcpu"); i >= 0) parts.flame_svg = flame_graph(*d[static_cast<size_t>(i)]);
+    if (const int i = s_.index_of("offcpu"); i >= 0) parts.flame_svg = offcpu_flame_svg(*d[static_cast<size_t>(i)]);
     dumps_++;
     last_dump_ = now;
     const std::string path = o_.output + "/" + utc_name(now.unix_ns);
@@ -168,17 +166,6 @@ class FlightRecorder {
                static_cast<double>(now.boot_ns - base_at.boot_ns) / 1e9, path,
                parts.trigger.value("expression", std::string("SIGUSR1")));
     return {};
-  }
-
-  static std::string flame_graph(const Snapshot& offcpu) {
-    const auto& snap = snapshot_value<OffcpuSnapshot>(offcpu);
-    std::vector<FlamePath> paths;
-    for (const OffcpuStack& st : snap.stacks) paths.push_back({offcpu_path(st), st.total_ns / 1000});
-    FlameGraphOptions fo;
-    fo.title = "Off-CPU time";
-    fo.unit = "us";
-    fo.subtitle = offcpu_lost_line(snap);
-    return flame_graph_svg(paths, fo);
   }
 
   const CaptureOptions& o_;

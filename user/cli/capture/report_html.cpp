@@ -48,7 +48,7 @@ void find_histograms(const json& v, const std::string& path, size_t top, std::ve
       if (str(v, "unit") == "ns") out.emplace_back(path, &v);
       return;
     }
-    for (const auto& [k, child] : v.items()) find_histograms(child, path + "/" + k, top, out);
+    for (const auto& [k, child] : v.items()) find_histograms(child, std::string(path).append("/").append(k), top, out);
   } else if (v.is_array()) {
     const bool groups = path.size() >= 7 && path.compare(path.size() - 7, 7, "/groups") == 0;
     for (size_t i = 0; i < v.size() && (!groups || i < top); i++) find_histograms(v[i], path + "/" + std::to_string(i), top, out);

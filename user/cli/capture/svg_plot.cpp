@@ -28,8 +28,10 @@ uint64_t value_of(const json& h, const char* key, const char* bound) {
 // Decade ticks (1us, 10us, ...) between lo and hi on a log axis.
 std::string log_ticks(double lo, double hi, double x0, double w, double y) {
   std::string out;
-  for (double t = std::pow(10.0, std::floor(std::log10(lo))); t <= hi * 1.0001; t *= 10) {
-    if (t < lo) continue;
+  // Decades by exponent: a float loop counter would accumulate rounding.
+  for (int e = static_cast<int>(std::floor(std::log10(lo))); e <= static_cast<int>(std::ceil(std::log10(hi))); e++) {
+    const double t = std::pow(10.0, e);
+    if (t < lo || t > hi * 1.0001) continue;
     const double x = x0 + (std::log10(t) - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) * w;
     out += fmt::format(R"(<line x1="{0:.1f}" y1="{1}" x2="{0:.1f}" y2="{2}" class="grid"/>)", x, kTop, y);
     out += fmt::format(R"(<text x="{:.1f}" y="{}" class="tick" text-anchor="middle">{}</text>)", x, y + 14,

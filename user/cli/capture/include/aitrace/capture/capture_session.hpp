@@ -40,7 +40,7 @@ class CaptureSession {
   // The collector's index in the run; -1 when it is not in it (never was, or dropped).
   int index_of(std::string_view name) const;
   // sched's interval document reduced to its p99 point (capture_interval_point); null without sched.
-  nlohmann::json interval_point(const Snapshots& interval_delta, const RenderContext& ctx) const;
+  nlohmann::json interval_point(const Snapshots& d, const RenderContext& ctx) const;
 
   struct BundleParts {
     std::string kind = "capture";
@@ -52,8 +52,7 @@ class CaptureSession {
     // since the previous bundle (a collector's metrics state belongs to one store), so its
     // counters run from the start, as Prometheus counters do.
     const Snapshots* metrics_from = nullptr;
-    std::string flame_svg;                    // offcpu's graph for the report (and offcpu.svg if not staged)
-    bool flame_staged = false;                // offcpu.svg is already in the bundle (offcpu wrote it)
+    std::string flame_svg;                    // offcpu's graph: offcpu.svg and the report's
     bool trace_staged = false;                // trace.perfetto-trace is in the bundle (the EEVDF trace wrote it)
   };
   // summary.json, metrics.prom, environment.json, report.html (and offcpu.svg) into `dir`, then
@@ -67,6 +66,10 @@ class CaptureSession {
   std::map<std::string, std::string> unavailable_;
   MetricStore store_{MetricStore::Options{}};
 };
+
+// offcpu's flame graph of one of its snapshots (the window's stacks), as `aitrace offcpu --svg`
+// draws it.
+std::string offcpu_flame_svg(const Snapshot& offcpu);
 
 // What each file is and how to open it, for the message after a bundle is written.
 std::string bundle_guide(const std::string& dir, const std::vector<std::string>& files);
