@@ -52,6 +52,22 @@ TEST(PidNamespace, PidOfTheNamespaceTracesThatProcessWithItsNamespaceTids) {
   EXPECT_EQ(sleepers.size(), 2u) << r.out.substr(0, 600);
 }
 
+// -t of a namespace tid (found through the namespace's /proc/PID/task/*/comm) traces that thread only.
+TEST(PidNamespace, TidOfTheNamespaceTracesOnlyThatThread) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  require_unshare();
+  auto r = in_pid_namespace(quoted(test::workload("named_threads")) + " steady 4000 nst1 nst2 & w=$!; sleep 0.5; " +
+                            "t=$(grep -l nst2 /proc/$w/task/*/comm | cut -d/ -f5); echo nstid=$t >&2; " +
+                            quoted(test::aitrace_binary()) + " sched -t $t -d 1 --by thread --json; rc=$?; kill $w; exit $rc");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::set<int64_t> tid = test::ids_after(r.err, "nstid");
+  ASSERT_EQ(tid.size(), 1u) << r.err;
+  json doc = json::parse(r.out);
+  ASSERT_EQ(doc["groups"].size(), 1u) << r.out.substr(0, 600);
+  EXPECT_EQ(doc["groups"][0]["tid"].get<int64_t>(), *tid.begin());
+  EXPECT_EQ(doc["groups"][0]["comm"], "nst2");
+}
+
 // `-- CMD` in the namespace traces CMD under its namespace pid (aitrace is pid 1 there).
 TEST(PidNamespace, CommandInTheNamespaceIsTraced) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
