@@ -184,9 +184,9 @@ bpf_prog_load_opts prog_load_opts_with_token() { return opts_with_token(&bpf_pro
 bpf_map_create_opts map_create_opts_with_token() { return opts_with_token(&bpf_map_create_opts::map_flags); }
 bpf_btf_load_opts btf_load_opts_with_token() { return opts_with_token(&bpf_btf_load_opts::btf_flags); }
 
-BpffsDelegation parse_bpffs_delegation(std::string_view opts) {
+BpffsDelegation parse_bpffs_delegation(std::string_view super_options) {
   BpffsDelegation d;
-  for (std::string_view item : split_list(opts, ',')) {
+  for (std::string_view item : split_list(super_options, ',')) {
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos) continue;
     const std::string_view key = item.substr(0, eq);
