@@ -554,7 +554,9 @@ TEST_F(DmaBpf, serve_exports_the_counted_traffic_and_fence_waits) {
       if (!line.empty() && line[0] != '#') m[line.substr(0, line.rfind(' '))] = line.substr(line.rfind(' ') + 1);
     return std::make_pair(text, m);
   };
-  const std::string l = R"(device="0000:3b:00.0",driver="nv\"id\\ia",direction="to_device")";
+  // The driver name as JSON has it (a backslash doubled: docs/json.md, "Kernel strings"), escaped
+  // once more for the exposition format.
+  const std::string l = R"(device="0000:3b:00.0",driver="nv\"id\\\\ia",direction="to_device")";
   auto round = [&](uint64_t base) {
     run(skel_->progs.dma_map_phys, {dev, 0x100000, base, 4096, kToDevice, 0});
     run(skel_->progs.dma_map_phys, {dev, 0x200000, base + 0x1000, 8192, kToDevice, 0});
