@@ -589,7 +589,8 @@ TEST_F(DmaBpf, serve_exports_the_counted_traffic_and_fence_waits) {
   const uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));
   ASSERT_EQ(s.waiters.count(tid), 1u);
   const std::string sum = std::string("aitrace_dma_fence_wait_seconds_sum{comm=\"") + comm + "\"}";
-  EXPECT_NEAR(std::strtod(m2[sum].c_str(), nullptr), static_cast<double>(s.waiters.at(tid).hist.sum) / 1e9, 1e-9);
+  // Exactly: the exposition prints ns / 1e9 in the shortest form that reads back as that double.
+  EXPECT_EQ(std::strtod(m2[sum].c_str(), nullptr), static_cast<double>(s.waiters.at(tid).hist.sum) / 1e9) << m2[sum];
 
   if (std::filesystem::exists("/usr/bin/promtool")) {
     const std::string file = std::filesystem::temp_directory_path() / ("aitrace-dma-metrics-" + std::to_string(getpid()));

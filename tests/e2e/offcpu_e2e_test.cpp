@@ -105,6 +105,8 @@ TEST(OffcpuE2E, WakersNameTheWriterThreadAsThePipeReadersWaker) {
   // about 200). Such reads are the short ones, so they stay far under 1% of the blocked time,
   // while a waker lost for another reason would take whole 5 ms reads.
   EXPECT_LT(static_cast<double>(other), 0.01 * static_cast<double>(r.blocked_ns)) << r.report;
+  // The rest is the writer's, held to issue 17's 10% as the chain weight above: the workload's
+  // steady_clock figure includes the system-call entry and exit around each block.
   EXPECT_NEAR(static_cast<double>(by_writer), static_cast<double>(r.blocked_ns),
               0.1 * static_cast<double>(r.blocked_ns))
       << r.report;
