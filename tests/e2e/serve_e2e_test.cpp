@@ -152,12 +152,10 @@ std::string runq_count(const std::string& comm) {
   return "aitrace_sched_runqueue_wait_seconds_count{comm=\"" + comm + "\",kind=\"wakeup\"}";
 }
 
-#define SERVE_OR_SKIP() AITRACE_REQUIRE_BPF_OR_SKIP()
-
 // Prometheus scrapes serve every second (in OpenMetrics: it asks for it first); the count it
 // stores rises with the workload and, once the workload is done, equals a direct scrape.
 TEST(ServeE2E, PrometheusScrapesAHistogramCountThatRisesAndMatchesADirectScrape) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   if (!fs::exists("/usr/bin/prometheus")) AITRACE_REQUIRE_ENV_OR_SKIP("prometheus is not installed (scripts/setup)");
   Serve serve({"--by", "comm", "-i", "200ms", "--comm", "srv_steady"}, "prom");
   ASSERT_TRUE(serve.ready()) << serve.err();
@@ -214,7 +212,7 @@ TEST(ServeE2E, PrometheusScrapesAHistogramCountThatRisesAndMatchesADirectScrape)
 // promtool's parser and linter accept a scrape, hostile comm names included, and the label
 // values read back as the bytes the tasks set.
 TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   if (!fs::exists("/usr/bin/promtool")) AITRACE_REQUIRE_ENV_OR_SKIP("promtool is not installed (scripts/setup)");
   Serve serve({"--by", "comm", "-i", "100ms"}, "hostile");
   ASSERT_TRUE(serve.ready()) << serve.err();
@@ -250,7 +248,7 @@ TEST(ServeE2E, PromtoolAcceptsAScrapeWithHostileCommNames) {
 // --by container: a spinner in a fake docker container's cgroup (made by the test, named as
 // docker's systemd driver names it) is exported under that container's id; promtool accepts it.
 TEST(ServeE2E, ByContainerLabelsTheContainersSeries) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   const std::string mount = cgroup2_mount();
   if (mount.empty()) AITRACE_REQUIRE_ENV_OR_SKIP("no cgroup2 mount");
   const std::string id = "5e7e" + std::string(60, '1');
@@ -284,7 +282,7 @@ TEST(ServeE2E, ByContainerLabelsTheContainersSeries) {
 // Threads that exit and are replaced (each a new task, its state dropped in the kernel): no
 // counter or bucket of any series ever goes down between scrapes.
 TEST(ServeE2E, CountersStayMonotonicAcrossThreadsThatExitAndAreReplaced) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   Serve serve({"--by", "comm", "-i", "100ms"}, "monotonic");
   ASSERT_TRUE(serve.ready()) << serve.err();
   Background churn({test::workload("named_threads"), "churn", "2500", "srv_churn"}, serve.dir() + "/churn.err");
@@ -316,7 +314,7 @@ TEST(ServeE2E, CountersStayMonotonicAcrossThreadsThatExitAndAreReplaced) {
 // Many short-lived processes with --by process: the exported groups stay at the cap, the rest
 // fold into other, and every fold is counted.
 TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   constexpr int kCap = 50, kProcesses = 3000;
   Serve serve({"--by", "process", "--max-groups", std::to_string(kCap), "-i", "200ms"}, "cap");
   ASSERT_TRUE(serve.ready()) << serve.err();
@@ -344,7 +342,7 @@ TEST(ServeE2E, CardinalityCapHoldsUnderManyShortLivedProcesses) {
 // groups end and later processes get their own series instead of `other`, and no sample of any
 // label set ever goes down across the scrapes taken meanwhile.
 TEST(ServeE2E, ExitedProcessGroupsRetireSoLaterProcessesAreExported) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   constexpr int kCap = 20;
   Serve serve({"--by", "process", "--max-groups", std::to_string(kCap), "--retire-after", "600ms", "-i", "200ms"},
               "retire");
@@ -405,7 +403,7 @@ long long vmstat(const std::string& key) {
 // kernel's own pgmigrate_success delta. Background migrations (kcompactd) can fall between the
 // two reads on one attempt, so within five attempts one must move pages and match exactly.
 TEST(ServeE2E, MigratedPagesByReasonEqualTheVmstatDelta) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   Serve serve({"-i", "100ms"}, "migrate");
   ASSERT_TRUE(serve.ready()) << serve.err();
   auto served_pages = [&] {
@@ -437,7 +435,7 @@ TEST(ServeE2E, MigratedPagesByReasonEqualTheVmstatDelta) {
 // Clients that connect and stall (half a request, never finished; more of them than the HTTP
 // thread pool has threads) hold HTTP threads, never the run loop: refreshes go on at -i.
 TEST(ServeE2E, StalledClientsDoNotStallCollection) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   Serve serve({"-i", "100ms"}, "stall");
   ASSERT_TRUE(serve.ready()) << serve.err();
   const double before = samples(serve.scrape())["aitrace_serve_refreshes_total"];
@@ -464,7 +462,7 @@ TEST(ServeE2E, StalledClientsDoNotStallCollection) {
 // The HTTP surface beyond a scrape: HEAD answers without a body, another method gets 405 with
 // Allow, another path 404, and a keep-alive connection serves two scrapes in a row.
 TEST(ServeE2E, MethodsPathsAndKeepAliveAreAnsweredAsHttpSays) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   Serve serve({"-i", "100ms"}, "http");
   ASSERT_TRUE(serve.ready()) << serve.err();
   auto curl = [](std::vector<std::string> args) {
@@ -486,7 +484,7 @@ TEST(ServeE2E, MethodsPathsAndKeepAliveAreAnsweredAsHttpSays) {
 }
 
 TEST(ServeE2E, ASecondServeOnTheSamePortFailsCleanly) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   Serve first({}, "second");
   ASSERT_TRUE(first.ready()) << first.err();
   const auto t0 = std::chrono::steady_clock::now();
@@ -499,7 +497,7 @@ TEST(ServeE2E, ASecondServeOnTheSamePortFailsCleanly) {
 
 // Bad --listen values fail before anything is loaded, with one line and the usage exit code.
 TEST(ServeE2E, BadListenAddressesGiveOneLineAndNonZeroExit) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   for (const char* bad : {"1.2.3:9477", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "::1:9477", "host:9477"}) {
     auto r = test::run_command({test::aitrace_binary(), "serve", "--listen", bad});
     EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
@@ -515,7 +513,7 @@ TEST(ServeE2E, BadListenAddressesGiveOneLineAndNonZeroExit) {
 // What deploy/systemd/aitrace.service grants: a user that is not root, with CAP_BPF and
 // CAP_PERFMON only (ambient, bounding set cleared of the rest).
 TEST(ServeE2E, ServesAsAnUnprivilegedUserWithOnlyCapBpfAndCapPerfmon) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   if (!fs::exists("/usr/bin/setpriv")) AITRACE_REQUIRE_ENV_OR_SKIP("setpriv is not installed (util-linux)");
   const std::string dir = temp_dir("caps");
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
@@ -540,7 +538,7 @@ TEST(ServeE2E, ServesAsAnUnprivilegedUserWithOnlyCapBpfAndCapPerfmon) {
 
 // A port below net.ipv4.ip_unprivileged_port_start without CAP_NET_BIND_SERVICE.
 TEST(ServeE2E, APrivilegedPortWithoutTheCapabilityIsRefused) {
-  SERVE_OR_SKIP();
+  AITRACE_REQUIRE_BPF_OR_SKIP();
   const int start =
       aitrace::parse_number_line<int>(test::read_file("/proc/sys/net/ipv4/ip_unprivileged_port_start")).value();
   // The kernel checks the privilege before the address is in use, so any port below the start will do.
