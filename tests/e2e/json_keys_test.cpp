@@ -93,10 +93,10 @@ std::map<std::string, DocKeys> shapes() {
   return out;
 }
 
-// A schema's keys: the envelope's, its own, and a shape's under every key of that shape's type
-// (one level: no shape holds another).
-DocKeys schema_keys(const std::string& schema, const std::string& doc_file) {
-  DocKeys all = key_table(docs_file("json.md"), "envelope");
+// A schema's keys: the envelope's (a report document's; not capture's summary), its own, and a
+// shape's under every key of that shape's type (one level: no shape holds another).
+DocKeys schema_keys(const std::string& schema, const std::string& doc_file, bool envelope = true) {
+  DocKeys all = envelope ? key_table(docs_file("json.md"), "envelope") : DocKeys{};
   const DocKeys own = key_table(docs_file(doc_file), schema);
   EXPECT_FALSE(own.empty()) << "no <!-- keys: " << schema << " --> table in docs/" << doc_file;
   const auto shape_tables = shapes();
@@ -119,7 +119,8 @@ bool type_matches(const json& v, const std::string& type) {
   if (type == "double") return v.is_number();
   if (type == "string") return v.is_string();
   if (type == "bool") return v.is_boolean();
-  if (type == "object" || type == "map" || type == "H" || type == "E" || type == "T") return v.is_object();
+  if (type == "object" || type == "map" || type == "H" || type == "E" || type == "T" || type == "document")
+    return v.is_object();
   if (type == "array" || type[0] == '[') return v.is_array();
   return false;
 }
@@ -139,7 +140,8 @@ struct Walk {
         return;
       }
       if (!type_matches(v, it->second.type)) wrong_type.insert(path + " (" + v.dump().substr(0, 60) + ")");
-      if (it->second.type[0] == '[') return;  // an array of scalars or tuples: one documented value
+      // An array of scalars or tuples: one documented value; a document: checked by its own table.
+      if (it->second.type[0] == '[' || it->second.type == "document") return;
       if ((v.is_object() || v.is_array()) && v.empty()) empty_containers.insert(path);
       if (it->second.type == "map") {
         for (const auto& [k, child] : v.items()) visit(child, path + ".*");
@@ -158,6 +160,29 @@ bool under_any(const std::string& path, const std::set<std::string>& prefixes) {
     if (path.size() > p.size() && path.compare(0, p.size(), p) == 0 && (path[p.size()] == '.' || path[p.size()] == '['))
       return true;
   return false;
+}
+
+// Every key the walk saw is documented with its type, and every documented key was seen.
+void expect_walk_matches(const std::string& schema, const std::string& doc_file, const DocKeys& docs, const Walk& walk) {
+  for (const auto& p : walk.undocumented) ADD_FAILURE() << schema << ": " << p << " is emitted but not in docs/" << doc_file;
+  for (const auto& p : walk.wrong_type)
+    ADD_FAILURE() << schema << ": " << p << " does not have the documented type " << docs.at(p.substr(0, p.find(' '))).type;
+  std::vector<std::string> unexercised;
+  for (const auto& [path, key] : docs) {
+    if (walk.emitted.count(path)) continue;
+    // A shape's unconditional key is due wherever its shape key was emitted, even a conditional one.
+    if (key.optional && !(key.required_under_shape_key && walk.emitted.count(key.shape_key))) continue;
+    if (under_any(path, walk.empty_containers)) {
+      unexercised.push_back(path);
+      continue;
+    }
+    ADD_FAILURE() << schema << ": docs/" << doc_file << " lists " << path << ", which no document of the run has";
+  }
+  if (!unexercised.empty()) {
+    std::string list;
+    for (const auto& p : unexercised) list += " " + p;
+    std::cout << "[ note ] " << schema << ": in containers this host left empty, not checked:" << list << "\n";
+  }
 }
 
 void expect_documented_exactly(const std::string& schema, const std::string& doc_file,
@@ -180,25 +205,7 @@ void expect_documented_exactly(const std::string& schema, const std::string& doc
     }
   }
   EXPECT_TRUE(interval && final) << "the runs must give interval and final documents";
-  for (const auto& p : walk.undocumented) ADD_FAILURE() << schema << ": " << p << " is emitted but not in docs/" << doc_file;
-  for (const auto& p : walk.wrong_type)
-    ADD_FAILURE() << schema << ": " << p << " does not have the documented type " << docs.at(p.substr(0, p.find(' '))).type;
-  std::vector<std::string> unexercised;
-  for (const auto& [path, key] : docs) {
-    if (walk.emitted.count(path)) continue;
-    // A shape's unconditional key is due wherever its shape key was emitted, even a conditional one.
-    if (key.optional && !(key.required_under_shape_key && walk.emitted.count(key.shape_key))) continue;
-    if (under_any(path, walk.empty_containers)) {
-      unexercised.push_back(path);
-      continue;
-    }
-    ADD_FAILURE() << schema << ": docs/" << doc_file << " lists " << path << ", which no document of the run has";
-  }
-  if (!unexercised.empty()) {
-    std::string list;
-    for (const auto& p : unexercised) list += " " + p;
-    std::cout << "[ note ] " << schema << ": in containers this host left empty, not checked:" << list << "\n";
-  }
+  expect_walk_matches(schema, doc_file, docs, walk);
 }
 
 TEST(JsonKeys, SchedDocumentsHaveExactlyTheDocumentedKeys) {
@@ -245,6 +252,25 @@ TEST(JsonKeys, OffcpuDocumentsHaveExactlyTheDocumentedKeys) {
   expect_documented_exactly("aitrace.offcpu/2", "offcpu.md",
                             {{"offcpu", "--json", "--wakers", "--max", "10s", "-i", "200ms", "--",
                               test::workload("offcpu_chain"), "pipe", "500"}});
+}
+
+// capture's summary.json against its table in docs/capture.md (the collectors' documents inside it
+// are the ones the tests above check, rendered by the same code).
+TEST(JsonKeys, CaptureSummaryHasExactlyTheDocumentedKeys) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::string dir = testing::TempDir() + "aitrace_capture_keys_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  auto r = test::run_command({test::aitrace_binary(), "capture", "-d", "1500ms", "-i", "500ms", "-o", dir}, std::chrono::seconds(120));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json summary = json::parse(test::read_file(dir + "/summary.json"), nullptr, false);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(summary.is_object());
+  EXPECT_EQ(summary["schema"], "aitrace.capture/1");
+  const DocKeys docs = schema_keys("aitrace.capture/1", "capture.md", false);
+  ASSERT_FALSE(docs.empty());
+  Walk walk{docs, {}, {}, {}, {}};
+  walk.visit(summary, "");
+  expect_walk_matches("aitrace.capture/1", "capture.md", docs, walk);
 }
 
 // Two collectors in one document (sched --eevdf): one envelope, sched's schema and lost, and the

@@ -43,8 +43,10 @@ int run(int argc, char** argv) {
   // Every collector's subcommands, in AITRACE_COLLECTORS order (user/CMakeLists.txt).
   const aitrace::CommandContext ctx{&exit_code, aitrace::collector_catalog()};
   for (const auto& c : aitrace::registered_collectors()) c.add_commands(app, ctx);
-  // Commands above the collectors: serve runs several of them behind one HTTP endpoint.
+  // Commands above the collectors: serve runs several of them behind one HTTP endpoint, capture
+  // runs them all into one bundle.
   aitrace::register_serve_command(app, exit_code);
+  aitrace::register_capture_command(app, ctx);
   // CLI11 reports an unknown subcommand as "a subcommand is required"; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

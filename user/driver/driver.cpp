@@ -136,6 +136,23 @@ std::string readiness_line(const std::vector<std::unique_ptr<Collector>>& cs, bo
   return fmt::format("aitrace: tracing {}{}\n", fmt::join(what, ", "), launching ? "" : "; Ctrl-C to stop");
 }
 
+// step(c) for every collector; one that fails is dropped when run.may_drop allows it (the
+// message says so), else the failure ends the run. At least one collector must remain.
+template <class Step>
+Status each_collector(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, const Step& step) {
+  for (auto it = cs.begin(); it != cs.end();) {
+    Status st = step(**it);
+    if (st) {
+      ++it;
+      continue;
+    }
+    if (!run.may_drop || !run.may_drop(**it, st.error())) return st;
+    it = cs.erase(it);  // its links and maps close with it
+  }
+  if (cs.empty()) return make_error(ErrorKind::unsupported, "no collector could run on this host");
+  return {};
+}
+
 Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, int& exit_code) {
   AITRACE_TRY(prepare_tracing(run.common));
   auto run_opts = run_options(run.common, run.targets.interval_count);
@@ -167,10 +184,10 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   HostFeatures features;
   features.preferred = *hook;
   const CollectorContext ctx{features, targets->resolved};
-  for (auto& c : cs) AITRACE_TRY(c->load(ctx));
+  AITRACE_TRY(each_collector(run, cs, [&](Collector& c) { return c.load(ctx); }));
   // The reports' window opens here: nothing is counted before the first attach.
   const ClockSample attached = sample_clocks();
-  for (auto& c : cs) AITRACE_TRY(c->attach(targets->resolved));
+  AITRACE_TRY(each_collector(run, cs, [&](Collector& c) { return c.attach(targets->resolved); }));
   // Counting starts in every object at once, after the last attach: one window for all sections.
   for (auto& c : cs) c->start();
   // A Ctrl-C during load or attach: CMD is never released (the held child is reaped). Without
@@ -183,6 +200,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
   std::fflush(stderr);
   RunLoop loop(*run_opts);
   for (auto& c : cs) c->add_to(loop);
+  if (run.on_started) run.on_started(loop, attached);
   if (cmd) {
     AITRACE_TRY(cmd->start());
     loop.add_stop_fd(cmd->pidfd());
@@ -211,7 +229,7 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     for (auto& c : cs) c->detach();
     const ClockSample detached = sample_clocks();
     for (auto& c : cs) AITRACE_TRY(c->finish());
-    if (!run.final_report) return Status{};
+    if (!run.final_report) return run.on_final ? run.on_final(attached, detached) : Status{};
     AITRACE_TRY(reports.read());
     // With -i the time since the last tick is an interval of its own (`-i 1 -d 3` prints three),
     // shown before the whole run's report; it is shorter than -i when the run ends between ticks.

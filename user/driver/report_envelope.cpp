@@ -6,9 +6,17 @@ namespace aitrace {
 
 nlohmann::json report_envelope(const std::vector<std::unique_ptr<Collector>>& collectors, const Snapshot& first,
                                const RenderContext& ctx) {
+  std::vector<const Collector*> all;
+  all.reserve(collectors.size());
+  for (const auto& c : collectors) all.push_back(c.get());
+  return report_envelope(std::span<const Collector* const>(all), first, ctx);
+}
+
+nlohmann::json report_envelope(std::span<const Collector* const> collectors, const Snapshot& first,
+                               const RenderContext& ctx) {
   const Collector& main = *collectors.front();
   nlohmann::json hooks = nlohmann::json::object();
-  for (const auto& c : collectors)
+  for (const Collector* c : collectors)
     for (const HookStatus& st : c->hooks().statuses()) {
       const std::string state = st.state_text();
       nlohmann::json& v = hooks[st.event];

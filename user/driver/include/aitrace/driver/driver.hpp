@@ -18,6 +18,8 @@
 #include "aitrace/collector/collector.hpp"
 #include "aitrace/driver/options.hpp"
 
+#include "aitrace/core/clock_sample.hpp"
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,6 +40,17 @@ struct DriverRun {
   // command waits for it: serve, or `-- CMD`, which may exec under that name later.
   bool comm_must_exist = true;
   bool final_report = true;  // false: the run ends without a report (serve)
+  // In place of the final report (with final_report false): called once every collector is
+  // stopped, detached and finished, with the run's span from attach to detach (capture reads the
+  // collectors one last time and writes its bundle here).
+  std::function<Status(const ClockSample& start, const ClockSample& end)> on_final;
+  // Called once counting started and the run loop exists: the command adds its own work to
+  // the run loop (capture's SIGUSR1 check) and learns when the window opened.
+  std::function<void(RunLoop& loop, const ClockSample& attached)> on_started;
+  // A collector whose load or attach fails ends the run, unless this returns true for it: then it
+  // is dropped with that error and the run goes on without it (capture runs every collector the
+  // host supports). sched-like required collectors answer false.
+  std::function<bool(const Collector& c, const Error& why)> may_drop;
 };
 
 // Runs `collectors` (in report order) to the end and returns the process exit code. They stay

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace aitrace {
@@ -16,6 +17,9 @@ namespace aitrace {
 // its); `hooks` lists every collector's events. An event two collectors hook with different
 // results reads "<first's state>; <name>: <other's state>".
 nlohmann::json report_envelope(const std::vector<std::unique_ptr<Collector>>& collectors, const Snapshot& first,
+                               const RenderContext& ctx);
+// The same for a document of some of a run's collectors (capture: one document per collector).
+nlohmann::json report_envelope(std::span<const Collector* const> collectors, const Snapshot& first,
                                const RenderContext& ctx);
 
 }  // namespace aitrace
