@@ -157,7 +157,8 @@ TEST(CaptureE2E, ShortCaptureWritesEveryFileAtomically) {
   Scratch s("files");
   auto r = capture({"-d", "2s", "-i", "500ms", "--trace", "-o", s.path("bundle")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* f : {"summary.json", "report.html", "metrics.prom", "environment.json", "trace.perfetto-trace", "offcpu.svg"}) {
+  for (const char* f : {"summary.json", "report.html", "metrics.prom", "metrics.openmetrics", "environment.json",
+                        "trace.perfetto-trace", "offcpu.svg"}) {
     EXPECT_TRUE(fs::is_regular_file(s.path("bundle/") + f)) << f;
     EXPECT_GT(fs::file_size(s.path("bundle/") + f), 0u) << f;
     // It says where each part is.
@@ -190,6 +191,40 @@ TEST(CaptureE2E, PromtoolAcceptsMetricsProm) {
   const std::string prom = test::read_file(s.path("b/metrics.prom"));
   EXPECT_NE(prom.find("aitrace_sched_runqueue_wait_seconds_bucket{"), std::string::npos);
   EXPECT_NE(prom.find("aitrace_migrate_"), std::string::npos);
+}
+
+// The reference is the Prometheus Python client's OpenMetrics parser, which refuses what the
+// standard forbids (a missing # EOF, a counter sample without _total, a histogram without +Inf,
+// buckets out of order); the sample count shows it read the whole file.
+TEST(CaptureE2E, OpenMetricsFileParsesUnderTheStrictParser) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  // Debian's python3: the module is a Debian package, which a pyenv python3 earlier in PATH does not see.
+  if (test::run_command({"/usr/bin/python3", "-c", "import prometheus_client"}).exit_code != 0)
+    AITRACE_REQUIRE_ENV_OR_SKIP("python3-prometheus-client is not installed (scripts/setup)");
+  Scratch s("om");
+  auto r = capture({"-d", "1s", "-o", s.path("b")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string om = test::read_file(s.path("b/metrics.openmetrics"));
+  EXPECT_TRUE(om.ends_with("# EOF\n")) << om.substr(om.size() > 200 ? om.size() - 200 : 0);
+  auto parse = test::run_command(
+      {"/usr/bin/python3", "-c",
+       "import sys\n"
+       "from prometheus_client.openmetrics.parser import text_string_to_metric_families as p\n"
+       "fams = list(p(open(sys.argv[1]).read()))\n"
+       "print(len(fams), sum(len(f.samples) for f in fams))\n"
+       "print(' '.join(sorted(f.name + ':' + f.type for f in fams)))\n",
+       s.path("b/metrics.openmetrics")});
+  ASSERT_EQ(parse.exit_code, 0) << parse.err;
+  std::istringstream in(parse.out);
+  size_t families = 0, samples = 0;
+  in >> families >> samples;
+  EXPECT_GT(families, 3u) << parse.out;
+  // Every sample line of the file was read as a sample: none skipped.
+  size_t lines = 0;
+  std::istringstream ls(om);
+  for (std::string l; std::getline(ls, l);) lines += !l.empty() && l[0] != '#';
+  EXPECT_EQ(samples, lines) << parse.out;
+  EXPECT_NE(parse.out.find("aitrace_sched_runqueue_wait_seconds:histogram"), std::string::npos) << parse.out;
 }
 
 TEST(CaptureE2E, ReportRendersInChromiumWithAnSvgPerHistogramAndNoUrl) {

@@ -83,7 +83,8 @@ json CaptureSession::interval_point(const Snapshots& d, const RenderContext& ctx
 }
 
 Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, const BundleParts& p) {
-  std::vector<std::string> files = {"summary.json", "report.html", "metrics.prom", "environment.json"};
+  std::vector<std::string> files = {"summary.json", "report.html", "metrics.prom", "metrics.openmetrics",
+                                      "environment.json"};
   if (p.trace_staged) files.emplace_back("trace.perfetto-trace");
   if (!p.flame_svg.empty()) files.emplace_back("offcpu.svg");
 
@@ -106,11 +107,16 @@ Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, co
   // its previous add (none: since the start).
   if (p.metrics_from)
     for (size_t i = 0; i < cs_.size(); i++) cs_[i]->add_metrics(*(*p.metrics_from)[i], store_);
-  std::string prom;
-  // The Prometheus text format: what node_exporter's textfile collector reads from *.prom files,
-  // and what promtool checks (it lints OpenMetrics' counter HELP lines as missing).
+  // Two renderings of the one store. metrics.prom is the Prometheus text format: what
+  // node_exporter's textfile collector reads from *.prom files, and what promtool checks (2.42 lints
+  // OpenMetrics' counter families, named without _total, as counters that lack it).
+  // metrics.openmetrics is OpenMetrics 1.0, byte for byte what serve answers a scraper that asks
+  // for application/openmetrics-text.
+  std::string prom, openmetrics;
   store_.render(MetricFormat::prometheus, prom);
   AITRACE_TRY(dir.write("metrics.prom", prom));
+  store_.render(MetricFormat::openmetrics, openmetrics);
+  AITRACE_TRY(dir.write("metrics.openmetrics", openmetrics));
 
   if (!p.flame_svg.empty()) AITRACE_TRY(dir.write("offcpu.svg", p.flame_svg));
   AITRACE_TRY(dir.write("report.html", report_html({summary, environment_, p.flame_svg, top_})));
@@ -131,10 +137,11 @@ std::string offcpu_flame_svg(const Snapshot& offcpu) {
 }
 
 std::string bundle_guide(const std::string& dir, const std::vector<std::string>& files) {
-  static constexpr std::array<std::pair<const char*, const char*>, 6> kHow = {{
+  static constexpr std::array<std::pair<const char*, const char*>, 7> kHow = {{
       {"report.html", "the report: open it in a browser (xdg-open {}/report.html); it prints"},
       {"summary.json", "every collector's report and the top findings (jq . {}/summary.json)"},
       {"metrics.prom", "every histogram and counter in the Prometheus text format (promtool check metrics < {}/metrics.prom)"},
+      {"metrics.openmetrics", "the same metrics in OpenMetrics 1.0, as serve exports them (curl -T or a Pushgateway)"},
       {"environment.json", "the doctor report of this host (jq . {}/environment.json)"},
       {"trace.perfetto-trace", "the scheduling trace: open it in ui.perfetto.dev, or trace_processor {}/trace.perfetto-trace"},
       {"offcpu.svg", "the off-CPU flame graph: open it in a browser ({}/offcpu.svg)"},

@@ -1,5 +1,7 @@
 #include "aitrace/offcpu/stack_symbolizer.hpp"
 
+#include "bcc_heap.hpp"
+
 #include <bcc/bcc_syms.h>
 #include <elf.h>
 #include <signal.h>
@@ -47,6 +49,7 @@ std::string without_parameters(std::string name) {
 struct StackSymbolizer::ProcessCache {
   explicit ProcessCache(uint32_t tgid) : pid(static_cast<int>(tgid)) {
     bcc_symbol_option o = user_options();
+    const ZeroedAllocationsScope zeroed;  // bcc_heap.hpp: BCC 0.26 closes an unset fd otherwise
     cache = bcc_symcache_new(pid, &o);
   }
   ~ProcessCache() {
@@ -92,7 +95,10 @@ std::string StackSymbolizer::user_frame(uint32_t tgid, uint64_t addr) {
     int rc = bcc_symcache_resolve(proc->cache, addr, &sym);
     if (rc != 0 && !sym.module && !proc->refreshed) {
       proc->refreshed = true;
-      bcc_symcache_refresh(proc->cache);
+      {
+        const ZeroedAllocationsScope zeroed;  // the refresh makes new ModulePaths (bcc_heap.hpp)
+        bcc_symcache_refresh(proc->cache);
+      }
       sym = {};
       rc = bcc_symcache_resolve(proc->cache, addr, &sym);
     }
