@@ -171,6 +171,31 @@ TEST_F(BpfToken, WithoutTracingProgramsTheFallbackIsRawTp) {
   EXPECT_GT(total, 0u);
 }
 
+// A collector the host cannot run is left out of a capture with the kernel's reason, and the
+// capture goes on: here the token delegates every map type but offcpu's stack_trace, so the kernel
+// refuses offcpu's load (EPERM) while sched, migrate and dma load.
+TEST_F(BpfToken, CaptureLeavesOutTheCollectorTheTokenDoesNotCover) {
+  if (!tokens_or_setup_refused()) return;
+  const std::string maps = "array:hash:percpu_array:percpu_hash:ringbuf:array_of_maps:task_storage";
+  const std::string bundle = (dir_ / "out" / "bundle").string();
+  auto r = in_namespace({"--maps", maps}, {"capture", "-d", "1s", "-o", bundle});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("aitrace: capture goes on without offcpu: loading the offcpu BPF programs failed: Operation "
+                       "not permitted (EPERM)"),
+            std::string::npos)
+      << r.err;
+  const json summary = json::parse(test::read_file(bundle + "/summary.json"), nullptr, false);
+  ASSERT_TRUE(summary.is_object());
+  ASSERT_TRUE(summary["unavailable"].contains("offcpu")) << summary["unavailable"].dump();
+  EXPECT_EQ(summary["unavailable"].size(), 1u) << summary["unavailable"].dump();
+  for (const char* c : {"sched", "migrate", "dma"}) EXPECT_TRUE(summary["collectors"].contains(c)) << c;
+  EXPECT_FALSE(summary["collectors"].contains("offcpu"));
+  EXPECT_FALSE(fs::exists(bundle + "/offcpu.svg"));
+  // The report says what was not captured, and why.
+  const std::string html = test::read_file(bundle + "/report.html");
+  EXPECT_NE(html.find("offcpu</b>: not captured: loading the offcpu BPF programs failed"), std::string::npos);
+}
+
 TEST_F(BpfToken, DoctorShowsWhatATokenCoversAndWhatNot) {
   if (!tokens_or_setup_refused()) return;
   // Everything delegated ("any"): the perf-event hooks load, so what refuses them is the attach.

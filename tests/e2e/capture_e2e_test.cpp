@@ -288,6 +288,7 @@ TEST(CaptureE2E, BadInputsFailBeforeTracingWithOneLine) {
       {{"-d", "1x", "-o", s.path("x1")}, 2, "invalid duration '1x'"},
       {{"-d", "1s", "--by", "nope", "-o", s.path("x2")}, 2, "invalid --by 'nope'"},
       {{"-d", "1s", "--slower", "fast", "-o", s.path("x3")}, 2, "--slower"},
+      {{"-d", "1s", "--bpf-token", s.path("no-bpffs"), "-o", s.path("x4")}, 2, "--bpf-token " + s.path("no-bpffs") + ": No such file"},
   };
   for (const auto& c : cases) {
     auto r = capture(c.args, std::chrono::seconds(30));

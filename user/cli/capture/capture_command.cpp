@@ -7,6 +7,7 @@
 
 #include "aitrace/capture/bundle_dir.hpp"
 #include "aitrace/capture/capture_session.hpp"
+#include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/doctor/doctor.hpp"
 #include "aitrace/driver/driver.hpp"
@@ -52,12 +53,14 @@ std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions&
   return cs;
 }
 
-json environment_document(const CommandContext& ctx, int verbose) {
+Result<json> environment_document(const CommandContext& ctx, const CommonOptions& common) {
+  AITRACE_TRY(use_bpf_token(common.bpf_token));
   // The doctor's hook probes fail on purpose (fentry, kprobes): libbpf's messages only with -v.
-  set_log_level(verbose ? LogLevel::debug : LogLevel::warn);
+  set_log_level(common.verbose ? LogLevel::debug : LogLevel::warn);
   route_libbpf_log();
   DoctorOptions d;
   d.catalog = ctx.catalog;
+  d.bpf_token = common.bpf_token;  // the probes load as the collectors will
   return json::parse(doctor_json(run_doctor(d)), nullptr, false);
 }
 
@@ -93,8 +96,10 @@ int run_capture(CaptureOptions& o, const CommandContext& ctx) {
   // -o fails at once.
   auto bundle = BundleDir::create(o.output, o.force);
   if (!bundle) return report_error(bundle.error());
+  auto env = environment_document(ctx, o.common);
+  if (!env) return report_error(env.error());
   auto cs = capture_collectors(o, *cfg, &*bundle);
-  CaptureSession session(cs, environment_document(ctx, o.common.verbose), o.top);
+  CaptureSession session(cs, std::move(*env), o.top);
 
   DriverRun run = driver_run(o, session);
   ClockSample interval_start{};

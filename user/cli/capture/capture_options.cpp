@@ -59,6 +59,7 @@ void add_capture_options(CLI::App* cmd, CaptureOptions& o) {
       ->check(non_empty_value());
   cmd->add_flag("-v,--verbose", o.common.verbose, "Show libbpf and hook-selection messages");
   cmd->add_option("--hook", o.common.hook, "Try this hook type first (tp_btf, raw_tp, tracepoint)")->group("");
+  add_bpf_token_option(cmd, o.common.bpf_token);
   add_target_options(cmd, o.targets);
 }
 

@@ -51,7 +51,9 @@ Result<CaptureConfig> capture_config(CaptureOptions& o);
 // are staged in it.
 std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions& o, const CaptureConfig& c,
                                                            const BundleDir* bundle);
-nlohmann::json environment_document(const CommandContext& ctx, int verbose);
+// The doctor document, taken before tracing; it first makes the --bpf-token token, whose failure
+// (a bad path) ends the capture in one line, as it does every other command.
+Result<nlohmann::json> environment_document(const CommandContext& ctx, const CommonOptions& common);
 RenderContext span_context(const ClockSample& start, const ClockSample& end);
 DriverRun driver_run(const CaptureOptions& o, CaptureSession& session);
 // --flight-recorder (flight_recorder.cpp).

@@ -141,7 +141,7 @@ std::string bundle_guide(const std::string& dir, const std::vector<std::string>&
       {"report.html", "the report: open it in a browser (xdg-open {}/report.html); it prints"},
       {"summary.json", "every collector's report and the top findings (jq . {}/summary.json)"},
       {"metrics.prom", "every histogram and counter in the Prometheus text format (promtool check metrics < {}/metrics.prom)"},
-      {"metrics.openmetrics", "the same metrics in OpenMetrics 1.0, as serve exports them (curl -T or a Pushgateway)"},
+      {"metrics.openmetrics", "the same metrics in OpenMetrics 1.0, as serve answers an OpenMetrics scraper ({}/metrics.openmetrics)"},
       {"environment.json", "the doctor report of this host (jq . {}/environment.json)"},
       {"trace.perfetto-trace", "the scheduling trace: open it in ui.perfetto.dev, or trace_processor {}/trace.perfetto-trace"},
       {"offcpu.svg", "the off-CPU flame graph: open it in a browser ({}/offcpu.svg)"},

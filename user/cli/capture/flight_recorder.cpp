@@ -193,8 +193,10 @@ int run_flight_recorder(CaptureOptions& o, const CaptureConfig& c, const Command
   sa.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &sa, nullptr);
 
+  auto env = environment_document(ctx, o.common);
+  if (!env) return report_error(env.error());
   auto cs = capture_collectors(o, c, nullptr);
-  CaptureSession session(cs, environment_document(ctx, o.common.verbose), o.top);
+  CaptureSession session(cs, std::move(*env), o.top);
   FlightRecorder recorder(o, c, session);
   DriverRun run = driver_run(o, session);
   run.on_started = [&](RunLoop& loop, const ClockSample& attached) { recorder.started(loop, attached); };
