@@ -26,12 +26,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kTraceFile = "trace.perfetto-trace";
-
 }  // namespace
 
 std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions& o, const CaptureConfig& c,
-                                                           const BundleDir* bundle) {
+                                                           const BundleDir* bundle, TraceRecordWindow* window) {
   SchedTracerConfig sched;
   sched.sched.group_by = c.group_by;
   sched.sched.slower_ns = c.slower_ns;
@@ -42,8 +40,9 @@ std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions&
   EevdfTracerConfig eevdf;
   eevdf.summary = true;
   eevdf.top = o.top;
-  // The flight recorder's trace records live in its memory window, not in a file (flight_recorder.hpp).
-  if (o.trace && bundle) eevdf.trace.trace_path = bundle->staged_path(kTraceFile);
+  // The flight recorder's trace records live in its memory window, not in a file.
+  if (o.trace && bundle) eevdf.trace.trace_path = bundle->staged_path(kCaptureTraceFile);
+  eevdf.trace.window = window;
   cs.push_back(make_eevdf_tracer(eevdf));
   cs.push_back(make_migrate_tracer({MigrateGroupBy::process}));
   cs.push_back(make_dma_tracer({}));
@@ -98,7 +97,7 @@ int run_capture(CaptureOptions& o, const CommandContext& ctx) {
   if (!bundle) return report_error(bundle.error());
   auto env = environment_document(ctx, o.common);
   if (!env) return report_error(env.error());
-  auto cs = capture_collectors(o, *cfg, &*bundle);
+  auto cs = capture_collectors(o, *cfg, &*bundle, nullptr);
   CaptureSession session(cs, std::move(*env), o.top);
 
   DriverRun run = driver_run(o, session);

@@ -44,7 +44,8 @@ void add_capture_options(CLI::App* cmd, CaptureOptions& o) {
       ->check(non_empty_value());
   cmd->add_option("--flight-recorder", o.flight_recorder,
                   "Run until stopped, keeping the last WINDOW (e.g. 60s) in memory; SIGUSR1 or a --trigger dumps it "
-                  "into DIR/<UTC time>/. Memory: at most WINDOW/-i+1 snapshots, and the RSS stays under --memory-limit")
+                  "into DIR/<UTC time>/. Memory: at most WINDOW/-i+1 snapshots, and the RSS stays under --memory-limit; "
+                  "with --trace, the trace records of the window up to a quarter of --memory-limit (the oldest go first)")
       ->check(non_empty_value());
   cmd->add_option("--trigger", o.triggers,
                   "Dump when EXPR holds for an interval: sched.METRIC.STAT>VALUE (runq_wakeup, runq_preempt, oncpu, "
@@ -94,9 +95,6 @@ Result<CaptureConfig> capture_config(CaptureOptions& o) {
   if (c.window / c.interval > 600)
     return make_error(ErrorKind::usage, "--flight-recorder {} holds more than 600 intervals of -i {}; give a longer -i",
                       o.flight_recorder, o.common.interval);
-  if (o.trace)
-    return make_error(ErrorKind::usage, "--trace is not available with --flight-recorder (the trace is written as it "
-                                        "is recorded; docs/capture.md)");
   for (const auto& text : o.triggers) {
     auto t = parse_trigger(text);
     if (!t) return t.error();
@@ -109,6 +107,7 @@ Result<CaptureConfig> capture_config(CaptureOptions& o) {
   auto limit = parse_bytes(o.memory_limit);
   if (!limit) return limit.error();
   c.memory_limit = *limit;
+  if (o.trace) c.trace_bytes = c.memory_limit / 4;
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include "aitrace/capture/capture_session.hpp"
 #include "aitrace/capture/trigger.hpp"
 #include "aitrace/driver/driver.hpp"
+#include "aitrace/eevdf/trace_record_window.hpp"
 #include "aitrace/driver/options.hpp"
 #include "aitrace/driver/registration.hpp"
 #include "aitrace/sched/sched_collector.hpp"
@@ -40,6 +41,7 @@ struct CaptureConfig {
   std::chrono::nanoseconds window{0}, interval{0}, min_gap{0};
   std::vector<Trigger> triggers;
   uint64_t memory_limit = 0;  // bytes of RSS
+  uint64_t trace_bytes = 0;   // --trace: the trace records' share of it (a quarter)
 };
 
 void add_capture_options(CLI::App* cmd, CaptureOptions& o);
@@ -47,10 +49,12 @@ void add_capture_options(CLI::App* cmd, CaptureOptions& o);
 // -d 30s and -i 1s.
 Result<CaptureConfig> capture_config(CaptureOptions& o);
 
+inline constexpr const char* kCaptureTraceFile = "trace.perfetto-trace";
+
 // sched, the EEVDF summary, migrate, dma, offcpu; with a bundle, the trace and offcpu's graph
-// are staged in it.
+// are staged in it; with a window (the flight recorder's --trace), the trace records go there.
 std::vector<std::unique_ptr<Collector>> capture_collectors(const CaptureOptions& o, const CaptureConfig& c,
-                                                           const BundleDir* bundle);
+                                                           const BundleDir* bundle, TraceRecordWindow* window);
 // The doctor document, taken before tracing; it first makes the --bpf-token token, whose failure
 // (a bad path) ends the capture in one line, as it does every other command.
 Result<nlohmann::json> environment_document(const CommandContext& ctx, const CommonOptions& common);

@@ -52,7 +52,8 @@ std::string utc_name(int64_t unix_ns) {
 
 class FlightRecorder {
  public:
-  FlightRecorder(const CaptureOptions& o, const CaptureConfig& c, CaptureSession& s) : o_(o), c_(c), s_(s) {
+  FlightRecorder(const CaptureOptions& o, const CaptureConfig& c, CaptureSession& s, const TraceRecordWindow* trace)
+      : o_(o), c_(c), s_(s), trace_(trace) {
     for (const Trigger& t : c.triggers)
       if (std::find(sources_.begin(), sources_.end(), t.source) == sources_.end()) sources_.push_back(t.source);
     if (std::find(sources_.begin(), sources_.end(), "sched") == sources_.end()) sources_.emplace_back("sched");
@@ -156,6 +157,24 @@ class FlightRecorder {
       failed_++;
       return {};
     }
+    if (trace_) {
+      // The window's trace records, encoded now by a writer of their own: the file stands alone.
+      auto t = trace_->write_perfetto(dir->staged_path(kCaptureTraceFile), base_at.boot_ns);
+      if (!t) {
+        fmt::print(stderr, "aitrace: flight recorder: dump to {} failed: {}; recording goes on\n", path, t.error().message);
+        failed_++;
+        return {};
+      }
+      parts.trace_staged = true;
+      // Kept records cover less than the window once the byte bound evicted some (docs/capture.md).
+      parts.trigger["trace"] = {{"records", t->records},
+                                {"packets", t->packets},
+                                {"bytes", t->bytes},
+                                {"first_ts_boot_ns", t->first_ts},
+                                {"last_ts_boot_ns", t->last_ts},
+                                {"records_evicted_for_memory", t->evicted_for_memory},
+                                {"max_bytes", trace_->max_bytes()}};
+    }
     auto files = s_.write_bundle(*dir, parts);
     if (!files) {
       fmt::print(stderr, "aitrace: flight recorder: dump to {} failed: {}; recording goes on\n", path, files.error().message);
@@ -171,6 +190,7 @@ class FlightRecorder {
   const CaptureOptions& o_;
   const CaptureConfig& c_;
   CaptureSession& s_;
+  const TraceRecordWindow* trace_;  // --trace: the window's records; null without
   std::vector<std::string> sources_;  // the documents each tick renders: sched and the triggers'
   ClockSample start_{}, last_dump_{};
   std::deque<Held> ring_;
@@ -195,9 +215,11 @@ int run_flight_recorder(CaptureOptions& o, const CaptureConfig& c, const Command
 
   auto env = environment_document(ctx, o.common);
   if (!env) return report_error(env.error());
-  auto cs = capture_collectors(o, c, nullptr);
+  std::unique_ptr<TraceRecordWindow> trace;
+  if (o.trace) trace = std::make_unique<TraceRecordWindow>(static_cast<uint64_t>(c.window.count()), c.trace_bytes);
+  auto cs = capture_collectors(o, c, nullptr, trace.get());
   CaptureSession session(cs, std::move(*env), o.top);
-  FlightRecorder recorder(o, c, session);
+  FlightRecorder recorder(o, c, session, trace.get());
   DriverRun run = driver_run(o, session);
   run.on_started = [&](RunLoop& loop, const ClockSample& attached) { recorder.started(loop, attached); };
   run.on_interval = [&]() { return recorder.tick(); };

@@ -3,6 +3,7 @@
 #include "aitrace/core/filter_hooks.hpp"
 #include "aitrace/output/histogram_render.hpp"
 #include "aitrace/core/log.hpp"
+#include "aitrace/eevdf/trace_record_window.hpp"
 #include "aitrace/output/perfetto_writer.hpp"
 #include "aitrace/core/ring_reader.hpp"
 #include "aitrace/eevdf/sched_trace.hpp"
@@ -60,6 +61,7 @@ struct SchedTraceCollector::Impl {
   EevdfSummary summary;
   std::unique_ptr<PerfettoWriter> trace;
   std::unique_ptr<SchedTraceDecoder> decoder;
+  TraceRecordWindow* window = nullptr;
   std::unique_ptr<RingReader> reader;  // after ring_fds: destroyed (unmapped) before they close
   std::string no_trace;
   ResolvedTargets targets;  // the filter maps get them at attach
@@ -73,7 +75,10 @@ struct SchedTraceCollector::Impl {
   }
 
   // The ring consumer: decoding only. Durable flushes run from the loop (add_to).
-  void on_record(std::span<const std::byte> rec) { decoder->on_record(rec); }
+  void on_record(std::span<const std::byte> rec) {
+    decoder->on_record(rec);
+    if (window) window->add(rec);
+  }
 
   // The trace's I/O results end here, never in the run loop: one warning at the first failure.
   void trace_result(const Status& st) {
@@ -116,7 +121,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->wake_threshold = opts.wakeup_bytes ? opts.wakeup_bytes : impl->ring_bytes / 4;
   // The trace file's CPU view needs every switch; the summary alone needs only the targets'.
-  s->rodata->all_switches = !opts.trace_path.empty();
+  s->rodata->all_switches = !opts.trace_path.empty() || opts.window;
   bpf_map__set_max_entries(s->maps.st_rings, static_cast<uint32_t>(impl->ncpus));
   bpf_map__set_max_entries(s->maps.st_last_wakeup, static_cast<uint32_t>(impl->ncpus));
 
@@ -149,6 +154,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
     impl->trace->system_info();
   }
   impl->decoder = std::make_unique<SchedTraceDecoder>(&impl->summary, impl->trace.get());
+  impl->window = opts.window;
   Impl* raw = impl.get();
   impl->reader = std::make_unique<RingReader>([raw](std::span<const std::byte> rec) { raw->on_record(rec); });
   for (int fd : impl->ring_fds) AITRACE_TRY(impl->reader->add(fd));

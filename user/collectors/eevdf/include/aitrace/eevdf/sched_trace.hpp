@@ -25,6 +25,7 @@ namespace aitrace {
 
 class PerfettoWriter;
 class RingReader;
+class TraceRecordWindow;
 
 // Every event the EEVDF trace can hook (its hook table), for doctor's catalog.
 CollectorTracepoints eevdf_tracepoints();
@@ -111,6 +112,9 @@ struct SchedTraceOptions {
   std::string trace_path;                               // Perfetto output; empty: summary only
   uint32_t ring_bytes = AITRACE_ST_DEFAULT_RING_BYTES;  // per CPU, power of two >= page size
   uint32_t wakeup_bytes = 0;  // fill level that wakes the consumer early; 0: a quarter of the ring
+  // The flight recorder's memory of the trace (trace_record_window.hpp): every record is also
+  // kept there, and every switch is recorded, as for a trace file. Not owned; outlives the collector.
+  TraceRecordWindow* window = nullptr;
 };
 
 struct SchedTraceStats {
