@@ -351,14 +351,25 @@ int stop(pid_t pid) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+// `aitrace capture ARGS` in the background, stderr to `err`: its pid once the readiness line is
+// out, -1 when it never came.
+pid_t start_recorder(const std::vector<std::string>& args, const std::string& err) {
+  std::vector<std::string> argv = {test::aitrace_binary(), "capture"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = test::spawn_background(argv, err);
+  if (pid <= 0) return -1;
+  if (test::wait_for_text(err, "aitrace: tracing")) return pid;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
 TEST(CaptureFlightRecorder, Sigusr1DumpsTheWindowAndRecordingGoesOn) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   Scratch s("usr1");
   const std::string err = s.path("err");
-  const pid_t pid = test::spawn_background(
-      {test::aitrace_binary(), "capture", "--flight-recorder", "5s", "-i", "200ms", "-o", s.path("fr")}, err);
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  const pid_t pid = start_recorder({"--flight-recorder", "5s", "-i", "200ms", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0) << test::read_file(err);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   kill(pid, SIGUSR1);
   ASSERT_TRUE(test::wait_for_text(err, "flight recorder: dumped")) << test::read_file(err);
@@ -423,10 +434,8 @@ TEST(CaptureFlightRecorder, ADumpOnAFullDiskIsLoggedAndRecordingGoesOn) {
   if (mount("tmpfs", s.path().c_str(), "tmpfs", 0, "size=128k") != 0)
     AITRACE_REQUIRE_ENV_OR_SKIP(std::string("cannot mount a tmpfs: ") + std::strerror(errno));
   const std::string err = "/tmp/aitrace_capture_frfull_" + std::to_string(getpid()) + ".err";
-  const pid_t pid = test::spawn_background(
-      {test::aitrace_binary(), "capture", "--flight-recorder", "5s", "-i", "200ms", "-o", s.path("fr")}, err);
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  const pid_t pid = start_recorder({"--flight-recorder", "5s", "-i", "200ms", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0) << test::read_file(err);
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   kill(pid, SIGUSR1);
   ASSERT_TRUE(test::wait_for_text(err, "failed")) << test::read_file(err);
@@ -446,11 +455,8 @@ TEST(CaptureFlightRecorder, RssStaysUnderTheStatedBoundOverSixtySecondsOfSwitche
   AITRACE_REQUIRE_BPF_OR_SKIP();
   Scratch s("rss");
   const std::string err = s.path("err");
-  const pid_t pid = test::spawn_background({test::aitrace_binary(), "capture", "--flight-recorder", "60s", "-i", "1s",
-                                            "-o", s.path("fr")},
-                                           err);
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  const pid_t pid = start_recorder({"--flight-recorder", "60s", "-i", "1s", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0) << test::read_file(err);
   auto work = test::run_command({test::workload("eevdf_threads"), "pingpong", s.path("pingpong.out"), "62000"},
                                 std::chrono::seconds(120));
   EXPECT_EQ(work.exit_code, 0) << work.err;
@@ -492,11 +498,8 @@ TEST(CaptureFlightRecorder, TraceDumpHoldsEverySwitchOfTheWindow) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   Scratch s("frtrace");
   const std::string err = s.path("err");
-  const pid_t pid = test::spawn_background({test::aitrace_binary(), "capture", "--flight-recorder", "20s", "-i", "500ms",
-                                            "--trace", "-o", s.path("fr")},
-                                           err);
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  const pid_t pid = start_recorder({"--flight-recorder", "20s", "-i", "500ms", "--trace", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0) << test::read_file(err);
   // A sleeper (300 us sleeps) and a spinner on one CPU: a few thousand switches a second, which
   // the default ring and the window's 64 MiB hold without loss.
   auto work = test::run_command({test::workload("eevdf_threads"), "sleepy", s.path("threads.out"), "1000"},
@@ -511,8 +514,11 @@ TEST(CaptureFlightRecorder, TraceDumpHoldsEverySwitchOfTheWindow) {
   const json summary = json::parse(test::read_file(d[0] + "/summary.json"));
   const json& t = summary["trigger"]["trace"];
   ASSERT_TRUE(t.is_object()) << summary["trigger"].dump();
-  EXPECT_EQ(t["records_evicted_for_memory"], 0u) << t.dump();
-  EXPECT_EQ(summary["collectors"]["sched"]["trace"]["lost"], 0u) << summary["collectors"]["sched"]["trace"].dump();
+  // The count below is exact only when nothing was dropped: whole-system, the window and the rings
+  // take every switch of the host, so other switch-heavy work at the same time (a benchmark beside
+  // the suite, which ctest runs serially) can fill them. Said, not hidden.
+  ASSERT_EQ(t["records_evicted_for_memory"], 0u) << t.dump();
+  ASSERT_EQ(summary["collectors"]["sched"]["trace"]["lost"], 0u) << summary["collectors"]["sched"]["trace"].dump();
 
   perfetto::protos::Trace trace;
   ASSERT_TRUE(test::parse_trace_file(d[0] + "/trace.perfetto-trace", &trace));
@@ -539,11 +545,9 @@ TEST(CaptureFlightRecorder, TraceWindowPastItsBoundKeepsTheNewestAndCountsTheRes
   Scratch s("frbound");
   const std::string err = s.path("err");
   // 32M: 8 MiB of records, about 28k switch records of 288 bytes; the ping-pong makes far more.
-  const pid_t pid = test::spawn_background({test::aitrace_binary(), "capture", "--flight-recorder", "20s", "-i", "500ms",
-                                            "--trace", "--memory-limit", "32M", "-o", s.path("fr")},
-                                           err);
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(test::wait_for_text(err, "aitrace: tracing")) << test::read_file(err);
+  const pid_t pid = start_recorder(
+      {"--flight-recorder", "20s", "-i", "500ms", "--trace", "--memory-limit", "32M", "-o", s.path("fr")}, err);
+  ASSERT_GT(pid, 0) << test::read_file(err);
   auto work = test::run_command({test::workload("eevdf_threads"), "pingpong", s.path("pingpong.out"), "2000"},
                                 std::chrono::seconds(60));
   ASSERT_EQ(work.exit_code, 0) << work.err;

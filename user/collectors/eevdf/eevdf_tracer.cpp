@@ -33,7 +33,13 @@ void EevdfTracer::stop() { collector_->stop(); }
 void EevdfTracer::detach() { collector_->detach(); }
 Status EevdfTracer::finish() { return collector_->finish(); }
 
-Result<std::unique_ptr<Snapshot>> EevdfTracer::read() { return make_snapshot(EevdfMoment{}); }
+Result<std::unique_ptr<Snapshot>> EevdfTracer::read() {
+  // A snapshot covers the records up to now: those still in the rings below their wake-up mark
+  // (a quarter of a ring: thousands of records on a quiet CPU) are decoded first. The flight
+  // recorder's dumps read through here before they write the window's trace.
+  AITRACE_TRY(collector_->drain());
+  return make_snapshot(EevdfMoment{});
+}
 
 std::unique_ptr<Snapshot> EevdfTracer::delta(const Snapshot&, const Snapshot*) const {
   return make_snapshot(EevdfMoment{});  // no interval view: reports show the run so far

@@ -185,6 +185,8 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
     });
 }
 
+Status SchedTraceCollector::drain() { return impl_->reader->drain_all().status(); }
+
 void SchedTraceCollector::start() { hold_counting(impl_->skel.get(), false); }
 void SchedTraceCollector::stop() { hold_counting(impl_->skel.get(), true); }
 void SchedTraceCollector::detach() { impl_->hooks.detach_all(); }

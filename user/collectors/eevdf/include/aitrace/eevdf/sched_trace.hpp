@@ -150,6 +150,8 @@ class SchedTraceCollector {
 
   // Fills the filter maps and attaches.
   Status attach();
+  // Decodes every record in the rings now (a snapshot's read), not only those past the wake-up mark.
+  Status drain();
   // The run's window (the collector contract's start() and stop()): held from open on.
   void start();
   void stop();
