@@ -74,6 +74,7 @@ measure() {  # NAME -> "ops switches bytes_per_switch cpu_ns_per_switch bpf_ns_p
     echo "$(workload_ops) 0 0 0 0 0"
     return
   fi
+  sysctl -q kernel.bpf_stats_enabled=1  # another benchmark on a shared machine may have reset it
   start_tracer "$name"
   s0=0 s1=0
   ((${#tracer_progs[@]})) && read -r s0 _ <<<"$(prog_stats "${tracer_progs[@]}")"

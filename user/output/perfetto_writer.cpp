@@ -86,6 +86,7 @@ struct PerfettoWriter::Impl {
   std::unordered_map<TaskKey, uint64_t, TaskKeyHash> task_numbers;  // task -> its number in track uuids, from 1
   std::vector<uint8_t> counter_tracks;     // by task number: a bit per counter kind described
   std::vector<std::string> counter_names;  // index + 1 = the uuid's low bits
+  std::vector<const char*> counter_name_data;  // the name's address as first passed, by index
   bool track_sequence_started = false, sched_sequence_started = false;
   uint64_t packets = 0, bytes = 0;   // in the file
   // The packets in buf: where each ends, and the events in it and all before it in buf.
@@ -109,15 +110,19 @@ struct PerfettoWriter::Impl {
   }
 
   // A packet's fields, encoded, and the sequence's fields added here.
-  void append_raw(std::string& body, uint32_t sequence, uint64_t nevents) {
-    wire::varint_field(body, kPacketSequenceId, sequence);
+  void append_raw(std::string_view body, uint32_t sequence, uint64_t nevents) {
+    wire::Stack<16> seq;
+    seq.varint_field(kPacketSequenceId, sequence);
     bool& started = sequence == kTrackSequence ? track_sequence_started : sched_sequence_started;
     if (!started) {
-      wire::varint_field(body, kPacketSequenceFlags, 1);  // SEQ_INCREMENTAL_STATE_CLEARED: nothing earlier to depend on
-      wire::varint_field(body, kPacketFirstOnSequence, 1);
+      seq.varint_field(kPacketSequenceFlags, 1);  // SEQ_INCREMENTAL_STATE_CLEARED: nothing earlier to depend on
+      seq.varint_field(kPacketFirstOnSequence, 1);
       started = true;
     }
-    wire::bytes_field(buf, 1, body);  // Trace.packet
+    wire::tag(buf, 1, wire::kBytes);  // Trace.packet
+    wire::varint(buf, body.size() + seq.view().size());
+    buf.append(body);
+    buf.append(seq.view());
     buf_ends.push_back(buf.size());
     buf_events.push_back((buf_events.empty() ? 0 : buf_events.back()) + nevents);
     if (buf.size() >= kWriteChunk) write_out();
@@ -168,17 +173,16 @@ struct PerfettoWriter::Impl {
     // One TYPE_COUNTER event: the first value on its track, the others as extra counter values
     // (all at the packet's time; track_event_tokenizer.cc, AddExtraCounterValues).
     for (const auto& c : counters) {
-      std::string& e = scratch_event;
-      e.clear();
-      wire::varint_field(e, kEventType, kTypeCounter);
-      wire::varint_field(e, kEventTrackUuid, c.uuids[0]);
-      wire::int_field(e, kEventCounterValue, c.values[0]);
-      for (uint8_t i = 1; i < c.n; i++) wire::varint_field(e, kEventExtraCounterTrackUuids, c.uuids[i]);
-      for (uint8_t i = 1; i < c.n; i++) wire::int_field(e, kEventExtraCounterValues, c.values[i]);
-      scratch.clear();
-      wire::varint_field(scratch, kPacketTimestamp, c.ts);
-      wire::bytes_field(scratch, kPacketTrackEvent, e);
-      append_raw(scratch, kTrackSequence, c.n);
+      wire::Stack<256> e;
+      e.varint_field(kEventType, kTypeCounter);
+      e.varint_field(kEventTrackUuid, c.uuids[0]);
+      e.int_field(kEventCounterValue, c.values[0]);
+      for (uint8_t i = 1; i < c.n; i++) e.varint_field(kEventExtraCounterTrackUuids, c.uuids[i]);
+      for (uint8_t i = 1; i < c.n; i++) e.int_field(kEventExtraCounterValues, c.values[i]);
+      wire::Stack<288> packet;
+      packet.varint_field(kPacketTimestamp, c.ts);
+      packet.bytes_field(kPacketTrackEvent, e.view());
+      append_raw(packet.view(), kTrackSequence, c.n);
     }
     counters.clear();
   }
@@ -347,10 +351,16 @@ void PerfettoWriter::counters(uint64_t ts, const PerfettoTask& t, std::span<cons
   Impl::PendingCounters c{ts, impl_->counters.size(), 0, {}, {}};
   for (const CounterValue& v : values) {
     auto& names = impl_->counter_names;
-    const size_t kind = static_cast<size_t>(std::find(names.begin(), names.end(), v.name) - names.begin());
-    if (kind == names.size()) {
-      if (kind == kCounterKinds) continue;  // a programming error: the uuid has 3 bits for the kind
-      names.emplace_back(v.name);
+    auto& seen = impl_->counter_name_data;
+    // Callers pass the same literals every time: their address finds the kind without comparing.
+    size_t kind = static_cast<size_t>(std::find(seen.begin(), seen.end(), v.name.data()) - seen.begin());
+    if (kind == seen.size() || names[kind] != v.name) {
+      kind = static_cast<size_t>(std::find(names.begin(), names.end(), v.name) - names.begin());
+      if (kind == names.size()) {
+        if (kind == kCounterKinds) continue;  // a programming error: the uuid has 3 bits for the kind
+        names.emplace_back(v.name);
+        seen.push_back(v.name.data());
+      }
     }
     const uint64_t uuid = counter_track_uuid(task, kind);
     uint8_t& described = impl_->counter_tracks[task];
