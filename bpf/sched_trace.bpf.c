@@ -154,6 +154,19 @@ static __always_inline void *st_begin(__u32 size, __u16 kind, void **ring)
 	return h;
 }
 
+/*
+ * A task's comm. tp_btf programs load it directly (16 plain loads), where the string helper
+ * costs a call per comm, two or three per record; the bytes after its NUL are whatever the
+ * kernel left there, and the decoder stops at the NUL.
+ */
+#define st_read_comm(dst, p, btf)                                                  \
+	do {                                                                       \
+		if (btf)                                                           \
+			__builtin_memcpy((dst), (p)->comm, AITRACE_COMM_LEN);      \
+		else                                                               \
+			BPF_CORE_READ_STR_INTO((dst), (p), comm);                  \
+	} while (0)
+
 /* load.weight carries SCHED_FIXEDPOINT_SHIFT extra bits on 64-bit kernels (scale_load_down). */
 static __always_inline __u32 st_weight(unsigned long w)
 {
@@ -167,7 +180,7 @@ static __always_inline void st_fill_task(struct aitrace_st_task *t, struct task_
 
 	t->pid = aitrace_report_tid(p, AITRACE_READ(btf, p, pid));
 	t->tgid = aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid));
-	BPF_CORE_READ_STR_INTO(&t->comm, p, comm);
+	st_read_comm(&t->comm, p, btf);
 	t->prio = AITRACE_READ(btf, p, prio);
 	t->weight = st_weight(AITRACE_READ(btf, se, load.weight));
 	t->vruntime = AITRACE_READ(btf, se, vruntime);
@@ -238,8 +251,8 @@ static __always_inline int st_on_brief_switch(bool preempt, struct task_struct *
 	r->prev_exit_state = AITRACE_READ(btf, prev, exit_state);
 	r->prev_start_time = AITRACE_READ(btf, prev, start_boottime);
 	r->next_start_time = AITRACE_READ(btf, next, start_boottime);
-	BPF_CORE_READ_STR_INTO(&r->prev_comm, prev, comm);
-	BPF_CORE_READ_STR_INTO(&r->next_comm, next, comm);
+	st_read_comm(&r->prev_comm, prev, btf);
+	st_read_comm(&r->next_comm, next, btf);
 	r->preempt = preempt;
 	st_submit(r, ring, sizeof(*r));
 	return 0;
@@ -314,7 +327,7 @@ static __always_inline int st_on_waking(__u64 *ctx, bool btf)
 		return 0;
 	r->pid = aitrace_report_tid(p, AITRACE_READ(btf, p, pid));
 	r->tgid = aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid));
-	BPF_CORE_READ_STR_INTO(&r->comm, p, comm);
+	st_read_comm(&r->comm, p, btf);
 	r->prio = AITRACE_READ(btf, p, prio);
 	r->target_cpu = aitrace_task_cpu(p, btf);
 	r->waker_pid = aitrace_report_tid(waker, BPF_CORE_READ(waker, pid));
