@@ -40,11 +40,13 @@ TEST(SchedTraceBurst, ThreeThousandNewThreadsLoseNoRecord) {
 
   perfetto::protos::Trace pt;
   ASSERT_TRUE(test::parse_trace_file(trace, &pt));
-  int32_t burst = 0;  // the workload's pid, from its process entry
+  // The workload's pid: the process of the threads named after it. (Not its process entry's
+  // command line: that is read when the process is first seen, which can be before its exec.)
+  int32_t burst = 0;
   for (const auto& p : pt.packet())
-    for (const auto& proc : p.process_tree().processes())
-      if (proc.cmdline_size() && fs::path(proc.cmdline(0)).filename() == "thread_burst") burst = proc.pid();
-  ASSERT_NE(burst, 0) << "the burst's process is in the trace";
+    for (const auto& th : p.process_tree().threads())
+      if (th.name() == "thread_burst" && th.tid() != th.tgid()) burst = th.tgid();
+  ASSERT_NE(burst, 0) << "the burst's threads are in the trace";
   std::map<uint32_t, uint64_t> outs;  // the burst's threads (the main one excepted) -> switch-outs
   for (const auto& p : pt.packet())
     for (const auto& th : p.process_tree().threads())
