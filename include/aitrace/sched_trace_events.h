@@ -23,8 +23,6 @@ enum aitrace_st_kind {
 #define AITRACE_ST_F_AVG (1u << 1)          /* cfs_rq weighted vruntime sums: lag computable */
 #define AITRACE_ST_F_CUSTOM_SLICE (1u << 2) /* sched_entity.custom_slice (6.12+) */
 
-/* Default per-CPU ring size and the fill level that forces a consumer wakeup. */
-#define AITRACE_ST_DEFAULT_RING_BYTES (4u << 20)
 #define AITRACE_ST_MAX_CPUS 1024
 
 struct aitrace_st_header {

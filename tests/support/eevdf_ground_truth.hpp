@@ -11,6 +11,7 @@
 #include <fstream>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -60,11 +61,91 @@ inline std::map<std::string, ThreadTruth> read_thread_truth(const std::string& p
   return out;
 }
 
+// Each bundle's compact_sched as the FtraceEvents it stands for, by the upstream importer's rules
+// (src/trace_processor/importers/ftrace/ftrace_tokenizer.cc, TokenizeFtraceCompactSchedSwitch and
+// ...Waking): in each array the first timestamp is absolute and each next one adds its delta
+// (summed as int64); a comm is an index into the bundle's intern_table; the arrays of one kind
+// have one entry per event. A compact switch has no prev task: it is the next task of the
+// switch before it on that CPU (the importer's sorted order; whole switches count too), and the
+// expanded event has no prev_pid then only on a CPU's first switch. False when an index is out of
+// the table or the arrays' lengths differ (the importer's compact_sched_has_parse_errors).
+inline bool expand_compact_sched(perfetto::protos::Trace* trace) {
+  using perfetto::protos::FtraceEvent;
+  std::map<uint32_t, std::optional<std::pair<int32_t, std::string>>> last_next;  // CPU -> pid and comm
+  for (auto& p : *trace->mutable_packet()) {
+    if (!p.has_ftrace_events()) continue;
+    auto* b = p.mutable_ftrace_events();
+    std::vector<FtraceEvent> events(b->event().begin(), b->event().end());
+    const size_t whole = events.size();
+    if (b->has_compact_sched()) {
+      const auto& c = b->compact_sched();
+      const auto& names = c.intern_table();
+      const int n = c.switch_timestamp_size();
+      if (c.switch_prev_state_size() != n || c.switch_next_pid_size() != n || c.switch_next_prio_size() != n ||
+          c.switch_next_comm_index_size() != n)
+        return false;
+      int64_t ts = 0;
+      for (int i = 0; i < n; i++) {
+        ts += static_cast<int64_t>(c.switch_timestamp(i));
+        if (c.switch_next_comm_index(i) >= static_cast<uint32_t>(names.size())) return false;
+        FtraceEvent e;
+        e.set_timestamp(static_cast<uint64_t>(ts));
+        auto* sw = e.mutable_sched_switch();
+        sw->set_prev_state(c.switch_prev_state(i));
+        sw->set_next_pid(c.switch_next_pid(i));
+        sw->set_next_prio(c.switch_next_prio(i));
+        sw->set_next_comm(names[static_cast<int>(c.switch_next_comm_index(i))]);
+        events.push_back(std::move(e));
+      }
+      const int w = c.waking_timestamp_size();
+      if (c.waking_pid_size() != w || c.waking_target_cpu_size() != w || c.waking_prio_size() != w ||
+          c.waking_comm_index_size() != w)
+        return false;
+      ts = 0;
+      for (int i = 0; i < w; i++) {
+        ts += static_cast<int64_t>(c.waking_timestamp(i));
+        if (c.waking_comm_index(i) >= static_cast<uint32_t>(names.size())) return false;
+        FtraceEvent e;
+        e.set_timestamp(static_cast<uint64_t>(ts));
+        auto* wk = e.mutable_sched_waking();
+        wk->set_pid(c.waking_pid(i));
+        wk->set_target_cpu(c.waking_target_cpu(i));
+        wk->set_prio(c.waking_prio(i));
+        wk->set_comm(names[static_cast<int>(c.waking_comm_index(i))]);
+        wk->set_success(1);
+        events.push_back(std::move(e));
+      }
+      b->clear_compact_sched();
+    }
+    // The importer sorts by time; equal times keep the file's order (whole events first).
+    std::vector<size_t> order(events.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t z) { return events[a].timestamp() < events[z].timestamp(); });
+    b->clear_event();
+    auto& last = last_next[b->cpu()];
+    for (size_t i : order) {
+      FtraceEvent& e = events[i];
+      if (e.has_sched_switch()) {
+        auto* sw = e.mutable_sched_switch();
+        if (i >= whole && last) {
+          sw->set_prev_pid(last->first);
+          sw->set_prev_comm(last->second);
+        }
+        last = std::make_pair(sw->next_pid(), sw->next_comm());
+      }
+      *b->add_event() = std::move(e);
+    }
+  }
+  return true;
+}
+
+// A trace file, its compact sched events expanded (expand_compact_sched).
 inline bool parse_trace_file(const std::string& path, perfetto::protos::Trace* trace) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;
   ss << f.rdbuf();
-  return trace->ParseFromString(ss.str());
+  return trace->ParseFromString(ss.str()) && expand_compact_sched(trace);
 }
 
 // The file a killed tracer left: its whole packets, decoded as Perfetto's own reader does
@@ -94,20 +175,20 @@ inline bool parse_trace_prefix(const std::string& path, perfetto::protos::Trace*
     if (whole_header && tag != ((1u << 3) | 2u)) return false;  // TracePacket packet = 1 (length-delimited)
     if (!whole_header || len > data.size() - at) {
       *torn_bytes = data.size() - start;
-      return true;
+      return expand_compact_sched(trace);
     }
     if (!trace->add_packet()->ParseFromArray(data.data() + at, static_cast<int>(len))) return false;
     at += len;
   }
   *torn_bytes = 0;
-  return true;
+  return expand_compact_sched(trace);
 }
 
 struct TraceCounts {
   std::map<uint32_t, uint64_t> switch_outs;  // by prev_pid
   std::map<uint32_t, uint64_t> switch_ins;   // by next_pid
   std::map<uint32_t, std::string> thread_names;
-  uint64_t switches = 0, wakings = 0, counters = 0;
+  uint64_t switches = 0, wakings = 0, counters = 0;  // counters: values
   bool per_cpu_ordered = true;
   std::map<uint64_t, uint64_t> counter_values;  // count per counter track
 };
@@ -134,9 +215,11 @@ inline TraceCounts count_trace(const perfetto::protos::Trace& trace) {
     }
     if (p.has_process_tree())
       for (const auto& t : p.process_tree().threads()) c.thread_names[static_cast<uint32_t>(t.tid())] = t.name();
-    if (p.has_track_event()) {
-      c.counters++;
-      c.counter_values[p.track_event().track_uuid()]++;
+    if (p.has_track_event()) {  // a value on its track, and the extra counter values
+      const auto& te = p.track_event();
+      c.counters += 1 + static_cast<uint64_t>(te.extra_counter_values_size());
+      c.counter_values[te.track_uuid()]++;
+      for (uint64_t uuid : te.extra_counter_track_uuids()) c.counter_values[uuid]++;
     }
   }
   return c;

@@ -1,6 +1,7 @@
 // The streaming Perfetto writer: packets decode with the proto subset, per-CPU bundles stay in
 // time order, counter tracks hang under their thread, and a flushed prefix is a valid trace.
 #include "aitrace/output/perfetto_writer.hpp"
+#include "aitrace/output/escape.hpp"
 #include "eevdf_ground_truth.hpp"
 #include "test_support.hpp"
 
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace aitrace {
@@ -94,6 +96,131 @@ TEST(PerfettoWriter, WritesDecodableSchedTrace) {
     EXPECT_EQ(v[0], std::make_pair(uint64_t{1000}, int64_t{17}));
     EXPECT_EQ(v[1], std::make_pair(uint64_t{2000}, int64_t{-42}));
   }
+  fs::remove(path);
+}
+
+// sched_switch and sched_waking go in each bundle's compact_sched, and read back by Perfetto's
+// importer rules (test::expand_compact_sched) they are the events written: times, pids, prios,
+// comms (interned once per bundle, a hostile one made valid UTF-8), prev_state, and each
+// switch's prev task from the CPU's switch before it. A CPU's first switch and a switch whose
+// prev is not the CPU's last next task are whole events, so the break stays visible.
+TEST(PerfettoWriter, CompactSchedReadsBackAsTheEventsWritten) {
+  std::string path = temp_trace("compact.perfetto-trace");
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  auto& tw = **w;
+  struct Switch {
+    uint32_t cpu;
+    uint64_t ts;
+    PerfettoTask prev;
+    int64_t state;
+    PerfettoTask next;
+  };
+  const PerfettoTask a{10, "a", 120}, b{11, "b\xff", 100}, idle{0, "swapper/1", 120}, c{12, "c", 139};
+  const std::vector<Switch> switches = {
+      {0, 1000, a, 1, b},       {1, 1100, idle, 0, c}, {0, 1500, b, 0, a},     {0, 2600000, a, 0x100, b},
+      {1, 2700000, c, 2, idle}, {0, 2700001, c, 0, a},  // prev c on CPU 0, whose last next was b
+  };
+  for (const auto& s : switches) tw.sched_switch(s.cpu, s.ts, s.prev, s.state, s.next);
+  tw.sched_waking(0, 1200, 10, c, 1);
+  tw.sched_waking(0, 1300, 10, b, 0);
+  ASSERT_TRUE(tw.finish().ok());
+  EXPECT_EQ(tw.switch_chain_breaks(), 1u);
+
+  pp::Trace raw;
+  {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    ASSERT_TRUE(raw.ParseFromString(ss.str()));
+  }
+  uint64_t compact_switches = 0, whole_switches = 0, compact_wakings = 0;
+  for (const auto& p : raw.packet()) {
+    const auto& cs = p.ftrace_events().compact_sched();
+    compact_switches += static_cast<uint64_t>(cs.switch_timestamp_size());
+    compact_wakings += static_cast<uint64_t>(cs.waking_timestamp_size());
+    for (const auto& e : p.ftrace_events().event()) whole_switches += e.has_sched_switch();
+    if (p.ftrace_events().cpu() == 0 && cs.switch_timestamp_size()) {
+      EXPECT_EQ(cs.switch_timestamp(0), 1500u) << "the first delta is from 0";
+      EXPECT_EQ(cs.switch_timestamp(1), 2600000u - 1500u);
+      EXPECT_EQ(cs.intern_table_size(), 3) << "a, b and c, once each (b twice in the bundle)";
+    }
+  }
+  EXPECT_EQ(compact_switches, 3u);
+  EXPECT_EQ(whole_switches, 3u);  // the first of each CPU and the break
+  EXPECT_EQ(compact_wakings, 2u);
+
+  pp::Trace trace;
+  ASSERT_TRUE(test::parse_trace_file(path, &trace));
+  std::vector<Switch> read;
+  std::vector<std::pair<uint64_t, int32_t>> wakings;
+  for (const auto& p : trace.packet())
+    for (const auto& e : p.ftrace_events().event()) {
+      if (e.has_sched_waking()) {
+        wakings.emplace_back(e.timestamp(), e.sched_waking().pid());
+        EXPECT_EQ(e.sched_waking().target_cpu(), e.sched_waking().pid() == 12 ? 1 : 0);
+      }
+      if (!e.has_sched_switch()) continue;
+      const auto& s = e.sched_switch();
+      ASSERT_TRUE(s.has_prev_pid()) << "every switch has its prev task";
+      read.push_back({p.ftrace_events().cpu(), e.timestamp(), {static_cast<uint32_t>(s.prev_pid()), s.prev_comm()},
+                      s.prev_state(), {static_cast<uint32_t>(s.next_pid()), s.next_comm(), s.next_prio()}});
+    }
+  ASSERT_EQ(read.size(), switches.size());
+  std::vector<Switch> want = switches;
+  std::stable_sort(want.begin(), want.end(), [](const Switch& x, const Switch& y) { return x.cpu < y.cpu; });
+  std::stable_sort(read.begin(), read.end(), [](const Switch& x, const Switch& y) { return x.cpu < y.cpu; });
+  for (size_t i = 0; i < want.size(); i++) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(read[i].cpu, want[i].cpu);
+    EXPECT_EQ(read[i].ts, want[i].ts);
+    EXPECT_EQ(read[i].prev.pid, want[i].prev.pid);
+    EXPECT_EQ(read[i].state, want[i].state);
+    EXPECT_EQ(read[i].next.pid, want[i].next.pid);
+    EXPECT_EQ(read[i].next.prio, want[i].next.prio);
+    EXPECT_EQ(read[i].next.comm, sanitize_utf8(want[i].next.comm));
+  }
+  EXPECT_EQ(wakings, (std::vector<std::pair<uint64_t, int32_t>>{{1200, 12}, {1300, 11}}));
+  EXPECT_TRUE(test::walk_switch_chains(trace).mismatched == 1u);
+  fs::remove(path);
+}
+
+// Counter values of one task taken together are one packet: the first value on its track, the
+// others as extra counter values, each track described once under the thread.
+TEST(PerfettoWriter, CountersTakenTogetherAreOnePacket) {
+  std::string path = temp_trace("counters.perfetto-trace");
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  const PerfettoTask t{21, "t", 120, 21, 7};
+  for (int64_t i = 0; i < 3; i++) {
+    const CounterValue v[] = {{"lag_vns", CounterUnit::virtual_ns, -i}, {"slice_ns", CounterUnit::wall_ns, 3000000 + i}};
+    (*w)->counters(static_cast<uint64_t>(100 + i), t, v);
+  }
+  ASSERT_TRUE((*w)->finish().ok());
+  pp::Trace trace;
+  ASSERT_TRUE(test::parse_trace_file(path, &trace));
+  std::map<uint64_t, std::string> names;
+  std::map<std::string, std::vector<int64_t>> values;
+  int packets = 0;
+  for (const auto& p : trace.packet()) {
+    if (p.has_track_descriptor() && p.track_descriptor().has_counter())
+      names[p.track_descriptor().uuid()] = p.track_descriptor().name();
+    if (!p.has_track_event()) continue;
+    packets++;
+    const auto& te = p.track_event();
+    ASSERT_TRUE(names.count(te.track_uuid()));
+    values[names[te.track_uuid()]].push_back(te.counter_value());
+    ASSERT_EQ(te.extra_counter_track_uuids_size(), te.extra_counter_values_size());
+    for (int i = 0; i < te.extra_counter_values_size(); i++) {
+      ASSERT_TRUE(names.count(te.extra_counter_track_uuids(i)));
+      values[names[te.extra_counter_track_uuids(i)]].push_back(te.extra_counter_values(i));
+    }
+  }
+  EXPECT_EQ(packets, 3);
+  EXPECT_EQ(names.size(), 2u);
+  EXPECT_EQ(values["lag_vns"], (std::vector<int64_t>{0, -1, -2}));
+  EXPECT_EQ(values["slice_ns"], (std::vector<int64_t>{3000000, 3000001, 3000002}));
+  EXPECT_EQ(test::count_trace(trace).counters, 6u);
   fs::remove(path);
 }
 
@@ -202,7 +329,7 @@ TEST(PerfettoWriter, FlushedPrefixIsReadableBeforeFinish) {
   std::string path = temp_trace("b.perfetto-trace");
   auto w = PerfettoWriter::create(path);
   ASSERT_TRUE(w.ok());
-  for (uint64_t i = 0; i < 2000; i++) (*w)->sched_switch(0, 1000 + i, {1, "a", 120}, 0, {2, "b", 120});
+  for (uint64_t i = 0; i < 5000; i++) (*w)->sched_switch(0, 1000 + i, {1, "a", 120}, 0, {2, "b", 120});
   ASSERT_TRUE((*w)->flush(true).ok());
   (*w)->sched_switch(0, 9999, {1, "a", 120}, 0, {2, "b", 120});  // still in memory: a "crash" loses it
 
@@ -215,13 +342,13 @@ TEST(PerfettoWriter, FlushedPrefixIsReadableBeforeFinish) {
   EXPECT_FALSE(fs::exists(path));
   pp::Trace trace;
   ASSERT_TRUE(test::parse_trace_file(partial, &trace));
-  EXPECT_EQ(test::count_trace(trace).switches, 2000u);
-  EXPECT_GE(trace.packet_size(), 4);  // bundles are cut at 512 events
+  EXPECT_EQ(test::count_trace(trace).switches, 5000u);
+  EXPECT_GE(trace.packet_size(), 3);  // bundles are cut at 2048 events
 
   ASSERT_TRUE((*w)->finish().ok());
   pp::Trace done;
   ASSERT_TRUE(test::parse_trace_file(path, &done));
-  EXPECT_EQ(test::count_trace(done).switches, 2001u);
+  EXPECT_EQ(test::count_trace(done).switches, 5001u);
   EXPECT_FALSE(fs::exists(partial));
   fs::remove(path);
 }

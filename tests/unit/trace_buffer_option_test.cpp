@@ -36,5 +36,20 @@ TEST(TraceBufferOption, RejectsSizesWhoseProductOverflows) {
   }
 }
 
+// Without --trace-buffer the ring is sized from the CPUs: each gets its share of 64 MiB, a power
+// of two between 256 KiB and 16 MiB.
+TEST(TraceBufferOption, DefaultRingIsTheCpusShareOfTheBudget) {
+  auto none = parse("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->ring_bytes, 0u) << "0: the collector sizes it";
+  EXPECT_EQ(default_trace_ring_bytes(1), 16u << 20);
+  EXPECT_EQ(default_trace_ring_bytes(2), 16u << 20);
+  EXPECT_EQ(default_trace_ring_bytes(4), 16u << 20);
+  EXPECT_EQ(default_trace_ring_bytes(6), 8u << 20);  // 6 x 16 MiB is over the budget
+  EXPECT_EQ(default_trace_ring_bytes(64), 1u << 20);
+  EXPECT_EQ(default_trace_ring_bytes(256), 256u << 10);
+  EXPECT_EQ(default_trace_ring_bytes(4096), 256u << 10);  // the floor, over the budget
+}
+
 }  // namespace
 }  // namespace aitrace

@@ -21,9 +21,13 @@ namespace {
 
 using SchedTraceSkeleton = AITRACE_SKELETON_TYPE(sched_trace);
 
-// All shards together stay within this much kernel memory unless the user asks for more.
+// All shards together stay within this much kernel memory unless the user asks for more. A
+// small host gets its share of it: a burst of 3000 new threads, each sleeping 20 times, sends
+// about 550k records (the thread_burst e2e test), which 4 MiB rings on 2 CPUs did not hold while
+// the consumer shared the CPUs with the burst.
 constexpr uint64_t kRingBudget = 64ull << 20;
 constexpr uint32_t kMinRing = 256u << 10;
+constexpr uint32_t kMaxRing = 16u << 20;
 constexpr std::chrono::seconds kFlushEvery{1};
 
 bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
@@ -44,6 +48,13 @@ constexpr TraceEvent kTraceEvents[] = {
 };
 
 }  // namespace
+
+uint32_t default_trace_ring_bytes(int ncpus) {
+  uint32_t ring = kMaxRing;
+  while (ring > kMinRing && static_cast<uint64_t>(ring) * static_cast<uint64_t>(std::max(ncpus, 1)) > kRingBudget)
+    ring /= 2;
+  return ring;
+}
 
 CollectorTracepoints eevdf_tracepoints() {
   CollectorTracepoints c{"sched_trace", {}, {}};
@@ -100,17 +111,13 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
                                                                        const KernelFeatures& features) {
   auto impl = std::make_unique<Impl>();
   long page = sysconf(_SC_PAGESIZE);
-  if (!power_of_two(opts.ring_bytes) || opts.ring_bytes < static_cast<uint64_t>(page))
-    return make_error(ErrorKind::usage, "trace buffer size {} is not a power of two of at least {} bytes",
-                      opts.ring_bytes, page);
   impl->ncpus = libbpf_num_possible_cpus();
   if (impl->ncpus <= 0) return make_error(ErrorKind::runtime, "cannot count the possible CPUs");
-  impl->ring_bytes = opts.ring_bytes;
-  // The default size shrinks on many-CPU hosts so all shards fit the budget; an explicit size wins.
-  if (opts.ring_bytes == AITRACE_ST_DEFAULT_RING_BYTES) {
-    while (impl->ring_bytes > kMinRing && static_cast<uint64_t>(impl->ring_bytes) * impl->ncpus > kRingBudget)
-      impl->ring_bytes /= 2;
-  }
+  // An explicit size wins; the default is the CPUs' share of the budget.
+  impl->ring_bytes = opts.ring_bytes ? opts.ring_bytes : default_trace_ring_bytes(impl->ncpus);
+  if (!power_of_two(impl->ring_bytes) || impl->ring_bytes < static_cast<uint64_t>(page))
+    return make_error(ErrorKind::usage, "trace buffer size {} is not a power of two of at least {} bytes",
+                      impl->ring_bytes, page);
 
   auto skel = SchedTraceSkeleton::open("sched_trace");
   if (!skel) return skel.error();

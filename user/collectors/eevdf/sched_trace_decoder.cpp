@@ -64,15 +64,18 @@ void SchedTraceDecoder::task_counters(uint64_t ts, const aitrace_st_task& t, uin
                                       std::optional<int64_t> lag) {
   if (!trace_ || !t.pid) return;
   // vruntime, lag and deadline are virtual time (wall ns x 1024/weight); the slice is wall ns.
+  // They change together: one packet.
   const PerfettoTask task = perfetto_task(t);
   if (!(flags & AITRACE_ST_F_EEVDF)) {
     trace_->counter(ts, task, "vruntime_vns", CounterUnit::virtual_ns, static_cast<int64_t>(t.vruntime));
     return;
   }
-  if (lag) trace_->counter(ts, task, "lag_vns", CounterUnit::virtual_ns, *lag);
-  trace_->counter(ts, task, "slice_ns", CounterUnit::wall_ns, static_cast<int64_t>(t.slice));
-  trace_->counter(ts, task, "deadline_minus_vruntime_vns", CounterUnit::virtual_ns,
-                  static_cast<int64_t>(t.deadline - t.vruntime));
+  CounterValue values[3]{};
+  size_t n = 0;
+  if (lag) values[n++] = {"lag_vns", CounterUnit::virtual_ns, *lag};
+  values[n++] = {"slice_ns", CounterUnit::wall_ns, static_cast<int64_t>(t.slice)};
+  values[n++] = {"deadline_minus_vruntime_vns", CounterUnit::virtual_ns, static_cast<int64_t>(t.deadline - t.vruntime)};
+  trace_->counters(ts, task, std::span<const CounterValue>(values, n));
 }
 
 void SchedTraceDecoder::on_switch(const aitrace_st_switch& r) {

@@ -1,6 +1,7 @@
 // Streaming Perfetto trace writer. Packets are appended to the file as events arrive (bounded
-// memory): sched ftrace events are batched per CPU into FtraceEventBundles, counter values into
-// TrackEvents on per-thread counter tracks. A trace file is a concatenation of
+// memory): sched ftrace events are batched per CPU into FtraceEventBundles, sched_switch and
+// sched_waking in Perfetto's compact encoding (FtraceEventBundle.CompactSched), and the counter
+// values of one task at one time into one TrackEvent on its per-thread counter tracks. A trace file is a concatenation of
 // `Trace.packet` fields, so every prefix that ends on a packet boundary is itself a valid trace:
 // flush() writes whole packets only, which is what makes a trace cut by a crash readable.
 #pragma once
@@ -10,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,12 @@ struct PerfettoTask {
 // deadline advance at wall time x 1024/weight, so they are not ns of wall time).
 enum class CounterUnit { wall_ns, virtual_ns };
 
+struct CounterValue {
+  std::string_view name;  // the track's name; at most 7 names per trace
+  CounterUnit unit;
+  int64_t value;
+};
+
 class PerfettoWriter {
  public:
   // Creates the file (OutputFile: private temporary renamed on finish()).
@@ -42,12 +50,18 @@ class PerfettoWriter {
   // old one's end is written just before the new one started (sched_process_free, which ends a
   // thread in Perfetto's importer), on `cpu`'s event stream.
   void thread_name(uint32_t cpu, uint64_t ts, const PerfettoTask& t);
+  // Compact form (next's pid, prio and comm, prev_state) when prev is the CPU's last next task,
+  // else a whole sched_switch event with prev (counted in switch_chain_breaks()).
   void sched_switch(uint32_t cpu, uint64_t ts, const PerfettoTask& prev, int64_t prev_state, const PerfettoTask& next);
+  // Compact form: the waker (current_pid) is not kept.
   void sched_waking(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& wakee, uint32_t target_cpu);
   void sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t current_pid, const PerfettoTask& task, uint32_t target_cpu);
   // A value on the thread's counter track `name` (created on first use, under the track of this
   // task: a reused pid's new task gets new tracks).
   void counter(uint64_t ts, const PerfettoTask& t, std::string_view name, CounterUnit unit, int64_t value);
+  // Values of the task's counters taken at one time: one packet (a TYPE_COUNTER TrackEvent, the
+  // values after the first as its extra counter values).
+  void counters(uint64_t ts, const PerfettoTask& t, std::span<const CounterValue> values);
 
   // Writes all pending packets; with durable, also fdatasync()s the partial file. The first
   // write error stops the writer for good (see failure()); every later call returns it.
@@ -57,6 +71,9 @@ class PerfettoWriter {
   Status finish();
   // The write error that stopped the writer; ok while it writes.
   const Status& failure() const;
+  // Switches whose prev was not the next task of their CPU's switch before (the CPU's first
+  // switch excepted): a record lost, or a switch the kernel did not report.
+  uint64_t switch_chain_breaks() const;
   uint64_t packets_written() const;  // whole packets in the file
   uint64_t bytes_written() const;
   // Sched events and counter values handed over but not in the file: dropped after a stop, or

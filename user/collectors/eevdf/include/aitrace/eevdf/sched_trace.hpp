@@ -108,9 +108,13 @@ class SchedTraceDecoder {
   uint64_t switches_ = 0, wakings_ = 0, wakeups_ = 0, malformed_ = 0;
 };
 
+// The default ring per CPU: the share of a 64 MiB budget for all rings that each CPU gets, as a
+// power of two between 256 KiB and 16 MiB (16 MiB up to 4 CPUs, 1 MiB at 64, 256 KiB from 256).
+uint32_t default_trace_ring_bytes(int ncpus);
+
 struct SchedTraceOptions {
   std::string trace_path;                               // Perfetto output; empty: summary only
-  uint32_t ring_bytes = AITRACE_ST_DEFAULT_RING_BYTES;  // per CPU, power of two >= page size
+  uint32_t ring_bytes = 0;  // per CPU, power of two >= page size; 0: default_trace_ring_bytes()
   uint32_t wakeup_bytes = 0;  // fill level that wakes the consumer early; 0: a quarter of the ring
   // The flight recorder's memory of the trace (trace_record_window.hpp): every record is also
   // kept there, and every switch is recorded, as for a trace file. Not owned; outlives the collector.
