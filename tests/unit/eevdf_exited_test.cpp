@@ -1,6 +1,6 @@
-// The EEVDF summary frees a thread at its last switch-out and adds it to `exited`: records of
-// the dead thread decoded late (another CPU's ring) join `exited` too, and a reused tid starts
-// a new thread.
+// The EEVDF summary keeps an exited thread until `keep_exited` later exits, then adds it to
+// `exited` and frees it: records of a folded thread decoded late (another CPU's ring) join
+// `exited` too, and a reused tid starts a new thread.
 #include "aitrace/eevdf/sched_trace.hpp"
 
 #include <gtest/gtest.h>
@@ -43,7 +43,7 @@ aitrace_st_wakeup wakeup(const aitrace_st_task& t) {
 }
 
 TEST(EevdfExited, LastSwitchOutFreesTheThreadIntoExited) {
-  EevdfSummary s;
+  EevdfSummary s(0);
   const auto a = worker(11, 100), main = worker(10, 50);
   s.on_wakeup(wakeup(a));
   s.on_switch(switch_out(main, a, false, 0));
@@ -62,12 +62,12 @@ TEST(EevdfExited, LastSwitchOutFreesTheThreadIntoExited) {
   EXPECT_EQ(j["exited"]["switch_outs"], 2);
   ASSERT_EQ(j["groups"].size(), 1u);
   EXPECT_EQ(j["groups"][0]["tid"], 10);
-  EXPECT_NE(s.text().find("EEVDF exited threads (1, added together): switch-ins 1, switch-outs 2"), std::string::npos)
+  EXPECT_NE(s.text().find("EEVDF exited threads folded together (1): switch-ins 1, switch-outs 2"), std::string::npos)
       << s.text();
 }
 
 TEST(EevdfExited, LateRecordOfADeadThreadJoinsExited) {
-  EevdfSummary s;
+  EevdfSummary s(0);
   const auto a = worker(11, 100), main = worker(10, 50);
   s.on_switch(switch_out(a, main, true, 0));
   s.on_wakeup(wakeup(a));  // decoded after the exit (another CPU's ring)
@@ -77,7 +77,7 @@ TEST(EevdfExited, LateRecordOfADeadThreadJoinsExited) {
 }
 
 TEST(EevdfExited, ReusedTidIsANewThread) {
-  EevdfSummary s;
+  EevdfSummary s(0);
   const auto old_a = worker(11, 100), new_a = worker(11, 900), main = worker(10, 50);
   s.on_switch(switch_out(old_a, main, true, 0));
   s.on_wakeup(wakeup(new_a));
@@ -90,6 +90,20 @@ TEST(EevdfExited, ReusedTidIsANewThread) {
   EXPECT_EQ(s.exited().threads, 2u);
   EXPECT_EQ(s.exited().wakeups, 1u);
   EXPECT_EQ(s.thread(11)->wakeups, 1u);
+}
+
+TEST(EevdfExited, TheLastExitsAreKeptPerThread) {
+  EevdfSummary s(1);
+  const auto a = worker(11, 100), b = worker(12, 200), main = worker(10, 50);
+  s.on_switch(switch_out(a, main, true, 1000));
+  ASSERT_NE(s.thread(11), nullptr);  // a short run still reports each of its threads
+  EXPECT_EQ(s.thread(11)->switch_outs, 1u);
+  EXPECT_EQ(s.exited().threads, 0u);
+  s.on_switch(switch_out(b, main, true, 2000));
+  EXPECT_EQ(s.thread(11), nullptr);
+  ASSERT_NE(s.thread(12), nullptr);
+  EXPECT_EQ(s.exited().threads, 1u);
+  EXPECT_EQ(s.exited().runtime_ns, 1000u);
 }
 
 }  // namespace

@@ -73,6 +73,9 @@ int sleepers(int n, int ms, int nap_ms) {
   until = Clock::now() + std::chrono::milliseconds(ms);
   go.store(true, std::memory_order_release);
   for (int i = 0; i < started; i++) pthread_join(threads[static_cast<size_t>(i)], nullptr);
+  // pthread_join returns when the kernel clears the thread's tid (mm_release), before its last
+  // schedule(): give those last switch-outs time to land before a tracer reads its totals.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   return finish(n, started);
 }
 

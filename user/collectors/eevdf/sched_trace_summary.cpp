@@ -52,7 +52,7 @@ void EevdfExited::add(const EevdfThread& t) {
 
 EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
   EevdfThread* th = nullptr;
-  if (recent_exits_.contains({t.pid, t.start_time})) {
+  if (recent_folds_.contains({t.pid, t.start_time})) {
     if (!late_used_) late_ = EevdfThread{};
     late_used_ = true;
     th = &late_;
@@ -82,12 +82,23 @@ EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
 void EevdfSummary::retire(uint32_t tid, uint64_t start_time) {
   auto it = threads_.find(tid);
   if (it == threads_.end() || it->second.start_time != start_time) return;
+  exits_.emplace_back(tid, start_time);
+  while (exits_.size() > keep_exited_) {
+    fold(exits_.front().first, exits_.front().second);
+    exits_.pop_front();
+  }
+}
+
+void EevdfSummary::fold(uint32_t tid, uint64_t start_time) {
+  auto it = threads_.find(tid);
+  // Gone already: its tid was reused and thread_for() folded it then.
+  if (it == threads_.end() || it->second.start_time != start_time) return;
   exited_.add(it->second);
   exited_.threads++;
   threads_.erase(it);
-  if (recent_exits_.insert({tid, start_time}).second) recent_order_.emplace_back(tid, start_time);
-  if (recent_order_.size() > kRecentExits) {
-    recent_exits_.erase(recent_order_.front());
+  if (recent_folds_.insert({tid, start_time}).second) recent_order_.emplace_back(tid, start_time);
+  if (recent_order_.size() > kRecentFolds) {
+    recent_folds_.erase(recent_order_.front());
     recent_order_.pop_front();
   }
 }
@@ -246,7 +257,7 @@ std::string EevdfSummary::text(size_t top, bool hist) const {
     out += fmt::format("({} more EEVDF thread{} not shown, fewest preemptions; --top N or --json for all)\n",
                        shown.size() - n, shown.size() - n == 1 ? "" : "s");
   if (exited_.threads)
-    out += fmt::format("EEVDF exited threads ({}, added together): switch-ins {}, switch-outs {}, preempted {}, cpu {}\n",
+    out += fmt::format("EEVDF exited threads folded together ({}): switch-ins {}, switch-outs {}, preempted {}, cpu {}\n",
                        exited_.threads, exited_.switch_ins, exited_.switch_outs, exited_.preempted,
                        format_ns(exited_.runtime_ns));
   return out;

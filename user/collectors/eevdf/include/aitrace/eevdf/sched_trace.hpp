@@ -56,8 +56,9 @@ struct EevdfThread {
   std::map<uint32_t, Preemptor> preemptors;  // by pid of the task that took the CPU
 };
 
-// The threads that exited while traced, added together: their per-thread state is freed at
-// their last switch-out, so memory follows the live threads, not every thread ever seen.
+// Exited threads added together. A thread's state outlives its last switch-out until
+// `keep_exited` later exits have come (a short run reports each of its threads); then it is
+// folded in here and freed, so memory follows the live threads, not every thread ever seen.
 struct EevdfExited {
   uint64_t threads = 0;
   uint64_t switch_ins = 0, switch_outs = 0, preempted = 0, preempted_before_slice_end = 0;
@@ -69,13 +70,15 @@ struct EevdfExited {
 // Per-thread EEVDF analysis from decoded records.
 class EevdfSummary {
  public:
+  static constexpr size_t kKeepExited = 512;  // ~11 KB each (the lag histogram's two halves)
+  explicit EevdfSummary(size_t keep_exited = kKeepExited) : keep_exited_(keep_exited) {}
   void on_switch(const aitrace_st_switch& r);
   void on_wakeup(const aitrace_st_wakeup& r);
 
   // False when the records came from a CFS kernel (no sched_entity.deadline/vlag/slice).
   bool eevdf_kernel() const { return !seen_ || (flags_ & AITRACE_ST_F_EEVDF); }
   bool lag_available() const { return seen_ && (flags_ & AITRACE_ST_F_AVG); }
-  // Threads alive at their last record (an exited thread is in exited()).
+  // Live threads and the last keep_exited exited ones; the others are in exited().
   const std::map<uint32_t, EevdfThread>& threads() const { return threads_; }
   const EevdfThread* thread(uint32_t tid) const;
   const EevdfExited& exited() const { return exited_; }
@@ -92,15 +95,18 @@ class EevdfSummary {
   std::string thread_text(uint32_t tid, const EevdfThread& t, bool hist) const;
   EevdfThread& thread_for(const aitrace_st_task& t);
   void retire(uint32_t tid, uint64_t start_time);
+  void fold(uint32_t tid, uint64_t start_time);
   void settle_late();
   nlohmann::json exited_json() const;
+  size_t keep_exited_;
   std::map<uint32_t, EevdfThread> threads_;
+  std::deque<std::pair<uint32_t, uint64_t>> exits_;  // (tid, start time) of exited threads kept, oldest first
   EevdfExited exited_;
-  // Rings are per CPU: a record of a thread from another CPU can be decoded after the thread's
-  // last switch-out. Such late records land in `late_`, which goes straight into exited_, found
-  // by the (tid, start time) of the last kRecentExits exits.
-  static constexpr size_t kRecentExits = 4096;
-  std::set<std::pair<uint32_t, uint64_t>> recent_exits_;
+  // Rings are per CPU: a record of a thread from another CPU can be decoded after the thread
+  // was folded. Such late records land in `late_`, which goes straight into exited_, found by
+  // the (tid, start time) of the last kRecentFolds folds.
+  static constexpr size_t kRecentFolds = 4096;
+  std::set<std::pair<uint32_t, uint64_t>> recent_folds_;
   std::deque<std::pair<uint32_t, uint64_t>> recent_order_;
   EevdfThread late_;
   bool late_used_ = false;
