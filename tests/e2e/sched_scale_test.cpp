@@ -5,8 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -115,25 +113,15 @@ struct PeakRun {
   std::string err;
 };
 
-// Runs aitrace with argv (stdout to /dev/null, stderr to a file) and reports its peak RSS.
+// Runs aitrace with args (stdout to /dev/null, stderr to a file) and reports its peak RSS.
 PeakRun run_for_peak_rss(const std::vector<std::string>& args, const std::string& err_path) {
   std::vector<std::string> argv = {test::aitrace_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = -1;
   PeakRun out;
-  const int err = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (err != 0) return out;
+  const pid_t pid = test::spawn_background(argv, err_path);
   int st = 0;
   rusage ru{};
-  if (wait4(pid, &st, 0, &ru) != pid) return out;
+  if (pid <= 0 || wait4(pid, &st, 0, &ru) != pid) return out;
   out.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   out.max_rss_kb = ru.ru_maxrss;
   out.err = test::read_file(err_path);
@@ -173,7 +161,7 @@ TEST(SchedScale, EevdfForkStormMemoryFollowsLiveThreads) {
   // A thread whose last switch-out record was lost (a full ring: issue 12's burst item) stays
   // until its tid is reused; lost records are shown, so a failure here says why.
   EXPECT_LT(storm_doc["eevdf"]["threads"].size(), 1000u) << "trace lost " << storm_doc["trace"]["lost"];
-  EXPECT_LE(storm.max_rss_kb, small.max_rss_kb + 16 * 1024)
+  EXPECT_LE(storm.max_rss_kb, small.max_rss_kb + 16L * 1024)
       << "peak RSS " << storm.max_rss_kb << " KB with 30,000 threads, " << small.max_rss_kb << " KB with 300";
 }
 

@@ -106,5 +106,23 @@ TEST(EevdfExited, TheLastExitsAreKeptPerThread) {
   EXPECT_EQ(s.exited().runtime_ns, 1000u);
 }
 
+// A long-lived thread preempted by a fork storm keeps at most kMaxPreemptors entries; the
+// preemptions by the rest are counted, not tracked per pid.
+TEST(EevdfExited, PreemptorsOfAThreadAreBounded) {
+  EevdfSummary s;
+  const auto main = worker(10, 50);
+  for (uint32_t i = 0; i < kMaxPreemptors + 6; i++) {
+    auto r = switch_out(main, worker(1000 + i, 100 + i), false, 0);
+    r.prev_state = 0;  // still runnable: preempted
+    r.preempt = 1;
+    s.on_switch(r);
+  }
+  ASSERT_NE(s.thread(10), nullptr);
+  EXPECT_EQ(s.thread(10)->preempted, kMaxPreemptors + 6);
+  EXPECT_EQ(s.thread(10)->preemptors.size(), kMaxPreemptors);
+  EXPECT_EQ(s.thread(10)->preemptions_untracked, 6u);
+  EXPECT_EQ(s.thread_json(*s.thread(10))["preemptions_untracked"], 6);
+}
+
 }  // namespace
 }  // namespace aitrace

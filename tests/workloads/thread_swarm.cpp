@@ -51,7 +51,7 @@ void* storm_thread(void*) {
 bool start(pthread_t* t, void* (*fn)(void*), void* arg) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
+  pthread_attr_setstacksize(&attr, size_t{64} * 1024);
   int err = pthread_create(t, &attr, fn, arg);
   pthread_attr_destroy(&attr);
   if (err) std::fprintf(stderr, "thread_swarm: pthread_create: %s\n", std::strerror(err));

@@ -125,9 +125,15 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
       th.preempted++;
       if ((r.hdr.flags & AITRACE_ST_F_EEVDF) && runtime_since_pick(r.prev) < r.prev.slice)
         th.preempted_before_slice_end++;
-      auto& p = th.preemptors[r.next.pid];
-      p.comm = std::string(kernel_string(r.next.comm, sizeof(r.next.comm)));
-      p.count++;
+      // A long-lived thread preempted by a fork storm would gather a preemptor per pid.
+      auto it = th.preemptors.find(r.next.pid);
+      if (it == th.preemptors.end() && th.preemptors.size() >= kMaxPreemptors) {
+        th.preemptions_untracked++;
+      } else {
+        auto& p = it != th.preemptors.end() ? it->second : th.preemptors[r.next.pid];
+        p.comm = std::string(kernel_string(r.next.comm, sizeof(r.next.comm)));
+        p.count++;
+      }
     }
     bool eligible = false;
     if (auto lag = switch_out_lag(r, &eligible)) {
@@ -171,7 +177,8 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
                       {"preempted", t.preempted},
                       {"wakeups", t.wakeups},
                       {"runtime_ns", t.runtime_ns},
-                      {"top_preemptors", std::move(preemptors)}};
+                      {"top_preemptors", std::move(preemptors)},
+                      {"preemptions_untracked", t.preemptions_untracked}};
   if (!eevdf_kernel()) {
     j["kernel"] = "cfs";
     j["note"] = "CFS kernel: no EEVDF fields";

@@ -31,6 +31,10 @@ class RingReader;
 // Every event the EEVDF trace can hook (its hook table), for doctor's catalog.
 CollectorTracepoints eevdf_tracepoints();
 
+// Preemptors tracked per thread: the top 5 are reported, and a fork storm must not grow a
+// long-lived thread's map by one entry per pid.
+inline constexpr size_t kMaxPreemptors = 64;
+
 struct EevdfThread {
   uint32_t tid = 0, tgid = 0;
   uint64_t start_time = 0;  // task->start_boottime: a reused tid is another thread
@@ -53,7 +57,8 @@ struct EevdfThread {
     std::string comm;
     uint64_t count = 0;
   };
-  std::map<uint32_t, Preemptor> preemptors;  // by pid of the task that took the CPU
+  std::map<uint32_t, Preemptor> preemptors;  // by pid of the task that took the CPU, at most kMaxPreemptors
+  uint64_t preemptions_untracked = 0;        // preemptions by further tasks once the map was full
 };
 
 // Exited threads added together. A thread's state outlives its last switch-out until
