@@ -45,12 +45,16 @@ struct {
 	__type(value, struct aitrace_sched_dense_hist);
 } dense_hist SEC(".maps");
 
+/* Rows of 16 buckets; userspace sizes it and sets BPF_F_NO_PREALLOC where the kernel allows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS * AITRACE_SCHED_HIST_ENTRIES_PER_GROUP);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_MAX_GROUPS * AITRACE_SCHED_HIST_ROWS_PER_GROUP_PREALLOC);
 	__type(key, struct aitrace_sched_hist_key);
-	__type(value, __u64);
+	__type(value, struct aitrace_sched_hist_row);
 } hist SEC(".maps");
+
+/* What a new row starts from (global: 128 bytes would crowd the handlers' 512-byte stack). */
+static const struct aitrace_sched_hist_row hist_row_zero;
 
 /* FNV-1a of the comm: --by comm keys groups by name without a 16-byte key. */
 static __always_inline __u64 comm_hash(const char *comm)
@@ -180,7 +184,7 @@ static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
 {
 	struct aitrace_sched_hist_key key = {};
 	__u32 bucket = aitrace_hist_bucket(value);
-	__u64 zero = 0, *count;
+	struct aitrace_sched_hist_row *row;
 
 	if (bucket >= AITRACE_HIST_BUCKETS || metric >= AITRACE_SCHED_METRICS)
 		return;
@@ -192,11 +196,11 @@ static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
 		return;
 	}
 	key.slot = slot;
-	key.metric = metric;
-	key.bucket = bucket;
-	count = aitrace_map_lookup_or_init(&hist, &key, &zero, &hist_overflow);
-	if (count)
-		__sync_fetch_and_add(count, 1);
+	key.metric = (__u16)metric;
+	key.row = (__u16)(bucket / AITRACE_HIST_SUB);
+	row = aitrace_map_lookup_or_init(&hist, &key, &hist_row_zero, &hist_overflow);
+	if (row)
+		__sync_fetch_and_add(&row->counts[bucket % AITRACE_HIST_SUB], 1);
 }
 
 /* min/max with compare-and-swap: exact even when CPUs update one group at once. */

@@ -39,9 +39,16 @@ enum aitrace_sched_group_by {
  * the sparse `hist` hash keyed by {slot, metric, bucket}.
  */
 #define AITRACE_SCHED_DEFAULT_DENSE_GROUPS 128
-/* Sparse histogram entries per group budgeted by default (a busy group fills ~60-150). */
-#define AITRACE_SCHED_HIST_ENTRIES_PER_GROUP 24
-#define AITRACE_SCHED_MIN_HIST_ENTRIES 16384
+/*
+ * Later slots keep their histograms in rows of the sparse `hist` hash: one row is the
+ * AITRACE_HIST_SUB buckets of one power of two, so a thread whose latencies span 1 us..10 ms
+ * fills ~14 rows per metric where it filled ~100 single-bucket entries, and a sample is still one
+ * lookup. Rows budgeted per group: with run-time allocation (6.1+) the map's memory follows the
+ * rows used and the budget only bounds it; preallocated (older kernels) every row costs memory.
+ */
+#define AITRACE_SCHED_HIST_ROWS_PER_GROUP 48
+#define AITRACE_SCHED_HIST_ROWS_PER_GROUP_PREALLOC 12
+#define AITRACE_SCHED_MIN_HIST_ROWS 4096
 
 #define AITRACE_SCHED_GROUP_EXITED 1u
 
@@ -76,14 +83,18 @@ struct aitrace_sched_dense_hist {
 	__u64 buckets[AITRACE_SCHED_METRICS][AITRACE_HIST_BUCKETS];
 };
 
-/* Key of the sparse `hist` map (value: __u64 count). */
+/* Key of the sparse `hist` map (value: struct aitrace_sched_hist_row). */
 struct aitrace_sched_hist_key {
 	__u32 slot;
-	__u32 metric;
-	__u32 bucket; /* aitrace_hist_bucket(latency_ns) */
-	__u32 pad;
+	__u16 metric;
+	__u16 row; /* aitrace_hist_bucket(latency_ns) / AITRACE_HIST_SUB */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_hist_key) == 16, "hist key layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_hist_key) == 8, "hist key layout");
+
+struct aitrace_sched_hist_row {
+	__u64 counts[AITRACE_HIST_SUB]; /* bucket row * AITRACE_HIST_SUB + i */
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_hist_row) == 128, "hist row layout");
 
 /* Per-task state (task-local storage, or the tid-keyed fallback map). */
 enum aitrace_sched_phase {

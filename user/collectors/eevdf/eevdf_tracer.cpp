@@ -70,7 +70,7 @@ void add_eevdf_json(nlohmann::json& doc, const SchedTraceCollector& c, bool summ
   if (summary) {
     const EevdfSummary& sum = c.summary();
     nlohmann::json all = sum.json();
-    doc["eevdf"] = {{"kernel", all["kernel"]}, {"threads", std::move(all["groups"])}};
+    doc["eevdf"] = {{"kernel", all["kernel"]}, {"threads", std::move(all["groups"])}, {"exited", std::move(all["exited"])}};
     if (doc.contains("groups")) {
       for (auto& g : doc["groups"]) {
         if (!g.contains("tid") || !g["tid"].is_number()) continue;

@@ -38,17 +38,75 @@ std::optional<int64_t> switch_out_lag(const aitrace_st_switch& r, bool* eligible
   return eevdf::lag(c, r.prev.vruntime, extra);
 }
 
+void EevdfExited::add(const EevdfThread& t) {
+  switch_ins += t.switch_ins;
+  switch_outs += t.switch_outs;
+  preempted += t.preempted;
+  preempted_before_slice_end += t.preempted_before_slice_end;
+  wakeups += t.wakeups;
+  wakeup_preemptions += t.wakeup_preemptions;
+  eligible_switch_outs += t.eligible_switch_outs;
+  runtime_ns += t.runtime_ns;
+  lag_ns.merge(t.lag_ns);
+}
+
 EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
-  EevdfThread& th = threads_[t.pid];
-  th.tid = t.pid;
-  th.tgid = t.tgid;
-  th.comm = std::string(kernel_string(t.comm, sizeof(t.comm)));
-  th.prio = t.prio;
-  th.weight = t.weight;
-  th.slice_ns = t.slice;
-  th.custom_slice = t.custom_slice != 0;
-  th.last_vruntime = t.vruntime;
-  return th;
+  EevdfThread* th = nullptr;
+  if (recent_folds_.contains({t.pid, t.start_time})) {
+    if (!late_used_) late_ = EevdfThread{};
+    late_used_ = true;
+    th = &late_;
+  } else {
+    auto [it, fresh] = threads_.try_emplace(t.pid);
+    // A reused tid whose first thread's exit never reached us (its last switch-out was lost):
+    // that thread is done, so it joins the exited ones.
+    if (!fresh && it->second.start_time != t.start_time) {
+      exited_.add(it->second);
+      exited_.threads++;
+      it->second = EevdfThread{};
+    }
+    th = &it->second;
+  }
+  th->tid = t.pid;
+  th->tgid = t.tgid;
+  th->start_time = t.start_time;
+  th->comm = std::string(kernel_string(t.comm, sizeof(t.comm)));
+  th->prio = t.prio;
+  th->weight = t.weight;
+  th->slice_ns = t.slice;
+  th->custom_slice = t.custom_slice != 0;
+  th->last_vruntime = t.vruntime;
+  return *th;
+}
+
+void EevdfSummary::retire(uint32_t tid, uint64_t start_time) {
+  auto it = threads_.find(tid);
+  if (it == threads_.end() || it->second.start_time != start_time) return;
+  exits_.emplace_back(tid, start_time);
+  while (exits_.size() > keep_exited_) {
+    fold(exits_.front().first, exits_.front().second);
+    exits_.pop_front();
+  }
+}
+
+void EevdfSummary::fold(uint32_t tid, uint64_t start_time) {
+  auto it = threads_.find(tid);
+  // Gone already: its tid was reused and thread_for() folded it then.
+  if (it == threads_.end() || it->second.start_time != start_time) return;
+  exited_.add(it->second);
+  exited_.threads++;
+  threads_.erase(it);
+  if (recent_folds_.insert({tid, start_time}).second) recent_order_.emplace_back(tid, start_time);
+  if (recent_order_.size() > kRecentFolds) {
+    recent_folds_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+}
+
+void EevdfSummary::settle_late() {
+  if (!late_used_) return;
+  exited_.add(late_);
+  late_used_ = false;
 }
 
 const EevdfThread* EevdfSummary::thread(uint32_t tid) const {
@@ -67,9 +125,15 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
       th.preempted++;
       if ((r.hdr.flags & AITRACE_ST_F_EEVDF) && runtime_since_pick(r.prev) < r.prev.slice)
         th.preempted_before_slice_end++;
-      auto& p = th.preemptors[r.next.pid];
-      p.comm = std::string(kernel_string(r.next.comm, sizeof(r.next.comm)));
-      p.count++;
+      // A long-lived thread preempted by a fork storm would gather a preemptor per pid.
+      auto it = th.preemptors.find(r.next.pid);
+      if (it == th.preemptors.end() && th.preemptors.size() >= kMaxPreemptors) {
+        th.preemptions_untracked++;
+      } else {
+        auto& p = it != th.preemptors.end() ? it->second : th.preemptors[r.next.pid];
+        p.comm = std::string(kernel_string(r.next.comm, sizeof(r.next.comm)));
+        p.count++;
+      }
     }
     bool eligible = false;
     if (auto lag = switch_out_lag(r, &eligible)) {
@@ -82,6 +146,9 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
     th.switch_ins++;
     if (r.wakeup_preempt) th.wakeup_preemptions++;
   }
+  settle_late();
+  // exit_notify() set exit_state before the task's last schedule(): it never runs again.
+  if (r.prev_wanted && r.prev.pid && r.prev_exit_state) retire(r.prev.pid, r.prev.start_time);
 }
 
 void EevdfSummary::on_wakeup(const aitrace_st_wakeup& r) {
@@ -89,6 +156,7 @@ void EevdfSummary::on_wakeup(const aitrace_st_wakeup& r) {
   flags_ = r.hdr.flags;
   if (!r.wakee.pid) return;
   thread_for(r.wakee).wakeups++;
+  settle_late();
 }
 
 nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
@@ -109,7 +177,8 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
                       {"preempted", t.preempted},
                       {"wakeups", t.wakeups},
                       {"runtime_ns", t.runtime_ns},
-                      {"top_preemptors", std::move(preemptors)}};
+                      {"top_preemptors", std::move(preemptors)},
+                      {"preemptions_untracked", t.preemptions_untracked}};
   if (!eevdf_kernel()) {
     j["kernel"] = "cfs";
     j["note"] = "CFS kernel: no EEVDF fields";
@@ -127,11 +196,25 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   return j;
 }
 
+nlohmann::json EevdfSummary::exited_json() const {
+  const EevdfExited& e = exited_;
+  nlohmann::json j = {{"threads", e.threads},     {"switch_ins", e.switch_ins}, {"switch_outs", e.switch_outs},
+                      {"preempted", e.preempted}, {"wakeups", e.wakeups},       {"runtime_ns", e.runtime_ns}};
+  if (!eevdf_kernel()) return j;
+  j["preempted_before_slice_end"] = e.preempted_before_slice_end;
+  j["wakeup_preemptions"] = e.wakeup_preemptions;
+  if (lag_available()) {
+    j["eligible_switch_outs"] = e.eligible_switch_outs;
+    j["lag_ns"] = signed_histogram_json(e.lag_ns, "virtual ns");
+  }
+  return j;
+}
+
 nlohmann::json EevdfSummary::json() const {
   nlohmann::json groups = nlohmann::json::array();
   for (const auto& [tid, t] : threads_)
     groups.push_back({{"tid", tid}, {"tgid", t.tgid}, {"comm", sanitize_utf8(t.comm)}, {"eevdf", thread_json(t)}});
-  return {{"kernel", eevdf_kernel() ? "eevdf" : "cfs"}, {"groups", std::move(groups)}};
+  return {{"kernel", eevdf_kernel() ? "eevdf" : "cfs"}, {"groups", std::move(groups)}, {"exited", exited_json()}};
 }
 
 std::string EevdfSummary::thread_text(uint32_t tid, const EevdfThread& t, bool hist) const {
@@ -180,6 +263,10 @@ std::string EevdfSummary::text(size_t top, bool hist) const {
   if (shown.size() > n)
     out += fmt::format("({} more EEVDF thread{} not shown, fewest preemptions; --top N or --json for all)\n",
                        shown.size() - n, shown.size() - n == 1 ? "" : "s");
+  if (exited_.threads)
+    out += fmt::format("EEVDF exited threads folded together ({}): switch-ins {}, switch-outs {}, preempted {}, cpu {}\n",
+                       exited_.threads, exited_.switch_ins, exited_.switch_outs, exited_.preempted,
+                       format_ns(exited_.runtime_ns));
   return out;
 }
 

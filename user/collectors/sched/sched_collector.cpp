@@ -90,6 +90,14 @@ Status configure_slow_events(sched_bpf* s, const SchedConfig& cfg) {
   return {};
 }
 
+// Whether BPF hash maps allocate elements at run time from any context (bpf_mem_alloc, 6.1+).
+// Before it a run-time allocated hash map in a tracing program is unsafe (the verifier warns,
+// and refuses it under PREEMPT_RT), so there the map stays preallocated.
+bool kernel_has_bpf_mem_alloc() {
+  const btf* b = vmlinux_btf();
+  return b && btf__find_by_name_kind(b, "bpf_mem_alloc", BTF_KIND_STRUCT) > 0;
+}
+
 }  // namespace
 
 CollectorTracepoints sched_tracepoints() {
@@ -177,15 +185,20 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   s->rodata->max_slots = slots;
   s->rodata->dense_slots = cfg.dense_groups ? dense : 0;
 
-  uint64_t hist_entries = cfg.max_hist_entries
-                              ? cfg.max_hist_entries
-                              : std::max<uint64_t>(AITRACE_SCHED_MIN_HIST_ENTRIES,
-                                                   uint64_t{cfg.max_groups} * AITRACE_SCHED_HIST_ENTRIES_PER_GROUP);
-  if (hist_entries > (1u << 24)) hist_entries = 1u << 24;
+  // Run-time allocated rows (6.1+) cost memory only once used, so the budget can cover every
+  // group; a preallocated map (older kernels, where tracing programs must not allocate) pays
+  // for each row up front and gets a quarter of it.
+  const bool grow = kernel_has_bpf_mem_alloc();
+  const uint64_t rows_per_group = grow ? AITRACE_SCHED_HIST_ROWS_PER_GROUP : AITRACE_SCHED_HIST_ROWS_PER_GROUP_PREALLOC;
+  uint64_t hist_rows = cfg.max_hist_entries
+                           ? cfg.max_hist_entries
+                           : std::max<uint64_t>(AITRACE_SCHED_MIN_HIST_ROWS, uint64_t{cfg.max_groups} * rows_per_group);
+  if (hist_rows > (1u << 24)) hist_rows = 1u << 24;
   bpf_map__set_max_entries(s->maps.group_slots, cfg.max_groups);
   bpf_map__set_max_entries(s->maps.group_stats, slots);
   bpf_map__set_max_entries(s->maps.dense_hist, dense);
-  bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_entries));
+  bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_rows));
+  if (grow) bpf_map__set_map_flags(s->maps.hist, bpf_map__map_flags(s->maps.hist) | BPF_F_NO_PREALLOC);
   AITRACE_TRY(configure_slow_events(s, cfg));
 
   impl->flavour = choose_flavour(features);
@@ -348,11 +361,14 @@ Result<SchedSnapshot> SchedCollector::read() const {
     }
     g.counters.switches += g.count[AITRACE_SCHED_RUNQ_WAKEUP] + g.count[AITRACE_SCHED_RUNQ_PREEMPT];
   }
-  AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, uint64_t>(
-      bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, uint64_t n) {
+  constexpr uint32_t kRows = AITRACE_HIST_BUCKETS / AITRACE_HIST_SUB;
+  AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, aitrace_sched_hist_row>(
+      bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, const aitrace_sched_hist_row& row) {
         auto it = index.find(k.slot);
-        if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.bucket >= AITRACE_HIST_BUCKETS || !n) return;
-        snap.groups[it->second].buckets[k.metric].emplace_back(k.bucket, n);
+        if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.row >= kRows) return;
+        auto& out = snap.groups[it->second].buckets[k.metric];
+        for (uint32_t i = 0; i < AITRACE_HIST_SUB; i++)
+          if (row.counts[i]) out.emplace_back(k.row * AITRACE_HIST_SUB + i, row.counts[i]);
       })));
   for (SchedGroup& g : snap.groups)
     for (auto& b : g.buckets) std::sort(b.begin(), b.end());

@@ -15,8 +15,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,8 +32,13 @@ class TraceRecordWindow;
 // Every event the EEVDF trace can hook (its hook table), for doctor's catalog.
 CollectorTracepoints eevdf_tracepoints();
 
+// Preemptors tracked per thread: the top 5 are reported, and a fork storm must not grow a
+// long-lived thread's map by one entry per pid.
+inline constexpr size_t kMaxPreemptors = 64;
+
 struct EevdfThread {
   uint32_t tid = 0, tgid = 0;
+  uint64_t start_time = 0;  // task->start_boottime: a reused tid is another thread
   std::string comm;
   int32_t prio = 0;
   uint32_t weight = 0;    // scale_load_down(se.load.weight): 1024 = nice 0
@@ -51,24 +58,40 @@ struct EevdfThread {
     std::string comm;
     uint64_t count = 0;
   };
-  std::map<uint32_t, Preemptor> preemptors;  // by pid of the task that took the CPU
+  std::map<uint32_t, Preemptor> preemptors;  // by pid of the task that took the CPU, at most kMaxPreemptors
+  uint64_t preemptions_untracked = 0;        // preemptions by further tasks once the map was full
+};
+
+// Exited threads added together. A thread's state outlives its last switch-out until
+// `keep_exited` later exits have come (a short run reports each of its threads); then it is
+// folded in here and freed, so memory follows the live threads, not every thread ever seen.
+struct EevdfExited {
+  uint64_t threads = 0;
+  uint64_t switch_ins = 0, switch_outs = 0, preempted = 0, preempted_before_slice_end = 0;
+  uint64_t wakeups = 0, wakeup_preemptions = 0, eligible_switch_outs = 0, runtime_ns = 0;
+  SignedHistogram lag_ns;
+  void add(const EevdfThread& t);
 };
 
 // Per-thread EEVDF analysis from decoded records.
 class EevdfSummary {
  public:
+  static constexpr size_t kKeepExited = 512;  // ~11 KB each (the lag histogram's two halves)
+  explicit EevdfSummary(size_t keep_exited = kKeepExited) : keep_exited_(keep_exited) {}
   void on_switch(const aitrace_st_switch& r);
   void on_wakeup(const aitrace_st_wakeup& r);
 
   // False when the records came from a CFS kernel (no sched_entity.deadline/vlag/slice).
   bool eevdf_kernel() const { return !seen_ || (flags_ & AITRACE_ST_F_EEVDF); }
   bool lag_available() const { return seen_ && (flags_ & AITRACE_ST_F_AVG); }
+  // Live threads and the last keep_exited exited ones; the others are in exited().
   const std::map<uint32_t, EevdfThread>& threads() const { return threads_; }
   const EevdfThread* thread(uint32_t tid) const;
+  const EevdfExited& exited() const { return exited_; }
 
   // The groups[].eevdf object of the sched JSON for one thread.
   nlohmann::json thread_json(const EevdfThread& t) const;
-  // {"kernel":"eevdf"|"cfs", "groups":[{"tid","tgid","comm","eevdf":{..}}]}
+  // {"kernel":"eevdf"|"cfs", "groups":[{"tid","tgid","comm","eevdf":{..}}], "exited":{..}}
   nlohmann::json json() const;
   // The `top` threads with the most preemptions (then the most switch-outs), each with its lag
   // percentiles, and the lag's bars with `hist`; a last line counts the threads left out.
@@ -77,7 +100,22 @@ class EevdfSummary {
  private:
   std::string thread_text(uint32_t tid, const EevdfThread& t, bool hist) const;
   EevdfThread& thread_for(const aitrace_st_task& t);
+  void retire(uint32_t tid, uint64_t start_time);
+  void fold(uint32_t tid, uint64_t start_time);
+  void settle_late();
+  nlohmann::json exited_json() const;
+  size_t keep_exited_;
   std::map<uint32_t, EevdfThread> threads_;
+  std::deque<std::pair<uint32_t, uint64_t>> exits_;  // (tid, start time) of exited threads kept, oldest first
+  EevdfExited exited_;
+  // Rings are per CPU: a record of a thread from another CPU can be decoded after the thread
+  // was folded. Such late records land in `late_`, which goes straight into exited_, found by
+  // the (tid, start time) of the last kRecentFolds folds.
+  static constexpr size_t kRecentFolds = 4096;
+  std::set<std::pair<uint32_t, uint64_t>> recent_folds_;
+  std::deque<std::pair<uint32_t, uint64_t>> recent_order_;
+  EevdfThread late_;
+  bool late_used_ = false;
   uint16_t flags_ = 0;
   bool seen_ = false;
 };

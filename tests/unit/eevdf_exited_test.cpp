@@ -1,0 +1,128 @@
+// The EEVDF summary keeps an exited thread until `keep_exited` later exits, then adds it to
+// `exited` and frees it: records of a folded thread decoded late (another CPU's ring) join
+// `exited` too, and a reused tid starts a new thread.
+#include "aitrace/eevdf/sched_trace.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace aitrace {
+namespace {
+
+constexpr uint16_t kFlags = AITRACE_ST_F_EEVDF | AITRACE_ST_F_AVG;
+
+aitrace_st_task worker(uint32_t tid, uint64_t start_time) {
+  aitrace_st_task t{};
+  t.pid = tid;
+  t.tgid = 500;
+  std::strncpy(t.comm, "worker", sizeof(t.comm));
+  t.weight = 1024;
+  t.start_time = start_time;
+  return t;
+}
+
+// `prev` leaves the CPU to `next`; exit_state set: prev's last switch-out.
+aitrace_st_switch switch_out(const aitrace_st_task& prev, const aitrace_st_task& next, bool exiting, uint64_t ran) {
+  aitrace_st_switch r{};
+  r.hdr = {AITRACE_ST_SWITCH, kFlags, 0, 1000};
+  r.prev_wanted = r.next_wanted = 1;
+  r.prev_state = exiting ? 0x80 : 1;  // TASK_DEAD or TASK_INTERRUPTIBLE
+  r.prev_exit_state = exiting ? 16 : 0;  // EXIT_DEAD
+  r.prev = prev;
+  r.prev.sum_exec_runtime = ran;
+  r.next = next;
+  return r;
+}
+
+aitrace_st_wakeup wakeup(const aitrace_st_task& t) {
+  aitrace_st_wakeup r{};
+  r.hdr = {AITRACE_ST_WAKEUP, kFlags, 1, 900};
+  r.wakee = t;
+  return r;
+}
+
+TEST(EevdfExited, LastSwitchOutFreesTheThreadIntoExited) {
+  EevdfSummary s(0);
+  const auto a = worker(11, 100), main = worker(10, 50);
+  s.on_wakeup(wakeup(a));
+  s.on_switch(switch_out(main, a, false, 0));
+  s.on_switch(switch_out(a, main, false, 3000));
+  ASSERT_NE(s.thread(11), nullptr);
+  s.on_switch(switch_out(a, main, true, 2000));
+  EXPECT_EQ(s.thread(11), nullptr);
+  ASSERT_NE(s.thread(10), nullptr);  // the live one stays
+  EXPECT_EQ(s.exited().threads, 1u);
+  EXPECT_EQ(s.exited().switch_ins, 1u);
+  EXPECT_EQ(s.exited().switch_outs, 2u);
+  EXPECT_EQ(s.exited().wakeups, 1u);
+  EXPECT_EQ(s.exited().runtime_ns, 5000u);
+  auto j = s.json();
+  EXPECT_EQ(j["exited"]["threads"], 1);
+  EXPECT_EQ(j["exited"]["switch_outs"], 2);
+  ASSERT_EQ(j["groups"].size(), 1u);
+  EXPECT_EQ(j["groups"][0]["tid"], 10);
+  EXPECT_NE(s.text().find("EEVDF exited threads folded together (1): switch-ins 1, switch-outs 2"), std::string::npos)
+      << s.text();
+}
+
+TEST(EevdfExited, LateRecordOfADeadThreadJoinsExited) {
+  EevdfSummary s(0);
+  const auto a = worker(11, 100), main = worker(10, 50);
+  s.on_switch(switch_out(a, main, true, 0));
+  s.on_wakeup(wakeup(a));  // decoded after the exit (another CPU's ring)
+  EXPECT_EQ(s.thread(11), nullptr);
+  EXPECT_EQ(s.exited().threads, 1u);
+  EXPECT_EQ(s.exited().wakeups, 1u);
+}
+
+TEST(EevdfExited, ReusedTidIsANewThread) {
+  EevdfSummary s(0);
+  const auto old_a = worker(11, 100), new_a = worker(11, 900), main = worker(10, 50);
+  s.on_switch(switch_out(old_a, main, true, 0));
+  s.on_wakeup(wakeup(new_a));
+  ASSERT_NE(s.thread(11), nullptr);
+  EXPECT_EQ(s.thread(11)->wakeups, 1u);
+  EXPECT_EQ(s.exited().wakeups, 0u);
+  // A tid reused when its first thread's exit never arrived: the first one is counted as exited.
+  const auto newer_a = worker(11, 1800);
+  s.on_wakeup(wakeup(newer_a));
+  EXPECT_EQ(s.exited().threads, 2u);
+  EXPECT_EQ(s.exited().wakeups, 1u);
+  EXPECT_EQ(s.thread(11)->wakeups, 1u);
+}
+
+TEST(EevdfExited, TheLastExitsAreKeptPerThread) {
+  EevdfSummary s(1);
+  const auto a = worker(11, 100), b = worker(12, 200), main = worker(10, 50);
+  s.on_switch(switch_out(a, main, true, 1000));
+  ASSERT_NE(s.thread(11), nullptr);  // a short run still reports each of its threads
+  EXPECT_EQ(s.thread(11)->switch_outs, 1u);
+  EXPECT_EQ(s.exited().threads, 0u);
+  s.on_switch(switch_out(b, main, true, 2000));
+  EXPECT_EQ(s.thread(11), nullptr);
+  ASSERT_NE(s.thread(12), nullptr);
+  EXPECT_EQ(s.exited().threads, 1u);
+  EXPECT_EQ(s.exited().runtime_ns, 1000u);
+}
+
+// A long-lived thread preempted by a fork storm keeps at most kMaxPreemptors entries; the
+// preemptions by the rest are counted, not tracked per pid.
+TEST(EevdfExited, PreemptorsOfAThreadAreBounded) {
+  EevdfSummary s;
+  const auto main = worker(10, 50);
+  for (uint32_t i = 0; i < kMaxPreemptors + 6; i++) {
+    auto r = switch_out(main, worker(1000 + i, 100 + i), false, 0);
+    r.prev_state = 0;  // still runnable: preempted
+    r.preempt = 1;
+    s.on_switch(r);
+  }
+  ASSERT_NE(s.thread(10), nullptr);
+  EXPECT_EQ(s.thread(10)->preempted, kMaxPreemptors + 6);
+  EXPECT_EQ(s.thread(10)->preemptors.size(), kMaxPreemptors);
+  EXPECT_EQ(s.thread(10)->preemptions_untracked, 6u);
+  EXPECT_EQ(s.thread_json(*s.thread(10))["preemptions_untracked"], 6);
+}
+
+}  // namespace
+}  // namespace aitrace
