@@ -56,20 +56,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } offcpu_notices SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct offcpu_start);
-} offcpu_starts SEC(".maps");
-
-/* raw_tp fallback: raw_tp args are plain integers, which bpf_task_storage_get refuses. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1); /* resized by userspace in raw_tp mode */
-	__type(key, __u32);
-	__type(value, struct offcpu_start);
-} offcpu_starts_by_tid SEC(".maps");
+AITRACE_TASK_STATE_MAPS(offcpu_starts, struct offcpu_start);
 
 /* A stack id of the current task, or the helper's negative errno, counted. */
 static __always_inline __s32 stack_id(void *ctx, __u64 flags)

@@ -47,20 +47,7 @@ __u64 transitions_missed = 0;
 /* Gaps of that kind closed from the kernel's own sched_info stamps: nothing was lost. */
 __u64 transitions_repaired = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct aitrace_sched_task_state);
-} task_states SEC(".maps");
-
-/* raw_tp fallback: raw_tp args are plain integers, which bpf_task_storage_get refuses. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1); /* resized by userspace in raw_tp mode */
-	__type(key, __u32);
-	__type(value, struct aitrace_sched_task_state);
-} task_states_by_tid SEC(".maps");
+AITRACE_TASK_STATE_MAPS(task_states, struct aitrace_sched_task_state);
 
 /* Userspace sets use_rq_clock (--clock rq) only where the run queue can be reached (compat.bpf.h). */
 static __always_inline bool rq_clock_mode(void)

@@ -15,6 +15,26 @@
 #endif
 
 /*
+ * A collector's per-task state, in two maps: `name`, task-local storage for the tp_btf programs
+ * (freed with the task), and `name`_by_tid, a tid-keyed hash for the raw_tp fallback, whose args
+ * are plain integers that bpf_task_storage_get refuses. Userspace sizes the hash in raw_tp mode
+ * only; otherwise it keeps one entry.
+ */
+#define AITRACE_TASK_STATE_MAPS(name, value_type)          \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_TASK_STORAGE);   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);      \
+		__type(key, int);                          \
+		__type(value, value_type);                 \
+	} name SEC(".maps");                               \
+	struct {                                           \
+		__uint(type, BPF_MAP_TYPE_HASH);           \
+		__uint(max_entries, 1);                    \
+		__type(key, __u32);                        \
+		__type(value, value_type);                 \
+	} name##_by_tid SEC(".maps")
+
+/*
  * The errno of a map helper (bpf_map_update_elem, bpf_map_delete_elem, ...) as an int, to compare
  * with -EEXIST, -E2BIG, ... Before Linux 6.4 ("bpf: return long from bpf_map_ops funcs") the map
  * ops returned int and the verifier calls them directly, so a program on x86-64 sees the errno

@@ -145,7 +145,12 @@ uint64_t repaired_switches(const std::string& err) {
   return n;
 }
 
-std::string aitrace_binary() { return AITRACE_BINARY; }
+// AITRACE_TEST_BINARY: scripts/test-sanitize runs the e2e layer's tests (built normally) against
+// the ASAN+UBSAN build of aitrace.
+std::string aitrace_binary() {
+  const char* other = std::getenv("AITRACE_TEST_BINARY");
+  return other && *other ? other : AITRACE_BINARY;
+}
 std::string workload(const std::string& name) { return std::string(AITRACE_WORKLOAD_DIR) + "/" + name; }
 std::string test_data(const std::string& relative) { return std::string(AITRACE_TEST_DATA_DIR) + "/" + relative; }
 

@@ -5,7 +5,6 @@
 #include "aitrace/driver/report_envelope.hpp"
 #include "aitrace/offcpu/offcpu_report.hpp"
 #include "aitrace/output/escape.hpp"
-#include "aitrace/output/flame_svg.hpp"
 
 #include <fmt/format.h>
 
@@ -125,15 +124,7 @@ Result<std::vector<std::string>> CaptureSession::write_bundle(BundleDir& dir, co
 }
 
 std::string offcpu_flame_svg(const Snapshot& offcpu) {
-  const auto& snap = snapshot_value<OffcpuSnapshot>(offcpu);
-  std::vector<FlamePath> paths;
-  paths.reserve(snap.stacks.size());
-  for (const OffcpuStack& st : snap.stacks) paths.push_back({offcpu_path(st), st.total_ns / 1000});
-  FlameGraphOptions fo;
-  fo.title = "Off-CPU time";
-  fo.unit = "us";
-  fo.subtitle = offcpu_lost_line(snap);
-  return flame_graph_svg(paths, fo);
+  return offcpu_flame_graph(snapshot_value<OffcpuSnapshot>(offcpu));
 }
 
 std::string bundle_guide(const std::string& dir, const std::vector<std::string>& files) {

@@ -2,6 +2,7 @@
 #include "aitrace/offcpu/offcpu_report.hpp"
 
 #include "aitrace/output/escape.hpp"
+#include "aitrace/output/flame_svg.hpp"
 
 #include <fmt/format.h>
 
@@ -110,6 +111,17 @@ std::vector<const OffcpuStack*> offcpu_ranked(const OffcpuSnapshot& s) {
 }
 
 std::string offcpu_state_name(uint32_t state) { return state == AITRACE_OFFCPU_BLOCK ? "block" : "sleep"; }
+
+std::string offcpu_flame_graph(const OffcpuSnapshot& s) {
+  std::vector<FlamePath> paths;
+  paths.reserve(s.stacks.size());
+  for (const OffcpuStack& st : s.stacks) paths.push_back({offcpu_path(st), st.total_ns / 1000});
+  FlameGraphOptions o;
+  o.title = "Off-CPU time";
+  o.unit = "us";
+  o.subtitle = offcpu_lost_line(s);
+  return flame_graph_svg(paths, o);
+}
 
 std::string offcpu_lost_line(const OffcpuSnapshot& s) {
   const offcpu_lost& l = s.lost;

@@ -2,7 +2,6 @@
 
 #include "aitrace/core/output_file.hpp"
 #include "aitrace/output/clock_text.hpp"
-#include "aitrace/output/flame_svg.hpp"
 
 #include <fmt/format.h>
 
@@ -53,13 +52,7 @@ class OffcpuTracer final : public TypedCollector<OffcpuSnapshot> {
     if (!svg_) return {};
     auto snap = collector_->snapshot();
     if (!snap) return snap.error();
-    std::vector<FlamePath> paths;
-    for (const OffcpuStack& st : snap->stacks) paths.push_back({offcpu_path(st), st.total_ns / 1000});
-    FlameGraphOptions o;
-    o.title = "Off-CPU time";
-    o.unit = "us";
-    o.subtitle = offcpu_lost_line(*snap);
-    AITRACE_TRY(svg_->write(flame_graph_svg(paths, o)));
+    AITRACE_TRY(svg_->write(offcpu_flame_graph(*snap)));
     return svg_->commit();
   }
   const HookSet& hooks() const override { return collector_->hooks(); }

@@ -72,6 +72,9 @@ std::string offcpu_folded(const OffcpuSnapshot& s);
 // (offwaketime's layout: the waker's stack stands upside down on the blocked one).
 std::vector<std::string> offcpu_path(const OffcpuStack& st);
 std::string offcpu_lost_line(const OffcpuSnapshot& s);
+// The flame graph of every stack (`--svg`, and capture's offcpu.svg): self-contained SVG, times in
+// microseconds, the lost line as its subtitle.
+std::string offcpu_flame_graph(const OffcpuSnapshot& s);
 // The collector's keys of the aitrace.offcpu/2 document (the driver adds the envelope: schema,
 // times, hooks, lost, group_by) and its `lost` object.
 nlohmann::json offcpu_json(const OffcpuSnapshot& s, const OffcpuReportContext& ctx);
