@@ -49,6 +49,15 @@ if(NOT EXISTS ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h)
   message(FATAL_ERROR "aitrace: vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h missing; run scripts/update-vmlinux")
 endif()
 
+# llvm-strip of the same LLVM: the skeletons embed objects without DWARF (libbpf reads only .BTF
+# and .BTF.ext). sched.bpf.o is 1.4 MB with it and libbpf's open of the embedded copy faulted most
+# of it into aitrace's memory (docs/benchmarks.md, start-up and memory).
+string(REGEX REPLACE "^.*clang(-[0-9]+)?$" "llvm-strip\\1" _aitrace_strip_name "${AITRACE_BPF_CLANG}")
+find_program(AITRACE_BPF_STRIP NAMES ${_aitrace_strip_name} llvm-strip DOC "llvm-strip for BPF objects (scripts/setup: llvm-16)")
+if(NOT AITRACE_BPF_STRIP)
+  message(FATAL_ERROR "aitrace: llvm-strip not found; apt-get install llvm-16")
+endif()
+
 set(AITRACE_BPF_GEN_DIR ${PROJECT_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${AITRACE_BPF_GEN_DIR})
 # Every shared header is an explicit dependency so a changed struct rebuilds every object.
@@ -71,9 +80,12 @@ function(aitrace_bpf_object name source)
             ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h
     COMMENT "BPF ${name}"
     VERBATIM)
+  # ${obj} keeps its DWARF for llvm-objdump -S; the skeleton embeds the stripped copy.
+  set(stripped ${AITRACE_BPF_GEN_DIR}/${name}.stripped.bpf.o)
   add_custom_command(
     OUTPUT ${skel}
-    COMMAND ${AITRACE_BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
+    COMMAND ${AITRACE_BPF_STRIP} -g ${obj} -o ${stripped}
+    COMMAND ${AITRACE_BPFTOOL} gen skeleton ${stripped} name ${name}_bpf > ${skel}
     DEPENDS ${obj}
     COMMENT "skeleton ${name}.skel.h"
     VERBATIM)
