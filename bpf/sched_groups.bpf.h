@@ -78,25 +78,25 @@ static __always_inline __u64 task_group_id(__u32 id, __u64 start_ns)
 }
 
 /* The process's start time is its leader's: exec by another thread copies it (de_thread). */
-static __always_inline __u64 thread_group_id(struct task_struct *p, __u32 tid)
+static __always_inline __u64 thread_group_id(struct task_struct *p, __u32 tid, bool btf)
 {
-	return task_group_id(tid, BPF_CORE_READ(p, start_time));
+	return task_group_id(tid, AITRACE_READ(btf, p, start_time));
 }
 
-static __always_inline __u64 process_group_id(struct task_struct *p, __u32 tgid)
+static __always_inline __u64 process_group_id(struct task_struct *p, __u32 tgid, bool btf)
 {
-	return task_group_id(tgid, BPF_CORE_READ(p, group_leader, start_time));
+	return task_group_id(tgid, btf ? p->group_leader->start_time : BPF_CORE_READ(p, group_leader, start_time));
 }
 
-static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid)
+static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid, bool btf)
 {
 	char comm[AITRACE_COMM_LEN];
 
 	switch (group_by) {
 	case AITRACE_SCHED_BY_THREAD:
-		return thread_group_id(p, tid);
+		return thread_group_id(p, tid, btf);
 	case AITRACE_SCHED_BY_PROCESS:
-		return process_group_id(p, tgid);
+		return process_group_id(p, tgid, btf);
 	case AITRACE_SCHED_BY_CGROUP:
 		return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
 	case AITRACE_SCHED_BY_COMM:
@@ -155,9 +155,9 @@ static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid
 
 /* The task's group: the slot cached in its state, looked up only when its group id changed. */
 static __always_inline struct aitrace_sched_group *group_of(struct task_struct *p, struct aitrace_sched_task_state *st,
-							    __u32 tid, __u32 tgid, __u32 *slot)
+							    __u32 tid, __u32 tgid, bool btf, __u32 *slot)
 {
-	__u64 gid = group_id_of(p, tid, tgid);
+	__u64 gid = group_id_of(p, tid, tgid, btf);
 
 	if (!st->cached || st->group != gid) {
 		st->slot = slot_assign(p, tid, tgid, gid);
