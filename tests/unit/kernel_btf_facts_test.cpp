@@ -71,16 +71,18 @@ TEST(KernelBtfFacts, ReadsPastEveryKindAsLibbpfDoes) {
   btf__add_field(b, "rq", u32, 0, 0);
 
   const std::vector<char> raw = raw_of(b);
-  auto f = scan_kernel_btf(raw.data(), raw.size());
-  ASSERT_TRUE(f.has_value());
-  ASSERT_EQ(f->tracepoints.size(), 2u);
-  EXPECT_EQ(f->tracepoint("first")->typedef_id, static_cast<uint32_t>(first));
-  EXPECT_EQ(f->tracepoint("first")->args, 2);
-  EXPECT_EQ(f->tracepoint("last")->typedef_id, static_cast<uint32_t>(last));
-  EXPECT_EQ(f->tracepoint("last")->args, 5);
-  EXPECT_FALSE(f->tracepoint("missing").has_value());
-  EXPECT_TRUE(f->sched_entity_has_cfs_rq);
-  EXPECT_FALSE(f->cfs_rq_has_rq);
+  auto scanned = scan_kernel_btf(raw.data(), raw.size());
+  ASSERT_TRUE(scanned.has_value());
+  const KernelBtfFacts& f = scanned.value();
+  ASSERT_EQ(f.tracepoints.size(), 2u);
+  ASSERT_TRUE(f.tracepoint("first").has_value() && f.tracepoint("last").has_value());
+  EXPECT_EQ(f.tracepoint("first").value().typedef_id, static_cast<uint32_t>(first));
+  EXPECT_EQ(f.tracepoint("first").value().args, 2);
+  EXPECT_EQ(f.tracepoint("last").value().typedef_id, static_cast<uint32_t>(last));
+  EXPECT_EQ(f.tracepoint("last").value().args, 5);
+  EXPECT_FALSE(f.tracepoint("missing").has_value());
+  EXPECT_TRUE(f.sched_entity_has_cfs_rq);
+  EXPECT_FALSE(f.cfs_rq_has_rq);
   // The same answers from libbpf's lookups on the same BTF.
   EXPECT_EQ(tracepoint_arg_count(b, "last"), 5);
   EXPECT_EQ(btf__find_by_name_kind(b, "btf_trace_last", BTF_KIND_TYPEDEF), last);
@@ -126,8 +128,10 @@ TEST(KernelBtfFacts, AgreesWithLibbpfOnThisKernel) {
     const std::string tp = name.substr(std::strlen("btf_trace_"));
     auto proto = f->tracepoint(tp);
     ASSERT_TRUE(proto.has_value()) << tp;
-    EXPECT_EQ(proto->typedef_id, static_cast<uint32_t>(btf__find_by_name_kind(b, name.c_str(), BTF_KIND_TYPEDEF))) << tp;
-    EXPECT_EQ(proto->args, tracepoint_arg_count(b, tp)) << tp;
+    EXPECT_EQ(proto.value().typedef_id,
+              static_cast<uint32_t>(btf__find_by_name_kind(b, name.c_str(), BTF_KIND_TYPEDEF)))
+        << tp;
+    EXPECT_EQ(proto.value().args, tracepoint_arg_count(b, tp)) << tp;
   }
   EXPECT_GT(typedefs, 100u);  // every kernel with BTF has hundreds of tracepoints
   EXPECT_EQ(f->tracepoints.size(), typedefs);
