@@ -73,6 +73,9 @@ static __always_inline __u64 task_clock(struct task_struct *p, bool btf)
 {
 	__u64 clock;
 
+#ifdef AITRACE_ABLATE_CLOCK /* bench/sched_parts_overhead.sh: what the clock read costs */
+	return 1;
+#endif
 	if (!rq_clock_mode())
 		return bpf_ktime_get_ns();
 	clock = aitrace_task_rq_clock(p, btf);
@@ -178,6 +181,9 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	st = task_state_get(prev, tid, btf);
 	if (!st)
 		return;
+#ifdef AITRACE_ABLATE_ALL_BUT_STORAGE /* bench/sched_parts_overhead.sh: the filter and task storage alone */
+	return;
+#endif
 	g = task_group(prev, st, tid, btf, &slot);
 	if (aitrace_sched_out_needs_live_state(preempt, state))
 		in.live_state = aitrace_task_state_read(prev, btf);
@@ -209,6 +215,9 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 	st = task_state_get(next, tid, btf);
 	if (!st)
 		return;
+#ifdef AITRACE_ABLATE_ALL_BUT_STORAGE
+	return;
+#endif
 	g = task_group(next, st, tid, btf, &slot);
 	/* sched_info.last_queued is cleared only after this tracepoint. */
 	if (aitrace_sched_in_needs_queued_stamp(st->phase) && bpf_core_field_exists(next->sched_info))
@@ -262,6 +271,9 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	st = task_state_get(p, tid, btf);
 	if (!st)
 		return 0;
+#ifdef AITRACE_ABLATE_ALL_BUT_STORAGE
+	return 0;
+#endif
 	if (aitrace_sched_wakeup_needs_on_cpu(st->phase) && bpf_core_field_exists(p->on_cpu))
 		on_cpu = AITRACE_READ(btf, p, on_cpu);
 	if (!aitrace_sched_wakeup_starts_wait(st->phase, on_cpu))

@@ -224,6 +224,9 @@ static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot
 {
 	struct aitrace_sched_metric_stats *s;
 
+#ifdef AITRACE_ABLATE_STATS /* bench/sched_parts_overhead.sh: what the statistics and histograms cost */
+	return;
+#endif
 	/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
 	if ((__s64)value < 0)
 		value = 0;

@@ -58,6 +58,11 @@ if(NOT AITRACE_BPF_STRIP)
   message(FATAL_ERROR "aitrace: llvm-strip not found; apt-get install llvm-16")
 endif()
 
+# Extra clang flags for every BPF object: bench/sched_parts_overhead.sh builds variants with parts of
+# the sched programs compiled out (-DAITRACE_ABLATE_*), to measure what each part costs.
+set(AITRACE_BPF_EXTRA_FLAGS "" CACHE STRING "Extra clang flags for the BPF objects (benchmarks only)")
+separate_arguments(_aitrace_bpf_extra UNIX_COMMAND "${AITRACE_BPF_EXTRA_FLAGS}")
+
 set(AITRACE_BPF_GEN_DIR ${PROJECT_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${AITRACE_BPF_GEN_DIR})
 # Every shared header is an explicit dependency so a changed struct rebuilds every object.
@@ -74,7 +79,7 @@ function(aitrace_bpf_object name source)
     COMMAND ${AITRACE_BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${AITRACE_BPF_ARCH} -DAITRACE_BPF
             -Wall -Wno-unused-function -Wno-compare-distinct-pointer-types
             -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
-            -I${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH} ${LIBBPF_CFLAGS}
+            -I${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH} ${LIBBPF_CFLAGS} ${_aitrace_bpf_extra}
             -c ${PROJECT_SOURCE_DIR}/${source} -o ${obj}
     DEPENDS ${PROJECT_SOURCE_DIR}/${source} ${AITRACE_BPF_SHARED_HEADERS}
             ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h
