@@ -83,9 +83,15 @@ static __always_inline __u64 thread_group_id(struct task_struct *p, __u32 tid, b
 	return task_group_id(tid, AITRACE_READ(btf, p, start_time));
 }
 
+/*
+ * A probe read even in tp_btf programs: a plain load of the group_leader pointer makes the
+ * verifier ask whether that nested pointer is trusted, a linear search of the kernel's BTF by
+ * name for every such load on every path, which took ~10% of aitrace's start-up (perf). By
+ * process the id is read once per task (task_group() in sched.bpf.c).
+ */
 static __always_inline __u64 process_group_id(struct task_struct *p, __u32 tgid, bool btf)
 {
-	return task_group_id(tgid, btf ? p->group_leader->start_time : BPF_CORE_READ(p, group_leader, start_time));
+	return task_group_id(tgid, BPF_CORE_READ(p, group_leader, start_time));
 }
 
 static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid, bool btf)
@@ -220,18 +226,26 @@ static __always_inline void store_max(__u64 *p, __u64 v)
 	}
 }
 
-static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
+/*
+ * A global function: the verifier checks it once, on its own, instead of once for every path
+ * through the state machine that reaches it (the sched_switch program's verification was most
+ * of aitrace's start-up). `g` may be NULL for it, so it checks.
+ */
+__noinline int metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
 {
 	struct aitrace_sched_metric_stats *s;
 
+	if (!g)
+		return 0;
+
 #ifdef AITRACE_ABLATE_STATS /* bench/sched_parts_overhead.sh: what the statistics and histograms cost */
-	return;
+	return 0;
 #endif
 	/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
 	if ((__s64)value < 0)
 		value = 0;
 	if (metric >= AITRACE_SCHED_METRICS)
-		return;
+		return 0;
 	s = &g->metrics[metric];
 	/* A dense slot's count is the sum of its buckets (userspace adds them): one atomic less. */
 	if (slot >= dense_slots)
@@ -240,6 +254,7 @@ static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot
 	store_min(&s->min, value);
 	store_max(&s->max, value);
 	hist_add(slot, metric, value);
+	return 0;
 }
 
 #endif
