@@ -60,6 +60,9 @@ static __always_inline __u64 task_clock(struct task_struct *p, bool btf)
 {
 	__u64 clock;
 
+#ifdef AITRACE_ABLATE_CLOCK /* bench/sched_parts_overhead.sh: what the clock read costs */
+	return 1;
+#endif
 	if (!rq_clock_mode())
 		return bpf_ktime_get_ns();
 	clock = aitrace_task_rq_clock(p, btf);
@@ -73,7 +76,12 @@ static __always_inline __u64 task_clock(struct task_struct *p, bool btf)
  */
 static __always_inline __u64 sched_info_stamp(struct task_struct *p, __u64 stamp, __u64 now, bool btf)
 {
-	__u64 clock = rq_clock_mode() ? now : aitrace_task_rq_clock(p, btf);
+	/*
+	 * Probe reads (btf = false) on this rare path: plain loads of the cfs_rq and rq pointers
+	 * make the verifier search the kernel's BTF by name for each, on every path it explores
+	 * (btf_nested_type_is_trusted: ~4% of aitrace's start-up, perf).
+	 */
+	__u64 clock = rq_clock_mode() ? now : aitrace_task_rq_clock(p, false);
 
 	if (!stamp || stamp > clock)
 		return 0;
@@ -91,6 +99,24 @@ static __always_inline struct aitrace_sched_task_state *task_state_get(struct ta
 	if (!st)
 		__sync_fetch_and_add(&task_state_missing, 1);
 	return st;
+}
+
+/*
+ * The task's group. By process it never changes for a task (its tgid is fixed, and an exec by
+ * another thread copies the old leader's start time to it), so with task storage, which lives
+ * and dies with the task, the slot cached at its first event is final and the group id is not
+ * read again: two pointer loads and the pid-namespace ids saved on every event. The tid-keyed
+ * raw_tp state and the other groupings (a thread's tid changes when it execs as a non-leader;
+ * cgroup and comm change at any time) check the id each time.
+ */
+static __always_inline struct aitrace_sched_group *task_group(struct task_struct *p, struct aitrace_sched_task_state *st,
+							      __u32 tid, bool btf, __u32 *slot)
+{
+	if (btf && group_by == AITRACE_SCHED_BY_PROCESS && st->cached) {
+		*slot = st->slot;
+		return bpf_map_lookup_elem(&group_stats, slot);
+	}
+	return group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), btf, slot);
 }
 
 static __always_inline bool measured(struct task_struct *p, __u32 tid)
@@ -147,9 +173,12 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	st = task_state_get(prev, tid, btf);
 	if (!st)
 		return;
-	g = group_of(prev, st, aitrace_report_tid(prev, tid), aitrace_report_tgid(prev, AITRACE_READ(btf, prev, tgid)), &slot);
+#ifdef AITRACE_ABLATE_ALL_BUT_STORAGE /* bench/sched_parts_overhead.sh: the filter and task storage alone */
+	return;
+#endif
+	g = task_group(prev, st, tid, btf, &slot);
 	if (aitrace_sched_out_needs_live_state(preempt, state))
-		in.live_state = aitrace_task_state(prev);
+		in.live_state = aitrace_task_state_read(prev, btf);
 	/* docs/sched.md: this VM does not fire sched_switch when the outgoing task is a thread of PID 1. */
 	if (aitrace_sched_out_needs_arrival(st->phase) && bpf_core_field_exists(prev->sched_info))
 		in.arrived = sched_info_stamp(prev, BPF_CORE_READ(prev, sched_info.last_arrival), now, btf);
@@ -178,7 +207,10 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 	st = task_state_get(next, tid, btf);
 	if (!st)
 		return;
-	g = group_of(next, st, aitrace_report_tid(next, tid), aitrace_report_tgid(next, AITRACE_READ(btf, next, tgid)), &slot);
+#ifdef AITRACE_ABLATE_ALL_BUT_STORAGE
+	return;
+#endif
+	g = task_group(next, st, tid, btf, &slot);
 	/* sched_info.last_queued is cleared only after this tracepoint. */
 	if (aitrace_sched_in_needs_queued_stamp(st->phase) && bpf_core_field_exists(next->sched_info))
 		queued = sched_info_stamp(next, BPF_CORE_READ(next, sched_info.last_queued), now, btf);
@@ -209,7 +241,7 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 		if (switch_has_prev_state)
 			state = (__u32)ctx[3];
 		else
-			state = aitrace_task_state(prev);
+			state = aitrace_task_state_read(prev, btf);
 		on_switch_out(prev, prev_tid, preempt, state, now, btf);
 	}
 	if (in)
@@ -231,6 +263,9 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	st = task_state_get(p, tid, btf);
 	if (!st)
 		return 0;
+#ifdef AITRACE_ABLATE_ALL_BUT_STORAGE
+	return 0;
+#endif
 	if (aitrace_sched_wakeup_needs_on_cpu(st->phase) && bpf_core_field_exists(p->on_cpu))
 		on_cpu = AITRACE_READ(btf, p, on_cpu);
 	if (!aitrace_sched_wakeup_starts_wait(st->phase, on_cpu))
@@ -238,7 +273,7 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	now = task_clock(p, btf);
 	s = aitrace_sched_on_wakeup(st->phase, st->ts, now, on_cpu);
 	if (s.nsamples)
-		g = group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), &slot);
+		g = task_group(p, st, tid, btf, &slot);
 	apply_step(st, g, slot, &s);
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
@@ -262,7 +297,7 @@ static __always_inline int count_event(struct task_struct *p, enum group_counter
 	st = task_state_get(p, tid, btf);
 	if (!st)
 		return 0;
-	g = group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), &slot);
+	g = task_group(p, st, tid, btf, &slot);
 	if (!g)
 		return 0;
 	if (which == COUNT_MIGRATION)
@@ -307,7 +342,7 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 		return 0;
 	tid = aitrace_report_tid(p, tid);
 	tgid = aitrace_report_tgid(p, tgid);
-	gid = group_by == AITRACE_SCHED_BY_THREAD ? thread_group_id(p, tid) : process_group_id(p, tgid);
+	gid = group_by == AITRACE_SCHED_BY_THREAD ? thread_group_id(p, tid, btf) : process_group_id(p, tgid, btf);
 	g = group_by_id(gid);
 	if (g)
 		g->flags |= AITRACE_SCHED_GROUP_EXITED;
@@ -326,9 +361,9 @@ static __always_inline int handle_rename(__u64 *ctx, bool btf)
 	tid = aitrace_report_tid(p, tid);
 	tgid = aitrace_report_tgid(p, tgid);
 	if (group_by == AITRACE_SCHED_BY_THREAD)
-		gid = thread_group_id(p, tid);
+		gid = thread_group_id(p, tid, btf);
 	else if (group_by == AITRACE_SCHED_BY_PROCESS && tid == tgid)
-		gid = process_group_id(p, tgid);
+		gid = process_group_id(p, tgid, btf);
 	else
 		return 0;
 	g = group_by_id(gid);

@@ -82,25 +82,31 @@ static __always_inline __u64 task_group_id(__u32 id, __u64 start_ns)
 }
 
 /* The process's start time is its leader's: exec by another thread copies it (de_thread). */
-static __always_inline __u64 thread_group_id(struct task_struct *p, __u32 tid)
+static __always_inline __u64 thread_group_id(struct task_struct *p, __u32 tid, bool btf)
 {
-	return task_group_id(tid, BPF_CORE_READ(p, start_time));
+	return task_group_id(tid, AITRACE_READ(btf, p, start_time));
 }
 
-static __always_inline __u64 process_group_id(struct task_struct *p, __u32 tgid)
+/*
+ * A probe read even in tp_btf programs: a plain load of the group_leader pointer makes the
+ * verifier ask whether that nested pointer is trusted, a linear search of the kernel's BTF by
+ * name for every such load on every path, which took ~10% of aitrace's start-up (perf). By
+ * process the id is read once per task (task_group() in sched.bpf.c).
+ */
+static __always_inline __u64 process_group_id(struct task_struct *p, __u32 tgid, bool btf)
 {
 	return task_group_id(tgid, BPF_CORE_READ(p, group_leader, start_time));
 }
 
-static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid)
+static __always_inline __u64 group_id_of(struct task_struct *p, __u32 tid, __u32 tgid, bool btf)
 {
 	char comm[AITRACE_COMM_LEN];
 
 	switch (group_by) {
 	case AITRACE_SCHED_BY_THREAD:
-		return thread_group_id(p, tid);
+		return thread_group_id(p, tid, btf);
 	case AITRACE_SCHED_BY_PROCESS:
-		return process_group_id(p, tgid);
+		return process_group_id(p, tgid, btf);
 	case AITRACE_SCHED_BY_CGROUP:
 		return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
 	case AITRACE_SCHED_BY_COMM:
@@ -159,9 +165,9 @@ static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid
 
 /* The task's group: the slot cached in its state, looked up only when its group id changed. */
 static __always_inline struct aitrace_sched_group *group_of(struct task_struct *p, struct aitrace_sched_task_state *st,
-							    __u32 tid, __u32 tgid, __u32 *slot)
+							    __u32 tid, __u32 tgid, bool btf, __u32 *slot)
 {
-	__u64 gid = group_id_of(p, tid, tgid);
+	__u64 gid = group_id_of(p, tid, tgid, btf);
 
 	if (!st->cached || st->group != gid) {
 		st->slot = slot_assign(p, tid, tgid, gid);
@@ -224,15 +230,26 @@ static __always_inline void store_max(__u64 *p, __u64 v)
 	}
 }
 
-static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
+/*
+ * A global function: the verifier checks it once, on its own, instead of once for every path
+ * through the state machine that reaches it (the sched_switch program's verification was most
+ * of aitrace's start-up). `g` may be NULL for it, so it checks.
+ */
+__noinline int metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
 {
 	struct aitrace_sched_metric_stats *s;
 
+	if (!g)
+		return 0;
+
+#ifdef AITRACE_ABLATE_STATS /* bench/sched_parts_overhead.sh: what the statistics and histograms cost */
+	return 0;
+#endif
 	/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
 	if ((__s64)value < 0)
 		value = 0;
 	if (metric >= AITRACE_SCHED_METRICS)
-		return;
+		return 0;
 	s = &g->metrics[metric];
 	/* A dense slot's count is the sum of its buckets (userspace adds them): one atomic less. */
 	if (slot >= dense_slots)
@@ -241,6 +258,7 @@ static __always_inline void metric_add(struct aitrace_sched_group *g, __u32 slot
 	store_min(&s->min, value);
 	store_max(&s->max, value);
 	hist_add(slot, metric, value);
+	return 0;
 }
 
 #endif

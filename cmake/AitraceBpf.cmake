@@ -49,6 +49,20 @@ if(NOT EXISTS ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h)
   message(FATAL_ERROR "aitrace: vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h missing; run scripts/update-vmlinux")
 endif()
 
+# llvm-strip of the same LLVM: the skeletons embed objects without DWARF (libbpf reads only .BTF
+# and .BTF.ext). sched.bpf.o is 1.4 MB with it and libbpf's open of the embedded copy faulted most
+# of it into aitrace's memory (docs/benchmarks.md, start-up and memory).
+string(REGEX REPLACE "^.*clang(-[0-9]+)?$" "llvm-strip\\1" _aitrace_strip_name "${AITRACE_BPF_CLANG}")
+find_program(AITRACE_BPF_STRIP NAMES ${_aitrace_strip_name} llvm-strip DOC "llvm-strip for BPF objects (scripts/setup: llvm-16)")
+if(NOT AITRACE_BPF_STRIP)
+  message(FATAL_ERROR "aitrace: llvm-strip not found; apt-get install llvm-16")
+endif()
+
+# Extra clang flags for every BPF object: bench/sched_parts_overhead.sh builds variants with parts of
+# the sched programs compiled out (-DAITRACE_ABLATE_*), to measure what each part costs.
+set(AITRACE_BPF_EXTRA_FLAGS "" CACHE STRING "Extra clang flags for the BPF objects (benchmarks only)")
+separate_arguments(_aitrace_bpf_extra UNIX_COMMAND "${AITRACE_BPF_EXTRA_FLAGS}")
+
 set(AITRACE_BPF_GEN_DIR ${PROJECT_BINARY_DIR}/bpf)
 file(MAKE_DIRECTORY ${AITRACE_BPF_GEN_DIR})
 # Every shared header is an explicit dependency so a changed struct rebuilds every object.
@@ -65,15 +79,18 @@ function(aitrace_bpf_object name source)
     COMMAND ${AITRACE_BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${AITRACE_BPF_ARCH} -DAITRACE_BPF
             -Wall -Wno-unused-function -Wno-compare-distinct-pointer-types
             -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
-            -I${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH} ${LIBBPF_CFLAGS}
+            -I${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH} ${LIBBPF_CFLAGS} ${_aitrace_bpf_extra}
             -c ${PROJECT_SOURCE_DIR}/${source} -o ${obj}
     DEPENDS ${PROJECT_SOURCE_DIR}/${source} ${AITRACE_BPF_SHARED_HEADERS}
             ${PROJECT_SOURCE_DIR}/vmlinux/${AITRACE_BPF_ARCH}/vmlinux.h
     COMMENT "BPF ${name}"
     VERBATIM)
+  # ${obj} keeps its DWARF for llvm-objdump -S; the skeleton embeds the stripped copy.
+  set(stripped ${AITRACE_BPF_GEN_DIR}/${name}.stripped.bpf.o)
   add_custom_command(
     OUTPUT ${skel}
-    COMMAND ${AITRACE_BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
+    COMMAND ${AITRACE_BPF_STRIP} -g ${obj} -o ${stripped}
+    COMMAND ${AITRACE_BPFTOOL} gen skeleton ${stripped} name ${name}_bpf > ${skel}
     DEPENDS ${obj}
     COMMENT "skeleton ${name}.skel.h"
     VERBATIM)

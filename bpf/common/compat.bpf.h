@@ -34,6 +34,14 @@ static __always_inline __u32 aitrace_task_state(struct task_struct *p)
 	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)p, state);
 }
 
+/* The same with a plain load in tp_btf programs (the switch-out of every voluntary sleep reads it). */
+static __always_inline __u32 aitrace_task_state_read(struct task_struct *p, bool btf)
+{
+	if (bpf_core_field_exists(p->__state))
+		return AITRACE_READ(btf, p, __state);
+	return (__u32)BPF_CORE_READ((struct task_struct___pre514 *)p, state);
+}
+
 /* task_cpu(p): the CPU whose run queue the task is on (or last ran on). */
 static __always_inline __u32 aitrace_task_cpu(struct task_struct *p, bool btf)
 {

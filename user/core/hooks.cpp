@@ -2,9 +2,11 @@
 
 #include "aitrace/core/bpf_feature_probe.hpp"
 #include "aitrace/core/bpf_permission.hpp"
+#include "aitrace/core/kernel_btf_facts.hpp"
 #include "aitrace/core/log.hpp"
 #include "probe.skel.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
@@ -57,7 +59,39 @@ std::string perf_event_note(HookKind kind) {
          "host's namespace: BPF tokens do not cover it";
 }
 
+// tp_btf and raw_tp, the two every tracing command asks about, are probed with a two-instruction
+// program loaded by hand: a libbpf object with a tp_btf program would parse the kernel's BTF for
+// its attach target (20-50 ms and ~12 MB here); the target's id is already in kernel_btf_facts().
+ProbeOutcome probe_raw_hook(HookKind kind) {
+  const bpf_insn prog[] = {
+      bpf_insn_of(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),
+      bpf_insn_of(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+  };
+  bpf_prog_load_opts opts = prog_load_opts_with_token();
+  bpf_prog_type type = BPF_PROG_TYPE_RAW_TRACEPOINT;
+  if (kind == HookKind::tp_btf) {
+    const KernelBtfFacts* f = kernel_btf_facts();
+    auto proto = f ? f->tracepoint("sched_switch") : std::nullopt;
+    if (!proto) return {false, "load: no kernel BTF prototype of sched_switch"};
+    type = BPF_PROG_TYPE_TRACING;
+    opts.expected_attach_type = BPF_TRACE_RAW_TP;
+    opts.attach_btf_id = proto->typedef_id;
+  }
+  errno = 0;
+  const int fd = bpf_prog_load(type, "aitrace_probe", "GPL", prog, 2, &opts);
+  if (fd < 0) return {false, "load: " + bpf_error_text(errno ? errno : EINVAL)};
+  errno = 0;
+  // BPF_RAW_TRACEPOINT_OPEN attaches both (a tp_btf program's target is in the program).
+  const int link = bpf_raw_tracepoint_open(kind == HookKind::tp_btf ? nullptr : "sched_switch", fd);
+  const int err = errno;
+  close(fd);
+  if (link < 0) return {false, "attach: " + bpf_error_text(err ? err : EINVAL)};
+  close(link);
+  return {true, {}};
+}
+
 ProbeOutcome probe_attach(HookKind kind) {
+  if (kind == HookKind::tp_btf || kind == HookKind::raw_tp) return probe_raw_hook(kind);
   if (kind == HookKind::tracepoint && tracefs_root().empty())
     return {false, "attach: " + tracefs_unavailable_reason()};
   auto skel = ProbeSkeleton::open("probe");
@@ -184,10 +218,15 @@ std::string tracefs_unavailable_reason() {
 }
 
 bool tracepoint_in_btf(std::string_view name) {
-  const btf* b = vmlinux_btf();
-  if (!b) return false;
-  std::string tname = "btf_trace_" + std::string(name);
-  return btf__find_by_name_kind(b, tname.c_str(), BTF_KIND_TYPEDEF) > 0;
+  const KernelBtfFacts* f = kernel_btf_facts();
+  return f && f->tracepoint(name).has_value();
+}
+
+std::optional<int> kernel_tracepoint_arg_count(std::string_view name) {
+  const KernelBtfFacts* f = kernel_btf_facts();
+  auto proto = f ? f->tracepoint(name) : std::nullopt;
+  if (!proto) return std::nullopt;
+  return proto->args;
 }
 
 std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name) {
@@ -202,29 +241,13 @@ std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name) {
 }
 
 bool sched_switch_has_prev_state() {
-  auto n = tracepoint_arg_count(vmlinux_btf(), "sched_switch");
+  auto n = kernel_tracepoint_arg_count("sched_switch");
   return !n || *n >= 4;
 }
 
-namespace {
-
-bool struct_has_member(const btf* b, const char* type, const char* member) {
-  int id = btf__find_by_name_kind(b, type, BTF_KIND_STRUCT);
-  const btf_type* t = id > 0 ? btf__type_by_id(b, static_cast<__u32>(id)) : nullptr;
-  if (!t) return false;
-  const btf_member* m = btf_members(t);
-  for (int i = 0; i < btf_vlen(t); i++, m++) {
-    const char* name = btf__name_by_offset(b, m->name_off);
-    if (name && std::string_view(name) == member) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 bool task_has_group_cfs_rq() {
-  const btf* b = vmlinux_btf();
-  return !b || (struct_has_member(b, "sched_entity", "cfs_rq") && struct_has_member(b, "cfs_rq", "rq"));
+  const KernelBtfFacts* f = kernel_btf_facts();
+  return !f || (f->sched_entity_has_cfs_rq && f->cfs_rq_has_rq);
 }
 
 bool tracepoint_in_tracefs(std::string_view category, std::string_view name) {

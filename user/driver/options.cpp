@@ -2,6 +2,7 @@
 #include "aitrace/core/caps.hpp"
 #include "aitrace/driver/options.hpp"
 #include "aitrace/core/hooks.hpp"
+#include "aitrace/core/kernel_btf_facts.hpp"
 #include "aitrace/core/kernel_floor.hpp"
 #include "aitrace/core/log.hpp"
 
@@ -211,7 +212,7 @@ Status prepare_tracing(const CommonOptions& o) {
   if (!caps) return caps.error();
   AITRACE_TRY(check_tracing_capabilities(*caps));
   AITRACE_TRY(use_bpf_token(o.bpf_token));  // before the first bpf() call, the floor's probe
-  if (!vmlinux_btf())
+  if (!kernel_btf_facts())
     return make_error(
         ErrorKind::unsupported,
         "this kernel has no BTF (/sys/kernel/btf/vmlinux); aitrace needs CONFIG_DEBUG_INFO_BTF=y (Linux 5.12+)");

@@ -86,8 +86,8 @@ CollectorTracepoints dma_tracepoints() {
 void configure_dma_for_kernel(dma_bpf* skel) {
   // 6.12: dma_alloc(dev, virt, dma, size, gfp, attrs) and dma_free(dev, virt, dma, size, attrs);
   // later kernels insert the direction after size.
-  int alloc_args = tracepoint_arg_count(vmlinux_btf(), "dma_alloc").value_or(-1);
-  int free_args = tracepoint_arg_count(vmlinux_btf(), "dma_free").value_or(-1);
+  int alloc_args = kernel_tracepoint_arg_count("dma_alloc").value_or(-1);
+  int free_args = kernel_tracepoint_arg_count("dma_free").value_or(-1);
   skel->rodata->have_bpf_loop = probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, BPF_FUNC_loop) == 1;
   if (alloc_args > 0) skel->rodata->alloc_has_dir = alloc_args >= 7;
   if (free_args > 0) skel->rodata->free_has_dir = free_args >= 6;

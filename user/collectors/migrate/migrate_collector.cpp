@@ -83,7 +83,7 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
   hold_counting(s, true);  // until start()
 
   // The raw argument list of mm_migrate_pages differs across kernels (migrate_events.h).
-  auto nargs = tracepoint_arg_count(vmlinux_btf(), "mm_migrate_pages");
+  auto nargs = kernel_tracepoint_arg_count("mm_migrate_pages");
   if (nargs && (*nargs < AITRACE_MIGRATE_ARGS_MIN || *nargs > AITRACE_MIGRATE_ARGS_MAX)) {
     warn(
         "mm_migrate_pages has {} arguments in this kernel, which aitrace does not know; using the classic "

@@ -29,7 +29,9 @@ struct ProbeOutcome {
 // Loads (and attaches) a tiny program of this kind, now (uncached: KernelFeatures caches).
 ProbeOutcome run_hook_probe(HookKind kind);
 
-// Kernel BTF (/sys/kernel/btf/vmlinux), loaded once; nullptr when the kernel has none.
+// Kernel BTF (/sys/kernel/btf/vmlinux) parsed by libbpf, loaded once and kept (~12 MB); nullptr
+// when the kernel has none. Only for readers of arbitrary types (doctor, migrate's enum names):
+// tracing start-up asks kernel_btf_facts() (kernel_btf_facts.hpp).
 const btf* vmlinux_btf();
 // The tracefs mount (/sys/kernel/tracing or the debugfs one), empty when not mounted.
 std::string tracefs_root();
@@ -43,6 +45,8 @@ bool tracepoint_in_btf(std::string_view name);
 // Prototypes grow across versions (sched_switch's prev_state in 5.18), and raw_tp programs read
 // arguments by position.
 std::optional<int> tracepoint_arg_count(const btf* b, std::string_view name);
+// The same for the running kernel, from kernel_btf_facts() (no full BTF parse).
+std::optional<int> kernel_tracepoint_arg_count(std::string_view name);
 // Whether this kernel's sched_switch passes prev_state (5.18+: preempt, prev, next, prev_state).
 bool sched_switch_has_prev_state();
 // Whether a task's run queue can be reached from the task: sched_entity.cfs_rq and cfs_rq.rq
