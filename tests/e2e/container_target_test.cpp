@@ -48,7 +48,10 @@ class ContainerTarget : public ::testing::Test {
 
   // A busy process placed in `cgroup`.
   void spin_in(const fs::path& cgroup) {
-    spinner_ = test::spawn_background({"sh", "-c", "while :; do :; done"});
+    // Not a pure spin loop: alone on an idle CPU it is never switched, so a 1 s window can hold
+    // no event of it at all (seen in the 6.1 guest). eevdf_threads' sleeper wakes every 300 us
+    // and preempts its spinner: one process with a steady stream of switches and wakeups.
+    spinner_ = test::spawn_background({test::workload("eevdf_threads"), "sleepy", "/dev/null", "600000"});
     ASSERT_GT(spinner_, 0);
     spinners_.push_back(spinner_);
     std::ofstream(cgroup / "cgroup.procs") << spinner_ << "\n";
