@@ -476,6 +476,20 @@ TEST(CaptureFlightRecorder, RssStaysUnderTheStatedBoundOverSixtySecondsOfSwitche
   EXPECT_GE(summary["duration_ns"].get<uint64_t>(), 59000000000u) << "the dump covers the whole window";
 }
 
+// SIGUSR1 to a recorder, then the recorder stopped cleanly: its one dump's directory (`fr` itself,
+// a failure added, when there is not exactly one).
+std::string dump_and_stop(pid_t pid, const std::string& err, const std::string& fr) {
+  kill(pid, SIGUSR1);
+  EXPECT_TRUE(test::wait_for_text(err, "flight recorder: dumped")) << test::read_file(err);
+  EXPECT_EQ(stop(pid), 0) << test::read_file(err);
+  const auto d = dumps(fr);
+  if (d.size() != 1) {
+    ADD_FAILURE() << d.size() << " dumps in " << fr;
+    return fr;
+  }
+  return d[0];
+}
+
 // The kernel's count of a thread's switches, from the workload's OUT line (name tid slice
 // nr_switches ...), read by the thread itself just before it returns.
 std::map<std::string, std::pair<uint32_t, uint64_t>> workload_threads(const std::string& out) {
@@ -508,12 +522,9 @@ TEST(CaptureFlightRecorder, TraceDumpHoldsEverySwitchOfTheWindow) {
                                 std::chrono::seconds(60));
   ASSERT_EQ(work.exit_code, 0) << work.err;
   std::this_thread::sleep_for(std::chrono::milliseconds(700));  // past the rings' next drain
-  kill(pid, SIGUSR1);
-  ASSERT_TRUE(test::wait_for_text(err, "flight recorder: dumped")) << test::read_file(err);
-  EXPECT_EQ(stop(pid), 0) << test::read_file(err);
-  const auto d = dumps(s.path("fr"));
-  ASSERT_EQ(d.size(), 1u);
-  const json summary = json::parse(test::read_file(d[0] + "/summary.json"));
+  const std::string dir = dump_and_stop(pid, err, s.path("fr"));
+  ASSERT_NE(dir, s.path("fr")) << "no single dump";
+  const json summary = json::parse(test::read_file(dir + "/summary.json"));
   const json& t = summary["trigger"]["trace"];
   ASSERT_TRUE(t.is_object()) << summary["trigger"].dump();
   // The count below is exact only when nothing was dropped: whole-system, the window and the rings
@@ -523,7 +534,7 @@ TEST(CaptureFlightRecorder, TraceDumpHoldsEverySwitchOfTheWindow) {
   ASSERT_EQ(summary["collectors"]["sched"]["trace"]["lost"], 0u) << summary["collectors"]["sched"]["trace"].dump();
 
   perfetto::protos::Trace trace;
-  ASSERT_TRUE(test::parse_trace_file(d[0] + "/trace.perfetto-trace", &trace));
+  ASSERT_TRUE(test::parse_trace_file(dir + "/trace.perfetto-trace", &trace));
   const test::TraceCounts c = test::count_trace(trace);
   const auto threads = workload_threads(s.path("threads.out"));
   ASSERT_EQ(threads.size(), 2u) << test::read_file(s.path("threads.out"));
@@ -555,12 +566,9 @@ TEST(CaptureFlightRecorder, TraceWindowPastItsBoundKeepsTheNewestAndCountsTheRes
   auto work = test::run_command({test::workload("eevdf_threads"), "pingpong", s.path("pingpong.out"), "2000"},
                                 std::chrono::seconds(60));
   ASSERT_EQ(work.exit_code, 0) << work.err;
-  kill(pid, SIGUSR1);
-  ASSERT_TRUE(test::wait_for_text(err, "flight recorder: dumped")) << test::read_file(err);
-  EXPECT_EQ(stop(pid), 0) << test::read_file(err);
-  const auto d = dumps(s.path("fr"));
-  ASSERT_EQ(d.size(), 1u);
-  const json summary = json::parse(test::read_file(d[0] + "/summary.json"));
+  const std::string dir = dump_and_stop(pid, err, s.path("fr"));
+  ASSERT_NE(dir, s.path("fr")) << "no single dump";
+  const json summary = json::parse(test::read_file(dir + "/summary.json"));
   const json& t = summary["trigger"]["trace"];
   EXPECT_GT(t["records_evicted_for_memory"].get<uint64_t>(), 0u) << t.dump();
   EXPECT_EQ(t["max_bytes"], 8u << 20);
@@ -569,7 +577,7 @@ TEST(CaptureFlightRecorder, TraceWindowPastItsBoundKeepsTheNewestAndCountsTheRes
       static_cast<uint64_t>(work_start.tv_sec) * 1000000000u + static_cast<uint64_t>(work_start.tv_nsec);
   EXPECT_GT(t["first_ts_boot_ns"].get<uint64_t>(), work_start_ns) << t.dump();
   perfetto::protos::Trace trace;
-  ASSERT_TRUE(test::parse_trace_file(d[0] + "/trace.perfetto-trace", &trace));
+  ASSERT_TRUE(test::parse_trace_file(dir + "/trace.perfetto-trace", &trace));
   EXPECT_GT(test::count_trace(trace).switches, 1000u);
 }
 
