@@ -2,6 +2,7 @@
 
 #include "aitrace/core/launcher.hpp"
 #include "aitrace/core/process_exits.hpp"
+#include "aitrace/core/programs_in_flight.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/driver/report_envelope.hpp"
 #include "aitrace/driver/report_writer.hpp"
@@ -227,6 +228,8 @@ Status drive(const DriverRun& run, std::vector<std::unique_ptr<Collector>>& cs, 
     // The window ends at once for every collector, so the final numbers are of one moment.
     for (auto& c : cs) c->stop();
     for (auto& c : cs) c->detach();
+    // A program run under way at the detach still finishes its map updates: read after it has.
+    wait_for_programs_in_flight();
     const ClockSample detached = sample_clocks();
     for (auto& c : cs) AITRACE_TRY(c->finish());
     if (!run.final_report) return run.on_final ? run.on_final(attached, detached) : Status{};
