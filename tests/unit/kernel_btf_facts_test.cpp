@@ -83,6 +83,7 @@ TEST(KernelBtfFacts, ReadsPastEveryKindAsLibbpfDoes) {
   EXPECT_FALSE(f.tracepoint("missing").has_value());
   EXPECT_TRUE(f.sched_entity_has_cfs_rq);
   EXPECT_FALSE(f.cfs_rq_has_rq);
+  EXPECT_FALSE(f.has_bpf_mem_alloc);
   // The same answers from libbpf's lookups on the same BTF.
   EXPECT_EQ(tracepoint_arg_count(b, "last"), 5);
   EXPECT_EQ(btf__find_by_name_kind(b, "btf_trace_last", BTF_KIND_TYPEDEF), last);
@@ -144,6 +145,7 @@ TEST(KernelBtfFacts, AgreesWithLibbpfOnThisKernel) {
   };
   EXPECT_EQ(f->sched_entity_has_cfs_rq, has_member("sched_entity", "cfs_rq"));
   EXPECT_EQ(f->cfs_rq_has_rq, has_member("cfs_rq", "rq"));
+  EXPECT_EQ(f->has_bpf_mem_alloc, btf__find_by_name_kind(b, "bpf_mem_alloc", BTF_KIND_STRUCT) > 0);
 }
 
 }  // namespace

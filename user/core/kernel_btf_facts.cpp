@@ -173,6 +173,8 @@ std::optional<KernelBtfFacts> scan_kernel_btf(const void* data, size_t size) {
       } else if (n == "cfs_rq" && !seen_cfs_rq) {
         seen_cfs_rq = true;
         f.cfs_rq_has_rq = r.has_member(id, "rq");
+      } else if (n == "bpf_mem_alloc") {
+        f.has_bpf_mem_alloc = true;
       }
     }
   }

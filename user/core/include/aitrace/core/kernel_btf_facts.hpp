@@ -25,6 +25,7 @@ struct KernelBtfFacts {
   std::unordered_map<std::string, TracepointPrototype> tracepoints;  // by name, without btf_trace_
   bool sched_entity_has_cfs_rq = false;  // CONFIG_FAIR_GROUP_SCHED: sched_entity.cfs_rq
   bool cfs_rq_has_rq = false;            // and cfs_rq.rq
+  bool has_bpf_mem_alloc = false;        // struct bpf_mem_alloc: hash maps allocate at run time (6.1+)
 
   std::optional<TracepointPrototype> tracepoint(std::string_view name) const;
 };
