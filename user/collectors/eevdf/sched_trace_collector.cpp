@@ -192,7 +192,7 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
     });
 }
 
-Status SchedTraceCollector::drain() { return impl_->reader->drain_all().status(); }
+Status SchedTraceCollector::drain() { return impl_->reader->drain().status(); }
 
 void SchedTraceCollector::start() { hold_counting(impl_->skel.get(), false); }
 void SchedTraceCollector::stop() { hold_counting(impl_->skel.get(), true); }

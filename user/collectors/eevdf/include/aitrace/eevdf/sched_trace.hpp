@@ -192,7 +192,9 @@ class SchedTraceCollector {
 
   // Fills the filter maps and attaches.
   Status attach();
-  // Decodes every record in the rings now (a snapshot's read), not only those past the wake-up mark.
+  // Decodes the records the rings hold now (a snapshot's read), not only those past the wake-up
+  // mark: one pass, bounded by what each ring held when it began, since the programs keep writing
+  // (a loop until empty never ends while they write faster than we decode).
   Status drain();
   // The run's window (the collector contract's start() and stop()): held from open on.
   void start();
