@@ -36,7 +36,7 @@ enum aitrace_sched_group_by {
 #define AITRACE_SCHED_DEFAULT_MAX_GROUPS 10240
 /*
  * The first slots get dense histograms (an array: no hash on the hot path); later slots use
- * the sparse `hist` hash keyed by {slot, metric, bucket}.
+ * the sparse `hist` hash keyed by {slot, metric, row} (below).
  */
 #define AITRACE_SCHED_DEFAULT_DENSE_GROUPS 128
 /*

@@ -106,6 +106,56 @@ TEST(EevdfExited, TheLastExitsAreKeptPerThread) {
   EXPECT_EQ(s.exited().runtime_ns, 1000u);
 }
 
+// A record of a tid's older thread decoded after a newer thread took the tid (another CPU's
+// ring) joins exited: the newer thread keeps its entry and its counts.
+TEST(EevdfExited, ALateRecordOfAReusedTidsOlderThreadJoinsExited) {
+  EevdfSummary s(0);
+  const auto old_a = worker(11, 100), new_a = worker(11, 900);
+  s.on_wakeup(wakeup(old_a));
+  s.on_wakeup(wakeup(new_a));  // the tid is reused; the old thread's exit never arrived
+  EXPECT_EQ(s.exited().threads, 1u);
+  s.on_wakeup(wakeup(old_a));  // late
+  ASSERT_NE(s.thread(11), nullptr);
+  EXPECT_EQ(s.thread(11)->start_time, 900u);
+  EXPECT_EQ(s.thread(11)->wakeups, 1u);
+  EXPECT_EQ(s.exited().threads, 1u);
+  EXPECT_EQ(s.exited().wakeups, 2u);
+}
+
+// A thread whose last switch-out record was lost is never retired by a record; once it is gone
+// (the predicate stands for kill(tid, 0)), fold_gone() folds it. Exited threads kept for the
+// report and threads still alive stay.
+TEST(EevdfExited, AThreadWhoseExitWasLostIsFoldedOnceGone) {
+  EevdfSummary s(4);
+  const auto lost = worker(11, 100), alive = worker(12, 200), kept = worker(13, 300), main = worker(10, 50);
+  s.on_switch(switch_out(lost, main, false, 1000));  // its exiting switch-out never arrives
+  s.on_switch(switch_out(alive, main, false, 2000));
+  s.on_switch(switch_out(kept, main, true, 3000));   // seen exiting: kept for the report
+  s.fold_gone([](uint32_t tid) { return tid == 10 || tid == 12; });
+  EXPECT_EQ(s.thread(11), nullptr);
+  ASSERT_NE(s.thread(12), nullptr);
+  ASSERT_NE(s.thread(13), nullptr);
+  EXPECT_EQ(s.exited().threads, 1u);
+  EXPECT_EQ(s.exited().runtime_ns, 1000u);
+  // A record of it decoded later (another CPU's ring) joins exited, not a new entry.
+  s.on_wakeup(wakeup(lost));
+  EXPECT_EQ(s.thread(11), nullptr);
+  EXPECT_EQ(s.exited().wakeups, 1u);
+}
+
+// A task can be preempted after exit_notify() set its exit_state (do_exit, CONFIG_PREEMPT): two
+// switch-outs with exit_state; it is kept once, so the last `keep_exited` are distinct threads.
+TEST(EevdfExited, ATaskSwitchedOutTwiceAfterExitIsKeptOnce) {
+  EevdfSummary s(2);
+  const auto a = worker(11, 100), b = worker(12, 200), main = worker(10, 50);
+  s.on_switch(switch_out(a, main, true, 1000));
+  s.on_switch(switch_out(a, main, true, 500));
+  s.on_switch(switch_out(b, main, true, 2000));
+  EXPECT_NE(s.thread(11), nullptr);  // two distinct exits kept: a and b
+  EXPECT_NE(s.thread(12), nullptr);
+  EXPECT_EQ(s.exited().threads, 0u);
+}
+
 // A long-lived thread preempted by a fork storm keeps at most kMaxPreemptors entries; the
 // preemptions by the rest are counted, not tracked per pid.
 TEST(EevdfExited, PreemptorsOfAThreadAreBounded) {

@@ -13,6 +13,9 @@
 #include <bpf/btf.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
+
 #include <fmt/format.h>
 #include <algorithm>
 
@@ -29,6 +32,7 @@ constexpr uint64_t kRingBudget = 64ull << 20;
 constexpr uint32_t kMinRing = 256u << 10;
 constexpr uint32_t kMaxRing = 16u << 20;
 constexpr std::chrono::seconds kFlushEvery{1};
+constexpr std::chrono::seconds kSweepEvery{5};  // gone threads after lost records (fold_gone_after_losses)
 
 bool power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 
@@ -79,6 +83,7 @@ struct SchedTraceCollector::Impl {
   // Why the trace file stopped early (a write error); empty while it is written. The trace is
   // a secondary output: its failure stops only it, the summary and the run go on.
   std::string trace_stopped;
+  uint64_t losses_swept = 0;  // the lost records when the summary last looked for gone threads
 
   ~Impl() {
     reader.reset();
@@ -89,6 +94,16 @@ struct SchedTraceCollector::Impl {
   void on_record(std::span<const std::byte> rec) {
     decoder->on_record(rec);
     if (window) window->add(rec);
+  }
+
+  // A thread whose last switch-out record was lost stays in the summary (~11 KB) until its tid
+  // is reused, which with a large pid_max is never. After new losses, the threads that no
+  // longer exist are folded. The ids must be this namespace's for kill(): not with --host-pids.
+  void fold_gone_after_losses(const SchedTraceStats& st) {
+    const uint64_t losses = st.lost + st.no_ring + st.missed;
+    if (losses <= losses_swept || targets.cfg.host_pids) return;
+    losses_swept = losses;
+    summary.fold_gone([](uint32_t tid) { return kill(static_cast<pid_t>(tid), 0) == 0 || errno != ESRCH; });
   }
 
   // The trace's I/O results end here, never in the run loop: one warning at the first failure.
@@ -185,6 +200,11 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
   loop.add_ring(impl_->reader.get());
   // Once a second the trace so far reaches the disk, so a crash leaves a readable prefix; an
   // fdatasync inside the ring consumer would stall every ring for as long as the disk takes.
+  // Runs without snapshot reads (no -i) sweep too, so lost exits cannot pile up for hours.
+  loop.add_periodic(kSweepEvery, [this] {
+    impl_->fold_gone_after_losses(stats());
+    return Status{};
+  });
   if (impl_->trace)
     loop.add_periodic(kFlushEvery, [impl = impl_.get()] {
       impl->flush_trace();
@@ -192,7 +212,11 @@ void SchedTraceCollector::add_to(RunLoop& loop) {
     });
 }
 
-Status SchedTraceCollector::drain() { return impl_->reader->drain().status(); }
+Status SchedTraceCollector::drain() {
+  AITRACE_TRY(impl_->reader->drain().status());
+  impl_->fold_gone_after_losses(stats());
+  return {};
+}
 
 void SchedTraceCollector::start() { hold_counting(impl_->skel.get(), false); }
 void SchedTraceCollector::stop() { hold_counting(impl_->skel.get(), true); }

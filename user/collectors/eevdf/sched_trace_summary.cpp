@@ -52,7 +52,11 @@ void EevdfExited::add(const EevdfThread& t) {
 
 EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
   EevdfThread* th = nullptr;
-  if (recent_folds_.contains({t.pid, t.start_time})) {
+  auto known = threads_.find(t.pid);
+  // A record of an older thread of this tid, decoded after the newer one took the tid (rings
+  // are per CPU): that thread was counted in exited_ when it was replaced.
+  const bool older = known != threads_.end() && t.start_time < known->second.start_time;
+  if (older || recent_folds_.contains({t.pid, t.start_time})) {
     if (!late_used_) late_ = EevdfThread{};
     late_used_ = true;
     th = &late_;
@@ -82,11 +86,20 @@ EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
 void EevdfSummary::retire(uint32_t tid, uint64_t start_time) {
   auto it = threads_.find(tid);
   if (it == threads_.end() || it->second.start_time != start_time) return;
+  if (!retired_.insert({tid, start_time}).second) return;
   exits_.emplace_back(tid, start_time);
   while (exits_.size() > keep_exited_) {
     fold(exits_.front().first, exits_.front().second);
+    retired_.erase(exits_.front());
     exits_.pop_front();
   }
+}
+
+void EevdfSummary::fold_gone(const std::function<bool(uint32_t tid)>& alive) {
+  std::vector<std::pair<uint32_t, uint64_t>> gone;
+  for (const auto& [tid, t] : threads_)
+    if (!retired_.contains({tid, t.start_time}) && !alive(tid)) gone.emplace_back(tid, t.start_time);
+  for (const auto& [tid, start] : gone) fold(tid, start);
 }
 
 void EevdfSummary::fold(uint32_t tid, uint64_t start_time) {
@@ -147,7 +160,8 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
     if (r.wakeup_preempt) th.wakeup_preemptions++;
   }
   settle_late();
-  // exit_notify() set exit_state before the task's last schedule(): it never runs again.
+  // exit_notify() set exit_state: the task is on its way out. It can still be preempted once
+  // before its last schedule() (do_exit under CONFIG_PREEMPT); retire() keeps it once.
   if (r.prev_wanted && r.prev.pid && r.prev_exit_state) retire(r.prev.pid, r.prev.start_time);
 }
 

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -88,6 +89,9 @@ class EevdfSummary {
   const std::map<uint32_t, EevdfThread>& threads() const { return threads_; }
   const EevdfThread* thread(uint32_t tid) const;
   const EevdfExited& exited() const { return exited_; }
+  // Folds the threads not seen exiting that `alive` says are gone: their last switch-out record
+  // was lost (a full ring, a busy program), so nothing else would ever free them.
+  void fold_gone(const std::function<bool(uint32_t tid)>& alive);
 
   // The groups[].eevdf object of the sched JSON for one thread.
   nlohmann::json thread_json(const EevdfThread& t) const;
@@ -107,6 +111,7 @@ class EevdfSummary {
   size_t keep_exited_;
   std::map<uint32_t, EevdfThread> threads_;
   std::deque<std::pair<uint32_t, uint64_t>> exits_;  // (tid, start time) of exited threads kept, oldest first
+  std::set<std::pair<uint32_t, uint64_t>> retired_;   // the same, for lookup
   EevdfExited exited_;
   // Rings are per CPU: a record of a thread from another CPU can be decoded after the thread
   // was folded. Such late records land in `late_`, which goes straight into exited_, found by
