@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -146,6 +148,23 @@ TEST(KernelBtfFacts, AgreesWithLibbpfOnThisKernel) {
   EXPECT_EQ(f->sched_entity_has_cfs_rq, has_member("sched_entity", "cfs_rq"));
   EXPECT_EQ(f->cfs_rq_has_rq, has_member("cfs_rq", "rq"));
   EXPECT_EQ(f->has_bpf_mem_alloc, btf__find_by_name_kind(b, "bpf_mem_alloc", BTF_KIND_STRUCT) > 0);
+}
+
+// What the user reads when the facts cannot be had: a missing file is a kernel without BTF, an
+// unreadable or unknown one says so (not "no BTF", which would send them to rebuild a kernel).
+TEST(KernelBtfFacts, SaysWhyTheKernelsBtfCannotBeRead) {
+  const std::string dir = ::testing::TempDir();
+  auto missing = load_kernel_btf_facts((dir + "/no-such-btf").c_str());
+  EXPECT_EQ(missing.facts, nullptr);
+  EXPECT_NE(missing.why_not.find("this kernel has no BTF"), std::string::npos) << missing.why_not;
+  const std::string junk = dir + "/junk-btf";
+  {
+    std::ofstream out(junk);
+    out << "not BTF at all, but long enough to be read as a header";
+  }
+  auto bad = load_kernel_btf_facts(junk.c_str());
+  EXPECT_EQ(bad.facts, nullptr);
+  EXPECT_NE(bad.why_not.find("not well-formed, or a type kind this aitrace does not know"), std::string::npos) << bad.why_not;
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -181,14 +184,33 @@ std::optional<KernelBtfFacts> scan_kernel_btf(const void* data, size_t size) {
   return f;
 }
 
-const KernelBtfFacts* kernel_btf_facts() {
-  static const std::unique_ptr<KernelBtfFacts> facts = []() -> std::unique_ptr<KernelBtfFacts> {
-    BtfBytes bytes;
-    if (!read_btf_file("/sys/kernel/btf/vmlinux", bytes)) return nullptr;
-    auto f = scan_kernel_btf(bytes.data, bytes.size);
-    return f ? std::make_unique<KernelBtfFacts>(std::move(*f)) : nullptr;
-  }();
-  return facts.get();
+KernelBtfLoad load_kernel_btf_facts(const char* path) {
+  KernelBtfLoad l;
+  BtfBytes bytes;
+  errno = 0;
+  if (!read_btf_file(path, bytes)) {
+    l.why_not = errno == ENOENT ? fmt::format("this kernel has no BTF ({}); aitrace needs CONFIG_DEBUG_INFO_BTF=y (Linux 5.12+)", path)
+                                : fmt::format("cannot read the kernel's BTF ({}): {}", path, errno ? std::strerror(errno) : "empty file");
+    return l;
+  }
+  auto f = scan_kernel_btf(bytes.data, bytes.size);
+  if (!f) {
+    l.why_not = fmt::format("cannot read the kernel's BTF ({}): not well-formed, or a type kind this aitrace does not know", path);
+    return l;
+  }
+  l.facts = std::make_unique<KernelBtfFacts>(std::move(*f));
+  return l;
 }
+
+namespace {
+const KernelBtfLoad& loaded_facts() {
+  static const KernelBtfLoad loaded = load_kernel_btf_facts("/sys/kernel/btf/vmlinux");
+  return loaded;
+}
+}  // namespace
+
+const KernelBtfFacts* kernel_btf_facts() { return loaded_facts().facts.get(); }
+
+const std::string& kernel_btf_facts_error() { return loaded_facts().why_not; }
 
 }  // namespace aitrace

@@ -212,10 +212,7 @@ Status prepare_tracing(const CommonOptions& o) {
   if (!caps) return caps.error();
   AITRACE_TRY(check_tracing_capabilities(*caps));
   AITRACE_TRY(use_bpf_token(o.bpf_token));  // before the first bpf() call, the floor's probe
-  if (!kernel_btf_facts())
-    return make_error(
-        ErrorKind::unsupported,
-        "this kernel has no BTF (/sys/kernel/btf/vmlinux); aitrace needs CONFIG_DEBUG_INFO_BTF=y (Linux 5.12+)");
+  if (!kernel_btf_facts()) return make_error(ErrorKind::unsupported, "{}", kernel_btf_facts_error());
   return check_kernel_floor();
 }
 

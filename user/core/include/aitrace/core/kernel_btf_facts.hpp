@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,8 +35,16 @@ struct KernelBtfFacts {
 // well-formed (bad magic, a section out of bounds, a type kind this reader does not know).
 std::optional<KernelBtfFacts> scan_kernel_btf(const void* data, size_t size);
 
+struct KernelBtfLoad {
+  std::unique_ptr<KernelBtfFacts> facts;
+  std::string why_not;  // one line for the user when facts is null: no BTF, unreadable, unknown kinds
+};
+KernelBtfLoad load_kernel_btf_facts(const char* path);
+
 // The running kernel's facts, read once (mmap of /sys/kernel/btf/vmlinux where the kernel allows
 // it, 6.16+; read() before); nullptr when the kernel has no BTF or it cannot be read.
 const KernelBtfFacts* kernel_btf_facts();
+// Why kernel_btf_facts() is nullptr, as one line for the user (no BTF, unreadable, unknown kinds).
+const std::string& kernel_btf_facts_error();
 
 }  // namespace aitrace
