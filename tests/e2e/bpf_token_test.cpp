@@ -15,7 +15,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <cmath>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -137,7 +136,7 @@ TEST_F(BpfToken, SchedCountsWhatSchedstatCountsAsAnUnprivilegedUserNamespace) {
   for (const auto& [event, state] : doc["hooks"].items()) EXPECT_EQ(state, "attached (tp_btf)") << event;
   EXPECT_EQ(doc["lost"]["transitions_missed"], 0);
 
-  // The two ping-pong threads print their own schedstat timeslices as they exit.
+  // The workload prints the schedstat timeslices of its two ping-pong threads, read while parked.
   std::map<uint64_t, uint64_t> slices;
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);)
@@ -152,9 +151,10 @@ TEST_F(BpfToken, SchedCountsWhatSchedstatCountsAsAnUnprivilegedUserNamespace) {
   for (const auto& [tid, n] : slices) {
     ASSERT_TRUE(switches.count(tid)) << "thread " << tid << " missing from the report";
     EXPECT_GT(n, 100u) << "a ping-pong thread runs hundreds of slices per second";
-    // The bound of tests/e2e/sched_truth_test.cpp: the run's edges cut at most a few slices.
-    EXPECT_LE(std::fabs(static_cast<double>(switches[tid]) - static_cast<double>(n)), 0.01 * static_cast<double>(n) + 3)
-        << "switch-ins " << switches[tid] << " vs schedstat timeslices " << n;
+    // The bound of tests/e2e/sched_truth_test.cpp: the workload read schedstat while the thread
+    // was parked; its exit after that adds one or two switch-ins.
+    EXPECT_GE(switches[tid], n + 1) << "switch-ins " << switches[tid] << " vs schedstat timeslices " << n;
+    EXPECT_LE(switches[tid], n + 3 + n / 1000) << "switch-ins " << switches[tid] << " vs schedstat timeslices " << n;
   }
 }
 

@@ -1,8 +1,8 @@
-// `aitrace sched` against the kernel's own accounting: every workload thread reports its
-// /proc/thread-self/schedstat (run-queue wait, timeslices) just before it exits, and the traced
-// run-queue latency and switch-ins of that thread must agree with it (docs/sched.md explains
-// the remaining difference: the rq clock is read at the start of __schedule, the tracepoint
-// fires later, and the thread's last switches after its read).
+// `aitrace sched` against the kernel's own accounting: the workload reads each worker thread's
+// /proc/<pid>/task/<tid>/schedstat (run-queue wait, timeslices) while the worker is parked for
+// good, then exits, and the traced run-queue latency and switch-ins of that thread must agree
+// with it (docs/sched.md explains the remaining difference: the rq clock is read at the start of
+// __schedule, the tracepoint fires later, and the thread's exit after the read).
 //
 // schedstat stamps run-queue wait with the run queue's clock, which the kernel leaves stale after
 // a preempting wakeup: it is a lower bound on the real wait, not the truth. `--clock rq` reads the
@@ -97,9 +97,13 @@ void check_against_schedstat(const std::string& mode, const char* hook, const st
     double wait_bound = 0.03 * static_cast<double>(t.wait_ns) + 2000.0 * static_cast<double>(switches);
     EXPECT_LE(std::fabs(static_cast<double>(traced_wait) - static_cast<double>(t.wait_ns)), wait_bound)
         << "traced " << traced_wait << " ns vs schedstat " << t.wait_ns << " ns over " << switches << " switch-ins";
-    double count_bound = 0.01 * static_cast<double>(t.slices) + 3;
-    EXPECT_LE(std::fabs(static_cast<double>(switches) - static_cast<double>(t.slices)), count_bound)
-        << "switch-ins " << switches << " vs schedstat timeslices " << t.slices;
+    // The workload read the thread's schedstat while it was parked for good, so every switch-in
+    // it counts is traced, and the tail after the read adds one or two: the wakeup by exit_group's
+    // SIGKILL, and at times one more on the way out (host and both TCG guests: 1 or 2, never 0
+    // or 3). Above that, 0.1% for the rare switch-in schedstat does not count (docs/sched.md,
+    // preempted while going to sleep). A dropped switch-in shows even on a long run.
+    EXPECT_GE(switches, t.slices + 1) << "switch-ins " << switches << " vs schedstat timeslices " << t.slices;
+    EXPECT_LE(switches, t.slices + 3 + t.slices / 1000) << "switch-ins " << switches << " vs schedstat timeslices " << t.slices;
     // Every switch-in after a wakeup or preemption is a run-queue sample.
     uint64_t samples = h["runq_wakeup"]["count"].get<uint64_t>() + h["runq_preempt"]["count"].get<uint64_t>();
     EXPECT_LE(samples, switches);

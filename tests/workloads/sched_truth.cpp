@@ -10,9 +10,15 @@
 //         badname       the sleeper, named with terminal control bytes (escaping tests)
 //
 // Everything is pinned to one CPU (default: the highest allowed) before any worker starts, so
-// workers never migrate. Each worker reads its own /proc/thread-self/schedstat just before it
-// exits and prints one JSON line: {"tid":T,"role":"...","run_ns":N,"wait_ns":N,"slices":N}
-// (schedstat fields: time on CPU, time waiting on a run queue, number of timeslices).
+// workers never migrate. When its work is done, each worker parks: it blocks in pause() for good.
+// The main thread (on the same CPU) waits until every worker is asleep, reads each one's
+// /proc/self/task/TID/schedstat and prints one JSON line per worker:
+// {"tid":T,"role":"...","run_ns":N,"wait_ns":N,"slices":N} (schedstat fields: time on CPU, time
+// waiting on a run queue, number of timeslices). Then it ends the process with the workers still
+// parked, so what a tracer sees of a worker after that read is exactly one switch-in: the wakeup
+// by exit_group's SIGKILL, and its exit. A worker reading its own schedstat before it exits (as
+// this workload once did) leaves a tail of unknown length after the read, 10x longer under QEMU
+// TCG than natively: printing, the output lock, the join wakeups that preempt it.
 #include "pin_cpu.hpp"
 
 #include <fcntl.h>
@@ -29,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -38,7 +45,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::mutex out_mutex;
+std::mutex parked_mutex;
 std::atomic<int> ready{0};
 int workers = 0;
 
@@ -58,14 +65,73 @@ Schedstat read_schedstat() {
 
 thread_local Schedstat at_start;  // the thread's first wait (creation -> first run)
 
-void report(const char* role) {
-  Schedstat s = read_schedstat();
-  long tid = syscall(SYS_gettid);
-  std::lock_guard<std::mutex> lock(out_mutex);
-  std::printf(
-      "{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu,"
-      "\"start_wait_ns\":%llu,\"start_slices\":%llu}\n",
-      tid, role, s.run, s.wait, s.slices, at_start.wait, at_start.slices);
+struct Parked {
+  long tid;
+  const char* role;
+  Schedstat start;
+};
+std::vector<Parked> parked;  // guarded by parked_mutex
+
+// The end of every worker: it registers and sleeps until exit_group kills it.
+[[noreturn]] void park(const char* role) {
+  {
+    std::lock_guard<std::mutex> lock(parked_mutex);
+    parked.push_back({syscall(SYS_gettid), role, at_start});
+  }
+  for (;;) pause();
+}
+
+Schedstat read_schedstat_of(long tid) {
+  Schedstat s;
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/schedstat");
+  if (!(f >> s.run >> s.wait >> s.slices)) {
+    std::fprintf(stderr, "sched_truth: cannot read the schedstat of thread %ld\n", tid);
+    std::exit(1);
+  }
+  return s;
+}
+
+char state_of(long tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');  // the comm may hold anything, ')' included
+  return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
+}
+
+// Waits until every worker is parked and off the CPU for good, then prints their schedstat.
+// A worker that registered may still be runnable (preempted before pause() blocks, or in the
+// window between pause() setting the sleeping state and calling schedule(), where /proc already
+// says S): it is taken as parked only when it shows S and its schedstat stays the same across a
+// 10 ms sleep of this thread, which gives the CPU (all of them share it) to any runnable worker.
+void report_parked(Clock::time_point end) {
+  std::this_thread::sleep_until(end);  // no wakeups of this thread among the workers' work
+  std::vector<Parked> all;
+  std::vector<Schedstat> before;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    {
+      std::lock_guard<std::mutex> lock(parked_mutex);
+      all = parked;
+    }
+    if (static_cast<int>(all.size()) < workers) continue;
+    std::vector<Schedstat> now;
+    bool asleep = true;
+    for (const auto& p : all) {
+      now.push_back(read_schedstat_of(p.tid));
+      asleep = asleep && state_of(p.tid) == 'S';
+    }
+    bool same = before.size() == now.size();
+    for (size_t i = 0; same && i < now.size(); i++)
+      same = now[i].run == before[i].run && now[i].wait == before[i].wait && now[i].slices == before[i].slices;
+    if (asleep && same) break;
+    before = now;
+  }
+  for (size_t i = 0; i < all.size(); i++)
+    std::printf(
+        "{\"tid\":%ld,\"role\":\"%s\",\"run_ns\":%llu,\"wait_ns\":%llu,\"slices\":%llu,"
+        "\"start_wait_ns\":%llu,\"start_slices\":%llu}\n",
+        all[i].tid, all[i].role, before[i].run, before[i].wait, before[i].slices, all[i].start.wait,
+        all[i].start.slices);
   std::fflush(stdout);
 }
 
@@ -81,7 +147,7 @@ void hog(Clock::time_point end) {
   volatile unsigned long spin = 0;
   while (Clock::now() < end)
     for (int i = 0; i < 1000; i++) spin = spin + 1;
-  report("hog");
+  park("hog");
 }
 
 void sleeper(Clock::time_point end, bool bad_name) {
@@ -89,13 +155,13 @@ void sleeper(Clock::time_point end, bool bad_name) {
   if (bad_name) prctl(PR_SET_NAME, "evil\x1b[31m\xff", 0, 0, 0);
   start_together();
   while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  report("sleeper");
+  park("sleeper");
 }
 
 void napper(Clock::time_point end) {
   start_together();
   while (Clock::now() < end) std::this_thread::sleep_for(std::chrono::microseconds(500));
-  report("napper");
+  park("napper");
 }
 
 // The pinger decides when to stop and tells the ponger with 'q'.
@@ -108,7 +174,7 @@ void pinger(int wr, int rd, Clock::time_point end) {
     if (write(wr, &c, 1) != 1 || read(rd, &c, 1) != 1) std::exit(1);
     if (stop) break;
   }
-  report("ping");
+  park("ping");
 }
 
 void ponger(int wr, int rd) {
@@ -118,7 +184,7 @@ void ponger(int wr, int rd) {
     if (read(rd, &c, 1) != 1 || write(wr, &c, 1) != 1) std::exit(1);
     if (c == 'q') break;
   }
-  report("pong");
+  park("pong");
 }
 
 }  // namespace
@@ -159,6 +225,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
     return 2;
   }
-  for (auto& t : threads) t.join();
-  return 0;
+  for (auto& t : threads) t.detach();
+  report_parked(end);
+  // exit_group with the workers parked: each is woken once by its SIGKILL and exits.
+  _exit(0);
 }
