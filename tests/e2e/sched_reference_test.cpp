@@ -6,7 +6,8 @@
 // must agree with the reference per thread; the rq clock (`--clock rq`, schedstat's view) reads
 // most of these waits as 0 ns and fails the same check, which the second test asserts.
 //
-// Host-only: the VM guests' initramfs has no bpftrace (tests/vm/guest_tests.txt).
+// Host-only: the VM guests' initramfs has no bpftrace, and where it had, the two guests side by
+// side missed the bound (tests/vm/guest_tests.txt says by how much).
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
