@@ -270,6 +270,41 @@ TEST(PerfettoWriter, ReusedPidIsANewThread) {
   fs::remove(path);
 }
 
+// A long trace's per-task state follows the live tasks: an exited task is forgotten once
+// kKeepExitedTasks later tasks exited, and a pid reused after that still starts a new thread
+// (its sched_process_free), because the pid's latest start time is kept.
+TEST(PerfettoWriter, ExitedTasksAreForgottenAndAReusedPidStillEndsTheOldThread) {
+  std::string path = temp_trace("forget.perfetto-trace");
+  auto w = PerfettoWriter::create(path);
+  ASSERT_TRUE(w.ok()) << w.error().message;
+  auto& tw = **w;
+  const PerfettoTask alpha{40, "alpha", 120, 40, 5000};
+  tw.thread_name(0, 5100, alpha);
+  tw.counter(5100, alpha, "slice_ns", CounterUnit::wall_ns, 1);
+  tw.task_exited(alpha);
+  constexpr uint32_t kOthers = PerfettoWriter::kKeepExitedTasks + 1000;
+  for (uint32_t i = 0; i < kOthers; i++) {
+    const PerfettoTask t{1000 + i, "storm", 120, 1000 + i, 6000 + i};
+    tw.thread_name(1, 6000 + i, t);
+    tw.counter(6000 + i, t, "slice_ns", CounterUnit::wall_ns, 2);
+    tw.task_exited(t);
+  }
+  // Each exited task holds a name and a track entry until forgotten: the last kKeepExitedTasks.
+  EXPECT_EQ(tw.tasks_held(), 2 * PerfettoWriter::kKeepExitedTasks);
+  const PerfettoTask beta{40, "beta", 120, 40, 90000};
+  tw.thread_name(0, 90100, beta);
+  ASSERT_TRUE(tw.finish().ok());
+
+  pp::Trace trace;
+  ASSERT_TRUE(test::parse_trace_file(path, &trace));
+  std::vector<uint64_t> frees;
+  for (const auto& p : trace.packet())
+    for (const auto& e : p.ftrace_events().event())
+      if (e.has_sched_process_free() && e.sched_process_free().pid() == 40) frees.push_back(e.timestamp());
+  EXPECT_EQ(frees, std::vector<uint64_t>{89999});  // alpha ends before beta started
+  fs::remove(path);
+}
+
 // A process's track carries its command line, read from /proc while the task is the one the
 // record names (its start time matches), else the comm.
 TEST(PerfettoWriter, ProcessCarriesItsCommandLine) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -83,8 +84,19 @@ struct PerfettoWriter::Impl {
   // Processes written to the process tree: tgid -> the start times of the leaders named (0: named
   // through another of its threads, before its leader showed).
   std::unordered_map<uint32_t, std::set<uint64_t>> named_processes;
-  std::unordered_map<TaskKey, uint64_t, TaskKeyHash> task_numbers;  // task -> its number in track uuids, from 1
-  std::vector<uint8_t> counter_tracks;     // by task number: a bit per counter kind described
+  struct TaskTracks {
+    uint64_t number = 0;               // the task's number in track uuids, from 1
+    uint8_t counters_described = 0;    // a bit per counter kind whose track is written
+  };
+  std::unordered_map<TaskKey, TaskTracks, TaskKeyHash> task_tracks;
+  uint64_t tasks_numbered = 0;
+  // Exited tasks, oldest first: the last kKeepExitedTasks keep their state for their records still
+  // in other CPUs' rings; older ones are forgotten (forget()), so the state follows the live tasks.
+  struct ExitedTask {
+    TaskKey key;
+    uint32_t tgid;
+  };
+  std::deque<ExitedTask> exited_tasks;
   std::vector<std::string> counter_names;  // index + 1 = the uuid's low bits
   std::vector<const char*> counter_name_data;  // the name's address as first passed, by index
   bool track_sequence_started = false, sched_sequence_started = false;
@@ -192,16 +204,33 @@ struct PerfettoWriter::Impl {
 
   // The task's number; its thread track is written with the first one.
   uint64_t thread_track(const PerfettoTask& t) {
-    auto [it, inserted] = task_numbers.try_emplace({t.pid, t.start_time}, task_numbers.size() + 1);
-    if (!inserted) return it->second;
-    counter_tracks.resize(it->second + 1, 0);
+    auto [it, inserted] = task_tracks.try_emplace({t.pid, t.start_time});
+    if (!inserted) return it->second.number;
+    it->second.number = ++tasks_numbered;
     pp::TracePacket p;
     auto* td = p.mutable_track_descriptor();
-    td->set_uuid(thread_track_uuid(it->second));
+    td->set_uuid(thread_track_uuid(it->second.number));
     td->mutable_thread()->set_pid(static_cast<int32_t>(t.tgid));
     td->mutable_thread()->set_tid(static_cast<int32_t>(t.pid));
     append(p, kTrackSequence);
-    return it->second;
+    return it->second.number;
+  }
+
+  // An exited task's names and track numbers, once kKeepExitedTasks later tasks exited. Of its
+  // pid's start times the latest stays, so a later task on the pid still gets its
+  // sched_process_free (note_task). A record of it decoded even later only writes its thread
+  // name and a thread track again.
+  void forget(const ExitedTask& e) {
+    named_tasks.erase(e.key);
+    task_tracks.erase(e.key);
+    keep_latest(starts, e.key.first, e.key.second);
+    if (e.key.first == e.tgid) keep_latest(named_processes, e.tgid, e.key.second);  // a leader: its process
+  }
+
+  // Drops `start` from id's start times unless it is the latest one.
+  static void keep_latest(std::unordered_map<uint32_t, std::set<uint64_t>>& m, uint32_t id, uint64_t start) {
+    auto it = m.find(id);
+    if (it != m.end() && it->second.size() > 1 && *it->second.rbegin() != start) it->second.erase(start);
   }
 
   // A pid seen with a start time not seen before. Each of its tasks but the first ends just
@@ -338,6 +367,17 @@ void PerfettoWriter::sched_wakeup_new(uint32_t cpu, uint64_t ts, uint32_t curren
   w->set_target_cpu(static_cast<int32_t>(target_cpu));
 }
 
+void PerfettoWriter::task_exited(const PerfettoTask& t) {
+  if (!t.pid) return;
+  impl_->exited_tasks.push_back({{t.pid, t.start_time}, t.tgid});
+  while (impl_->exited_tasks.size() > kKeepExitedTasks) {
+    impl_->forget(impl_->exited_tasks.front());
+    impl_->exited_tasks.pop_front();
+  }
+}
+
+size_t PerfettoWriter::tasks_held() const { return impl_->named_tasks.size() + impl_->task_tracks.size(); }
+
 void PerfettoWriter::counter(uint64_t ts, const PerfettoTask& t, std::string_view name, CounterUnit unit,
                              int64_t value) {
   const CounterValue v{name, unit, value};
@@ -366,7 +406,7 @@ void PerfettoWriter::counters(uint64_t ts, const PerfettoTask& t, std::span<cons
       }
     }
     const uint64_t uuid = counter_track_uuid(task, kind);
-    uint8_t& described = impl_->counter_tracks[task];
+    uint8_t& described = impl_->task_tracks[{t.pid, t.start_time}].counters_described;
     if (!(described & (1u << kind))) {
       described = static_cast<uint8_t>(described | (1u << kind));
       pp::TracePacket p;

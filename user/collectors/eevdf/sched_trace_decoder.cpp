@@ -93,6 +93,8 @@ void SchedTraceDecoder::on_switch(const aitrace_st_switch& r) {
     if ((r.hdr.flags & AITRACE_ST_F_AVG) && r.next_cfs.valid) lag = eevdf::lag(cfs_state(r.next_cfs), r.next.vruntime);
     task_counters(r.hdr.ts, r.next, r.hdr.flags, lag);
   }
+  // exit_notify() set exit_state: the writer may forget the task once enough others exited.
+  if (r.prev_exit_state) trace_->task_exited(perfetto_task(r.prev));
 }
 
 // Two untraced tasks: only the CPU view, so the chain of switches on this CPU stays whole.

@@ -9,6 +9,7 @@
 #include "aitrace/core/output_file.hpp"
 #include "aitrace/core/result.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -62,6 +63,14 @@ class PerfettoWriter {
   // Values of the task's counters taken at one time: one packet (a TYPE_COUNTER TrackEvent, the
   // values after the first as its extra counter values).
   void counters(uint64_t ts, const PerfettoTask& t, std::span<const CounterValue> values);
+
+  // The task left for good (its last switch-out). The writer keeps a task's name and track
+  // numbers until kKeepExitedTasks more tasks exited (its records can still come from other
+  // CPUs' rings), then forgets them: a long trace's memory follows the live tasks.
+  static constexpr size_t kKeepExitedTasks = 8192;
+  void task_exited(const PerfettoTask& t);
+  // Tasks' names and track numbers held now (the tests' view of the bound above).
+  size_t tasks_held() const;
 
   // Writes all pending packets; with durable, also fdatasync()s the partial file. The first
   // write error stops the writer for good (see failure()); every later call returns it.
