@@ -134,12 +134,13 @@ PeakRun run_for_peak_rss(const std::vector<std::string>& args, const std::string
 // threads are kept and the rest folded into eevdf.exited.
 // The summary also holds, for a while, the threads whose exit is still in another CPU's ring: the
 // rings are drained every 100 ms or at a quarter full, so at ~15,000 threads/s about 1,500 exited
-// threads (~17 MB) wait for their last switch-out to be read. That population follows the thread
-// rate, not the thread count, so the baseline is a 10,000-thread storm at the same rate (it once
-// was 300 threads, which has no such backlog: the CI run of 2026-12-06 then saw 102 MB against
-// 85 MB). The two runs differ by 30,000 folded threads; here they peaked within 0.5-3.8 MB of
-// each other (three pairs), so 12 MB holds that noise and any state above ~420 bytes left per
-// folded thread (12 MB / 30,000) fails the test.
+// threads wait for their last switch-out to be read. That population follows the thread rate, not
+// the count, so the baseline is a 10,000-thread storm at the same rate (it once was 300 threads,
+// which has no such backlog: while each thread held a whole lag histogram, ~17 MB of backlog made
+// the CI run of 2026-12-06 see 102 MB against 85 MB; since LagSamples it costs little). The two
+// runs differ by 30,000 folded threads; they peaked within 0.5-3.8 MB of each other (three pairs,
+// with whole histograms; 0.0 MB since), so 12 MB holds that noise and any state above ~420 bytes
+// left per folded thread (12 MB / 30,000) fails the test.
 TEST(SchedScale, EevdfForkStormMemoryFollowsLiveThreads) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const auto dir = std::filesystem::temp_directory_path() / ("aitrace-storm-" + std::to_string(getpid()));

@@ -174,5 +174,34 @@ TEST(EevdfExited, PreemptorsOfAThreadAreBounded) {
   EXPECT_EQ(s.thread_json(*s.thread(10))["preemptions_untracked"], 6);
 }
 
+// A thread's lag samples stay a list until there are more than kFew, then become a histogram;
+// every view is the histogram the same samples make, before and after, and in exited.
+TEST(LagSamples, AnyCountGivesTheHistogramOfItsSamples) {
+  for (size_t n : {size_t{0}, size_t{1}, LagSamples::kFew, LagSamples::kFew + 1, size_t{500}}) {
+    LagSamples few;
+    SignedHistogram all;
+    for (size_t i = 0; i < n; i++) {
+      const int64_t v = (static_cast<int64_t>(i) * 7919 % 20000) - 9000;  // both signs, many buckets
+      few.record(v);
+      all.record(v);
+    }
+    const SignedHistogram h = few.histogram();
+    EXPECT_EQ(few.count(), n);
+    EXPECT_EQ(h.count(), all.count());
+    EXPECT_EQ(h.sum(), all.sum());
+    EXPECT_EQ(h.min(), all.min());
+    EXPECT_EQ(h.max(), all.max());
+    EXPECT_EQ(h.percentile(0.5), all.percentile(0.5));
+    const auto a = h.nonzero_buckets(), b = all.nonzero_buckets();
+    ASSERT_EQ(a.size(), b.size()) << n;
+    for (size_t i = 0; i < a.size(); i++) EXPECT_TRUE(a[i].upper_bound == b[i].upper_bound && a[i].count == b[i].count);
+    SignedHistogram merged;
+    LagSamples copy = few;  // a copy (the summary's threads are copied into reports)
+    copy.add_to(merged);
+    EXPECT_EQ(merged.count(), all.count());
+    EXPECT_EQ(merged.sum(), all.sum());
+  }
+}
+
 }  // namespace
 }  // namespace aitrace

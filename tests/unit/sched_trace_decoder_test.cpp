@@ -63,7 +63,7 @@ TEST(SchedTraceDecoder, PreemptionAndLagPerThread) {
   EXPECT_EQ(t->preempted_before_slice_end, 1u);
   EXPECT_EQ(t->runtime_ns, 2500000u);
   EXPECT_EQ(t->lag_ns.count(), 2u);
-  EXPECT_EQ(t->lag_ns.min(), -300);
+  EXPECT_EQ(t->lag_ns.histogram().min(), -300);
   EXPECT_EQ(t->eligible_switch_outs, 0u);
   EXPECT_EQ(s.thread(102)->wakeup_preemptions, 1u);
 
@@ -98,7 +98,7 @@ TEST(SchedTraceDecoder, SleepingTaskLagIncludesItself) {
   d.on_record(bytes(&r, sizeof(r)));
   const EevdfThread* t = s.thread(101);
   EXPECT_EQ(t->preempted, 0u);
-  EXPECT_EQ(t->lag_ns.min(), -300);  // V over {prev 1600, next 1000} = 1300
+  EXPECT_EQ(t->lag_ns.histogram().min(), -300);  // V over {prev 1600, next 1000} = 1300
   EXPECT_TRUE(t->preemptors.empty());
 }
 

@@ -96,7 +96,7 @@ struct SchedTraceCollector::Impl {
     if (window) window->add(rec);
   }
 
-  // A thread whose last switch-out record was lost stays in the summary (~11 KB) until its tid
+  // A thread whose last switch-out record was lost stays in the summary (up to ~11 KB) until its tid
   // is reused, which with a large pid_max is never. After new losses, the threads that no
   // longer exist are folded. The ids must be this namespace's for kill(): not with --host-pids.
   void fold_gone_after_losses(const SchedTraceStats& st) {

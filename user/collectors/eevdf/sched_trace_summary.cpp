@@ -47,7 +47,7 @@ void EevdfExited::add(const EevdfThread& t) {
   wakeup_preemptions += t.wakeup_preemptions;
   eligible_switch_outs += t.eligible_switch_outs;
   runtime_ns += t.runtime_ns;
-  lag_ns.merge(t.lag_ns);
+  t.lag_ns.add_to(lag_ns);
 }
 
 EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
@@ -205,7 +205,7 @@ nlohmann::json EevdfSummary::thread_json(const EevdfThread& t) const {
   j["wakeup_preemptions"] = t.wakeup_preemptions;
   if (lag_available()) {
     j["eligible_switch_outs"] = t.eligible_switch_outs;
-    j["lag_ns"] = signed_histogram_json(t.lag_ns, "virtual ns");  // V - v: not wall time
+    j["lag_ns"] = signed_histogram_json(t.lag_ns.histogram(), "virtual ns");  // V - v: not wall time
   }
   return j;
 }
@@ -253,7 +253,7 @@ std::string EevdfSummary::thread_text(uint32_t tid, const EevdfThread& t, bool h
   }
   if (eevdf_kernel() && lag_available()) {
     out += fmt::format("  eligible at switch-out: {} of {}\n", t.eligible_switch_outs, t.lag_ns.count());
-    std::string lag = signed_histogram_text(t.lag_ns, "lag at switch-out (V - v, virtual time)");
+    std::string lag = signed_histogram_text(t.lag_ns.histogram(), "lag at switch-out (V - v, virtual time)");
     // Without --hist only the title line with the percentiles; the bars follow it.
     if (!hist) lag.erase(lag.find('\n') + 1);
     out += lag;

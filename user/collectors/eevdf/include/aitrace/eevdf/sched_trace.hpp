@@ -10,6 +10,7 @@
 #include "aitrace/core/signed_histogram.hpp"
 #include "aitrace/core/targets.hpp"
 #include "aitrace/core/tracepoint_catalog.hpp"
+#include "aitrace/eevdf/lag_samples.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -54,7 +55,7 @@ struct EevdfThread {
   uint64_t eligible_switch_outs = 0;  // lag >= 0 when switched out
   uint64_t runtime_ns = 0;            // CPU time of the runs that ended while traced
   uint64_t last_vruntime = 0;
-  SignedHistogram lag_ns;  // V - v_i at switch-out (virtual ns)
+  LagSamples lag_ns;  // V - v_i at switch-out (virtual ns)
   struct Preemptor {
     std::string comm;
     uint64_t count = 0;
@@ -77,7 +78,7 @@ struct EevdfExited {
 // Per-thread EEVDF analysis from decoded records.
 class EevdfSummary {
  public:
-  static constexpr size_t kKeepExited = 512;  // ~11 KB each (the lag histogram's two halves)
+  static constexpr size_t kKeepExited = 512;  // up to ~11 KB each (LagSamples' histogram)
   explicit EevdfSummary(size_t keep_exited = kKeepExited) : keep_exited_(keep_exited) {}
   void on_switch(const aitrace_st_switch& r);
   void on_wakeup(const aitrace_st_wakeup& r);
