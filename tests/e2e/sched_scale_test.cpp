@@ -139,7 +139,7 @@ PeakRun run_for_peak_rss(const std::vector<std::string>& args, const std::string
 // which has no such backlog: while each thread held a whole lag histogram, ~17 MB of backlog made
 // the CI run of 2026-12-06 see 102 MB against 85 MB; since LagSamples it costs little). The two
 // runs differ by 30,000 folded threads; they peaked within 0.5-3.8 MB of each other (three pairs,
-// with whole histograms; 0.0 MB since), so 12 MB holds that noise and any state above ~420 bytes
+// with whole histograms; one pair since LagSamples: 0.0 MB), so 12 MB holds that noise and any state above ~420 bytes
 // left per folded thread (12 MB / 30,000) fails the test.
 TEST(SchedScale, EevdfForkStormMemoryFollowsLiveThreads) {
   AITRACE_REQUIRE_BPF_OR_SKIP();

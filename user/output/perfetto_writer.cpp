@@ -202,10 +202,10 @@ struct PerfettoWriter::Impl {
     counters.clear();
   }
 
-  // The task's number; its thread track is written with the first one.
-  uint64_t thread_track(const PerfettoTask& t) {
+  // The task's tracks; its thread track is written when it gets its number.
+  TaskTracks& thread_track(const PerfettoTask& t) {
     auto [it, inserted] = task_tracks.try_emplace({t.pid, t.start_time});
-    if (!inserted) return it->second.number;
+    if (!inserted) return it->second;
     it->second.number = ++tasks_numbered;
     pp::TracePacket p;
     auto* td = p.mutable_track_descriptor();
@@ -213,7 +213,7 @@ struct PerfettoWriter::Impl {
     td->mutable_thread()->set_pid(static_cast<int32_t>(t.tgid));
     td->mutable_thread()->set_tid(static_cast<int32_t>(t.pid));
     append(p, kTrackSequence);
-    return it->second.number;
+    return it->second;
   }
 
   // An exited task's names and track numbers, once kKeepExitedTasks later tasks exited. Of its
@@ -390,7 +390,8 @@ void PerfettoWriter::counters(uint64_t ts, const PerfettoTask& t, std::span<cons
     impl_->events += values.size();
     return;
   }
-  const uint64_t task = impl_->thread_track(t);
+  Impl::TaskTracks& tracks = impl_->thread_track(t);
+  const uint64_t task = tracks.number;
   Impl::PendingCounters c{ts, 0, {}, {}};
   for (const CounterValue& v : values) {
     auto& names = impl_->counter_names;
@@ -406,7 +407,7 @@ void PerfettoWriter::counters(uint64_t ts, const PerfettoTask& t, std::span<cons
       }
     }
     const uint64_t uuid = counter_track_uuid(task, kind);
-    uint8_t& described = impl_->task_tracks[{t.pid, t.start_time}].counters_described;
+    uint8_t& described = tracks.counters_described;
     if (!(described & (1u << kind))) {
       described = static_cast<uint8_t>(described | (1u << kind));
       pp::TracePacket p;

@@ -52,19 +52,21 @@ void EevdfExited::add(const EevdfThread& t) {
 
 EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
   EevdfThread* th = nullptr;
-  auto known = threads_.find(t.pid);
+  // One search per record (the consumer's hot path): the hint inserts a new tid in place.
+  auto it = threads_.lower_bound(t.pid);
+  const bool known = it != threads_.end() && it->first == t.pid;
   // A record of an older thread of this tid, decoded after the newer one took the tid (rings
   // are per CPU): that thread was counted in exited_ when it was replaced.
-  const bool older = known != threads_.end() && t.start_time < known->second.start_time;
+  const bool older = known && t.start_time < it->second.start_time;
   if (older || recent_folds_.contains({t.pid, t.start_time})) {
     if (!late_used_) late_ = EevdfThread{};
     late_used_ = true;
     th = &late_;
   } else {
-    auto [it, fresh] = threads_.try_emplace(t.pid);
+    if (!known) it = threads_.emplace_hint(it, t.pid, EevdfThread{});
     // A reused tid whose first thread's exit never reached us (its last switch-out was lost):
     // that thread is done, so it joins the exited ones.
-    if (!fresh && it->second.start_time != t.start_time) {
+    else if (it->second.start_time != t.start_time) {
       exited_.add(it->second);
       exited_.threads++;
       it->second = EevdfThread{};
