@@ -22,6 +22,10 @@ import os, signal, statistics, subprocess, sys, time
 
 def run(cmd, stream, ready):
     """ms from exec to the readiness line, and the peak RSS in MB."""
+    # The kernel frees the previous tool's maps and programs after it exits (RCU callbacks and
+    # workqueues, on the other CPU): started at once, aitrace took 67-82 ms in the rounds where it
+    # followed runqlat and 48-49 ms where it followed itself (2026-12-06, 2 CPUs).
+    time.sleep(1.0)
     t0 = time.monotonic()
     pipe, null = subprocess.PIPE, subprocess.DEVNULL
     p = subprocess.Popen(cmd, stdout=pipe if stream == "out" else null, stderr=pipe if stream == "err" else null)
