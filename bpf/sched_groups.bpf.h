@@ -53,6 +53,20 @@ struct {
 	__type(value, struct aitrace_sched_hist_row);
 } hist SEC(".maps");
 
+/*
+ * Rows for when `hist` cannot take one. Its rows are allocated at run time (6.1+), from per-CPU
+ * caches that an irq_work refills; the scheduler's hooks run with interrupts off, so a burst of
+ * new rows (10,000 threads' first samples) can empty a cache before the refill runs, and the
+ * insert fails with ENOMEM although the map has room. This map is preallocated: userspace adds
+ * a row found in both. Only when it is full too is a sample lost (hist_overflow).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AITRACE_SCHED_HIST_SPILL_ROWS);
+	__type(key, struct aitrace_sched_hist_key);
+	__type(value, struct aitrace_sched_hist_row);
+} hist_spill SEC(".maps");
+
 /* What a new row starts from (global: 128 bytes would crowd the handlers' 512-byte stack). */
 static const struct aitrace_sched_hist_row hist_row_zero;
 
@@ -204,7 +218,9 @@ static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
 	key.slot = slot;
 	key.metric = (__u16)metric;
 	key.row = (__u16)(bucket / AITRACE_HIST_SUB);
-	row = aitrace_map_lookup_or_init(&hist, &key, &hist_row_zero, &hist_overflow);
+	row = aitrace_map_lookup_or_init(&hist, &key, &hist_row_zero, NULL);
+	if (!row)
+		row = aitrace_map_lookup_or_init(&hist_spill, &key, &hist_row_zero, &hist_overflow);
 	if (row)
 		__sync_fetch_and_add(&row->counts[bucket % AITRACE_HIST_SUB], 1);
 }

@@ -49,6 +49,8 @@ enum aitrace_sched_group_by {
 #define AITRACE_SCHED_HIST_ROWS_PER_GROUP 48
 #define AITRACE_SCHED_HIST_ROWS_PER_GROUP_PREALLOC 12
 #define AITRACE_SCHED_MIN_HIST_ROWS 4096
+/* Preallocated rows of `hist_spill`, taken when `hist` cannot allocate one (bpf/sched_groups.bpf.h). */
+#define AITRACE_SCHED_HIST_SPILL_ROWS 4096
 
 #define AITRACE_SCHED_GROUP_EXITED 1u
 

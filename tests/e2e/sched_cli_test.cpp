@@ -2,6 +2,7 @@
 // exits of traced processes, and nothing left attached after SIGINT.
 #include "aitrace/core/parse_number.hpp"
 #include "aitrace/core/targets.hpp"
+#include "aitrace/histogram.h"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace aitrace {
@@ -309,6 +311,14 @@ TEST(SchedCli, HistogramOverflowKeepsCountsExactAndIsCounted) {
       for (const auto& b : h["buckets"]) bucketed += b[1].get<uint64_t>();
     }
   EXPECT_EQ(counted - bucketed, doc["lost"]["hist_overflow"].get<uint64_t>()) << "every missing bucket sample is counted";
+  // A sample is lost only when `hist` (8 rows) and `hist_spill` (capped to the same budget: 8)
+  // are both full, and the rows of both are read: the buckets shown fill 16 rows.
+  std::set<std::tuple<size_t, std::string, uint32_t>> rows;  // {group's position, metric, row}
+  for (size_t i = 0; i < doc["groups"].size(); i++)
+    for (const auto& [name, h] : doc["groups"][i]["histograms"].items())
+      for (const auto& b : h["buckets"])
+        rows.emplace(i, name, aitrace_hist_bucket(b[0].get<uint64_t>()) / AITRACE_HIST_SUB);
+  EXPECT_EQ(rows.size(), 16u);
   auto text = aitrace_sched({"--by", "thread", "--dense-groups", "0", "--max-hist-entries", "8", "--",
                              test::workload("sched_truth"), "pingpong", "200"});
   EXPECT_EQ(text.out.find(" 0 histogram samples (hist map full)"), std::string::npos);

@@ -72,7 +72,9 @@ constexpr int kThreads = 10000;
 // group: the group map holds 10,240, and the histogram rows (48 per group, allocated as used)
 // hold what a thread fills here (~20 rows). The varied naps spread each thread's ~60 samples
 // over more buckets than the single-bucket map of before had room for (24 per group): with it
-// this run lost 264,053 of 769,946 samples (hist_overflow, 2026-12-06); with rows, none.
+// this run lost 264,053 of 769,946 samples (hist_overflow, 2026-12-06); with rows, none. A CI run
+// of 2026-12-07 still lost 57 (one sleep each of 57 threads) with the map far from full: the rows'
+// run-time allocator ran dry in the burst of first samples (ENOMEM); `hist_spill` takes those.
 TEST(SchedScale, TenThousandThreadsByThreadLoseNothing) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const uint64_t pid_max = read_u64("/proc/sys/kernel/pid_max");

@@ -201,6 +201,9 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   bpf_map__set_max_entries(s->maps.group_stats, slots);
   bpf_map__set_max_entries(s->maps.dense_hist, dense);
   bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_rows));
+  // Part of the same budget: a --max-hist-entries below it caps the spill rows too.
+  bpf_map__set_max_entries(s->maps.hist_spill,
+                           static_cast<uint32_t>(std::min<uint64_t>(AITRACE_SCHED_HIST_SPILL_ROWS, hist_rows)));
   if (grow) bpf_map__set_map_flags(s->maps.hist, bpf_map__map_flags(s->maps.hist) | BPF_F_NO_PREALLOC);
   AITRACE_TRY(configure_slow_events(s, cfg));
 
@@ -286,6 +289,19 @@ void SchedCollector::detach() { impl_->hooks.detach_all(); }
 
 namespace {
 
+// Sorts {bucket, count} pairs and adds up the pairs of one bucket (a row read from both maps).
+void merge_equal_buckets(std::vector<std::pair<uint32_t, uint64_t>>& b) {
+  std::sort(b.begin(), b.end());
+  size_t out = 0;
+  for (size_t i = 0; i < b.size(); i++) {
+    if (out && b[out - 1].first == b[i].first)
+      b[out - 1].second += b[i].second;
+    else
+      b[out++] = b[i];
+  }
+  b.resize(out);
+}
+
 template <typename Key, typename Value, typename Fn>
 Status for_each_entry(int fd, Fn&& fn) {
   // Batched reads when the kernel has them (5.6+), one key at a time otherwise.
@@ -365,16 +381,19 @@ Result<SchedSnapshot> SchedCollector::read() const {
     g.counters.switches += g.count[AITRACE_SCHED_RUNQ_WAKEUP] + g.count[AITRACE_SCHED_RUNQ_PREEMPT];
   }
   constexpr uint32_t kRows = AITRACE_HIST_BUCKETS / AITRACE_HIST_SUB;
-  AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, aitrace_sched_hist_row>(
-      bpf_map__fd(s->maps.hist), [&](const aitrace_sched_hist_key& k, const aitrace_sched_hist_row& row) {
-        auto it = index.find(k.slot);
-        if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.row >= kRows) return;
-        auto& out = snap.groups[it->second].buckets[k.metric];
-        for (uint32_t i = 0; i < AITRACE_HIST_SUB; i++)
-          if (row.counts[i]) out.emplace_back(k.row * AITRACE_HIST_SUB + i, row.counts[i]);
-      })));
+  const auto add_row = [&](const aitrace_sched_hist_key& k, const aitrace_sched_hist_row& row) {
+    auto it = index.find(k.slot);
+    if (it == index.end() || k.metric >= AITRACE_SCHED_METRICS || k.row >= kRows) return;
+    auto& out = snap.groups[it->second].buckets[k.metric];
+    for (uint32_t i = 0; i < AITRACE_HIST_SUB; i++)
+      if (row.counts[i]) out.emplace_back(k.row * AITRACE_HIST_SUB + i, row.counts[i]);
+  };
+  // A row may be in both maps: in hist_spill while hist could not allocate it, then in hist.
+  AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, aitrace_sched_hist_row>(bpf_map__fd(s->maps.hist), add_row)));
+  AITRACE_TRY(
+      (for_each_entry<aitrace_sched_hist_key, aitrace_sched_hist_row>(bpf_map__fd(s->maps.hist_spill), add_row)));
   for (SchedGroup& g : snap.groups)
-    for (auto& b : g.buckets) std::sort(b.begin(), b.end());
+    for (auto& b : g.buckets) merge_equal_buckets(b);
   snap.lost.groups_overflow = s->bss->groups_overflow;
   snap.lost.hist_overflow = s->bss->hist_overflow;
   snap.lost.task_state_missing = s->bss->task_state_missing;
