@@ -21,7 +21,7 @@
  * floor(log2(v)) for v > 0 (0 for v == 0), without a branch: the highest bit smeared down, then
  * counted. A branchy binary search made the BPF verifier walk the rest of every caller once per
  * distinct result (the index is a precise map offset), 38 times in the sched programs' metric_add:
- * ~9 of aitrace sched's 18 ms of verification. No builtins, so every clang and the verifier take it.
+ * ~7 of aitrace sched's 18 ms of verification. No builtins, so every clang and the verifier take it.
  */
 static inline __u32 aitrace_log2_u64(__u64 v)
 {

@@ -42,8 +42,8 @@ std::string bpf_error_text(int err);  // "Operation not permitted (EPERM)"
 // during the load: the real cause (permission, memory, verifier, BTF), not "unsupported" for all.
 Error load_error(const char* what, int err, std::string_view libbpf_log);
 
-// While alive, keeps what libbpf logs at warn and info (the last 64 KiB) and still passes all of it to the printer
-// that was set before (aitrace's -v logger, or libbpf's default).
+// While alive, keeps what libbpf logs at warn and info (the last 64 KiB) and still passes all of
+// it to the printer that was set before (aitrace's -v logger, or libbpf's default).
 class LibbpfLogCapture {
  public:
   LibbpfLogCapture();
