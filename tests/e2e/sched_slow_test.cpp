@@ -28,7 +28,8 @@ std::map<std::string, uint64_t> roles(const std::string& out) {
   std::string line;
   while (std::getline(lines, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.contains("role")) r[j["role"].get<std::string>()] = j["tid"].get<uint64_t>();
+    if (j.is_object() && j.contains("role") && j.contains("tid"))
+      r[j["role"].get<std::string>()] = j["tid"].get<uint64_t>();
   }
   return r;
 }
@@ -151,8 +152,11 @@ TEST(SchedSlow, TextListsEachEventOnOneLine) {
       << r.out.substr(r.out.size() > 1500 ? r.out.size() - 1500 : 0);
 }
 
-// A thread that sleeps 50 ms at a time: each sleep is listed with 50 ms, within the histogram
-// bucket that holds 50 ms (timer slack and the wakeup add microseconds, never less).
+// A thread that sleeps 50 ms at a time: each sleep is listed with at least 50 ms, and at most the
+// longest sleep the thread measured itself around the call (steady_clock, the tracer's clock).
+// The bound was once the high edge of 50 ms's histogram bucket (50.33 ms); a CI run on a noisy
+// host listed a sleep of 50.43 ms, the timer's expiry being late by 428 us in the guest: only the
+// thread's own measurement bounds that.
 TEST(SchedSlow, OffCpuListsA50msSleepWithIts50ms) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   constexpr uint64_t k50ms = 50'000'000;
@@ -160,7 +164,13 @@ TEST(SchedSlow, OffCpuListsA50msSleepWithIts50ms) {
   if (!run.doc.is_object()) return;
   const auto tids = roles(run.result.out);
   ASSERT_EQ(tids.count("loader"), 1u) << run.result.out;
-  const uint64_t bucket_high = aitrace_hist_bucket_high(aitrace_hist_bucket(k50ms));
+  uint64_t longest = 0;  // {"role":"loader","longest_sleep_ns":N}, printed as the loader ends
+  std::istringstream lines(run.result.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("longest_sleep_ns")) longest = j["longest_sleep_ns"].get<uint64_t>();
+  }
+  ASSERT_GE(longest, k50ms) << run.result.out;
   int loader_sleeps = 0;
   for (const auto& e : run.doc["slow_events"]) {
     EXPECT_GE(e["wait_ns"].get<uint64_t>(), 40'000'000u) << e.dump();
@@ -169,7 +179,7 @@ TEST(SchedSlow, OffCpuListsA50msSleepWithIts50ms) {
     EXPECT_EQ(e["kind"], "offcpu_sleep") << e.dump();
     EXPECT_EQ(e["comm"], "loader");
     EXPECT_GE(e["wait_ns"].get<uint64_t>(), k50ms) << e.dump();
-    EXPECT_LE(e["wait_ns"].get<uint64_t>(), bucket_high) << e.dump();
+    EXPECT_LE(e["wait_ns"].get<uint64_t>(), longest) << e.dump();
   }
   // 100 steps of at least 5 ms: the loader sleeps its 50 ms at least 9 times.
   EXPECT_GE(loader_sleeps, 9) << run.doc["slow_events"].dump();

@@ -11,6 +11,7 @@
 // meet on one run queue. `train` prints one JSON line per thread when it starts,
 // {"tid":T,"role":"trainer"|"loader"}, then the step log on stdout:
 //   HH:MM:SS.mmm step N: W.WW ms
+// and, as the loader ends, {"role":"loader","longest_sleep_ns":N}.
 #include "pin_cpu.hpp"
 
 #include <sched.h>
@@ -18,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -76,9 +78,21 @@ void trainer(int steps, std::atomic<bool>& done) {
   done = true;
 }
 
+// At exit it prints {"role":"loader","longest_sleep_ns":N}: its longest sleep as it measured it,
+// from before the call to after the return, so it contains the kernel's sleep interval (from
+// the switch-out to the wakeup) and bounds what a tracer may report for any one sleep.
 void loader(const std::atomic<bool>& done) {
   announce("loader");
-  while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Clock::duration longest{};
+  while (!done) {
+    const auto begin = Clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    longest = std::max(longest, Clock::now() - begin);
+  }
+  std::lock_guard<std::mutex> lock(out_mutex);
+  std::printf("{\"role\":\"loader\",\"longest_sleep_ns\":%lld}\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(longest).count()));
+  std::fflush(stdout);
 }
 
 void hog(Clock::time_point end, const std::atomic<bool>& done) {
