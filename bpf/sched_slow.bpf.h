@@ -47,16 +47,18 @@ static __always_inline void slow_note_switch(void)
 	if (!c)
 		return;
 	now = bpf_ktime_get_ns();
-	if (c->last_switch_ns) {
-		st = &c->stretch[c->next & (AITRACE_SCHED_SLOW_HISTORY - 1)];
-		st->start_ns = c->last_switch_ns;
-		st->end_ns = now;
-		cur = aitrace_report_current_pid_tgid();
-		st->pid = cur >> 32;
-		st->tid = (__u32)cur;
-		bpf_get_current_comm(st->comm, sizeof(st->comm));
-		c->next++;
-	}
+	/*
+	 * At this CPU's first switch since the attach, the outgoing task had held it since before
+	 * the attach, so through the whole of any wait seen ending now: start 0, its length unknown.
+	 */
+	st = &c->stretch[c->next & (AITRACE_SCHED_SLOW_HISTORY - 1)];
+	st->start_ns = c->last_switch_ns;
+	st->end_ns = now;
+	cur = aitrace_report_current_pid_tgid();
+	st->pid = cur >> 32;
+	st->tid = (__u32)cur;
+	bpf_get_current_comm(st->comm, sizeof(st->comm));
+	c->next++;
 	c->last_switch_ns = now;
 }
 
@@ -77,7 +79,7 @@ static __always_inline void slow_holder(struct aitrace_sched_slow_event *e)
 	if (!c || !c->next)
 		return;
 	newest = &c->stretch[(c->next - 1) & (AITRACE_SCHED_SLOW_HISTORY - 1)];
-	e->other_ran_ns = newest->end_ns - newest->start_ns;
+	e->other_ran_ns = newest->start_ns ? newest->end_ns - newest->start_ns : 0; /* 0: since before the attach */
 	start = c->last_switch_ns > e->wait_ns ? c->last_switch_ns - e->wait_ns : 0;
 	/*
 	 * The best one is copied as it is found: remembering its index instead would make the
