@@ -45,7 +45,7 @@ class LagSamples {
   SignedHistogram histogram() const {
     if (full_) return *full_;
     SignedHistogram h;
-    for (int64_t s : few_) h.record(s);
+    add_to(h);
     return h;
   }
   void add_to(SignedHistogram& h) const {
