@@ -3,6 +3,7 @@
 #pragma once
 
 #include "aitrace/core/bpf_token.hpp"
+#include "aitrace/core/core_btf_subset.hpp"
 #include "aitrace/core/result.hpp"
 
 #include <bpf/libbpf.h>
@@ -59,25 +60,39 @@ class LibbpfLogCapture {
   std::string text_;
 };
 
-template <typename T, T* (*OpenFn)(const bpf_object_open_opts*), int (*LoadFn)(T*), void (*DestroyFn)(T*)>
+template <typename T, T* (*OpenFn)(const bpf_object_open_opts*), int (*LoadFn)(T*), void (*DestroyFn)(T*),
+          const void* (*ElfFn)(size_t*)>
 class Skeleton {
  public:
   Skeleton() = default;
-  Skeleton(Skeleton&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Skeleton(Skeleton&& o) noexcept : p_(std::exchange(o.p_, nullptr)), core_btf_(std::move(o.core_btf_)) {}
   Skeleton& operator=(Skeleton&& o) noexcept {
-    if (this != &o) { reset(); p_ = std::exchange(o.p_, nullptr); }
+    if (this != &o) {
+      reset();
+      p_ = std::exchange(o.p_, nullptr);
+      core_btf_ = std::move(o.core_btf_);
+    }
     return *this;
   }
   Skeleton(const Skeleton&) = delete;
   Skeleton& operator=(const Skeleton&) = delete;
   ~Skeleton() { reset(); }
 
-  static Result<Skeleton> open(const char* what) {
+  // core_subset: CO-RE against the subset of the kernel BTF the object's relocations reach
+  // (core_btf_subset.hpp); false: against the whole kernel BTF (the tests compare the two).
+  static Result<Skeleton> open(const char* what, bool core_subset = true) {
     errno = 0;
     Skeleton s;
     bpf_object_open_opts opts{};
     opts.sz = sizeof(opts);
     opts.bpf_token_path = bpf_token_path_for_libbpf();  // --bpf-token (bpf_token.hpp)
+    if (core_subset) {
+      size_t size = 0;
+      const void* elf = ElfFn(&size);
+      s.core_btf_ = CoreBtfFile::for_object(what, elf, size);
+      opts.btf_custom_path = s.core_btf_.path();  // libbpf reads it during load
+    }
+    errno = 0;
     s.p_ = OpenFn(&opts);
     if (!s.p_) return make_error(ErrorKind::runtime, "opening the {} BPF object failed: {}", what, bpf_error_text(errno));
     return s;
@@ -85,6 +100,7 @@ class Skeleton {
   Status load(const char* what) {
     LibbpfLogCapture log;  // libbpf's messages tell a verifier rejection from a CO-RE miss
     int err = LoadFn(p_);
+    core_btf_ = CoreBtfFile{};
     if (err) return load_error(what, err, log.text());
     return {};
   }
@@ -94,6 +110,7 @@ class Skeleton {
 
  private:
   T* p_ = nullptr;
+  CoreBtfFile core_btf_;
 };
 
 // The run's window (bpf/common/programs.bpf.h): a collector holds its object's programs from
@@ -107,6 +124,6 @@ void hold_counting(T* skel, bool held) {
 // AITRACE_SKELETON(sched) -> using SchedSkeleton = Skeleton<sched_bpf, ...> after including
 // "sched.skel.h".
 #define AITRACE_SKELETON_TYPE(name) \
-  ::aitrace::Skeleton<name##_bpf, name##_bpf__open_opts, name##_bpf__load, name##_bpf__destroy>
+  ::aitrace::Skeleton<name##_bpf, name##_bpf__open_opts, name##_bpf__load, name##_bpf__destroy, name##_bpf__elf_bytes>
 
 }  // namespace aitrace
