@@ -46,6 +46,7 @@ int find(const btf* b, const char* name, int kind) { return btf__find_by_name_ki
 TEST(CoreBtfSubset, KeepsRootsAndWhatTheyEmbedAndCutsPointers) {
   Built k;
   const int u64 = btf__add_int(k.b, "long long unsigned int", 8, 0);
+  btf__add_int(k.b, "long unsigned int", 8, 0);  // what libbpf sizes pointers by
   const int unrelated = btf__add_struct(k.b, "unrelated", 8);
   btf__add_field(k.b, "x", u64, 0, 0);
   const int entity = btf__add_struct(k.b, "sched_entity", 16);
@@ -64,7 +65,7 @@ TEST(CoreBtfSubset, KeepsRootsAndWhatTheyEmbedAndCutsPointers) {
   const std::string raw = k.raw();
 
   // A flavour names its base type: libbpf relocates task_struct___pre514 against task_struct.
-  auto subset = kernel_btf_subset(raw.data(), raw.size(), {"task_struct"});
+  auto subset = kernel_btf_subset(raw.data(), raw.size(), {{"task_struct", BTF_KIND_STRUCT}});
   ASSERT_TRUE(subset);
   btf* s = btf__new(subset.value().data(), static_cast<uint32_t>(subset.value().size()));
   ASSERT_NE(s, nullptr);
@@ -85,7 +86,10 @@ TEST(CoreBtfSubset, KeepsRootsAndWhatTheyEmbedAndCutsPointers) {
   const btf_type* p = btf__type_by_id(s, m[2].type);
   ASSERT_TRUE(btf_is_ptr(p));
   EXPECT_EQ(p->type, 0u);
-  EXPECT_EQ(kinds_and_names(s).size(), 6u);  // task_struct, entity, u64, array, upid, pointer
+  EXPECT_GT(find(s, "long unsigned int", BTF_KIND_INT), 0);
+  EXPECT_EQ(btf__pointer_size(s), 8u);
+  // task_struct, entity, u64, array, upid, pointer, long
+  EXPECT_EQ(kinds_and_names(s).size(), 7u);
   btf__free(s);
 }
 
@@ -95,7 +99,7 @@ TEST(CoreBtfSubset, AFlavouredKernelTypeIsACandidateToo) {
   btf__add_struct(k.b, "rq___old", 4);
   btf__add_field(k.b, "cpu", u32, 0, 0);
   const std::string raw = k.raw();
-  auto subset = kernel_btf_subset(raw.data(), raw.size(), {"rq"});
+  auto subset = kernel_btf_subset(raw.data(), raw.size(), {{"rq", BTF_KIND_STRUCT}});
   ASSERT_TRUE(subset);
   btf* s = btf__new(subset.value().data(), static_cast<uint32_t>(subset.value().size()));
   ASSERT_NE(s, nullptr);
@@ -110,12 +114,17 @@ TEST(CoreBtfSubset, NoSubsetWhenARootIsMissingOrAFunctionIsReached) {
   btf__add_field(k.b, "level", u32, 0, 0);
   const int proto = btf__add_func_proto(k.b, u32);
   btf__add_typedef(k.b, "handler_t", proto);
+  btf__add_fwd(k.b, "drm_device", BTF_FWD_STRUCT);
   const std::string raw = k.raw();
-  // Missing: libbpf would search the modules' BTF next, which a subset cannot stand for.
-  EXPECT_FALSE(kernel_btf_subset(raw.data(), raw.size(), {"cgroup", "css_set"}));
-  EXPECT_FALSE(kernel_btf_subset(raw.data(), raw.size(), {"handler_t"}));
-  EXPECT_TRUE(kernel_btf_subset(raw.data(), raw.size(), {"cgroup"}));
-  EXPECT_FALSE(kernel_btf_subset(raw.data(), 10, {"cgroup"})) << "truncated";
+  const CoreRoot cgroup{"cgroup", BTF_KIND_STRUCT};
+  // Missing: libbpf would search the modules' BTF next, which a subset cannot stand for. A
+  // forward declaration is no candidate for a struct (a type only a module defines).
+  EXPECT_FALSE(kernel_btf_subset(raw.data(), raw.size(), {cgroup, {"css_set", BTF_KIND_STRUCT}}));
+  EXPECT_FALSE(kernel_btf_subset(raw.data(), raw.size(), {{"drm_device", BTF_KIND_STRUCT}}));
+  EXPECT_TRUE(kernel_btf_subset(raw.data(), raw.size(), {{"drm_device", BTF_KIND_FWD}}));
+  EXPECT_FALSE(kernel_btf_subset(raw.data(), raw.size(), {{"handler_t", BTF_KIND_TYPEDEF}}));
+  EXPECT_TRUE(kernel_btf_subset(raw.data(), raw.size(), {cgroup}));
+  EXPECT_FALSE(kernel_btf_subset(raw.data(), 10, {cgroup})) << "truncated";
 }
 
 // sched's own relocations, read from its object: the types compat.bpf.h declares as flavours
@@ -126,8 +135,10 @@ TEST(CoreBtfSubset, SchedRelocationRootsAreItsKernelTypesWithoutFlavours) {
   auto roots = core_relocation_roots(elf, size);
   ASSERT_TRUE(roots);
   for (const char* want : {"task_struct", "rq", "cfs_rq", "sched_entity", "cgroup"})
-    EXPECT_NE(std::find(roots.value().begin(), roots.value().end(), want), roots.value().end()) << want;
-  for (const auto& r : roots.value()) EXPECT_EQ(r.find("___"), std::string::npos) << r;
+    EXPECT_NE(std::find(roots.value().begin(), roots.value().end(), CoreRoot{want, BTF_KIND_STRUCT}),
+              roots.value().end())
+        << want;
+  for (const auto& r : roots.value()) EXPECT_EQ(r.name.find("___"), std::string::npos) << r.name;
   EXPECT_FALSE(core_relocation_roots(elf, 64)) << "a truncated object";
 }
 

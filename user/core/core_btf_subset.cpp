@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
+#include <tuple>
 #include <utility>
 
 namespace aitrace {
@@ -80,6 +80,12 @@ bool root_kind_for_type_relocation(uint32_t kind) {
 // Kinds a root may have in the kernel BTF: those libbpf can take as a candidate for a named type.
 bool candidate_kind(uint32_t kind) {
   return root_kind_for_type_relocation(kind) || kind == BTF_KIND_TYPEDEF || kind == BTF_KIND_FLOAT;
+}
+
+// libbpf's btf_kind_core_compat: a candidate has the local type's kind, or both are enums.
+bool kinds_compatible(uint32_t local, uint32_t target) {
+  const auto any_enum = [](uint32_t k) { return k == BTF_KIND_ENUM || k == BTF_KIND_ENUM64; };
+  return local == target || (any_enum(local) && any_enum(target));
 }
 
 class SubsetWriter {
@@ -208,13 +214,13 @@ class SubsetWriter {
 
 }  // namespace
 
-std::optional<std::vector<std::string>> core_relocation_roots(const void* elf, size_t size) {
+std::optional<std::vector<CoreRoot>> core_relocation_roots(const void* elf, size_t size) {
   const Bytes btf = elf_section(elf, size, ".BTF"), ext = elf_section(elf, size, ".BTF.ext");
   if (!btf.data || !ext.data || ext.size < sizeof(BtfExtHeader)) return std::nullopt;
   auto local = btf_raw::open_raw(btf.data, btf.size);
   const auto h = load<BtfExtHeader>(ext.data);
   if (!local || h.magic != BTF_MAGIC || h.hdr_len > ext.size) return std::nullopt;
-  std::vector<std::string> roots;
+  std::vector<CoreRoot> roots;
   if (h.hdr_len < sizeof(BtfExtHeader) || h.core_relo_len == 0) return roots;  // no CO-RE relocations
   const size_t body = ext.size - h.hdr_len;
   if (h.core_relo_off > body || h.core_relo_len > body - h.core_relo_off || h.core_relo_len < sizeof(uint32_t))
@@ -223,7 +229,6 @@ std::optional<std::vector<std::string>> core_relocation_roots(const void* elf, s
   const char* end = p + h.core_relo_len;
   const auto rec_size = load<uint32_t>(p);
   if (rec_size < sizeof(bpf_core_relo)) return std::nullopt;
-  std::unordered_set<std::string> seen;
   for (p += sizeof(uint32_t); p < end;) {
     if (end - p < 8) return std::nullopt;
     const auto count = load<uint32_t>(p + 4);  // after the section name's offset
@@ -239,36 +244,44 @@ std::optional<std::vector<std::string>> core_relocation_roots(const void* elf, s
       if (type_based && !root_kind_for_type_relocation(BTF_INFO_KIND(t.info))) return std::nullopt;
       const std::string_view name = essential_name(local->name(t.name_off));
       if (name.empty()) return std::nullopt;
-      if (seen.emplace(name).second) roots.emplace_back(name);
+      CoreRoot root{std::string(name), BTF_INFO_KIND(t.info)};
+      if (std::find(roots.begin(), roots.end(), root) == roots.end()) roots.push_back(std::move(root));
     }
   }
-  std::sort(roots.begin(), roots.end());
+  std::sort(roots.begin(), roots.end(), [](const CoreRoot& a, const CoreRoot& b) {
+    return std::tie(a.name, a.kind) < std::tie(b.name, b.kind);
+  });
   return roots;
 }
 
-std::optional<std::string> kernel_btf_subset(const void* kernel_btf, size_t size, const std::vector<std::string>& roots) {
+std::optional<std::string> kernel_btf_subset(const void* kernel_btf, size_t size, const std::vector<CoreRoot>& roots) {
   auto reader = btf_raw::open_raw(kernel_btf, size);
   if (!reader) return std::nullopt;
   const Reader& r = *reader;
-  std::unordered_map<std::string_view, bool> found;
-  size_t longest = 0;
-  for (const auto& n : roots) {
-    found.emplace(n, false);
-    longest = std::max(longest, n.size());
+  // By name: the roots' kinds, and whether a kernel type libbpf would take for each was seen.
+  std::unordered_map<std::string_view, std::vector<std::pair<uint32_t, bool>>> wanted;
+  size_t longest = std::string_view("long unsigned int").size();
+  for (const auto& root : roots) {
+    wanted[root.name].emplace_back(root.kind, false);
+    longest = std::max(longest, root.name.size());
   }
   SubsetWriter w(r);
   for (uint32_t id = 1; id < r.count(); id++) {
     const btf_type t = r.type(id);
-    if (!t.name_off || !candidate_kind(BTF_INFO_KIND(t.info))) continue;
+    const uint32_t kind = BTF_INFO_KIND(t.info);
+    if (!t.name_off || !candidate_kind(kind)) continue;
     const std::string_view n = essential_name(r.name(t.name_off));
     if (n.size() > longest) continue;
-    auto it = found.find(n);
-    if (it == found.end()) continue;
-    it->second = true;
+    auto it = wanted.find(n);
+    const bool pointer_size = kind == BTF_KIND_INT && (n == "long int" || n == "long unsigned int");
+    if (it == wanted.end() && !pointer_size) continue;
+    if (it != wanted.end())
+      for (auto& [local_kind, seen] : it->second) seen |= kinds_compatible(local_kind, kind);
     if (!w.take(id)) return std::nullopt;
   }
-  for (const auto& [name, seen] : found)
-    if (!seen) return std::nullopt;
+  for (const auto& [name, kinds] : wanted)
+    for (const auto& [kind, seen] : kinds)
+      if (!seen) return std::nullopt;
   return w.raw();
 }
 

@@ -16,21 +16,30 @@
 
 namespace aitrace {
 
-// The names of the types the object's CO-RE relocations start from, flavour suffix ("___x")
-// dropped as libbpf drops it. nullopt when the ELF, its .BTF or .BTF.ext cannot be read, or a
+// A type a CO-RE relocation starts from: its name with the flavour suffix ("___x") dropped, as
+// libbpf drops it, and its BTF kind (BTF_KIND_STRUCT, ...).
+struct CoreRoot {
+  std::string name;
+  unsigned kind = 0;
+  bool operator==(const CoreRoot&) const = default;
+};
+
+// The types the object's CO-RE relocations start from. nullopt when the ELF, its .BTF or .BTF.ext cannot be read, or a
 // relocation could come out different against a subset: a target type id (ids differ), a deep
 // type match (TYPE_MATCHES follows pointers), or a type-based one on a type that is not a
 // struct, union, enum or int.
-std::optional<std::vector<std::string>> core_relocation_roots(const void* elf, size_t size);
+std::optional<std::vector<CoreRoot>> core_relocation_roots(const void* elf, size_t size);
 
 // Raw BTF with every kernel type named like a root (flavour dropped, any kind libbpf could take
 // as a candidate) and what those types embed: members, array elements, typedef and modifier
 // targets, all copied whole. A pointer is kept as a pointer to void: a relocation's access path
 // never crosses a pointer, and libbpf takes any two pointers as compatible fields. nullopt when a
-// root has no type here (libbpf would go on to the modules' BTF), when the closure meets a kind
-// that is not copied (functions, variables), or when the BTF is not well-formed.
-std::optional<std::string> kernel_btf_subset(const void* kernel_btf, size_t size,
-                                             const std::vector<std::string>& roots);
+// root has no type here of a kind libbpf would take for it (the same kind, or enum and enum64):
+// libbpf would go on to the modules' BTF, which a subset cannot stand for. Also nullopt when the
+// closure meets a kind that is not copied (functions, variables) or the BTF is not well-formed.
+// The kernel's "long int" and "long unsigned int" are kept too: libbpf sizes pointers from them
+// (it would otherwise assume its own process's pointer size).
+std::optional<std::string> kernel_btf_subset(const void* kernel_btf, size_t size, const std::vector<CoreRoot>& roots);
 
 // The subset for one object, in a memfd that lives as long as this; path() is what libbpf opens
 // (/proc/self/fd/N), nullptr when there is no subset: libbpf then searches the whole kernel BTF,
