@@ -43,6 +43,14 @@ std::vector<std::string> kinds_and_names(const btf* b) {
 
 int find(const btf* b, const char* name, int kind) { return btf__find_by_name_kind(b, name, kind); }
 
+// A 4-byte struct `name` with one unsigned int member `field`; returns the int's id.
+int add_u32_struct(btf* b, const char* name, const char* field) {
+  const int u32 = btf__add_int(b, "unsigned int", 4, 0);
+  btf__add_struct(b, name, 4);
+  btf__add_field(b, field, u32, 0, 0);
+  return u32;
+}
+
 TEST(CoreBtfSubset, KeepsRootsAndWhatTheyEmbedAndCutsPointers) {
   Built k;
   const int u64 = btf__add_int(k.b, "long long unsigned int", 8, 0);
@@ -95,9 +103,7 @@ TEST(CoreBtfSubset, KeepsRootsAndWhatTheyEmbedAndCutsPointers) {
 
 TEST(CoreBtfSubset, AFlavouredKernelTypeIsACandidateToo) {
   Built k;
-  const int u32 = btf__add_int(k.b, "unsigned int", 4, 0);
-  btf__add_struct(k.b, "rq___old", 4);
-  btf__add_field(k.b, "cpu", u32, 0, 0);
+  add_u32_struct(k.b, "rq___old", "cpu");
   const std::string raw = k.raw();
   auto subset = kernel_btf_subset(raw.data(), raw.size(), {{"rq", BTF_KIND_STRUCT}});
   ASSERT_TRUE(subset);
@@ -109,9 +115,7 @@ TEST(CoreBtfSubset, AFlavouredKernelTypeIsACandidateToo) {
 
 TEST(CoreBtfSubset, NoSubsetWhenARootIsMissingOrAFunctionIsReached) {
   Built k;
-  const int u32 = btf__add_int(k.b, "unsigned int", 4, 0);
-  btf__add_struct(k.b, "cgroup", 4);
-  btf__add_field(k.b, "level", u32, 0, 0);
+  const int u32 = add_u32_struct(k.b, "cgroup", "level");
   const int proto = btf__add_func_proto(k.b, u32);
   btf__add_typedef(k.b, "handler_t", proto);
   btf__add_fwd(k.b, "drm_device", BTF_FWD_STRUCT);
