@@ -74,6 +74,7 @@ TEST_P(SchedSlowBpf, EveryEventIsTheSampleTheHistogramGot) {
   EXPECT_EQ(snap->lost.slow_events, 0u);
 
   std::array<uint64_t, AITRACE_SCHED_METRICS> count{}, sum{};
+  uint64_t closed_at_switch_out = 0;
   for (const SlowEvent& e : snap->slow.events) {
     ASSERT_LT(e.metric, static_cast<uint32_t>(AITRACE_SCHED_METRICS));
     EXPECT_NE(e.metric, static_cast<uint32_t>(AITRACE_SCHED_ONCPU)) << "on-CPU time is never a slow event";
@@ -85,10 +86,20 @@ TEST_P(SchedSlowBpf, EveryEventIsTheSampleTheHistogramGot) {
     EXPECT_LT(e.cpu, static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_CONF)));
     EXPECT_GE(e.boot_ns, before);
     EXPECT_LE(e.boot_ns, after);
+    const bool runq = e.metric == AITRACE_SCHED_RUNQ_WAKEUP || e.metric == AITRACE_SCHED_RUNQ_PREEMPT;
+    // A switch-in that reached no tracer (on this VM: one from a thread of PID 1, docs/sched.md)
+    // ends its wait unseen; the wait is closed from the kernel's stamp at the next switch-out,
+    // where no task that ran instead is known. Seen once, in an ASAN CI run (event seq 148).
+    // There can be no more of them than the run's waits closed from kernel stamps.
+    if (runq && e.prev_comm.empty()) {
+      closed_at_switch_out++;
+      EXPECT_EQ(e.holder_ns, 0u) << "seq " << e.seq;
+      continue;
+    }
     // A run-queue wait ends at a switch-in: the task switched out there is known (the idle task
     // `swapper/N` when the CPU was idle); a sleep ends at a wakeup, where the waker is current.
     EXPECT_FALSE(e.prev_comm.empty()) << "seq " << e.seq;
-    if (e.metric == AITRACE_SCHED_RUNQ_WAKEUP || e.metric == AITRACE_SCHED_RUNQ_PREEMPT) {
+    if (runq) {
       // The holder's share is a part of the wait, and at least the part of it the task
       // switched out there had (its stretch ends at the switch-in: min(prev_ran, wait)).
       EXPECT_GT(e.holder_ns, 0u) << "seq " << e.seq;
@@ -99,6 +110,7 @@ TEST_P(SchedSlowBpf, EveryEventIsTheSampleTheHistogramGot) {
       EXPECT_EQ(e.holder_ns, 0u) << "seq " << e.seq;
     }
   }
+  EXPECT_LE(closed_at_switch_out, snap->transitions_repaired);
   EXPECT_EQ(snap->slow.total, snap->slow.events.size());
   // Each nap sleeps and waits on the run queue once: the shape happened.
   EXPECT_GE(count[AITRACE_SCHED_OFFCPU_SLEEP], 50u);

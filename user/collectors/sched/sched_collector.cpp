@@ -401,6 +401,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
   snap.lost.transitions_missed = s->bss->transitions_missed;
   snap.lost.slow_events = s->bss->slow_lost;
   if (impl_->slow_log) snap.slow = impl_->slow_log->read();
+  snap.transitions_repaired = s->bss->transitions_repaired;
   if (s->bss->transitions_repaired)
     debug("sched: {} switches that never reached the program closed from sched_info stamps",
           s->bss->transitions_repaired);
