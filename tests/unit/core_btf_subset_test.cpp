@@ -31,16 +31,6 @@ struct Built {
   }
 };
 
-// Each type of `b` as "kind name" lines, in id order, for comparison.
-std::vector<std::string> kinds_and_names(const btf* b) {
-  std::vector<std::string> out;
-  for (uint32_t id = 1; id < btf__type_cnt(b); id++) {
-    const btf_type* t = btf__type_by_id(b, id);
-    out.push_back(std::to_string(btf_kind(t)) + " " + btf__name_by_offset(b, t->name_off));
-  }
-  return out;
-}
-
 int find(const btf* b, const char* name, int kind) { return btf__find_by_name_kind(b, name, kind); }
 
 // A 4-byte struct `name` with one unsigned int member `field`; returns the int's id.
@@ -97,7 +87,7 @@ TEST(CoreBtfSubset, KeepsRootsAndWhatTheyEmbedAndCutsPointers) {
   EXPECT_GT(find(s, "long unsigned int", BTF_KIND_INT), 0);
   EXPECT_EQ(btf__pointer_size(s), 8u);
   // task_struct, entity, u64, array, upid, pointer, long
-  EXPECT_EQ(kinds_and_names(s).size(), 7u);
+  EXPECT_EQ(btf__type_cnt(s) - 1, 7u);
   btf__free(s);
 }
 

@@ -81,7 +81,6 @@ class Skeleton {
   // core_subset: CO-RE against the subset of the kernel BTF the object's relocations reach
   // (core_btf_subset.hpp); false: against the whole kernel BTF (the tests compare the two).
   static Result<Skeleton> open(const char* what, bool core_subset = true) {
-    errno = 0;
     Skeleton s;
     bpf_object_open_opts opts{};
     opts.sz = sizeof(opts);
