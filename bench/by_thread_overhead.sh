@@ -33,8 +33,8 @@ bpf_cost_begin
 start_tracer() {
   local want
   case $1 in
-    by-thread) "$aitrace" sched --by thread --json -o "$work/by-thread.json" >/dev/null 2>"$work/err" & want=7 ;;
-    by-process) "$aitrace" sched --by process --json -o "$work/by-process.json" >/dev/null 2>"$work/err" & want=7 ;;
+    by-thread) "$aitrace" sched --by thread --json -o "$work/by-thread.json" >/dev/null 2>"$work/err" & want=1 ;;
+    by-process) "$aitrace" sched --by process --json -o "$work/by-process.json" >/dev/null 2>"$work/err" & want=1 ;;
     runqlat) "$runqlat" >/dev/null 2>&1 & want=3 ;;
     runqlat-L) "$runqlat" -L >/dev/null 2>&1 & want=3 ;;
   esac

@@ -57,20 +57,20 @@ workload_ops() { taskset -c "$cpu" perf bench sched pipe -l "$loops" 2>/dev/null
 
 # start_tracer NAME: starts it in the background and waits until its programs are attached.
 start_tracer() {
-  local want
+  local want ready=  # ready: aitrace's stderr, where its readiness line comes
   case $1 in
-    aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=7 ;;
+    aitrace) "$aitrace" sched -o "$work/aitrace.txt" >/dev/null 2>"$work/aitrace.err" & want=1 ready="$work/aitrace.err" ;;
     # The run queue's clock instead of a clock read (schedstat's view): what the wall clock costs.
     # Another build's default mode (AITRACE_VARIANTS), for a before/after in the same rounds.
-    v-*) "${variant_bin[$1]}" sched -o "$work/$1.txt" >/dev/null 2>"$work/$1.err" & want=7 ;;
-    aitrace-rq) "$aitrace" sched --clock rq -o "$work/aitrace-rq.txt" >/dev/null 2>"$work/aitrace-rq.err" & want=7 ;;
+    v-*) "${variant_bin[$1]}" sched -o "$work/$1.txt" >/dev/null 2>"$work/$1.err" & want=1 ready="$work/$1.err" ;;
+    aitrace-rq) "$aitrace" sched --clock rq -o "$work/aitrace-rq.txt" >/dev/null 2>"$work/aitrace-rq.err" & want=1 ready="$work/aitrace-rq.err" ;;
     # --slower: a clock read and a per-CPU stamp at every switch, a compare per sample, and a
     # ring record for each wait over 5 ms (none in this workload: the cost of the option itself).
-    aitrace-slower) "$aitrace" sched --slower 5ms -o "$work/slower.txt" >/dev/null 2>"$work/slower.err" & want=7 ;;
+    aitrace-slower) "$aitrace" sched --slower 5ms -o "$work/slower.txt" >/dev/null 2>"$work/slower.err" & want=1 ready="$work/slower.err" ;;
     # --slower 1us: nearly every wait a ring record (the worst case).
-    aitrace-slow1us) "$aitrace" sched --slower 1us --slower-keep 0 -o "$work/slow1us.txt" >/dev/null 2>"$work/slow1us.err" & want=7 ;;
+    aitrace-slow1us) "$aitrace" sched --slower 1us --slower-keep 0 -o "$work/slow1us.txt" >/dev/null 2>"$work/slow1us.err" & want=1 ready="$work/slow1us.err" ;;
     # --eevdf adds the EEVDF trace's 4 programs and its ring-buffer records.
-    aitrace-eevdf) "$aitrace" sched --eevdf -o "$work/eevdf.txt" >/dev/null 2>"$work/eevdf.err" & want=11 ;;
+    aitrace-eevdf) "$aitrace" sched --eevdf -o "$work/eevdf.txt" >/dev/null 2>"$work/eevdf.err" & want=1 ready="$work/eevdf.err" ;;
     bpftrace) bpftrace "$work/runqlat.bt" >"$work/bpftrace.txt" 2>&1 & want=2 ;;
     # libbpf-tools' runqlat: tp_btf programs on sched_wakeup, sched_wakeup_new and sched_switch.
     runqlat) "$runqlat" >"$work/runqlat.txt" 2>&1 & want=3 ;;
@@ -78,7 +78,7 @@ start_tracer() {
     floor) "$floor" sched_switch sched_wakeup sched_wakeup_new >"$work/floor.txt" 2>&1 & want=3 ;;
   esac
   tracer_pid=$!
-  wait_for_programs "$1" "$want"
+  wait_for_programs "$1" "$want" "$ready"
 }
 
 measure() {  # measure NAME -> "ops ns_per_switch ns_per_run switches"

@@ -54,7 +54,7 @@ start_tracer() {
     serve) "$aitrace" serve --listen "127.0.0.1:$(free_port)" -i 1s --by process >/dev/null 2>"$work/serve.err" & ;;
   esac
   tracer_pid=$!
-  wait_for_programs "$1" 7 "$work/$1.err"
+  wait_for_programs "$1" 1 "$work/$1.err"
 }
 
 measure() {  # measure NAME -> "runs user_ms_per_s bpf_ms_per_s"

@@ -37,8 +37,10 @@ bpf_cost_end() {
 
 # wait_for_programs NAME WANT [READY_FILE]: after a tracer was started in the background (its pid
 # in $tracer_pid), waits until it holds WANT programs (and READY_FILE has aitrace's readiness line:
-# before it, aitrace holds short-lived hook probes), then sets tracer_progs to their ids. Exits
-# the benchmark when that does not happen within 10 s.
+# before it, aitrace holds short-lived hook probes; after it, every program it loads is attached,
+# so aitrace's tracers want 1: how many it loads depends on the host, e.g. no NUMA programs on a
+# single-node one), then sets tracer_progs to their ids. Stops the tracer and exits the benchmark
+# when that does not happen within 10 s.
 wait_for_programs() {
   local i ids
   for i in $(seq 200); do
@@ -52,6 +54,7 @@ wait_for_programs() {
     fi
   done
   echo "$(basename "$0"): $1 did not start" >&2
+  kill "$tracer_pid" 2>/dev/null || true
   exit 1
 }
 

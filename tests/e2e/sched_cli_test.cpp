@@ -92,6 +92,30 @@ TEST(SchedCli, PidFilterNeverReportsAnotherProcess) {
   EXPECT_FALSE(doc.contains("hooks_missing"));
 }
 
+// NUMA balancing moves tasks only between nodes: where the kernel says one node is possible,
+// its two hooks are not loaded, and the report neither lists them nor calls them missing. The
+// node list is read here from sysfs, not through aitrace's own reader.
+TEST(SchedCli, NumaHooksLoadOnlyWhereSeveralNodesArePossible) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  std::ifstream in("/sys/devices/system/node/possible");
+  std::string possible;
+  if (!std::getline(in, possible)) GTEST_SKIP() << "no /sys/devices/system/node/possible";
+  const bool one_node = possible.find_first_of(",-") == std::string::npos;
+  auto doc = json_of(aitrace_sched({"-d", "200ms", "--json"}));
+  ASSERT_TRUE(doc.contains("hooks")) << doc.dump().substr(0, 400);
+  EXPECT_EQ(doc["hooks"].value("sched:sched_switch", "").rfind("attached (", 0), 0u) << doc["hooks"].dump();
+  for (const char* ev : {"sched:sched_move_numa", "sched:sched_swap_numa"}) {
+    if (one_node)
+      EXPECT_FALSE(doc["hooks"].contains(ev)) << ev << " with possible nodes " << possible;
+    else
+      EXPECT_EQ(doc["hooks"].value(ev, "").rfind("attached (", 0), 0u) << ev << ": " << doc["hooks"].dump();
+  }
+  EXPECT_FALSE(doc.contains("hooks_missing")) << doc["hooks_missing"].dump();
+  // The counters stay in every group either way.
+  ASSERT_FALSE(doc["groups"].empty());
+  EXPECT_TRUE(doc["groups"][0]["counters"].contains("numa_moves")) << doc["groups"][0].dump();
+}
+
 TEST(SchedCli, TidFilterKeepsOnlyThatThread) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   Background target({test::workload("sched_truth"), "sleeper", "30000"});

@@ -5,6 +5,7 @@
 #include "aitrace/core/kernel_btf_facts.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/core/map_walk.hpp"
+#include "aitrace/core/numa_nodes.hpp"
 #include "aitrace/core/ring_reader.hpp"
 #include "sched.skel.h"
 
@@ -30,22 +31,34 @@ constexpr uint32_t kRawTpMaxTasks = 65536;
 using SchedProgs = decltype(sched_bpf::progs);
 
 // The hook table: every event, with its tp_btf and raw_tp program. sched_tracepoints() (doctor's
-// catalog) and open() both read it.
+// catalog) and open() both read it. `numa`: fired by NUMA balancing only, which moves tasks
+// between nodes; on a host where one node is possible open() leaves it out (not loaded, not
+// attached, not listed among the hooks: the verifier's time is start-up time, ~1.5 ms for the
+// two here) and its counters stay 0.
 struct SchedEvent {
   const char* category;
   const char* name;
   bpf_program* SchedProgs::*btf_prog;
   bpf_program* SchedProgs::*raw_prog;
+  bool numa = false;
 };
-#define SCHED_EVENT(cat, tp) \
-  { cat, #tp, &SchedProgs::tp##_btf, &SchedProgs::tp##_raw }
+#define SCHED_EVENT(cat, tp, ...) \
+  { cat, #tp, &SchedProgs::tp##_btf, &SchedProgs::tp##_raw __VA_OPT__(, ) __VA_ARGS__ }
 constexpr SchedEvent kSchedEvents[] = {
-    SCHED_EVENT("sched", sched_switch),       SCHED_EVENT("sched", sched_wakeup),
-    SCHED_EVENT("sched", sched_wakeup_new),   SCHED_EVENT("sched", sched_migrate_task),
-    SCHED_EVENT("sched", sched_move_numa),    SCHED_EVENT("sched", sched_swap_numa),
-    SCHED_EVENT("sched", sched_process_exit), SCHED_EVENT("task", task_rename),
+    SCHED_EVENT("sched", sched_switch),
+    SCHED_EVENT("sched", sched_wakeup),
+    SCHED_EVENT("sched", sched_wakeup_new),
+    SCHED_EVENT("sched", sched_migrate_task),
+    SCHED_EVENT("sched", sched_move_numa, true),
+    SCHED_EVENT("sched", sched_swap_numa, true),
+    SCHED_EVENT("sched", sched_process_exit),
+    SCHED_EVENT("task", task_rename),
 };
 #undef SCHED_EVENT
+
+// Where the NUMA events are left out (open() and doctor's catalog alike). A host whose sysfs does
+// not say counts as several nodes: the programs load.
+bool single_numa_node() { return possible_numa_nodes() == 1u; }
 
 // One flavour for every event: the per-task state lives in task storage (tp_btf) or in the
 // tid-keyed map (raw_tp), and mixing them would lose every transition between the two.
@@ -105,7 +118,9 @@ bool kernel_has_bpf_mem_alloc() {
 
 CollectorTracepoints sched_tracepoints() {
   CollectorTracepoints c{"sched", {}, {}};
-  for (const SchedEvent& e : kSchedEvents) c.events.push_back({e.category, {e.name}});
+  const bool one_node = single_numa_node();
+  for (const SchedEvent& e : kSchedEvents)
+    if (!(e.numa && one_node)) c.events.push_back({e.category, {e.name}});
   for (const TracepointSpec& f : filter_tracepoints()) c.events.push_back(f);
   return c;
 }
@@ -214,9 +229,14 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
     bpf_map__set_autocreate(s->maps.task_states, false);  // unused, and absent before 5.11
   }
 
+  const bool one_node = single_numa_node();
   for (const SchedEvent& e : kSchedEvents) {
     bpf_program* chosen = btf ? s->progs.*e.btf_prog : s->progs.*e.raw_prog;
     bpf_program__set_autoload(btf ? s->progs.*e.raw_prog : s->progs.*e.btf_prog, false);
+    if (e.numa && one_node) {
+      bpf_program__set_autoload(chosen, false);
+      continue;
+    }
     impl->hooks.add(features, e.category, e.name, {{impl->flavour, chosen}});
   }
   add_filter_hooks(impl->hooks, features, cfg.targets,
