@@ -5,6 +5,7 @@
 #include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/core_btf_subset.hpp"
 #include "aitrace/core/result.hpp"
+#include "aitrace/core/tp_btf_attach.hpp"
 
 #include <bpf/libbpf.h>
 
@@ -91,6 +92,7 @@ class Skeleton {
       s.core_btf_ = CoreBtfFile::for_object(what, elf, size);
       opts.btf_custom_path = s.core_btf_.path();  // libbpf reads it during load
     }
+    register_tp_btf_handler();  // before the open: libbpf picks a section's handler there
     errno = 0;
     s.p_ = OpenFn(&opts);
     if (!s.p_) return make_error(ErrorKind::runtime, "opening the {} BPF object failed: {}", what, bpf_error_text(errno));
@@ -98,6 +100,7 @@ class Skeleton {
   }
   Status load(const char* what) {
     LibbpfLogCapture log;  // libbpf's messages tell a verifier rejection from a CO-RE miss
+    mark_tp_btf_programs(p_->obj);  // their attach targets from aitrace's facts (tp_btf_attach.hpp)
     int err = LoadFn(p_);
     core_btf_ = CoreBtfFile{};
     if (err) return load_error(what, err, log.text());

@@ -5,8 +5,9 @@
 // comparing names, once per local type. sched relocates 14 types (task_struct and its flavours,
 // rq, cgroup, pid, ...) against 126k kernel types: ~10 ms of its ~50 ms start-up (measured
 // 2026-12-07 with bpftool's BTFGen output as the target: 50.3 -> 40.2 ms). The subset is a few
-// hundred types, built in one pass over the mapped kernel BTF. libbpf still parses the whole
-// kernel BTF for the tp_btf attach targets; only the CO-RE search moves to the subset.
+// hundred types, built in one pass over the mapped kernel BTF. With it, and with the tp_btf attach
+// targets taken from aitrace's own facts (tp_btf_attach.hpp), libbpf no longer parses the whole
+// kernel BTF at all.
 #pragma once
 
 #include <cstddef>
