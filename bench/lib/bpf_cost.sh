@@ -39,8 +39,9 @@ bpf_cost_end() {
 # in $tracer_pid), waits until it holds WANT programs (and READY_FILE has aitrace's readiness line:
 # before it, aitrace holds short-lived hook probes; after it, every program it loads is attached,
 # so aitrace's tracers want 1: how many it loads depends on the host, e.g. no NUMA programs on a
-# single-node one), then sets tracer_progs to their ids. Stops the tracer and exits the benchmark
-# when that does not happen within 10 s.
+# single-node one), then sets tracer_progs to their ids. Stops the tracer and exits when that does
+# not happen within 10 s (the benches call this inside $(measure ...), a subshell whose exit does
+# not run the EXIT trap: without the kill the tracer went on running through every later round).
 wait_for_programs() {
   local i ids
   for i in $(seq 200); do

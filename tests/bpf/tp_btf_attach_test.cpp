@@ -3,6 +3,7 @@
 // (the reference: libbpf_find_vmlinux_btf_id), the program must attach, and libbpf must not have
 // read the kernel BTF during the load (its debug log says when it does).
 #include "aitrace/core/bpf_object.hpp"
+#include "aitrace/core/tp_btf_attach.hpp"
 #include "test_support.hpp"
 
 #include "aitrace/filter.h"
@@ -16,6 +17,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace aitrace {
@@ -81,7 +83,7 @@ TEST(TpBtfAttach, TargetsAreLibbpfsOwnAndTheKernelBtfIsNotRead) {
   }
   bpf_object__for_each_program(p, (*skel)->obj) {
     if (!bpf_program__autoload(p)) continue;
-    const std::string tracepoint = std::string(bpf_program__section_name(p)).substr(7);
+    const std::string tracepoint = std::string(bpf_program__section_name(p)).substr(std::strlen("tp_btf/"));
     bpf_prog_info info{};
     __u32 len = sizeof(info);
     ASSERT_EQ(bpf_prog_get_info_by_fd(bpf_program__fd(p), &info, &len), 0) << tracepoint;
@@ -102,6 +104,26 @@ TEST(TpBtfAttach, TargetsAreLibbpfsOwnAndTheKernelBtfIsNotRead) {
   EXPECT_EQ(li.type, BPF_LINK_TYPE_RAW_TRACEPOINT);
   EXPECT_STREQ(tp_name, "sched_switch");
   bpf_link__destroy(link);
+}
+
+// A target libbpf resolved itself before the load (what resolve_tp_btf_targets() does for a
+// tracepoint the facts lack, here forced on one the facts know) goes to the kernel as libbpf found
+// it; the program loads and its id is libbpf's.
+TEST(TpBtfAttach, ATargetLibbpfResolvedStands) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto skel = SchedSkel::open("sched");
+  ASSERT_TRUE(skel.ok()) << skel.error().message;
+  bpf_program* p = nullptr;
+  bpf_object__for_each_program(p, (*skel)->obj) bpf_program__set_autoload(p, p == (*skel)->progs.sched_wakeup_btf);
+  // Every tracepoint of sched is in the facts: nothing is left to libbpf's lookup.
+  EXPECT_EQ(resolve_tp_btf_targets((*skel)->obj), 0);
+  ASSERT_EQ(bpf_program__set_attach_target((*skel)->progs.sched_wakeup_btf, 0, "sched_wakeup"), 0);
+  auto loaded = skel->load("sched");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  ASSERT_EQ(bpf_prog_get_info_by_fd(bpf_program__fd((*skel)->progs.sched_wakeup_btf), &info, &len), 0);
+  EXPECT_EQ(static_cast<int>(info.attach_btf_id), libbpf_find_vmlinux_btf_id("sched_wakeup", BPF_TRACE_RAW_TP));
 }
 
 }  // namespace

@@ -100,7 +100,7 @@ class Skeleton {
   }
   Status load(const char* what) {
     LibbpfLogCapture log;  // libbpf's messages tell a verifier rejection from a CO-RE miss
-    mark_tp_btf_programs(p_->obj);  // their attach targets from aitrace's facts (tp_btf_attach.hpp)
+    resolve_tp_btf_targets(p_->obj);  // the tracepoints aitrace's facts lack (tp_btf_attach.hpp)
     int err = LoadFn(p_);
     core_btf_ = CoreBtfFile{};
     if (err) return load_error(what, err, log.text());

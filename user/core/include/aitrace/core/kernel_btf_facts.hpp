@@ -1,7 +1,8 @@
 // What start-up needs from the kernel's BTF, read in one pass over the raw type section instead
 // of libbpf's full parse. A libbpf parse of /sys/kernel/btf/vmlinux (5.5 MB, 126k types on
 // 6.18) holds ~12 MB and took 20-50 ms here, most of it reading the file in the 4 KiB pieces
-// sysfs returns; libbpf parses it once more for every object it loads, so aitrace's own
+// sysfs returns; libbpf parsed it once more for every object it loaded (no longer: aitrace's
+// tp_btf handler, tp_btf_attach.hpp, takes the attach targets from here), so aitrace's own
 // questions (which tracepoints have a BTF prototype, how many arguments, which scheduler fields
 // exist) are answered from this compact summary, and the full parse (vmlinux_btf()) is left to
 // the commands that read arbitrary types (doctor, migrate's enum names).
