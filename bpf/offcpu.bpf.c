@@ -32,6 +32,8 @@ const volatile __u64 max_ns = ~0ULL;
 const volatile bool record_wakers = false;
 
 struct offcpu_lost lost = {};
+/* Blocks whose switch-in never reached the program, closed from sched_info stamps: nothing lost. */
+__u64 switch_ins_repaired = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -75,19 +77,11 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 	return err;
 }
 
-static __always_inline void on_block(__u64 *ctx, struct task_struct *prev, __u32 tid, __u32 state, bool btf)
+static __always_inline void on_block(__u64 *ctx, struct task_struct *prev, struct offcpu_start *st, __u32 state,
+				     bool btf)
 {
-	struct offcpu_start *st, zero = {};
 	bool kthread = AITRACE_READ(btf, prev, flags) & PF_KTHREAD;
 
-	if (btf)
-		st = bpf_task_storage_get(&offcpu_starts, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	else
-		st = aitrace_map_lookup_or_init(&offcpu_starts_by_tid, &tid, &zero, NULL);
-	if (!st) {
-		__sync_fetch_and_add(&lost.start_full, 1);
-		return;
-	}
 	st->kernel_stack_id = stack_id(ctx, 0);
 	/* A kernel thread has no user stack: no error, nothing to show. */
 	st->user_stack_id = kthread ? AITRACE_OFFCPU_NO_STACK : stack_id(ctx, BPF_F_USER_STACK);
@@ -164,9 +158,27 @@ static __always_inline void add_interval(struct offcpu_key *key, __u64 delta)
 	__sync_fetch_and_add(&v->count, 1);
 }
 
-static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool btf)
+/* A blocked interval of task t, delta ns long, into the totals under the stacks taken at its start. */
+static __always_inline void add_block(struct task_struct *t, struct offcpu_start *st, __u64 delta, bool btf)
 {
 	struct offcpu_key key = {};
+
+	if (delta < min_ns || delta > max_ns)
+		return;
+	key.user_stack_id = st->user_stack_id;
+	key.kernel_stack_id = st->kernel_stack_id;
+	key.state = st->state;
+	key.waker_tgid = st->waker_tgid;
+	key.waker_user_stack_id = st->waker_user_stack_id;
+	key.waker_kernel_stack_id = st->waker_kernel_stack_id;
+	__builtin_memcpy(key.waker_comm, st->waker_comm, sizeof(key.waker_comm));
+	key.tgid = aitrace_report_tgid(t, AITRACE_READ(btf, t, tgid));
+	BPF_CORE_READ_STR_INTO(&key.comm, t, comm);
+	add_interval(&key, delta);
+}
+
+static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool btf)
+{
 	struct offcpu_start *st;
 	__u64 delta;
 
@@ -177,22 +189,36 @@ static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool bt
 	if (!st || !st->ts)
 		return;
 	delta = bpf_ktime_get_ns() - st->ts;
-	key.user_stack_id = st->user_stack_id;
-	key.kernel_stack_id = st->kernel_stack_id;
-	key.state = st->state;
-	key.waker_tgid = st->waker_tgid;
-	key.waker_user_stack_id = st->waker_user_stack_id;
-	key.waker_kernel_stack_id = st->waker_kernel_stack_id;
-	__builtin_memcpy(key.waker_comm, st->waker_comm, sizeof(key.waker_comm));
+	add_block(next, st, delta, btf);
 	if (btf)
 		st->ts = 0;
 	else
 		bpf_map_delete_elem(&offcpu_starts_by_tid, &tid);
-	if (delta < min_ns || delta > max_ns)
-		return;
-	key.tgid = aitrace_report_tgid(next, AITRACE_READ(btf, next, tgid));
-	BPF_CORE_READ_STR_INTO(&key.comm, next, comm);
-	add_interval(&key, delta);
+}
+
+/*
+ * A task switches out with its last block still open: the switch-in that ended the block never
+ * reached the program (docs/sched.md, "Switches this VM never traces": a switch away from a
+ * thread of PID 1 fires no tracepoint there). The kernel stamped that switch-in in
+ * sched_info.last_arrival (its rq clock, read here through the task's rq clock now), so the
+ * block is closed there; without a usable stamp it is counted lost. Rare: one lookup more per
+ * switch-out that does not block.
+ */
+static __always_inline void close_unseen_switch_in(struct task_struct *prev, struct offcpu_start *st)
+{
+	__u64 now = bpf_ktime_get_ns(), arrived = 0;
+
+	if (bpf_core_field_exists(prev->sched_info))
+		arrived = aitrace_rq_stamp_at(BPF_CORE_READ(prev, sched_info.last_arrival),
+					      aitrace_task_rq_clock(prev, false), now);
+	if (arrived && arrived >= st->ts) {
+		__sync_fetch_and_add(&switch_ins_repaired, 1);
+		/* prev is current here: the stamp's switch-in was of this very task. */
+		add_block(prev, st, arrived - st->ts, false);
+	} else {
+		__sync_fetch_and_add(&lost.switch_in_missed, 1);
+	}
+	st->ts = 0;
 }
 
 static __always_inline int handle_switch(__u64 *ctx, bool btf)
@@ -201,6 +227,8 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 	struct task_struct *prev = AITRACE_ARG(ctx, 1, struct task_struct *);
 	struct task_struct *next = AITRACE_ARG(ctx, 2, struct task_struct *);
 	__u32 prev_tid = AITRACE_READ(btf, prev, pid), next_tid = AITRACE_READ(btf, next, pid), raw_state, state;
+	struct offcpu_start *st, zero = {};
+	bool blocks;
 
 	/* The idle tasks (pid 0) never block. */
 	if (prev_tid && aitrace_task_wanted(prev)) {
@@ -212,8 +240,23 @@ static __always_inline int handle_switch(__u64 *ctx, bool btf)
 		 * kernels before try_to_block_task() (6.1 among them) pass that state on: only the
 		 * live __state says it did not block (see aitrace/sched_state.h).
 		 */
-		if ((state & states_wanted) && aitrace_task_state(prev) != 0)
-			on_block(ctx, prev, prev_tid, state, btf);
+		blocks = (state & states_wanted) && aitrace_task_state(prev) != 0;
+		if (btf)
+			st = bpf_task_storage_get(&offcpu_starts, prev, 0, blocks ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+		else if (blocks)
+			st = aitrace_map_lookup_or_init(&offcpu_starts_by_tid, &prev_tid, &zero, NULL);
+		else
+			st = bpf_map_lookup_elem(&offcpu_starts_by_tid, &prev_tid);
+		if (st && st->ts)
+			close_unseen_switch_in(prev, st);
+		if (blocks) {
+			if (st)
+				on_block(ctx, prev, st, state, btf);
+			else
+				__sync_fetch_and_add(&lost.start_full, 1);
+		} else if (st && !btf) {
+			bpf_map_delete_elem(&offcpu_starts_by_tid, &prev_tid);
+		}
 	}
 	if (next_tid)
 		on_wake(next, next_tid, btf);

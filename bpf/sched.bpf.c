@@ -83,9 +83,7 @@ static __always_inline __u64 sched_info_stamp(struct task_struct *p, __u64 stamp
 	 */
 	__u64 clock = rq_clock_mode() ? now : aitrace_task_rq_clock(p, false);
 
-	if (!stamp || stamp > clock)
-		return 0;
-	return now - (clock - stamp);
+	return aitrace_rq_stamp_at(stamp, clock, now);
 }
 
 static __always_inline struct aitrace_sched_task_state *task_state_get(struct task_struct *p, __u32 tid, bool btf)

@@ -85,4 +85,16 @@ static __always_inline __u64 aitrace_task_rq_clock(struct task_struct *p, bool b
 	return rq ? AITRACE_READ(btf, rq, clock) : 0;
 }
 
+/*
+ * A sched_info stamp (rq->clock at a switch the kernel accounted, whether a tracer saw it or
+ * not) on the caller's clock: `clock` is the run queue's clock now and `now` the caller's time
+ * now. 0 when the stamp is missing or later than `clock` (nothing to convert it through).
+ */
+static __always_inline __u64 aitrace_rq_stamp_at(__u64 stamp, __u64 clock, __u64 now)
+{
+	if (!stamp || stamp > clock)
+		return 0;
+	return now - (clock - stamp);
+}
+
 #endif

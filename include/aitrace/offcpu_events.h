@@ -110,7 +110,9 @@ struct offcpu_lost {
 	__u64 start_full;      /* no per-task slot for a blocked task: its interval is lost */
 	__u64 totals_full;     /* the aggregation map is full: an interval's time is lost */
 	__u64 notice_dropped;  /* ring buffer full: a stack is symbolized late, or not if its process exited */
+	/* a block whose switch-in never reached the program and no sched_info stamp could close */
+	__u64 switch_in_missed;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct offcpu_lost) == 48, "offcpu_lost layout");
+AITRACE_STATIC_ASSERT(sizeof(struct offcpu_lost) == 56, "offcpu_lost layout");
 
 #endif

@@ -171,6 +171,16 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+Schedstat own_schedstat() {
+  Schedstat s;
+  std::istringstream schedstat(read_file("/proc/thread-self/schedstat"));
+  if (!(schedstat >> s.run >> s.wait >> s.slices)) s = {};
+  std::string status = read_file("/proc/thread-self/status");
+  size_t at = status.find("\nvoluntary_ctxt_switches:");
+  if (at != std::string::npos) s.voluntary = std::strtoull(status.c_str() + at + 25, nullptr, 10);
+  return s;
+}
+
 int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
   std::vector<uint64_t> ctx = args;
   bpf_test_run_opts opts{};

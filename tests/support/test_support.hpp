@@ -80,6 +80,13 @@ std::string aitrace_binary();
 uint64_t repaired_switches(const std::string& err);
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);
+// The calling thread's own scheduling counts, as the kernel keeps them: the ground truth of the
+// tests that count one thread's switches.
+struct Schedstat {
+  unsigned long long run = 0, wait = 0, slices = 0;  // /proc/thread-self/schedstat (slices: pcount)
+  unsigned long long voluntary = 0;  // voluntary_ctxt_switches: the times it really went to sleep
+};
+Schedstat own_schedstat();
 // Polls the file every 10 ms until it contains `needle` (aitrace's readiness line in a stderr
 // file, say); false when the timeout passed first.
 bool wait_for_text(const std::string& path, const std::string& needle,

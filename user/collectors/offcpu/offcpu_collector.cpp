@@ -241,6 +241,10 @@ Result<OffcpuSnapshot> OffcpuCollector::snapshot() {
   // Plain loads of counters the kernel updates atomically; a torn read is not possible for u64.
   std::memcpy(&out.lost, const_cast<const offcpu_lost*>(&s->bss->lost), sizeof(out.lost));
   out.fork_overflow = s->bss->filter_fork_overflow;
+  out.switch_ins_repaired = s->bss->switch_ins_repaired;
+  if (out.switch_ins_repaired)
+    debug("offcpu: {} blocks whose switch-in never reached the program closed from sched_info stamps",
+          out.switch_ins_repaired);
   for (const auto& [k, v] : totals) {
     OffcpuStack st;
     st.tgid = k.tgid;

@@ -93,9 +93,11 @@ OffcpuSnapshot offcpu_delta(const OffcpuSnapshot& now, const OffcpuSnapshot& bef
   }
   auto sub = [&](__u64 offcpu_lost::*f) { d.lost.*f = now.lost.*f - std::min(now.lost.*f, before.lost.*f); };
   for (auto f : {&offcpu_lost::stack_collision, &offcpu_lost::stack_full, &offcpu_lost::stack_error,
-                 &offcpu_lost::start_full, &offcpu_lost::totals_full, &offcpu_lost::notice_dropped})
+                 &offcpu_lost::start_full, &offcpu_lost::totals_full, &offcpu_lost::notice_dropped,
+                 &offcpu_lost::switch_in_missed})
     sub(f);
   d.fork_overflow = now.fork_overflow - std::min(now.fork_overflow, before.fork_overflow);
+  d.switch_ins_repaired = now.switch_ins_repaired - std::min(now.switch_ins_repaired, before.switch_ins_repaired);
   return d;
 }
 
@@ -127,9 +129,9 @@ std::string offcpu_lost_line(const OffcpuSnapshot& s) {
   const offcpu_lost& l = s.lost;
   return fmt::format(
       "lost: stack hash collisions {}, stack map full {}, stack errors {}, task slots full {}, totals map full {}, "
-      "symbolization notices dropped {}, truncated stacks {}, forks not followed {}",
+      "symbolization notices dropped {}, switch-ins missed {}, truncated stacks {}, forks not followed {}",
       l.stack_collision, l.stack_full, l.stack_error, l.start_full, l.totals_full, l.notice_dropped,
-      s.truncated_stacks(), s.fork_overflow);
+      l.switch_in_missed, s.truncated_stacks(), s.fork_overflow);
 }
 
 std::string offcpu_text(const OffcpuSnapshot& s, const OffcpuReportContext& ctx) {
@@ -197,6 +199,7 @@ json offcpu_lost_json(const OffcpuSnapshot& s) {
   return json{{"stack_hash_collisions", l.stack_collision}, {"stack_map_full", l.stack_full},
               {"stack_errors", l.stack_error},           {"task_slots_full", l.start_full},
               {"totals_map_full", l.totals_full},        {"symbolization_notices_dropped", l.notice_dropped},
+              {"switch_ins_missed", l.switch_in_missed},
               {"truncated_stacks", s.truncated_stacks()}, {"fork_follow_full", s.fork_overflow}};
 }
 

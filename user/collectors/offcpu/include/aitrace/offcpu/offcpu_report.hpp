@@ -34,6 +34,8 @@ struct OffcpuSnapshot {
   std::vector<OffcpuStack> stacks;  // unordered
   offcpu_lost lost{};
   uint64_t fork_overflow = 0;
+  // Blocks whose switch-in no tracer saw, closed from the kernel's sched_info stamps (not lost).
+  uint64_t switch_ins_repaired = 0;
   uint64_t truncated_stacks() const;
 };
 
