@@ -165,10 +165,15 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
 /*
  * A task on a CPU as far as we know switches in: its switch-out never reached us. A task
  * preempted while running was queued at that switch, and sched_info.last_queued has the time.
+ * A task asleep as far as we know switches in: its wakeup never reached us (docs/sched.md,
+ * "Switches this VM never traces": no program runs while a thread of PID 1 is current there, and
+ * a timer that fires during one wakes sleepers unseen). The wakeup enqueued it, and
+ * sched_info.last_queued has that time too.
  */
 AITRACE_SCHED_STEP __u32 aitrace_sched_in_needs_queued_stamp(__u16 phase)
 {
-	return phase == AITRACE_SCHED_PHASE_ONCPU;
+	return phase == AITRACE_SCHED_PHASE_ONCPU || phase == AITRACE_SCHED_PHASE_SLEEP ||
+	       phase == AITRACE_SCHED_PHASE_BLOCK;
 }
 
 /* queued: sched_info.last_queued (0 when unknown), only when aitrace_sched_in_needs_queued_stamp(). */
@@ -188,10 +193,22 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_in(__u16 ph
 	}
 	/*
 	 * Still asleep as far as we know: its wakeup never reached us (or came while the filter did
-	 * not select it: a cgroup move, a rename from outside), so its run-queue wait is unknown.
+	 * not select it: a cgroup move, a rename from outside). The enqueue stamp closes the sleep
+	 * and starts the run-queue wait; without one the wait is unknown.
 	 */
-	if (phase == AITRACE_SCHED_PHASE_SLEEP || phase == AITRACE_SCHED_PHASE_BLOCK)
-		s.missed = 1;
+	if (phase == AITRACE_SCHED_PHASE_SLEEP || phase == AITRACE_SCHED_PHASE_BLOCK) {
+		if (aitrace_sched_stamp_usable(queued, ts)) {
+			aitrace_sched_add_sample(&s,
+						 phase == AITRACE_SCHED_PHASE_SLEEP ? AITRACE_SCHED_OFFCPU_SLEEP :
+										     AITRACE_SCHED_OFFCPU_BLOCK,
+						 queued - ts);
+			phase = AITRACE_SCHED_PHASE_QUEUED_WAKEUP;
+			ts = queued;
+			s.repaired = 1;
+		} else {
+			s.missed = 1;
+		}
+	}
 	if (aitrace_sched_phase_queued(phase))
 		aitrace_sched_add_sample(&s, aitrace_sched_runq_metric(phase), now - ts);
 	else

@@ -136,7 +136,7 @@ bool wait_for_text(const std::string& path, const std::string& needle, std::chro
 }
 
 uint64_t repaired_switches(const std::string& err) {
-  const std::string marker = " switches that never reached the program closed from sched_info stamps";
+  const std::string marker = " switches and wakeups that never reached the program closed from sched_info stamps";
   const size_t at = err.rfind(marker);
   if (at == std::string::npos) return 0;
   const size_t start = err.rfind(' ', at - 1) + 1;

@@ -74,9 +74,9 @@ class Background {
 };
 
 std::string aitrace_binary();
-// From `aitrace sched -v`'s stderr: the switches no tracepoint reported that sched closed from
-// the kernel's sched_info stamps (docs/sched.md, "Switches this VM never traces"); 0 if none.
-// sched counts them, a trace of the same run cannot.
+// From `aitrace sched -v`'s stderr: the switches and wakeups no program saw that sched closed
+// from the kernel's sched_info stamps (docs/sched.md, "Switches this VM never traces"); 0 if
+// none. sched counts such switches, a trace of the same run cannot.
 uint64_t repaired_switches(const std::string& err);
 std::string workload(const std::string& name);  // path of tests/workloads/<name>.cpp's binary
 std::string read_file(const std::string& path);

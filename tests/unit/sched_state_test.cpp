@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 namespace {
@@ -139,13 +140,32 @@ TEST(SchedState, SwitchInOfAnUnknownTaskCountsTheSwitchWithoutAWait) {
   EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_ONCPU);
 }
 
-TEST(SchedState, SwitchInOfASleeperWhoseWakeupWasNotSeenIsMissed) {
-  for (__u16 phase : {AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
-    auto s = switch_in(phase, 100, 1000);
-    EXPECT_EQ(s.missed, 1) << phase;
-    EXPECT_EQ(s.nsamples, 0);
-    EXPECT_EQ(s.unsampled_switch_in, 1);
+TEST(SchedState, SwitchInOfASleeperWhoseWakeupWasNotSeenIsRepairedFromLastQueued) {
+  // Asleep since 100; the wakeup at 700 never reached us; last_queued says 700.
+  for (auto [phase, metric] : {std::pair{AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_OFFCPU_SLEEP},
+                               std::pair{AITRACE_SCHED_PHASE_BLOCK, AITRACE_SCHED_OFFCPU_BLOCK}}) {
+    ASSERT_TRUE(aitrace_sched_in_needs_queued_stamp(phase));
+    auto s = switch_in(phase, 100, 1000, /*queued=*/700);
+    EXPECT_EQ(samples(s), (std::vector<Sample>{{metric, 600}, {AITRACE_SCHED_RUNQ_WAKEUP, 300}})) << phase;
+    EXPECT_EQ(s.repaired, 1);
+    EXPECT_EQ(s.missed, 0);
+    EXPECT_EQ(s.unsampled_switch_in, 0);
     EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_ONCPU);
+    EXPECT_EQ(s.ts, 1000u);
+  }
+}
+
+TEST(SchedState, SwitchInOfASleeperWithoutAUsableStampIsMissed) {
+  for (__u16 phase : {AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
+    // No stamp, or one older than the sleep: an earlier enqueue's.
+    for (__u64 queued : {__u64{0}, __u64{50}}) {
+      auto s = switch_in(phase, 100, 1000, queued);
+      EXPECT_EQ(s.missed, 1) << phase;
+      EXPECT_EQ(s.repaired, 0);
+      EXPECT_EQ(s.nsamples, 0);
+      EXPECT_EQ(s.unsampled_switch_in, 1);
+      EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_ONCPU);
+    }
   }
 }
 

@@ -423,7 +423,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
   if (impl_->slow_log) snap.slow = impl_->slow_log->read();
   snap.transitions_repaired = s->bss->transitions_repaired;
   if (s->bss->transitions_repaired)
-    debug("sched: {} switches that never reached the program closed from sched_info stamps",
+    debug("sched: {} switches and wakeups that never reached the program closed from sched_info stamps",
           s->bss->transitions_repaired);
   return snap;
 }

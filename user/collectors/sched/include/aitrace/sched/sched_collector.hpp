@@ -96,9 +96,10 @@ struct SchedSnapshot {
   uint64_t duration_ns = 0;
   std::vector<SchedGroup> groups;  // unordered
   SchedLost lost;
-  // Switch-ins that never reached the program, their waits closed from the kernel's sched_info
-  // stamps at the task's next switch-out: nothing lost (docs/sched.md, "Switches this VM never
-  // traces"); such a wait's slow event knows no task that ran instead.
+  // Switches and wakeups that never reached the program, closed from the kernel's sched_info
+  // stamps: a missed switch-in's wait at the task's next switch-out, a missed switch-out's or
+  // wakeup's at the switch-in. Nothing lost (docs/sched.md, "Switches this VM never traces"); a
+  // wait closed at a switch-out has a slow event that knows no task that ran instead.
   uint64_t transitions_repaired = 0;
   uint64_t group_capacity = 0;
   SlowEvents slow;  // --slower / --slower-offcpu; !slow.enabled() without them
