@@ -90,6 +90,7 @@ static __always_inline void on_block(__u64 *ctx, struct task_struct *prev, struc
 	st->waker_comm[0] = 0; /* no wakeup seen yet */
 	st->waker_user_stack_id = AITRACE_OFFCPU_NO_STACK;
 	st->waker_kernel_stack_id = AITRACE_OFFCPU_NO_STACK;
+	st->arrivals = bpf_core_field_exists(prev->sched_info) ? BPF_CORE_READ(prev, sched_info.pcount) : 0;
 	st->ts = bpf_ktime_get_ns();
 }
 
@@ -198,17 +199,19 @@ static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool bt
 
 /*
  * A task switches out with its last block still open: the switch-in that ended the block never
- * reached the program (docs/sched.md, "Switches this VM never traces": a switch away from a
- * thread of PID 1 fires no tracepoint there). The kernel stamped that switch-in in
- * sched_info.last_arrival (its rq clock, read here through the task's rq clock now), so the
- * block is closed there; without a usable stamp it is counted lost. Rare: one lookup more per
- * switch-out that does not block.
+ * reached the program (docs/sched.md, "Switches this VM never traces": no program runs there
+ * while a thread of PID 1 is current, so a switch away from one is unseen). The kernel stamped
+ * that switch-in in sched_info.last_arrival (its rq clock, read here through the task's rq clock
+ * now), so the block is closed there, provided that was the task's only switch-in since the
+ * block (sched_info.pcount one more than then; a filter that hid the task for a while could have
+ * hidden more). Otherwise, or without a usable stamp, the block is counted lost. Every switch-out
+ * that does not block (a preemption) pays one lookup more to find out; the repair itself is rare.
  */
 static __always_inline void close_unseen_switch_in(struct task_struct *prev, struct offcpu_start *st)
 {
 	__u64 now = bpf_ktime_get_ns(), arrived = 0;
 
-	if (bpf_core_field_exists(prev->sched_info))
+	if (bpf_core_field_exists(prev->sched_info) && BPF_CORE_READ(prev, sched_info.pcount) == st->arrivals + 1)
 		arrived = aitrace_rq_stamp_at(BPF_CORE_READ(prev, sched_info.last_arrival),
 					      aitrace_task_rq_clock(prev, false), now);
 	if (arrived && arrived >= st->ts) {

@@ -214,8 +214,12 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 		queued = sched_info_stamp(next, BPF_CORE_READ(next, sched_info.last_queued), now, btf);
 	s = aitrace_sched_on_switch_in(st->phase, st->ts, now, queued);
 	apply_step(st, g, slot, &s);
-	if (g)
+	if (g) {
 		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true, true);
+		/* A sleep closed here (its wakeup never reached us): its waker is unknown. */
+		if (s.repaired)
+			slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), false, false);
+	}
 }
 
 static __always_inline int handle_switch(__u64 *ctx, bool btf)

@@ -150,9 +150,11 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
 /*
  * The step's samples at or over their threshold, as records. Call it only for a step whose
  * samples reached the histograms (apply_step had a group), so that the events and the histogram
- * counts agree. at_switch (a constant at every call): a sched_switch step, whose samples can be
- * run-queue waits only, or a wakeup's, whose can be sleeps and blocks only; so each program keeps
- * one kind's code, and a program without its kind's threshold none.
+ * counts agree. at_switch (a constant at every call): the run-queue waits of a step, against
+ * --slower, or its sleeps and blocks, against --slower-offcpu; so each call keeps one kind's code,
+ * and a program without that kind's threshold none. A wakeup's step can close sleeps and blocks
+ * only; a switch's closes run-queue waits, and a sleep only where the wakeup never reached the
+ * program (repaired at the switch-in: sched_state.h).
  */
 static __always_inline void slow_emit_step(const struct aitrace_sched_step *s, struct task_struct *p, __u32 tid,
 					   bool btf, __u32 cpu, bool other_known, bool at_switch)

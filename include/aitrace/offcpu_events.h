@@ -86,8 +86,9 @@ struct offcpu_start {
 	__s32 waker_user_stack_id;
 	__s32 waker_kernel_stack_id;
 	char waker_comm[AITRACE_COMM_LEN];
+	__u64 arrivals; /* sched_info.pcount at the block: its switch-ins so far (0 without it) */
 };
-AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 48, "offcpu_start layout");
+AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 56, "offcpu_start layout");
 
 /*
  * A ring-buffer notice for each new aggregation key: userspace resolves that user stack while

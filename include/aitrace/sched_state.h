@@ -119,10 +119,15 @@ AITRACE_SCHED_STEP __u32 aitrace_sched_out_needs_live_state(__u8 preempt, __u32 
 	return !aitrace_sched_out_runnable(preempt, prev_state);
 }
 
-/* A task still queued as far as we know switches out: its switch-in never reached us. */
+/*
+ * A task still queued as far as we know switches out: its switch-in never reached us. One asleep
+ * as far as we know: its wakeup and its switch-in never reached us (a timer that woke it while a
+ * thread of PID 1 ran, and it preempted that thread: docs/sched.md).
+ */
 AITRACE_SCHED_STEP __u32 aitrace_sched_out_needs_arrival(__u16 phase)
 {
-	return aitrace_sched_phase_queued(phase);
+	return aitrace_sched_phase_queued(phase) || phase == AITRACE_SCHED_PHASE_SLEEP ||
+	       phase == AITRACE_SCHED_PHASE_BLOCK;
 }
 
 AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 phase, __u64 ts,
@@ -145,6 +150,18 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
 		} else {
 			s.missed = 1;
 		}
+	} else if (phase == AITRACE_SCHED_PHASE_SLEEP || phase == AITRACE_SCHED_PHASE_BLOCK) {
+		/*
+		 * Woken and switched in unseen: the switch-in counts and the on-CPU stretch starts at
+		 * its stamp, but where the sleep ended and the wait began is unknown (the wakeup's
+		 * enqueue stamp was cleared at that switch-in): lost.
+		 */
+		if (aitrace_sched_stamp_usable(in->arrived, ts)) {
+			s.unsampled_switch_in = 1;
+			phase = AITRACE_SCHED_PHASE_ONCPU;
+			ts = in->arrived;
+		}
+		s.missed = 1;
 	}
 	if (phase == AITRACE_SCHED_PHASE_ONCPU)
 		aitrace_sched_add_sample(&s, AITRACE_SCHED_ONCPU, in->now - ts);

@@ -137,17 +137,24 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
 }
 
-// A switch-in no tracer sees (docs/offcpu.md, "Switch-ins no tracer sees"), made on purpose: the
-// worker blocks in a pipe read while counting, and is woken and switched in while the programs
-// are held, so the switch that ends its block never reaches them. Its next switch-out, counted
-// again, must close the block at the kernel's arrival stamp: not drop it (the next block's
-// start used to overwrite it) and not stretch it to a later switch-in.
-TEST_P(OffcpuFlavour, ABlockWhoseSwitchInWasNotSeenEndsAtTheKernelsArrivalStamp) {
-  AITRACE_REQUIRE_BPF_OR_SKIP();
+// One try of the scenario below; `clean` is false when the worker was switched in again while
+// held (a preemption moved the kernel's arrival stamp past the one the test is about).
+struct HeldWakeRun {
+  bool clean = false;
+  uint64_t counting_ns = 0;  // CLOCK_MONOTONIC when counting started
+  uint64_t woke_ns = 0;      // the worker's read returned: after the held switch-in
+  uint64_t read_ns = 0, read_blocks = 0, repaired = 0, missed = 0;
+};
+
+HeldWakeRun run_held_wake(const char* flavour) {
+  HeldWakeRun out;
   int go[2], wake[2];
-  ASSERT_EQ(pipe(go), 0);
-  ASSERT_EQ(pipe(wake), 0);
+  if (pipe(go) != 0 || pipe(wake) != 0) {
+    ADD_FAILURE() << "pipe";
+    return out;
+  }
   std::atomic<bool> reading{false}, resumed{false};
+  std::atomic<uint64_t> woke{0};
   std::promise<uint32_t> tid_promise;
   std::thread worker([&] {
     tid_promise.set_value(static_cast<uint32_t>(syscall(SYS_gettid)));
@@ -155,9 +162,10 @@ TEST_P(OffcpuFlavour, ABlockWhoseSwitchInWasNotSeenEndsAtTheKernelsArrivalStamp)
     EXPECT_EQ(read(go[0], &byte, 1), 1);  // blocks before counting starts: not recorded
     reading = true;
     EXPECT_EQ(read(wake[0], &byte, 1), 1);  // the block whose switch-in is held
+    woke = monotonic_ns();
     while (!resumed.load()) {
     }
-    usleep(1000);  // a counted switch-out: it finds the first block still open
+    usleep(20'000);  // a counted switch-out: it finds the first block still open
   });
   // Whatever fails below, the worker is let go and joined, and the pipes closed.
   struct Release {
@@ -174,47 +182,70 @@ TEST_P(OffcpuFlavour, ABlockWhoseSwitchInWasNotSeenEndsAtTheKernelsArrivalStamp)
   TargetSpec spec;
   spec.tids = {tid};
   auto targets = resolve_targets(spec);
-  ASSERT_TRUE(targets.ok()) << targets.error().message;
-  auto c = OffcpuCollector::load({}, *targets, test::features(GetParam()));
-  ASSERT_TRUE(c.ok()) << c.error().message;
-  ASSERT_TRUE((*c)->attach(*targets).ok());
-  const uint64_t counting = monotonic_ns();
+  auto c = targets.ok() ? OffcpuCollector::load({}, *targets, test::features(flavour))
+                        : Result<std::unique_ptr<OffcpuCollector>>(targets.error());
+  if (!c.ok() || !(*c)->attach(*targets).ok()) {
+    ADD_FAILURE() << "load or attach: " << (c.ok() ? "attach" : c.error().message);
+    return out;
+  }
+  out.counting_ns = monotonic_ns();
   (*c)->start();
-  ASSERT_EQ(write(go[1], "g", 1), 1);
+  EXPECT_EQ(write(go[1], "g", 1), 1);
   for (int i = 0; i < 1000 && !(reading.load() && task_state(tid) == 'S'); i++) usleep(1000);
-  ASSERT_EQ(task_state(tid), 'S');
+  EXPECT_EQ(task_state(tid), 'S');
   (*c)->stop();
   usleep(50'000);
   const unsigned long long arrivals = slices(tid);
-  ASSERT_EQ(write(wake[1], "x", 1), 1);
-  // Its switch-in (schedstat's pcount counts it), still held.
-  for (int i = 0; i < 1000 && slices(tid) == arrivals; i++) usleep(1000);
-  const uint64_t arrived_by = monotonic_ns();
-  ASSERT_GT(slices(tid), arrivals);
+  EXPECT_EQ(write(wake[1], "x", 1), 1);
+  // Its switch-in (schedstat's pcount counts it), still held: polled without sleeping, so that
+  // the worker spins held for microseconds only.
+  const uint64_t deadline = monotonic_ns() + 1'000'000'000u;
+  while (slices(tid) == arrivals && monotonic_ns() < deadline) {
+  }
   (*c)->start();
+  out.clean = slices(tid) == arrivals + 1;
   resumed = true;
   worker.join();
   (*c)->stop();
+  out.woke_ns = woke.load();
   auto snap = (*c)->snapshot();
-  ASSERT_TRUE(snap.ok()) << snap.error().message;
   (*c)->detach();
-
-  uint64_t read_ns = 0, read_blocks = 0;
+  if (!snap.ok()) {
+    ADD_FAILURE() << snap.error().message;
+    return out;
+  }
   for (const OffcpuStack& st : snap->stacks)
     if (has_frame(st.kernel_frames, "pipe_read")) {
-      read_ns += st.total_ns;
-      read_blocks += st.count;
+      out.read_ns += st.total_ns;
+      out.read_blocks += st.count;
     }
-  EXPECT_GE(snap->switch_ins_repaired, 1u);
-  EXPECT_EQ(snap->lost.switch_in_missed, 0u);
-  ASSERT_EQ(read_blocks, 1u) << "the pipe read's block was dropped";
-  // It began while counting, before the hold, and ended at the write's switch-in: at least the
-  // 50 ms between the hold and the write, and no later than that switch-in, plus 1 ms: the stamp
-  // is on the run queue clock of the CPU it ran on, converted through that of the CPU it switched
-  // out on, and CPUs' clocks may differ by microseconds. A block run on to the next seen
-  // switch-in would take in the worker's spin and its last nap (over 1 ms).
-  EXPECT_GE(read_ns, 50'000'000u);
-  EXPECT_LE(read_ns, arrived_by - counting + 1'000'000u);
+  out.repaired = snap->switch_ins_repaired;
+  out.missed = snap->lost.switch_in_missed;
+  return out;
+}
+
+// A switch-in no tracer sees (docs/offcpu.md, "Switch-ins no tracer sees"), made on purpose: the
+// worker blocks in a pipe read while counting, and is woken and switched in while the programs
+// are held, so the switch that ends its block never reaches them. Its next switch-out, counted
+// again, must close the block at the kernel's arrival stamp: not drop it (the next block's
+// start used to overwrite it) and not stretch it to a later switch-in.
+TEST_P(OffcpuFlavour, ABlockWhoseSwitchInWasNotSeenEndsAtTheKernelsArrivalStamp) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  HeldWakeRun r;
+  // A preemption and a second switch-in during the hold (microseconds here) would move the stamp:
+  // such a try is run again, not judged.
+  for (int tries = 0; tries < 5 && !r.clean; tries++) r = run_held_wake(GetParam());
+  ASSERT_TRUE(r.clean) << "the worker was switched in again while held in 5 tries";
+  EXPECT_GE(r.repaired, 1u);  // the nap's switch-in may be one no tracer saw, too
+  EXPECT_EQ(r.missed, 0u);
+  ASSERT_EQ(r.read_blocks, 1u) << "the pipe read's block was dropped";
+  // It began while counting, before the hold, and ended at the held switch-in: at least the 50
+  // ms between the hold and the write, and before the worker's read returned, plus 1 ms: the
+  // stamp is on the run queue clock of the CPU it ran on, converted through that of the CPU it
+  // switched out on, and CPUs' clocks may differ by microseconds. A block run on to the next seen
+  // switch-in would take in the worker's 20 ms nap.
+  EXPECT_GE(r.read_ns, 50'000'000u);
+  EXPECT_LE(r.read_ns, r.woke_ns - r.counting_ns + 1'000'000u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, OffcpuFlavour, ::testing::Values("tp_btf", "raw_tp"));

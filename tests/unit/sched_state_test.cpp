@@ -261,13 +261,33 @@ TEST(SchedState, MissedSwitchInWithoutAUsableStampIsLost) {
   }
 }
 
-TEST(SchedState, SwitchOutOfAnUnknownOrSleepingTaskClosesNothing) {
-  for (__u16 phase : {AITRACE_SCHED_PHASE_UNKNOWN, AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
-    EXPECT_FALSE(aitrace_sched_out_needs_arrival(phase));
-    auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible);
-    EXPECT_EQ(s.nsamples, 0) << phase;
-    EXPECT_EQ(s.missed, 0);
+TEST(SchedState, SwitchOutOfAnUnknownTaskClosesNothing) {
+  EXPECT_FALSE(aitrace_sched_out_needs_arrival(AITRACE_SCHED_PHASE_UNKNOWN));
+  auto s = switch_out(AITRACE_SCHED_PHASE_UNKNOWN, 100, 500, kInterruptible, false, kInterruptible);
+  EXPECT_EQ(s.nsamples, 0);
+  EXPECT_EQ(s.missed, 0);
+  EXPECT_EQ(s.unsampled_switch_in, 0);
+  EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_SLEEP);
+}
+
+TEST(SchedState, SwitchOutOfASleeperCountsItsUnseenSwitchInAndLosesTheWakeup) {
+  for (__u16 phase : {AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
+    // Asleep since 100, woken and switched in unseen; last_arrival says 300.
+    ASSERT_TRUE(aitrace_sched_out_needs_arrival(phase));
+    auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, /*arrived=*/300);
+    EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_ONCPU, 200}})) << phase;
+    EXPECT_EQ(s.unsampled_switch_in, 1);
+    EXPECT_EQ(s.missed, 1);  // the sleep's end and the wait are unknown
+    EXPECT_EQ(s.repaired, 0);
     EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_SLEEP);
+    EXPECT_EQ(s.ts, 500u);
+    // Without a stamp of this sleep's switch-in, nothing is known but the loss.
+    for (__u64 arrived : {__u64{0}, __u64{50}}) {
+      s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, arrived);
+      EXPECT_EQ(s.nsamples, 0) << arrived;
+      EXPECT_EQ(s.unsampled_switch_in, 0);
+      EXPECT_EQ(s.missed, 1);
+    }
   }
 }
 
