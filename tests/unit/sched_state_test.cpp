@@ -155,20 +155,6 @@ TEST(SchedState, SwitchInOfASleeperWhoseWakeupWasNotSeenIsRepairedFromLastQueued
   }
 }
 
-TEST(SchedState, SwitchInOfASleeperWithoutAUsableStampIsMissed) {
-  for (__u16 phase : {AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
-    // No stamp, or one older than the sleep: an earlier enqueue's.
-    for (__u64 queued : {__u64{0}, __u64{50}}) {
-      auto s = switch_in(phase, 100, 1000, queued);
-      EXPECT_EQ(s.missed, 1) << phase;
-      EXPECT_EQ(s.repaired, 0);
-      EXPECT_EQ(s.nsamples, 0);
-      EXPECT_EQ(s.unsampled_switch_in, 1);
-      EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_ONCPU);
-    }
-  }
-}
-
 TEST(SchedState, MissedSwitchOutIsRepairedFromLastQueued) {
   // On a CPU since 100; the preempting switch at 400 never reached us; last_queued says 400.
   ASSERT_TRUE(aitrace_sched_in_needs_queued_stamp(AITRACE_SCHED_PHASE_ONCPU));
@@ -181,18 +167,22 @@ TEST(SchedState, MissedSwitchOutIsRepairedFromLastQueued) {
   EXPECT_EQ(s.ts, 1000u);
 }
 
-TEST(SchedState, MissedSwitchOutWithoutAUsableStampIsLost) {
-  for (__u64 queued : {__u64{0}, __u64{50} /* older than the on-CPU stretch: an earlier switch */}) {
-    auto s = switch_in(AITRACE_SCHED_PHASE_ONCPU, 100, 1000, queued);
-    EXPECT_EQ(s.missed, 1) << queued;
-    EXPECT_EQ(s.repaired, 0);
-    EXPECT_EQ(s.nsamples, 0);
-    EXPECT_EQ(s.unsampled_switch_in, 1);
-    EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_ONCPU);
-    EXPECT_EQ(s.ts, 1000u);
+TEST(SchedState, SwitchInWithoutAUsableStampIsMissed) {
+  // A missed switch-out (on a CPU as far as we know) or a missed wakeup (asleep), with no stamp
+  // or one older than the phase: an earlier switch's or enqueue's.
+  for (__u16 phase : {AITRACE_SCHED_PHASE_ONCPU, AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
+    for (__u64 queued : {__u64{0}, __u64{50}}) {
+      auto s = switch_in(phase, 100, 1000, queued);
+      EXPECT_EQ(s.missed, 1) << phase << " " << queued;
+      EXPECT_EQ(s.repaired, 0);
+      EXPECT_EQ(s.nsamples, 0);
+      EXPECT_EQ(s.unsampled_switch_in, 1);
+      EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_ONCPU);
+      EXPECT_EQ(s.ts, 1000u);
+    }
+    // A stamp equal to the phase start is still this phase's.
+    EXPECT_EQ(switch_in(phase, 100, 1000, 100).repaired, 1) << phase;
   }
-  // A stamp equal to the phase start is still this switch's.
-  EXPECT_EQ(switch_in(AITRACE_SCHED_PHASE_ONCPU, 100, 1000, 100).repaired, 1);
 }
 
 TEST(SchedState, PreemptedOrYieldingTaskStaysQueuedAndIsInvoluntary) {
