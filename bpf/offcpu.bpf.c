@@ -199,10 +199,10 @@ static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool bt
 
 /*
  * A task switches out with its last block still open: the switch-in that ended the block never
- * reached the program (docs/sched.md, "Switches this VM never traces": no program runs there
- * while a thread of PID 1 is current, so a switch away from one is unseen). The kernel stamped
- * that switch-in in sched_info.last_arrival (its rq clock, read here through the task's rq clock
- * now), so the block is closed there, provided that was the task's only switch-in since the
+ * reached the program (docs/sched.md, "Switches this VM never traces": no tracepoint program runs
+ * there while a thread of PID 1 is current, so a switch away from one is unseen). The kernel
+ * stamped that switch-in in sched_info.last_arrival (its rq clock, read here through the task's rq
+ * clock now), so the block is closed there, provided that was the task's only switch-in since the
  * block (sched_info.pcount one more than then; a filter that hid the task for a while could have
  * hidden more). Otherwise, or without a usable stamp, the block is counted lost. Every switch-out
  * that does not block (a preemption) pays one lookup more to find out; the repair itself is rare.

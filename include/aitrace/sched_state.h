@@ -183,8 +183,8 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
  * A task on a CPU as far as we know switches in: its switch-out never reached us. A task
  * preempted while running was queued at that switch, and sched_info.last_queued has the time.
  * A task asleep as far as we know switches in: its wakeup never reached us (docs/sched.md,
- * "Switches this VM never traces": no program runs while a thread of PID 1 is current there, and
- * a timer that fires during one wakes sleepers unseen). The wakeup enqueued it, and
+ * "Switches this VM never traces": no tracepoint program runs while a thread of PID 1 is
+ * current, and a timer that fires during one wakes sleepers unseen). The wakeup enqueued it, and
  * sched_info.last_queued has that time too.
  */
 AITRACE_SCHED_STEP __u32 aitrace_sched_in_needs_queued_stamp(__u16 phase)

@@ -179,8 +179,8 @@ Comparison compare_with_reference(const std::vector<std::string>& extra) {
   if (!doc.is_object()) return c;
   EXPECT_EQ(doc["lost"]["task_state_missing"], 0);
   // lost.transitions_missed is not asserted: this shape dropped 0-11 per run with either clock (the
-  // old rq default too). The cause, found since: no BPF program runs while a thread of PID 1 is
-  // current on this VM, and a sleeper whose wakeup and switch-in both fell there cannot be
+  // old rq default too). The cause, found since: no BPF tracepoint program runs while a thread of
+  // PID 1 is current on this VM, and a sleeper whose wakeup and switch-in both fell there cannot be
   // repaired (docs/sched.md, "Switches this VM never traces"). The count check below bounds what
   // it can hide.
 

@@ -105,10 +105,10 @@ TEST(SchedScale, TenThousandThreadsByThreadLoseNothing) {
   }
   expect_nothing_lost(doc);
   // Transitions the programs never saw: here the wakeups done while a thread of PID 1 was current
-  // (no BPF program runs then on this VM) and the switch-ins from such threads, closed from the
-  // kernel's sched_info stamps (docs/sched.md, "Switches this VM never traces"). Where both the
-  // wakeup and the switch-in were unseen, the wakeup's time is gone and the sleep and the wait
-  // are counted lost: 33-49 per run (six runs, 2026-12-07). Before the unseen wakeups were
+  // (no BPF tracepoint program runs then on this VM) and the switch-ins from such threads, closed
+  // from the kernel's sched_info stamps (docs/sched.md, "Switches this VM never traces"). Where
+  // both the wakeup and the switch-in were unseen, the wakeup's time is gone and the sleep and the
+  // wait are counted lost: 33-49 per run (six runs, 2026-12-07). Before the unseen wakeups were
   // repaired, 277-333 more per run were; the bound, twice the most seen, catches that class.
   EXPECT_LE(doc["lost"]["transitions_missed"].get<uint64_t>(), 100u);
   EXPECT_GE(swarm, static_cast<size_t>(kThreads));
