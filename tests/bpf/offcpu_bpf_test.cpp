@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
-#include <sstream>
 #include <future>
 #include <string>
 #include <thread>
@@ -124,12 +123,7 @@ char task_state(uint32_t tid) {
 }
 
 // schedstat's pcount of one of this process's threads: its switch-ins so far.
-unsigned long long slices(uint32_t tid) {
-  std::istringstream in(test::read_file("/proc/self/task/" + std::to_string(tid) + "/schedstat"));
-  unsigned long long run = 0, wait = 0, n = 0;
-  in >> run >> wait >> n;
-  return n;
-}
+unsigned long long slices(uint32_t tid) { return test::thread_schedstat(tid).slices; }
 
 uint64_t monotonic_ns() {
   timespec t{};

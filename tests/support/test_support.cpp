@@ -171,15 +171,20 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-Schedstat own_schedstat() {
+namespace {
+Schedstat schedstat_in(const std::string& task_dir) {
   Schedstat s;
-  std::istringstream schedstat(read_file("/proc/thread-self/schedstat"));
+  std::istringstream schedstat(read_file(task_dir + "/schedstat"));
   if (!(schedstat >> s.run >> s.wait >> s.slices)) s = {};
-  std::string status = read_file("/proc/thread-self/status");
+  std::string status = read_file(task_dir + "/status");
   size_t at = status.find("\nvoluntary_ctxt_switches:");
   if (at != std::string::npos) s.voluntary = std::strtoull(status.c_str() + at + 25, nullptr, 10);
   return s;
 }
+}  // namespace
+
+Schedstat own_schedstat() { return schedstat_in("/proc/thread-self"); }
+Schedstat thread_schedstat(uint32_t tid) { return schedstat_in("/proc/self/task/" + std::to_string(tid)); }
 
 int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
   std::vector<uint64_t> ctx = args;

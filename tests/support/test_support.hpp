@@ -87,6 +87,7 @@ struct Schedstat {
   unsigned long long voluntary = 0;  // voluntary_ctxt_switches: the times it really went to sleep
 };
 Schedstat own_schedstat();
+Schedstat thread_schedstat(uint32_t tid);  // one of this process's threads
 // Polls the file every 10 ms until it contains `needle` (aitrace's readiness line in a stderr
 // file, say); false when the timeout passed first.
 bool wait_for_text(const std::string& path, const std::string& needle,
