@@ -194,6 +194,8 @@ void on_usr1(int) {}
 
 TEST_P(SchedBpf, SignalledSleepsStillMeasureTheirRunQueueWait) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
+  const std::vector<int> cpus = test::allowed_cpus();
+  ASSERT_FALSE(cpus.empty());
   struct sigaction sa = {};
   struct sigaction old_sa = {};
   sa.sa_handler = on_usr1;
@@ -206,39 +208,28 @@ TEST_P(SchedBpf, SignalledSleepsStillMeasureTheirRunQueueWait) {
   // The window is hit when the signal comes from another CPU and this CPU has another runnable
   // task to switch to (else the kernel just keeps running this one): a spinner shares this
   // thread's CPU, the sender runs on another.
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; c++)
-    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
-  auto pin = [](int cpu) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    sched_setaffinity(0, sizeof(one), &one);
-  };
   std::atomic<bool> done{false};
   const pthread_t self = pthread_self();
   std::thread spinner([&] {
-    pin(cpus.front());
+    test::CpuPin pin(cpus.front());
     while (!done.load(std::memory_order_relaxed)) sched_yield();
   });
   std::thread storm([&] {
-    if (cpus.size() > 1) pin(cpus[1]);
+    test::CpuPin pin(cpus.size() > 1 ? cpus[1] : cpus.front());
     const timespec gap{0, 30000};  // a few signals per nap: most naps really sleep
     while (!done.load(std::memory_order_relaxed)) {
       pthread_kill(self, SIGUSR1);
       nanosleep(&gap, nullptr);
     }
   });
-  pin(cpus.front());
-  const timespec nap{0, 20000};
-  for (int i = 0; i < 3000; i++) nanosleep(&nap, nullptr);  // EINTR is the point
+  {
+    test::CpuPin pin(cpus.front());
+    const timespec nap{0, 20000};
+    for (int i = 0; i < 3000; i++) nanosleep(&nap, nullptr);  // EINTR is the point
+  }
   done = true;
   storm.join();
   spinner.join();
-  sched_setaffinity(0, sizeof(allowed), &allowed);
   auto snap = collector->read();
   collector->detach();
   sigaction(SIGUSR1, &old_sa, nullptr);

@@ -179,12 +179,37 @@ Schedstat schedstat_in(const std::string& task_dir) {
   std::string status = read_file(task_dir + "/status");
   size_t at = status.find("\nvoluntary_ctxt_switches:");
   if (at != std::string::npos) s.voluntary = std::strtoull(status.c_str() + at + 25, nullptr, 10);
+  at = status.find("\nnonvoluntary_ctxt_switches:");
+  if (at != std::string::npos) s.involuntary = std::strtoull(status.c_str() + at + 28, nullptr, 10);
   return s;
 }
 }  // namespace
 
 Schedstat own_schedstat() { return schedstat_in("/proc/thread-self"); }
 Schedstat thread_schedstat(uint32_t tid) { return schedstat_in("/proc/self/task/" + std::to_string(tid)); }
+
+std::vector<int> allowed_cpus() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  return cpus;
+}
+
+CpuPin::CpuPin(int cpu) {
+  CPU_ZERO(&before_);
+  if (sched_getaffinity(0, sizeof(before_), &before_) != 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  pinned_ = sched_setaffinity(0, sizeof(one), &one) == 0;
+}
+
+CpuPin::~CpuPin() {
+  if (pinned_) sched_setaffinity(0, sizeof(before_), &before_);
+}
 
 int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args) {
   std::vector<uint64_t> ctx = args;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -85,9 +86,25 @@ std::string read_file(const std::string& path);
 struct Schedstat {
   unsigned long long run = 0, wait = 0, slices = 0;  // /proc/thread-self/schedstat (slices: pcount)
   unsigned long long voluntary = 0;  // voluntary_ctxt_switches: the times it really went to sleep
+  unsigned long long involuntary = 0;  // nonvoluntary_ctxt_switches: preemptions
 };
 Schedstat own_schedstat();
 Schedstat thread_schedstat(uint32_t tid);  // one of this process's threads
+// The CPUs the calling thread may run on, in order.
+std::vector<int> allowed_cpus();
+// Keeps the calling thread on one CPU while it lives, then lets it run where it could before:
+// for tests whose threads must not take turns on one CPU, or must.
+class CpuPin {
+ public:
+  explicit CpuPin(int cpu);
+  ~CpuPin();
+  CpuPin(const CpuPin&) = delete;
+  CpuPin& operator=(const CpuPin&) = delete;
+
+ private:
+  cpu_set_t before_;
+  bool pinned_ = false;
+};
 // Polls the file every 10 ms until it contains `needle` (aitrace's readiness line in a stderr
 // file, say); false when the timeout passed first.
 bool wait_for_text(const std::string& path, const std::string& needle,
