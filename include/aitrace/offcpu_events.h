@@ -87,8 +87,11 @@ struct offcpu_start {
 	__s32 waker_kernel_stack_id;
 	char waker_comm[AITRACE_COMM_LEN];
 	__u64 arrivals; /* sched_info.pcount at the block: its switch-ins so far (0 without it) */
+	__u64 rq_clock; /* its run queue's clock at the block (0: unreadable), beside ts */
+	__u32 cpu;      /* where it blocked: the run queue of rq_clock */
+	__u32 reserved;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 56, "offcpu_start layout");
+AITRACE_STATIC_ASSERT(sizeof(struct offcpu_start) == 72, "offcpu_start layout");
 
 /*
  * A ring-buffer notice for each new aggregation key: userspace resolves that user stack while
