@@ -150,8 +150,14 @@ TEST_P(SchedSlowBpf, AFullRingCountsWhatItRefusedInLost) {
     if (m != AITRACE_SCHED_ONCPU)
       for (const auto& [bucket, n] : mine->buckets[m])
         if (bucket == 0) zero += n;
-  EXPECT_EQ(snap->slow.total + snap->lost.slow_events, samples)
+  // A 0 ns sample is under the 1 ns threshold: counted, but no record. A plain interval is never
+  // 0 ns on the wall clock; a repaired one can be (docs/sched.md, "Switches this VM never
+  // traces"): a wait closed at a switch-in from the kernel's enqueue stamp reads 0 where the rq
+  // clock has not moved since that stamp, as after a preempting wakeup. Seen once in ~300 runs on
+  // a busy host, with zero-ns samples 1 and repaired 1.
+  EXPECT_EQ(snap->slow.total + snap->lost.slow_events, samples - zero)
       << "zero-ns samples " << zero << ", repaired " << snap->transitions_repaired;
+  EXPECT_LE(zero, snap->transitions_repaired);
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, SchedSlowBpf, ::testing::Values("tp_btf", "raw_tp"),
