@@ -203,23 +203,23 @@ static __always_inline void on_wake(struct task_struct *next, __u32 tid, bool bt
 		bpf_map_delete_elem(&offcpu_starts_by_tid, &tid);
 }
 
-/* How long ago the block may have begun for the reading at the block to convert its end. */
+/* How long a block may have lasted for the reading at the block to convert its end. */
 #define THROUGH_BLOCK_MAX_NS 1000000000ULL
 
 /*
  * Where a block ended on the program's clock, from the kernel's stamp of its switch-in (on the
  * run queue clock of prev's CPU); 0 when that cannot be converted. Two readings of the same run
  * queue clock taken beside a bpf_ktime_get_ns() convert it: the one taken now, and the one taken
- * at the block (st->rq_clock beside st->ts) where the block began on this CPU less than a second
- * ago. The earlier is taken. A reading is late by as much as the clock was stale: the kernel skips
+ * at the block (st->rq_clock beside st->ts) where the block began on this CPU and lasted less
+ * than a second. The earlier is taken. A reading is late by as much as the clock was stale: the kernel skips
  * an update after a wakeup that preempts (rq_clock_skip_update), and a hypervisor may stop the CPU
  * between the update and the tracepoint; a task that did not block mostly leaves its CPU by a
  * preemption. In a TCG guest on a busy host, through the reading now alone, 2 of 120 runs of the
  * held-wakeup test (tests/bpf/offcpu_bpf_test.cpp) repaired a block that ended 3.6 ms after the
  * task ran again; with both, none of 120 runs of the same test did. The reading at the block is
  * used on the same CPU only (where sched_clock is unstable another CPU's may differ by up to a
- * tick) and over less than a second (the two clocks' rates differ by NTP's slew, at most 500 ppm:
- * 0.5 ms).
+ * tick) and across less than a second (the two clocks' rates differ by NTP's slew, at most 500
+ * ppm: 0.5 ms).
  */
 static __always_inline __u64 unseen_block_end(struct task_struct *prev, struct offcpu_start *st, __u64 stamp)
 {
