@@ -123,13 +123,9 @@ char task_state(uint32_t tid) {
   return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
 }
 
-// schedstat's pcount of one of this process's threads: its switch-ins so far.
-unsigned long long slices(uint32_t tid) { return test::thread_schedstat(tid).slices; }
-// Its switch-outs so far, blocking or preempted.
-unsigned long long switch_outs(uint32_t tid) {
-  const test::Schedstat s = test::thread_schedstat(tid);
-  return s.voluntary + s.involuntary;
-}
+// A thread's switch-outs so far, blocking or preempted (its switch-ins are schedstat's pcount,
+// `slices`).
+unsigned long long switch_outs(const test::Schedstat& s) { return s.voluntary + s.involuntary; }
 
 uint64_t monotonic_ns() {
   timespec t{};
@@ -217,12 +213,12 @@ HeldWakeRun run_held_wake(const char* flavour) {
   EXPECT_EQ(task_state(tid), 'S');
   (*c)->stop();
   usleep(50'000);
-  const unsigned long long arrivals = slices(tid), outs = switch_outs(tid);
+  const test::Schedstat held = test::thread_schedstat(tid);
   EXPECT_EQ(write(wake[1], "x", 1), 1);
   // Its switch-in (schedstat's pcount counts it), still held: polled without sleeping, so that
   // the worker spins held for microseconds only.
   const uint64_t deadline = monotonic_ns() + 1'000'000'000u;
-  while (slices(tid) == arrivals && monotonic_ns() < deadline) {
+  while (test::thread_schedstat(tid).slices == held.slices && monotonic_ns() < deadline) {
   }
   (*c)->start();
   // Judged by the switch-outs too, not by pcount alone: a worker preempted while held and still
@@ -232,7 +228,8 @@ HeldWakeRun run_held_wake(const char* flavour) {
   // while held by this count and clean by pcount, and all 6 ended the block 0.3-9 ms late with no
   // repair. __schedule() counts a switch-out before its tracepoint runs, so one that was held is
   // in the count by now.
-  out.clean = switch_outs(tid) == outs && slices(tid) == arrivals + 1;
+  const test::Schedstat now = test::thread_schedstat(tid);
+  out.clean = switch_outs(now) == switch_outs(held) && now.slices == held.slices + 1;
   resumed = true;
   worker.join();
   (*c)->stop();
@@ -269,7 +266,7 @@ TEST_P(OffcpuFlavour, ABlockWhoseSwitchInWasNotSeenEndsAtTheKernelsArrivalStamp)
   ASSERT_TRUE(r.clean) << "the worker was preempted while held in 5 tries";
   EXPECT_GE(r.repaired, 1u);  // the nap's switch-in may be one no tracer saw, too
   EXPECT_EQ(r.missed, 0u);
-  ASSERT_EQ(r.read_blocks, 1u) << "the pipe read's block was dropped";
+  ASSERT_EQ(r.read_blocks, 1u) << "pipe_read blocks counted: 0 means the read's block was dropped";
   // It began after the worker's read did, before the hold, and ended at the held switch-in: at
   // least the 50 ms between the hold and the write, and before the worker's read returned, plus
   // 1 ms: the stamp is on a run queue clock, converted through readings of it that may be stale
