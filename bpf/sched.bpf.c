@@ -180,11 +180,23 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	/* docs/sched.md: this VM does not fire sched_switch when the outgoing task is a thread of PID 1. */
 	if (aitrace_sched_out_needs_arrival(st->phase) && bpf_core_field_exists(prev->sched_info))
 		in.arrived = sched_info_stamp(prev, BPF_CORE_READ(prev, sched_info.last_arrival), now, btf);
+	/* One load at every switch-out: what measures a wait whose switch-in no tracer sees. */
+	if (bpf_core_field_exists(prev->sched_info)) {
+		in.run_delay = AITRACE_READ(btf, prev, sched_info.run_delay);
+		in.last_run_delay = st->run_delay;
+		in.kept_run_delay = st->run_delay_kept;
+	}
 	s = aitrace_sched_on_switch_out(st->phase, st->ts, &in);
 	apply_step(st, g, slot, &s);
+	st->run_delay = s.run_delay;
+	st->run_delay_kept = bpf_core_field_exists(prev->sched_info);
 	/* A run-queue wait closed here (its switch-in was missed) has no task that ran instead. */
-	if (g)
+	if (g) {
 		slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false, true);
+		/* Nor has a sleep closed here (its wakeup was missed too): its waker is unknown. */
+		if (s.repaired)
+			slow_emit_step(&s, prev, tid, btf, bpf_get_smp_processor_id(), false, false);
+	}
 	/*
 	 * A dying task's last switch-out comes after sched_process_exit dropped its raw_tp state
 	 * and re-created it above: drop it again, or dead tids fill the map (task storage frees
@@ -277,6 +289,9 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	if (s.nsamples)
 		g = task_group(p, st, tid, btf, &slot);
 	apply_step(st, g, slot, &s);
+	/* A switch-out went unseen: the kept run_delay no longer measures one wait. */
+	if (s.missed)
+		st->run_delay_kept = 0;
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
 		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true, false);

@@ -154,7 +154,8 @@ static __always_inline void slow_emit(struct task_struct *p, __u32 tid, bool btf
  * --slower, or its sleeps and blocks, against --slower-offcpu; so each call keeps one kind's code,
  * and a program without that kind's threshold none. A wakeup's step can close sleeps and blocks
  * only; a switch's closes run-queue waits, and a sleep only where the wakeup never reached the
- * program (repaired at the switch-in: sched_state.h).
+ * program (repaired at the switch-in, or at the next switch-out where the switch-in was unseen
+ * too: sched_state.h).
  */
 static __always_inline void slow_emit_step(const struct aitrace_sched_step *s, struct task_struct *p, __u32 tid,
 					   bool btf, __u32 cpu, bool other_known, bool at_switch)
@@ -165,8 +166,8 @@ static __always_inline void slow_emit_step(const struct aitrace_sched_step *s, s
 	if (!threshold)
 		return;
 	/*
-	 * A step closes at most one interval of the kind (the other sample is on-CPU time): found
-	 * first, so the record code is inlined once, not once per sample slot.
+	 * A step closes at most one interval of the kind (the others are on-CPU time or of the other
+	 * kind): found first, so the record code is inlined once, not once per sample slot.
 	 */
 	for (int i = 0; i < AITRACE_SCHED_STEP_SAMPLES; i++) {
 		if (i >= s->nsamples)

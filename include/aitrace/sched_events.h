@@ -113,8 +113,11 @@ struct aitrace_sched_task_state {
 	__u64 group; /* group id the cached slot belongs to */
 	__u32 slot;  /* cached slot of `group` */
 	__u16 phase; /* enum aitrace_sched_phase */
-	__u16 cached; /* slot/group are valid */
+	__u8 cached; /* slot/group are valid */
+	__u8 run_delay_kept; /* run_delay holds the value at the task's last switch-out */
+	/* sched_info.run_delay then: measures a run-queue wait whose switch-in went unseen (sched_state.h) */
+	__u64 run_delay;
 };
-AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_task_state) == 24, "task state layout");
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_task_state) == 32, "task state layout");
 
 #endif

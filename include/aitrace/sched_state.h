@@ -32,7 +32,7 @@
 /* wakeup's on_cpu input when the kernel has no task_struct.on_cpu. */
 #define AITRACE_SCHED_ON_CPU_UNKNOWN 2
 
-#define AITRACE_SCHED_STEP_SAMPLES 2
+#define AITRACE_SCHED_STEP_SAMPLES 3
 
 /* One closed interval: `ns` goes to histogram `metric` (enum aitrace_sched_metric). */
 struct aitrace_sched_sample {
@@ -55,6 +55,8 @@ struct aitrace_sched_step {
 	__u8 missed;      /* a transition whose previous step never reached the caller: lost */
 	__u8 repaired;    /* such a gap closed from a sched_info stamp: nothing lost */
 	__u8 dead;        /* the task's last switch-out */
+	/* a switch-out's sched_info.run_delay, kept in the task's state for a later repair */
+	__u64 run_delay;
 	struct aitrace_sched_sample sample[AITRACE_SCHED_STEP_SAMPLES];
 };
 
@@ -93,10 +95,15 @@ struct aitrace_sched_switch_out {
 	__u64 now;
 	/* sched_info.last_arrival, 0 when unknown; only when aitrace_sched_out_needs_arrival() */
 	__u64 arrived;
+	/* sched_info.run_delay, the kernel's running total of the task's run-queue waits (0: none) */
+	__u64 run_delay;
+	/* run_delay at the task's last switch-out that reached the caller, if kept_run_delay */
+	__u64 last_run_delay;
 	__u32 prev_state; /* the tracepoint's prev_state (before 5.18: __state read at the hook) */
 	/* the task's __state read now; only when aitrace_sched_out_needs_live_state() */
 	__u32 live_state;
 	__u8 preempt;     /* __schedule(SM_PREEMPT) */
+	__u8 kept_run_delay; /* last_run_delay is known */
 };
 
 /*
@@ -130,38 +137,76 @@ AITRACE_SCHED_STEP __u32 aitrace_sched_out_needs_arrival(__u16 phase)
 	       phase == AITRACE_SCHED_PHASE_BLOCK;
 }
 
+/*
+ * The run-queue wait of a gap that began at the task's last seen switch-out (or at a wakeup after
+ * it), by the growth of run_delay since that switch-out: the kernel adds each wait at its end,
+ * measured on one run queue's clock, so no clock is converted. The gap holds one wait: a switch-out
+ * of the task in it would have ended it (the caller drops the kept value where a wakeup finds
+ * one missed). Returns 0 and sets *wait, or -1 when the growth is unknown or does not fit in
+ * `gap`.
+ */
+AITRACE_SCHED_STEP int aitrace_sched_unseen_wait(const struct aitrace_sched_switch_out *in, __u64 gap, __u64 *wait)
+{
+	if (!in->kept_run_delay || in->run_delay < in->last_run_delay)
+		return -1;
+	*wait = in->run_delay - in->last_run_delay;
+	return *wait <= gap ? 0 : -1;
+}
+
 AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 phase, __u64 ts,
 									  const struct aitrace_sched_switch_out *in)
 {
 	struct aitrace_sched_step s = {};
 	__u32 runnable = aitrace_sched_out_runnable(in->preempt, in->prev_state);
 	__u32 queued = runnable || in->live_state == AITRACE_TASK_RUNNING;
+	__u64 wait;
 
 	if (aitrace_sched_phase_queued(phase)) {
 		/*
 		 * The kernel stamped the missed arrival in sched_info: close the wait there and start
-		 * the on-CPU stretch from it.
+		 * the on-CPU stretch from it. Where the stamp converts to before the wait began (the
+		 * rq clock it was read from lagged: its update was skipped after a preempting wakeup,
+		 * rq_clock_skip_update), the wait is run_delay's growth since the phase began, and the
+		 * arrival comes that long after it.
 		 */
 		if (aitrace_sched_stamp_usable(in->arrived, ts)) {
 			aitrace_sched_add_sample(&s, aitrace_sched_runq_metric(phase), in->arrived - ts);
 			phase = AITRACE_SCHED_PHASE_ONCPU;
 			ts = in->arrived;
 			s.repaired = 1;
+		} else if (aitrace_sched_unseen_wait(in, in->now - ts, &wait) == 0) {
+			aitrace_sched_add_sample(&s, aitrace_sched_runq_metric(phase), wait);
+			phase = AITRACE_SCHED_PHASE_ONCPU;
+			ts += wait;
+			s.repaired = 1;
 		} else {
 			s.missed = 1;
 		}
 	} else if (phase == AITRACE_SCHED_PHASE_SLEEP || phase == AITRACE_SCHED_PHASE_BLOCK) {
 		/*
-		 * Woken and switched in unseen: the switch-in counts and the on-CPU stretch starts at
-		 * its stamp, but where the sleep ended and the wait began is unknown (the wakeup's
-		 * enqueue stamp was cleared at that switch-in): lost.
+		 * Woken and switched in unseen: the on-CPU stretch starts at the switch-in's stamp. The
+		 * wakeup's enqueue stamp was cleared at that switch-in, but the wait ended at that
+		 * stamp, and it is run_delay's growth since the sleep began: the sleep ended where the
+		 * wait began. Without the growth, where the sleep ended is unknown: the switch-in
+		 * counts, the sleep and the wait are lost.
 		 */
-		if (aitrace_sched_stamp_usable(in->arrived, ts)) {
+		if (!aitrace_sched_stamp_usable(in->arrived, ts)) {
+			s.missed = 1;
+		} else if (aitrace_sched_unseen_wait(in, in->arrived - ts, &wait) == 0) {
+			aitrace_sched_add_sample(&s,
+						 phase == AITRACE_SCHED_PHASE_SLEEP ? AITRACE_SCHED_OFFCPU_SLEEP :
+										     AITRACE_SCHED_OFFCPU_BLOCK,
+						 in->arrived - wait - ts);
+			aitrace_sched_add_sample(&s, AITRACE_SCHED_RUNQ_WAKEUP, wait);
+			s.repaired = 1;
+		} else {
 			s.unsampled_switch_in = 1;
+			s.missed = 1;
+		}
+		if (aitrace_sched_stamp_usable(in->arrived, ts)) {
 			phase = AITRACE_SCHED_PHASE_ONCPU;
 			ts = in->arrived;
 		}
-		s.missed = 1;
 	}
 	if (phase == AITRACE_SCHED_PHASE_ONCPU)
 		aitrace_sched_add_sample(&s, AITRACE_SCHED_ONCPU, in->now - ts);
@@ -173,6 +218,7 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
 	else
 		s.phase = AITRACE_SCHED_PHASE_SLEEP; /* TASK_IDLE ("I") counts as sleep, as in ps */
 	s.ts = in->now;
+	s.run_delay = in->run_delay;
 	s.dead = (in->prev_state & AITRACE_TASK_DEAD) != 0;
 	return s;
 }

@@ -245,7 +245,9 @@ TEST_P(SchedBpf, SignalledSleepsStillMeasureTheirRunQueueWait) {
   EXPECT_LE(mine->counters.switches, measured + 2)
       << "switch-ins without a run-queue sample (wakeup " << mine->count[AITRACE_SCHED_RUNQ_WAKEUP] << ", preempt "
       << mine->count[AITRACE_SCHED_RUNQ_PREEMPT] << ", involuntary " << mine->counters.involuntary << ")";
-  EXPECT_EQ(snap->lost.transitions_missed, 0u);
+  // A sleep whose wakeup and switch-in both went unseen (docs/sched.md, "Switches this VM never
+  // traces") is repaired too, from the growth of the kernel's run_delay: nothing is lost.
+  EXPECT_EQ(snap->lost.transitions_missed, 0u) << "repaired " << snap->transitions_repaired;
 }
 
 // -t: a traced thread leaves the tid filter once it is freed, so a reused tid is not traced.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -28,8 +29,11 @@ std::vector<Sample> samples(const aitrace_sched_step& s) {
   return out;
 }
 
+// run_delay: sched_info.run_delay now; last_run_delay: the state's, kept at the task's last
+// switch-out (none: not kept).
 aitrace_sched_step switch_out(__u16 phase, __u64 ts, __u64 now, __u32 prev_state, bool preempt = false,
-                              __u32 live_state = ~0u, __u64 arrived = 0) {
+                              __u32 live_state = ~0u, __u64 arrived = 0, __u64 run_delay = 0,
+                              std::optional<__u64> last_run_delay = std::nullopt) {
   aitrace_sched_switch_out in{};
   in.now = now;
   in.prev_state = prev_state;
@@ -37,6 +41,9 @@ aitrace_sched_step switch_out(__u16 phase, __u64 ts, __u64 now, __u32 prev_state
   // What the BPF caller passes for an input it did not have to read: 0 (RUNNING) or a poison.
   in.live_state = aitrace_sched_out_needs_live_state(preempt, prev_state) ? live_state : 0;
   in.arrived = aitrace_sched_out_needs_arrival(phase) ? arrived : 0;
+  in.run_delay = run_delay;
+  in.last_run_delay = last_run_delay.value_or(0);
+  in.kept_run_delay = last_run_delay.has_value();
   return aitrace_sched_on_switch_out(phase, ts, &in);
 }
 
@@ -240,7 +247,7 @@ TEST(SchedState, MissedSwitchInIsRepairedFromLastArrival) {
   EXPECT_EQ(s.involuntary, 1);
 }
 
-TEST(SchedState, MissedSwitchInWithoutAUsableStampIsLost) {
+TEST(SchedState, MissedSwitchInWithoutAUsableStampOrAKeptRunDelayIsLost) {
   for (__u64 arrived : {__u64{0}, __u64{90}}) {
     auto s = switch_out(AITRACE_SCHED_PHASE_QUEUED_WAKEUP, 100, 500, kInterruptible, false, kInterruptible, arrived);
     EXPECT_EQ(s.missed, 1) << arrived;
@@ -260,25 +267,85 @@ TEST(SchedState, SwitchOutOfAnUnknownTaskClosesNothing) {
   EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_SLEEP);
 }
 
-TEST(SchedState, SwitchOutOfASleeperCountsItsUnseenSwitchInAndLosesTheWakeup) {
+TEST(SchedState, SwitchOutOfASleeperSplitsItsUnseenWakeupByTheGrowthOfRunDelay) {
   for (__u16 phase : {AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
-    // Asleep since 100, woken and switched in unseen; last_arrival says 300.
+    const __u32 slept = phase == AITRACE_SCHED_PHASE_SLEEP ? AITRACE_SCHED_OFFCPU_SLEEP : AITRACE_SCHED_OFFCPU_BLOCK;
+    // Asleep since 100 with run_delay 7000; woken and switched in unseen; last_arrival says
+    // 300 and run_delay grew by 40: woken at 260.
     ASSERT_TRUE(aitrace_sched_out_needs_arrival(phase));
-    auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, /*arrived=*/300);
-    EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_ONCPU, 200}})) << phase;
-    EXPECT_EQ(s.unsampled_switch_in, 1);
-    EXPECT_EQ(s.missed, 1);  // the sleep's end and the wait are unknown
-    EXPECT_EQ(s.repaired, 0);
+    auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, /*arrived=*/300, 7040, 7000);
+    EXPECT_EQ(samples(s), (std::vector<Sample>{{slept, 160}, {AITRACE_SCHED_RUNQ_WAKEUP, 40}, {AITRACE_SCHED_ONCPU, 200}}))
+        << phase;
+    EXPECT_EQ(s.unsampled_switch_in, 0);  // the wait's sample counts the switch-in
+    EXPECT_EQ(s.missed, 0);
+    EXPECT_EQ(s.repaired, 1);
     EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_SLEEP);
     EXPECT_EQ(s.ts, 500u);
+    EXPECT_EQ(s.run_delay, 7040u);  // kept for the sleep that starts now
+
+    // No wait at all (run_delay unchanged): woken onto an idle CPU.
+    s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, 300, 7000, 7000);
+    EXPECT_EQ(samples(s), (std::vector<Sample>{{slept, 200}, {AITRACE_SCHED_RUNQ_WAKEUP, 0}, {AITRACE_SCHED_ONCPU, 200}}));
+    EXPECT_EQ(s.missed, 0);
+  }
+}
+
+TEST(SchedState, SwitchOutOfASleeperWhoseRunDelayDoesNotFitCountsItsSwitchInAndLosesTheWakeup) {
+  for (__u16 phase : {AITRACE_SCHED_PHASE_SLEEP, AITRACE_SCHED_PHASE_BLOCK}) {
+    // run_delay grew by more than the whole gap (201 > 300 - 100), or went backwards.
+    for (__u64 run_delay : {__u64{7201}, __u64{6999}}) {
+      auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, /*arrived=*/300, run_delay, 7000);
+      EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_ONCPU, 200}})) << phase << " " << run_delay;
+      EXPECT_EQ(s.unsampled_switch_in, 1);
+      EXPECT_EQ(s.missed, 1);  // the sleep's end and the wait are unknown
+      EXPECT_EQ(s.repaired, 0);
+      EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_SLEEP);
+      EXPECT_EQ(s.ts, 500u);
+    }
+    // A growth that fills the gap exactly is a sleep of 0 ns.
+    auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, 300, 7200, 7000);
+    EXPECT_EQ(s.repaired, 1);
+    EXPECT_EQ(s.sample[0].ns, 0u);
     // Without a stamp of this sleep's switch-in, nothing is known but the loss.
     for (__u64 arrived : {__u64{0}, __u64{50}}) {
-      s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, arrived);
+      s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, arrived, 7040, 7000);
       EXPECT_EQ(s.nsamples, 0) << arrived;
       EXPECT_EQ(s.unsampled_switch_in, 0);
       EXPECT_EQ(s.missed, 1);
     }
   }
+}
+
+TEST(SchedState, AMissedSwitchInWhoseStampPrecedesTheWaitIsMeasuredByRunDelay) {
+  // Woken at 100 (run_delay 7000 at the sleep's switch-out); its switch-in went unseen and its
+  // stamp converts to 92, before the wakeup: the rq clock it came from lagged. run_delay grew
+  // by 30: the wait, so the switch-in was at 130.
+  auto s = switch_out(AITRACE_SCHED_PHASE_QUEUED_WAKEUP, 100, 500, kInterruptible, false, kInterruptible, 92, 7030,
+                      7000);
+  EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_RUNQ_WAKEUP, 30}, {AITRACE_SCHED_ONCPU, 370}}));
+  EXPECT_EQ(s.repaired, 1);
+  EXPECT_EQ(s.missed, 0);
+  // Preempted at 100 with run_delay 7000, so the kept value is the wait's start.
+  s = switch_out(AITRACE_SCHED_PHASE_QUEUED_PREEMPT, 100, 500, AITRACE_TASK_RUNNING, true, 0, 0, 7000, 7000);
+  EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_RUNQ_PREEMPT, 0}, {AITRACE_SCHED_ONCPU, 400}}));
+  EXPECT_EQ(s.repaired, 1);
+  // A usable stamp wins: run_delay is the fallback.
+  s = switch_out(AITRACE_SCHED_PHASE_QUEUED_WAKEUP, 100, 500, kInterruptible, false, kInterruptible, 150, 7030, 7000);
+  EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_RUNQ_WAKEUP, 50}, {AITRACE_SCHED_ONCPU, 350}}));
+  // Not kept, or a growth longer than the whole gap (401 > 500 - 100): lost.
+  for (auto [run_delay, last] : {std::pair<__u64, std::optional<__u64>>{7030, std::nullopt}, {7401, 7000}}) {
+    s = switch_out(AITRACE_SCHED_PHASE_QUEUED_WAKEUP, 100, 500, kInterruptible, false, kInterruptible, 92, run_delay,
+                   last);
+    EXPECT_EQ(s.nsamples, 0) << run_delay;
+    EXPECT_EQ(s.missed, 1);
+    EXPECT_EQ(s.repaired, 0);
+  }
+}
+
+TEST(SchedState, EverySwitchOutKeepsRunDelay) {
+  EXPECT_EQ(switch_out(AITRACE_SCHED_PHASE_ONCPU, 100, 200, AITRACE_TASK_RUNNING, true, 0, 0, 7000).run_delay, 7000u);
+  EXPECT_EQ(switch_out(AITRACE_SCHED_PHASE_ONCPU, 100, 200, kInterruptible, false, kInterruptible, 0, 7000).run_delay,
+            7000u);
 }
 
 TEST(SchedState, LastSwitchOutOfADyingTaskSaysSo) {
@@ -304,6 +371,19 @@ TEST(SchedState, ACycleAccountsForEveryNanosecond) {
   apply(wakeup(phase, ts, 1200));
   EXPECT_EQ(total, 1200u);
   EXPECT_EQ(phase, AITRACE_SCHED_PHASE_QUEUED_WAKEUP);
+}
+
+TEST(SchedState, ARepairedUnseenWakeupAccountsForEveryNanosecond) {
+  // Sleeps at 200 with run_delay 30; woken (1300) and switched in (1400) unseen; switched out
+  // again at 2000, asleep: 1100 asleep, 100 waiting and 600 on the CPU.
+  auto first = switch_out(AITRACE_SCHED_PHASE_ONCPU, 0, 200, kInterruptible, false, kInterruptible, 0, 30);
+  ASSERT_EQ(first.phase, AITRACE_SCHED_PHASE_SLEEP);
+  auto s = switch_out(first.phase, first.ts, 2000, kInterruptible, false, kInterruptible, 1400, 130, first.run_delay);
+  __u64 total = 0;
+  for (const Sample& x : samples(s)) total += x.ns;
+  EXPECT_EQ(total, 1800u);
+  EXPECT_EQ(samples(s), (std::vector<Sample>{{AITRACE_SCHED_OFFCPU_SLEEP, 1100}, {AITRACE_SCHED_RUNQ_WAKEUP, 100},
+                                             {AITRACE_SCHED_ONCPU, 600}}));
 }
 
 }  // namespace
