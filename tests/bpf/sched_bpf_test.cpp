@@ -1,9 +1,12 @@
 // The sched programs in the real kernel: both hook flavours pass the verifier, attach, and count
 // this test thread's own sleeps and switches, checked against its /proc/thread-self/schedstat.
+#include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/core/hooks.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "aitrace/sched/sched_collector.hpp"
 #include "test_support.hpp"
 
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sched.h>
@@ -181,6 +184,55 @@ TEST_P(SchedBpf, FollowedChildrenJoinTheFilterAndLeaveItWhenReaped) {
   auto snap = collector->read();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->lost.fork_overflow, 0u);
+  collector->detach();
+}
+
+// The filter's sweep (core/filter_sweep.hpp), which a run's loop does every second: the id of a
+// reaped process whose free no program saw (docs/sched.md, "Frees no program sees"; here put back
+// by hand after the free) leaves the filter; a live process and a zombie, whose ids are still
+// taken, stay.
+TEST_P(SchedBpf, TheSweepDropsFilterIdsOfReapedProcessesOnly) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  SchedConfig cfg;
+  cfg.targets.cfg.follow_forks = 1;
+  cfg.targets.cfg.by_tgid = 1;
+  cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
+  auto collector = attached_collector(GetParam(), cfg);
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
+  const auto child = [] {
+    const pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    return pid;
+  };
+  const pid_t zombie = child(), reaped = child();
+  ASSERT_GT(zombie, 0);
+  ASSERT_GT(reaped, 0);
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, static_cast<id_t>(zombie), &info, WEXITED | WNOWAIT), 0);  // exited, not reaped
+  ASSERT_EQ(waitpid(reaped, nullptr, 0), reaped);
+  const std::vector<int> fds = test::own_map_fds_u32("filter_tgids");
+  ASSERT_EQ(fds.size(), 1u);
+  const uint32_t stale = static_cast<uint32_t>(reaped);
+  const uint8_t one = 1;
+  ASSERT_EQ(bpf_map_update_elem(fds[0], &stale, &one, BPF_ANY), 0);
+
+  RunLoop loop(RunOptions{.duration = kFilterSweepEvery + std::chrono::milliseconds(300)});
+  collector->add_to(loop);
+  auto ran = loop.run([](bool) { return Status{}; });
+  ASSERT_TRUE(ran.ok()) << ran.error().message;
+  std::vector<uint32_t> left = test::own_map_keys_u32("filter_tgids");
+  std::sort(left.begin(), left.end());
+  std::vector<uint32_t> want{static_cast<uint32_t>(getpid()), static_cast<uint32_t>(zombie)};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(left, want);
+  auto swept = collector->sweep_filter();
+  ASSERT_TRUE(swept.ok()) << swept.error().message;
+  EXPECT_EQ(*swept, 0u);
+  ASSERT_EQ(bpf_map_update_elem(fds[0], &stale, &one, BPF_ANY), 0);
+  swept = collector->sweep_filter();
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 1u);
+  waitpid(zombie, nullptr, 0);
   collector->detach();
 }
 

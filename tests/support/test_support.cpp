@@ -242,8 +242,8 @@ pid_t spawn_background(const std::vector<std::string>& argv, const std::string& 
   return pid;
 }
 
-std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
-  std::vector<uint32_t> keys;
+std::vector<int> own_map_fds_u32(const std::string& name) {
+  std::vector<int> fds;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
     auto fd_number = parse_number<int>(entry.path().filename().string());
@@ -253,8 +253,15 @@ std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
     uint32_t len = sizeof(info);
     // Only BPF maps answer; other fds (files, programs, links) fail or have no key size.
     if (read_file("/proc/self/fdinfo/" + std::to_string(fd)).find("map_type:") == std::string::npos) continue;
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || name != info.name || info.key_size != sizeof(uint32_t))
-      continue;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && name == info.name && info.key_size == sizeof(uint32_t))
+      fds.push_back(fd);
+  }
+  return fds;
+}
+
+std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
+  std::vector<uint32_t> keys;
+  for (const int fd : own_map_fds_u32(name)) {
     uint32_t key = 0, next = 0;
     uint32_t* prev = nullptr;
     while (bpf_map_get_next_key(fd, prev, &next) == 0) {

@@ -120,8 +120,10 @@ std::set<int64_t> ids_after(const std::string& text, const std::string& key);
 // (BPF_PROG_TEST_RUN); returns the program's return value, or -errno on failure.
 int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args);
 
-// The u32 keys of every BPF map named `name` that this process holds open (found through
-// /proc/self/fd): what a collector's map really contains, without an accessor in its API.
+// The fds of every BPF map named `name` with u32 keys that this process holds open (found
+// through /proc/self/fd), and their keys: what a collector's map really contains, without an
+// accessor in its API.
+std::vector<int> own_map_fds_u32(const std::string& name);
 std::vector<uint32_t> own_map_keys_u32(const std::string& name);
 
 }  // namespace aitrace::test

@@ -4,6 +4,7 @@
 #include "aitrace/core/bpf_feature_probe.hpp"
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/core/log.hpp"
 #include "dma.skel.h"
 
@@ -130,6 +131,10 @@ Status DmaCollector::attach(const ResolvedTargets& targets) {
 }
 
 void DmaCollector::start() { hold_counting(skel_, false); }
+
+void DmaCollector::add_to(RunLoop& loop) {
+  add_filter_sweep(loop, skel_->maps.filter_tgids, skel_->maps.filter_tids, skel_->rodata->filter_cfg, "dma");
+}
 void DmaCollector::stop() { hold_counting(skel_, true); }
 
 }  // namespace aitrace

@@ -32,6 +32,7 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
   }
   void start() override { collector_->start(); }
   void stop() override { collector_->stop(); }
+  void add_to(RunLoop& loop) override { collector_->add_to(loop); }
   void detach() override { collector_->detach(); }
 
   // serve: DMA traffic per device and direction, mapping lifetimes, dma-fence waits and

@@ -1,6 +1,7 @@
 // Loads bpf/sched_trace.bpf.c, wires its per-CPU rings into the run loop, and feeds the decoder.
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/output/histogram_render.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/eevdf/trace_record_window.hpp"
@@ -198,6 +199,8 @@ Status SchedTraceCollector::attach() {
 
 void SchedTraceCollector::add_to(RunLoop& loop) {
   loop.add_ring(impl_->reader.get());
+  sched_trace_bpf* s = impl_->skel.get();
+  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "EEVDF trace");
   // Once a second the trace so far reaches the disk, so a crash leaves a readable prefix; an
   // fdatasync inside the ring consumer would stall every ring for as long as the disk takes.
   // Every 5 s, not at each snapshot read: stats() asks the kernel per CPU and per program, and a

@@ -3,6 +3,7 @@
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/output/escape.hpp"
 #include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/core/map_walk.hpp"
 #include "aitrace/migrate/migrate_names.hpp"
@@ -124,6 +125,11 @@ Status MigrateCollector::attach(const ResolvedTargets& targets) {
 }
 
 void MigrateCollector::start() { hold_counting(impl_->skel.get(), false); }
+
+void MigrateCollector::add_to(RunLoop& loop) {
+  migrate_bpf* s = impl_->skel.get();
+  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "migrate");
+}
 void MigrateCollector::stop() { hold_counting(impl_->skel.get(), true); }
 
 std::vector<MigrateHookState> MigrateCollector::hook_states() const {

@@ -38,6 +38,7 @@ class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
   }
   void start() override { collector_->start(); }
   void stop() override { collector_->stop(); }
+  void add_to(RunLoop& loop) override { collector_->add_to(loop); }
   void detach() override { collector_->detach(); }
 
   const HookSet& hooks() const override { return collector_->hooks(); }

@@ -2,6 +2,7 @@
 
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/core/map_walk.hpp"
 #include "aitrace/core/ring_reader.hpp"
@@ -219,7 +220,11 @@ Status OffcpuCollector::attach(const ResolvedTargets& targets) {
 
 void OffcpuCollector::start() { hold_counting(impl_->skel.get(), false); }
 void OffcpuCollector::stop() { hold_counting(impl_->skel.get(), true); }
-void OffcpuCollector::add_to(RunLoop& loop) { loop.add_ring(impl_->reader.get()); }
+void OffcpuCollector::add_to(RunLoop& loop) {
+  loop.add_ring(impl_->reader.get());
+  offcpu_bpf* s = impl_->skel.get();
+  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "offcpu");
+}
 void OffcpuCollector::detach() { impl_->hooks.detach_all(); }
 Status OffcpuCollector::drain() { return impl_->reader->drain_all().status(); }
 

@@ -2,11 +2,13 @@
 
 #include "aitrace/core/bpf_object.hpp"
 #include "aitrace/core/filter_hooks.hpp"
+#include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/core/kernel_btf_facts.hpp"
 #include "aitrace/core/log.hpp"
 #include "aitrace/core/map_walk.hpp"
 #include "aitrace/core/numa_nodes.hpp"
 #include "aitrace/core/ring_reader.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "sched.skel.h"
 
 #include <bpf/bpf.h>
@@ -272,7 +274,16 @@ Status SchedCollector::load() {
 
 void SchedCollector::on_slow_event(SlowEventLog::Live live) { impl_->slow_live = std::move(live); }
 
-RingReader* SchedCollector::slow_event_reader() { return impl_->slow_reader.get(); }
+void SchedCollector::add_to(RunLoop& loop) {
+  if (impl_->slow_reader) loop.add_ring(impl_->slow_reader.get());
+  sched_bpf* s = impl_->skel.get();
+  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "sched");
+}
+
+Result<uint64_t> SchedCollector::sweep_filter() {
+  sched_bpf* s = impl_->skel.get();
+  return sweep_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg);
+}
 
 Status SchedCollector::drain_slow_events() {
   if (!impl_->slow_reader) return {};

@@ -43,8 +43,7 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
   }
 
   void add_to(RunLoop& loop) override {
-    if (!collector_) return;
-    if (RingReader* r = collector_->slow_event_reader()) loop.add_ring(r);
+    if (collector_) collector_->add_to(loop);
   }
 
   void start() override { collector_.value().start(); }

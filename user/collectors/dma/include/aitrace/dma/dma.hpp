@@ -5,6 +5,7 @@
 #include "aitrace/dma_events.h"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "aitrace/core/targets.hpp"
 #include "aitrace/core/tracepoint_catalog.hpp"
 #include "aitrace/dma/fence_symbols.hpp"
@@ -90,6 +91,8 @@ class DmaCollector {
   void start();
   void stop();
   void detach() { hooks_.detach_all(); }
+  // The run loop's work: the filter's sweep (core/filter_sweep.hpp).
+  void add_to(RunLoop& loop);
   Result<DmaSnapshot> snapshot() const { return read_dma_snapshot(skel_, &symbols_); }
   const HookSet& hooks() const { return hooks_; }
 

@@ -5,6 +5,7 @@
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/migrate/migrate_report.hpp"
 #include "aitrace/core/result.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "aitrace/core/targets.hpp"
 #include "aitrace/core/tracepoint_catalog.hpp"
 
@@ -38,6 +39,8 @@ class MigrateCollector {
   void start();
   void stop();
   void detach() { hooks_.detach_all(); }
+  // The run loop's work: the filter's sweep (core/filter_sweep.hpp).
+  void add_to(RunLoop& loop);
   Result<MigrateSnapshot> snapshot() const;
 
   const HookSet& hooks() const { return hooks_; }

@@ -5,6 +5,7 @@
 #include "aitrace/core/histogram.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
+#include "aitrace/core/run_loop.hpp"
 #include "aitrace/sched_events.h"
 #include "aitrace/core/targets.hpp"
 #include "aitrace/core/tracepoint_catalog.hpp"
@@ -130,11 +131,14 @@ class SchedCollector {
   Result<SchedSnapshot> read() const;
 
   // Slow events: `live` sees each one as it is read from the ring (set it before attach). The
-  // reader is null without --slower/--slower-offcpu; the run loop drains it, and so does
+  // reader is null without --slower/--slower-offcpu; the run loop drains it (add_to), and so does
   // drain_slow_events() (tests, and the end of a run).
   void on_slow_event(SlowEventLog::Live live);
-  RingReader* slow_event_reader();
   Status drain_slow_events();
+  // The run loop's work: the slow events' ring, and the filter's sweep (core/filter_sweep.hpp).
+  void add_to(RunLoop& loop);
+  // Sweeps the filter once now (what the run loop does every second).
+  Result<uint64_t> sweep_filter();
 
   const HookSet& hooks() const;
   HookKind flavour() const;
