@@ -166,6 +166,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	struct aitrace_sched_step s;
+	__u64 pcount = 0;
 	__u32 slot;
 
 	st = task_state_get(prev, tid, btf);
@@ -180,15 +181,18 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	/* docs/sched.md: this VM does not fire sched_switch when the outgoing task is a thread of PID 1. */
 	if (aitrace_sched_out_needs_arrival(st->phase) && bpf_core_field_exists(prev->sched_info))
 		in.arrived = sched_info_stamp(prev, BPF_CORE_READ(prev, sched_info.last_arrival), now, btf);
-	/* One load at every switch-out: what measures a wait whose switch-in no tracer sees. */
+	/* Two loads at every switch-out: what measures a wait whose switch-in no tracer sees. */
 	if (bpf_core_field_exists(prev->sched_info)) {
+		pcount = AITRACE_READ(btf, prev, sched_info.pcount);
 		in.run_delay = AITRACE_READ(btf, prev, sched_info.run_delay);
 		in.last_run_delay = st->run_delay;
+		in.arrivals = (__u8)(pcount - st->pcount);
 		in.kept_run_delay = st->run_delay_kept;
 	}
 	s = aitrace_sched_on_switch_out(st->phase, st->ts, &in);
 	apply_step(st, g, slot, &s);
-	st->run_delay = s.run_delay;
+	st->run_delay = in.run_delay;
+	st->pcount = (__u8)pcount;
 	st->run_delay_kept = bpf_core_field_exists(prev->sched_info);
 	/* A run-queue wait closed here (its switch-in was missed) has no task that ran instead. */
 	if (g) {

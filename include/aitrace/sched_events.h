@@ -112,9 +112,10 @@ struct aitrace_sched_task_state {
 	__u64 ts;    /* bpf_ktime_get_ns() of the last transition */
 	__u64 group; /* group id the cached slot belongs to */
 	__u32 slot;  /* cached slot of `group` */
-	__u16 phase; /* enum aitrace_sched_phase */
+	__u8 phase;  /* enum aitrace_sched_phase */
 	__u8 cached; /* slot/group are valid */
-	__u8 run_delay_kept; /* run_delay holds the value at the task's last switch-out */
+	__u8 run_delay_kept; /* run_delay and pcount hold their values at the task's last switch-out */
+	__u8 pcount;         /* sched_info.pcount then, mod 256 */
 	/* sched_info.run_delay then: measures a run-queue wait whose switch-in went unseen (sched_state.h) */
 	__u64 run_delay;
 };

@@ -55,8 +55,6 @@ struct aitrace_sched_step {
 	__u8 missed;      /* a transition whose previous step never reached the caller: lost */
 	__u8 repaired;    /* such a gap closed from a sched_info stamp: nothing lost */
 	__u8 dead;        /* the task's last switch-out */
-	/* a switch-out's sched_info.run_delay, kept in the task's state for a later repair */
-	__u64 run_delay;
 	struct aitrace_sched_sample sample[AITRACE_SCHED_STEP_SAMPLES];
 };
 
@@ -99,6 +97,8 @@ struct aitrace_sched_switch_out {
 	__u64 run_delay;
 	/* run_delay at the task's last switch-out that reached the caller, if kept_run_delay */
 	__u64 last_run_delay;
+	/* how many waits the kernel closed since then: sched_info.pcount's growth, mod 256 */
+	__u8 arrivals;
 	__u32 prev_state; /* the tracepoint's prev_state (before 5.18: __state read at the hook) */
 	/* the task's __state read now; only when aitrace_sched_out_needs_live_state() */
 	__u32 live_state;
@@ -139,15 +139,20 @@ AITRACE_SCHED_STEP __u32 aitrace_sched_out_needs_arrival(__u16 phase)
 
 /*
  * The run-queue wait of a gap that began at the task's last seen switch-out (or at a wakeup after
- * it), by the growth of run_delay since that switch-out: the kernel adds each wait at its end,
- * measured on one run queue's clock, so no clock is converted. The gap holds one wait: a switch-out
- * of the task in it would have ended it (the caller drops the kept value where a wakeup finds
- * one missed). Returns 0 and sets *wait, or -1 when the growth is unknown or does not fit in
- * `gap`.
+ * it), by the growth of run_delay since that switch-out. The kernel adds each wait at its end, when
+ * it also counts one arrival in pcount (sched_info_arrive(); since 5.14 only for a wait it stamped
+ * at its start), so the growth is that one wait only where exactly one arrival was counted. Not
+ * where none was: a task preempted while going to sleep is not stamped (sched_info_depart() stamps
+ * running tasks only), and its wait is in no counter. Not where several were: switch-outs no
+ * program saw (the filter stopped matching the task for a while) ended waits of their own.
+ * The wait is measured on one run queue's clock, schedstat's, with no conversion; that clock's
+ * lag (docs/sched.md, "Clocks") is in it: after a preempting wakeup it reads 0 for the few
+ * microseconds until the switch. Returns 0 and sets *wait, or -1 when the growth is unknown or
+ * does not fit in `gap`.
  */
 AITRACE_SCHED_STEP int aitrace_sched_unseen_wait(const struct aitrace_sched_switch_out *in, __u64 gap, __u64 *wait)
 {
-	if (!in->kept_run_delay || in->run_delay < in->last_run_delay)
+	if (!in->kept_run_delay || in->arrivals != 1 || in->run_delay < in->last_run_delay || (__s64)gap < 0)
 		return -1;
 	*wait = in->run_delay - in->last_run_delay;
 	return *wait <= gap ? 0 : -1;
@@ -166,8 +171,8 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
 		 * The kernel stamped the missed arrival in sched_info: close the wait there and start
 		 * the on-CPU stretch from it. Where the stamp converts to before the wait began (the
 		 * rq clock it was read from lagged: its update was skipped after a preempting wakeup,
-		 * rq_clock_skip_update), the wait is run_delay's growth since the phase began, and the
-		 * arrival comes that long after it.
+		 * rq_clock_skip_update), the wait is run_delay's growth (above), and the arrival comes
+		 * that long after the wait began.
 		 */
 		if (aitrace_sched_stamp_usable(in->arrived, ts)) {
 			aitrace_sched_add_sample(&s, aitrace_sched_runq_metric(phase), in->arrived - ts);
@@ -192,18 +197,18 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
 		 */
 		if (!aitrace_sched_stamp_usable(in->arrived, ts)) {
 			s.missed = 1;
-		} else if (aitrace_sched_unseen_wait(in, in->arrived - ts, &wait) == 0) {
-			aitrace_sched_add_sample(&s,
-						 phase == AITRACE_SCHED_PHASE_SLEEP ? AITRACE_SCHED_OFFCPU_SLEEP :
-										     AITRACE_SCHED_OFFCPU_BLOCK,
-						 in->arrived - wait - ts);
-			aitrace_sched_add_sample(&s, AITRACE_SCHED_RUNQ_WAKEUP, wait);
-			s.repaired = 1;
 		} else {
-			s.unsampled_switch_in = 1;
-			s.missed = 1;
-		}
-		if (aitrace_sched_stamp_usable(in->arrived, ts)) {
+			if (aitrace_sched_unseen_wait(in, in->arrived - ts, &wait) == 0) {
+				aitrace_sched_add_sample(&s,
+							 phase == AITRACE_SCHED_PHASE_SLEEP ? AITRACE_SCHED_OFFCPU_SLEEP :
+											     AITRACE_SCHED_OFFCPU_BLOCK,
+							 in->arrived - wait - ts);
+				aitrace_sched_add_sample(&s, AITRACE_SCHED_RUNQ_WAKEUP, wait);
+				s.repaired = 1;
+			} else {
+				s.unsampled_switch_in = 1;
+				s.missed = 1;
+			}
 			phase = AITRACE_SCHED_PHASE_ONCPU;
 			ts = in->arrived;
 		}
@@ -218,7 +223,6 @@ AITRACE_SCHED_STEP struct aitrace_sched_step aitrace_sched_on_switch_out(__u16 p
 	else
 		s.phase = AITRACE_SCHED_PHASE_SLEEP; /* TASK_IDLE ("I") counts as sleep, as in ps */
 	s.ts = in->now;
-	s.run_delay = in->run_delay;
 	s.dead = (in->prev_state & AITRACE_TASK_DEAD) != 0;
 	return s;
 }

@@ -180,9 +180,9 @@ Comparison compare_with_reference(const std::vector<std::string>& extra) {
   EXPECT_EQ(doc["lost"]["task_state_missing"], 0);
   // lost.transitions_missed is not asserted: this shape dropped 0-11 per run with either clock (the
   // old rq default too). The cause, found since: no BPF tracepoint program runs while a thread of
-  // PID 1 is current on this VM, and a sleeper whose wakeup and switch-in both fell there cannot be
-  // repaired (docs/sched.md, "Switches this VM never traces"). The count check below bounds what
-  // it can hide.
+  // PID 1 is current on this VM; most such gaps are now repaired from the kernel's stamps, but not
+  // those no stamp fits (docs/sched.md, "Switches this VM never traces"). The count check below
+  // bounds what they can hide.
 
   std::map<uint64_t, nlohmann::json> groups;
   for (const auto& g : doc["groups"])

@@ -30,10 +30,10 @@ std::vector<Sample> samples(const aitrace_sched_step& s) {
 }
 
 // run_delay: sched_info.run_delay now; last_run_delay: the state's, kept at the task's last
-// switch-out (none: not kept).
+// switch-out (none: not kept); arrivals: pcount's growth since.
 aitrace_sched_step switch_out(__u16 phase, __u64 ts, __u64 now, __u32 prev_state, bool preempt = false,
                               __u32 live_state = ~0u, __u64 arrived = 0, __u64 run_delay = 0,
-                              std::optional<__u64> last_run_delay = std::nullopt) {
+                              std::optional<__u64> last_run_delay = std::nullopt, __u8 arrivals = 1) {
   aitrace_sched_switch_out in{};
   in.now = now;
   in.prev_state = prev_state;
@@ -44,6 +44,7 @@ aitrace_sched_step switch_out(__u16 phase, __u64 ts, __u64 now, __u32 prev_state
   in.run_delay = run_delay;
   in.last_run_delay = last_run_delay.value_or(0);
   in.kept_run_delay = last_run_delay.has_value();
+  in.arrivals = arrivals;
   return aitrace_sched_on_switch_out(phase, ts, &in);
 }
 
@@ -281,7 +282,6 @@ TEST(SchedState, SwitchOutOfASleeperSplitsItsUnseenWakeupByTheGrowthOfRunDelay) 
     EXPECT_EQ(s.repaired, 1);
     EXPECT_EQ(s.phase, AITRACE_SCHED_PHASE_SLEEP);
     EXPECT_EQ(s.ts, 500u);
-    EXPECT_EQ(s.run_delay, 7040u);  // kept for the sleep that starts now
 
     // No wait at all (run_delay unchanged): woken onto an idle CPU.
     s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, 300, 7000, 7000);
@@ -342,10 +342,23 @@ TEST(SchedState, AMissedSwitchInWhoseStampPrecedesTheWaitIsMeasuredByRunDelay) {
   }
 }
 
-TEST(SchedState, EverySwitchOutKeepsRunDelay) {
-  EXPECT_EQ(switch_out(AITRACE_SCHED_PHASE_ONCPU, 100, 200, AITRACE_TASK_RUNNING, true, 0, 0, 7000).run_delay, 7000u);
-  EXPECT_EQ(switch_out(AITRACE_SCHED_PHASE_ONCPU, 100, 200, kInterruptible, false, kInterruptible, 0, 7000).run_delay,
-            7000u);
+TEST(SchedState, RunDelaysGrowthCountsOnlyWhereTheKernelClosedExactlyOneWait) {
+  // Woken at 100, switched in unseen, stamp unusable (92), run_delay unchanged.
+  for (__u16 phase : {AITRACE_SCHED_PHASE_QUEUED_WAKEUP, AITRACE_SCHED_PHASE_QUEUED_PREEMPT}) {
+    // No arrival counted: a task preempted while going to sleep was never stamped, and its wait
+    // is in no counter (a growth of 0 would read as a 0 ns wait).
+    auto s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, 92, 7000, 7000, /*arrivals=*/0);
+    EXPECT_EQ(s.nsamples, 0) << phase;
+    EXPECT_EQ(s.missed, 1);
+    // Two: a switch-out no program saw ended a wait of its own in the gap.
+    s = switch_out(phase, 100, 500, kInterruptible, false, kInterruptible, 92, 7030, 7000, /*arrivals=*/2);
+    EXPECT_EQ(s.missed, 1);
+  }
+  // A gap that runs backwards (two run queues' clocks under --clock rq) holds no wait.
+  auto s = switch_out(AITRACE_SCHED_PHASE_QUEUED_WAKEUP, 600, 500, kInterruptible, false, kInterruptible, 92, 7030,
+                      7000);
+  EXPECT_EQ(s.missed, 1);
+  EXPECT_EQ(s.repaired, 0);
 }
 
 TEST(SchedState, LastSwitchOutOfADyingTaskSaysSo) {
@@ -378,7 +391,7 @@ TEST(SchedState, ARepairedUnseenWakeupAccountsForEveryNanosecond) {
   // again at 2000, asleep: 1100 asleep, 100 waiting and 600 on the CPU.
   auto first = switch_out(AITRACE_SCHED_PHASE_ONCPU, 0, 200, kInterruptible, false, kInterruptible, 0, 30);
   ASSERT_EQ(first.phase, AITRACE_SCHED_PHASE_SLEEP);
-  auto s = switch_out(first.phase, first.ts, 2000, kInterruptible, false, kInterruptible, 1400, 130, first.run_delay);
+  auto s = switch_out(first.phase, first.ts, 2000, kInterruptible, false, kInterruptible, 1400, 130, 30);
   __u64 total = 0;
   for (const Sample& x : samples(s)) total += x.ns;
   EXPECT_EQ(total, 1800u);
