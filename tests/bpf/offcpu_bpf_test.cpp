@@ -156,13 +156,19 @@ HeldWakeRun run_held_wake(const char* flavour) {
   // (this thread polls without sleeping) and the worker is preempted while held.
   const std::vector<int> cpus = test::allowed_cpus();
   std::optional<test::CpuPin> here;
-  if (cpus.size() > 1) here.emplace(cpus[0]);
+  if (cpus.size() > 1) {
+    here.emplace(cpus[0]);
+    EXPECT_TRUE(here->pinned()) << "test thread on CPU " << cpus[0];
+  }
   std::atomic<bool> go{false}, reading{false}, resumed{false};
   std::atomic<uint64_t> blocked{0}, woke{0}, napped{0}, sleeps{0};
   std::promise<uint32_t> tid_promise;
   std::thread worker([&] {
     std::optional<test::CpuPin> there;
-    if (cpus.size() > 1) there.emplace(cpus[1]);
+    if (cpus.size() > 1) {
+      there.emplace(cpus[1]);
+      EXPECT_TRUE(there->pinned()) << "worker on CPU " << cpus[1];
+    }
     tid_promise.set_value(static_cast<uint32_t>(syscall(SYS_gettid)));
     // Not a pipe: if this wait is still on when counting starts, its block is not a pipe_read.
     go.wait(false);

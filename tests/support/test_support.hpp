@@ -100,6 +100,8 @@ class CpuPin {
   ~CpuPin();
   CpuPin(const CpuPin&) = delete;
   CpuPin& operator=(const CpuPin&) = delete;
+  // Whether the thread is on that CPU now: a test that needs it says so when it is not.
+  bool pinned() const { return pinned_; }
 
  private:
   cpu_set_t before_;

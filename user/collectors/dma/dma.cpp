@@ -133,7 +133,7 @@ Status DmaCollector::attach(const ResolvedTargets& targets) {
 void DmaCollector::start() { hold_counting(skel_, false); }
 
 void DmaCollector::add_to(RunLoop& loop) {
-  add_filter_sweep(loop, skel_->maps.filter_tgids, skel_->maps.filter_tids, skel_->rodata->filter_cfg, "dma");
+  add_filter_sweep(loop, skel_, "dma");
 }
 void DmaCollector::stop() { hold_counting(skel_, true); }
 

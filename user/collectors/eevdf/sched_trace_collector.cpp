@@ -199,8 +199,7 @@ Status SchedTraceCollector::attach() {
 
 void SchedTraceCollector::add_to(RunLoop& loop) {
   loop.add_ring(impl_->reader.get());
-  sched_trace_bpf* s = impl_->skel.get();
-  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "EEVDF trace");
+  add_filter_sweep(loop, impl_->skel.get(), "EEVDF trace");
   // Once a second the trace so far reaches the disk, so a crash leaves a readable prefix; an
   // fdatasync inside the ring consumer would stall every ring for as long as the disk takes.
   // Every 5 s, not at each snapshot read: stats() asks the kernel per CPU and per program, and a

@@ -127,8 +127,7 @@ Status MigrateCollector::attach(const ResolvedTargets& targets) {
 void MigrateCollector::start() { hold_counting(impl_->skel.get(), false); }
 
 void MigrateCollector::add_to(RunLoop& loop) {
-  migrate_bpf* s = impl_->skel.get();
-  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "migrate");
+  add_filter_sweep(loop, impl_->skel.get(), "migrate");
 }
 void MigrateCollector::stop() { hold_counting(impl_->skel.get(), true); }
 

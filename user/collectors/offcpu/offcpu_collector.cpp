@@ -222,8 +222,7 @@ void OffcpuCollector::start() { hold_counting(impl_->skel.get(), false); }
 void OffcpuCollector::stop() { hold_counting(impl_->skel.get(), true); }
 void OffcpuCollector::add_to(RunLoop& loop) {
   loop.add_ring(impl_->reader.get());
-  offcpu_bpf* s = impl_->skel.get();
-  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "offcpu");
+  add_filter_sweep(loop, impl_->skel.get(), "offcpu");
 }
 void OffcpuCollector::detach() { impl_->hooks.detach_all(); }
 Status OffcpuCollector::drain() { return impl_->reader->drain_all().status(); }

@@ -276,11 +276,10 @@ void SchedCollector::on_slow_event(SlowEventLog::Live live) { impl_->slow_live =
 
 void SchedCollector::add_to(RunLoop& loop) {
   if (impl_->slow_reader) loop.add_ring(impl_->slow_reader.get());
-  sched_bpf* s = impl_->skel.get();
-  add_filter_sweep(loop, s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg, "sched");
+  add_filter_sweep(loop, impl_->skel.get(), "sched");
 }
 
-Result<uint64_t> SchedCollector::sweep_filter() {
+uint64_t SchedCollector::sweep_filter() {
   sched_bpf* s = impl_->skel.get();
   return sweep_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg);
 }

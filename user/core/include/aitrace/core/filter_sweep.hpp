@@ -6,13 +6,13 @@
 #pragma once
 
 #include "aitrace/filter.h"
-#include "aitrace/core/result.hpp"
 
 #include <bpf/libbpf.h>
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace aitrace {
 
@@ -21,8 +21,9 @@ class RunLoop;
 // Removes the ids of filter_tgids and filter_tids that name no task (kill(id, 0) fails with
 // ESRCH: a zombie still has its id, and is kept until it is reaped). Returns how many went.
 // Nothing without a pid or tid filter, or in a child pid namespace, where the BPF side forgets
-// ids at exit instead (bpf/common/filter.bpf.h).
-Result<uint64_t> sweep_filter_maps(bpf_map* tgids, bpf_map* tids, const aitrace_filter_cfg& cfg);
+// ids at exit instead (bpf/common/filter.bpf.h). A pid reused before the sweep names a task
+// again and stays: that process is traced as if followed.
+uint64_t sweep_filter_maps(bpf_map* tgids, bpf_map* tids, const aitrace_filter_cfg& cfg);
 
 // How often a run sweeps: a reaped id stays at most this long after the free no program saw.
 inline constexpr std::chrono::seconds kFilterSweepEvery{1};
@@ -30,5 +31,11 @@ inline constexpr std::chrono::seconds kFilterSweepEvery{1};
 // Sweeps from the run loop every kFilterSweepEvery; `who` names the collector in the debug line
 // that says what was removed. The maps must outlive the loop's run.
 void add_filter_sweep(RunLoop& loop, bpf_map* tgids, bpf_map* tids, const aitrace_filter_cfg& cfg, std::string who);
+
+// The same for a collector's skeleton (every object that includes bpf/common/filter.bpf.h).
+template <typename Skel>
+void add_filter_sweep(RunLoop& loop, Skel* skel, std::string who) {
+  add_filter_sweep(loop, skel->maps.filter_tgids, skel->maps.filter_tids, skel->rodata->filter_cfg, std::move(who));
+}
 
 }  // namespace aitrace

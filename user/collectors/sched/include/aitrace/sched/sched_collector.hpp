@@ -138,7 +138,7 @@ class SchedCollector {
   // The run loop's work: the slow events' ring, and the filter's sweep (core/filter_sweep.hpp).
   void add_to(RunLoop& loop);
   // Sweeps the filter once now (what the run loop does every second).
-  Result<uint64_t> sweep_filter();
+  uint64_t sweep_filter();
 
   const HookSet& hooks() const;
   HookKind flavour() const;
