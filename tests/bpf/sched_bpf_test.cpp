@@ -138,16 +138,21 @@ TEST_P(SchedBpf, LoadsAttachesAndCountsThisThread) {
 
 bool contains(const std::vector<uint32_t>& v, uint32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// The filter of `-- CMD`, with this process as the command.
+SchedConfig following_this_process() {
+  SchedConfig cfg;
+  cfg.targets.cfg.follow_forks = 1;
+  cfg.targets.cfg.by_tgid = 1;
+  cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
+  return cfg;
+}
+
 // The process filter of `-- CMD`: a child forked by a followed process joins it, and leaves it
 // once reaped (sched_process_free, after an RCU grace period), so that a long job which keeps
 // starting processes never fills the filter and a reused pid is never traced.
 TEST_P(SchedBpf, FollowedChildrenJoinTheFilterAndLeaveItWhenReaped) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  SchedConfig cfg;
-  cfg.targets.cfg.follow_forks = 1;
-  cfg.targets.cfg.by_tgid = 1;
-  cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
-  auto collector = attached_collector(GetParam(), cfg);
+  auto collector = attached_collector(GetParam(), following_this_process());
   ASSERT_TRUE(collector.ok()) << collector.error().message;
   for (const char* ev : {"sched:sched_process_fork", "sched:sched_process_free"})
     ASSERT_TRUE(collector->hooks().attached(ev)) << ev;
@@ -193,11 +198,7 @@ TEST_P(SchedBpf, FollowedChildrenJoinTheFilterAndLeaveItWhenReaped) {
 // taken, stay.
 TEST_P(SchedBpf, TheSweepDropsFilterIdsOfReapedProcessesOnly) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  SchedConfig cfg;
-  cfg.targets.cfg.follow_forks = 1;
-  cfg.targets.cfg.by_tgid = 1;
-  cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
-  auto collector = attached_collector(GetParam(), cfg);
+  auto collector = attached_collector(GetParam(), following_this_process());
   ASSERT_TRUE(collector.ok()) << collector.error().message;
   const auto child = [] {
     const pid_t pid = fork();
