@@ -293,9 +293,6 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	if (s.nsamples)
 		g = task_group(p, st, tid, btf, &slot);
 	apply_step(st, g, slot, &s);
-	/* A switch-out went unseen: the kept run_delay no longer measures one wait. */
-	if (s.missed)
-		st->run_delay_kept = 0;
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
 		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true, false);

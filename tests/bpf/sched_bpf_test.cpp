@@ -302,8 +302,10 @@ TEST_P(SchedBpf, SignalledSleepsStillMeasureTheirRunQueueWait) {
   EXPECT_LE(mine->counters.switches, measured + 2)
       << "switch-ins without a run-queue sample (wakeup " << mine->count[AITRACE_SCHED_RUNQ_WAKEUP] << ", preempt "
       << mine->count[AITRACE_SCHED_RUNQ_PREEMPT] << ", involuntary " << mine->counters.involuntary << ")";
-  // A sleep whose wakeup and switch-in both went unseen (docs/sched.md, "Switches this VM never
-  // traces") is repaired too, from the growth of the kernel's run_delay: nothing is lost.
+  // A wait whose switch-in went unseen (docs/sched.md, "Switches this VM never traces") is
+  // repaired from the kernel's stamps or, where the arrival stamp lagged or the wakeup went unseen
+  // too, from the growth of run_delay. Beside two CPU hogs 1 run in ~1,100 still counts one lost
+  // (a growth that did not fit its gap, cause not found: docs/sched.md); unloaded, none was seen.
   EXPECT_EQ(snap->lost.transitions_missed, 0u) << "repaired " << snap->transitions_repaired;
 }
 

@@ -5,13 +5,13 @@
 #include <limits>
 
 namespace aitrace {
-namespace {
-
-int64_t read_ns(clockid_t id) {
+int64_t clock_ns(clockid_t id) {
   timespec ts{};
-  clock_gettime(id, &ts);  // cannot fail for these two clocks (Linux 2.6.39+)
+  clock_gettime(id, &ts);  // cannot fail for the clocks aitrace reads (Linux 2.6.39+)
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
+
+namespace {
 
 // A bracket this tight names one instant well enough; a wider one had the thread preempted (or,
 // in a TCG guest, its vCPU parked for up to the 100 ms round-robin) between the reads.
@@ -24,7 +24,7 @@ ClockSample sample_clocks() {
   ClockSample best;
   int64_t best_width = std::numeric_limits<int64_t>::max();
   for (int i = 0; i < kTries && best_width > kTightNs; i++) {
-    const int64_t b0 = read_ns(CLOCK_BOOTTIME), u = read_ns(CLOCK_REALTIME), b1 = read_ns(CLOCK_BOOTTIME);
+    const int64_t b0 = clock_ns(CLOCK_BOOTTIME), u = clock_ns(CLOCK_REALTIME), b1 = clock_ns(CLOCK_BOOTTIME);
     if (b1 - b0 < best_width) {
       best_width = b1 - b0;
       best.unix_ns = u;

@@ -1,5 +1,6 @@
 #include "aitrace/sched/sched_slow_events.hpp"
 
+#include "aitrace/core/clock_sample.hpp"
 #include "aitrace/output/escape.hpp"
 #include "aitrace/output/histogram_render.hpp"
 #include "aitrace/sched/sched_collector.hpp"
@@ -13,10 +14,10 @@
 namespace aitrace {
 namespace {
 
-int64_t clock_ns(clockid_t id) {
-  timespec t{};
-  clock_gettime(id, &t);
-  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+// CLOCK_REALTIME - CLOCK_BOOTTIME, from one pair that names one moment (core/clock_sample.hpp).
+int64_t clock_offset() {
+  const ClockSample s = sample_clocks();
+  return s.unix_ns - static_cast<int64_t>(s.boot_ns);
 }
 
 // Local time of day with milliseconds, as runqslower and the interval headers print it.
@@ -51,7 +52,7 @@ SlowEvents slow_events_delta(const SlowEvents& now, const SlowEvents& before) {
 }
 
 SlowEventLog::SlowEventLog(uint64_t runq_threshold_ns, uint64_t offcpu_threshold_ns, size_t keep, Live live)
-    : boot_to_unix_ns_(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME)), live_(std::move(live)) {
+    : boot_to_unix_ns_(clock_offset()), live_(std::move(live)) {
   base_.runq_threshold_ns = runq_threshold_ns;
   base_.offcpu_threshold_ns = offcpu_threshold_ns;
   base_.keep = keep;

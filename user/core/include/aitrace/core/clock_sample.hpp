@@ -6,6 +6,8 @@
 // 3.5 ms in a CI run's 6.12 TCG guest, where a vCPU can be parked between any two instructions.)
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 
 namespace aitrace {
@@ -16,5 +18,8 @@ struct ClockSample {
 };
 
 ClockSample sample_clocks();
+
+// One clock's reading in ns (its epoch: 1970 for CLOCK_REALTIME, boot for CLOCK_BOOTTIME).
+int64_t clock_ns(clockid_t id);
 
 }  // namespace aitrace
