@@ -10,13 +10,14 @@
 
 /*
  * The run's window (docs/architecture.md, "One window"): every program of a collector returns at
- * once while aitrace_held is set. A collector sets it before load and the driver clears it in
- * every object of a run only after the last object attached (Collector::start), and sets it again
- * in all of them before the first detaches (Collector::stop), so sched, EEVDF, migrate and dma
- * count the same window. Zero for objects that tests load by themselves: they count from attach.
- * One load of a .bss byte per event.
+ * once while aitrace_held is set. It sits in a section of its own, so libbpf gives it a map of its
+ * own, and the driver hands every object of a run the same map before load (counting_window.hpp):
+ * one store then opens counting in sched, EEVDF, migrate and dma after the last attach, and one
+ * closes it before the first detach. An object loaded by itself (the tests) keeps its own map,
+ * held by its collector from load to start(), or 0 for a bare object: it counts from attach.
+ * Still one load of a global per event: libbpf reaches the value directly, as it does .bss's.
  */
-__u8 aitrace_held = 0;
+__u32 aitrace_held SEC(".data.window") = 0;
 
 /* First statement of every handler that counts (not the task filter's own fork/free programs). */
 #define AITRACE_RETURN_IF_HELD()            \

@@ -16,7 +16,8 @@ namespace {
 using MigrateSkeleton = AITRACE_SKELETON_TYPE(migrate);
 
 // Only the raw_tp handlers, for a given mm_migrate_pages argument count.
-MigrateSkeleton load_raw(uint32_t nargs, const ResolvedTargets& targets = {}) {
+MigrateSkeleton load_raw(uint32_t nargs, const ResolvedTargets& targets = {},
+                         const CountingWindow* window = nullptr) {
   auto skel = MigrateSkeleton::open("migrate");
   EXPECT_TRUE(skel.ok());
   if (!skel.ok()) return {};
@@ -28,7 +29,7 @@ MigrateSkeleton load_raw(uint32_t nargs, const ResolvedTargets& targets = {}) {
   }
   const_cast<__u32&>(s->rodata->migrate_nargs) = nargs;
   set_filter_config(s, targets);
-  Status st = skel->load("migrate");
+  Status st = skel->load("migrate", window);
   EXPECT_TRUE(st.ok()) << st.error().message;
   if (st.ok()) {
     Status f = fill_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, targets);
@@ -119,6 +120,45 @@ TEST(MigrateBpf, LatencyCountsEveryEndWithASeenStart) {
   EXPECT_EQ(migrate_latency(*snap).count(), 2u);
   EXPECT_EQ(migrate_latency(*snap).count() + snap->lost.no_start, t.calls);
   EXPECT_EQ(s->bss->end_events, 4u);
+}
+
+// The run's window (counting_window.hpp): the objects given one window are held and let count
+// by one store, each sees it through its own mapping of .data.window, and an object without the
+// window keeps a hold of its own that neither reaches nor is reached by it.
+TEST(CountingWindow, OneStoreHoldsAndReleasesEveryObjectThatSharesIt) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto window = CountingWindow::create();
+  ASSERT_TRUE(window.ok()) << window.error().message;
+  ASSERT_TRUE(window->held());  // from creation: nothing counts before the driver opens it
+  MigrateSkeleton a = load_raw(8, {}, &*window), b = load_raw(8, {}, &*window), alone = load_raw(8);
+  ASSERT_TRUE(a.get() && b.get() && alone.get());
+  const auto args = end_args(8, 1, 0, 0, 0, 0, 0, 0, 0);
+  // One end in each object; what each has counted since load.
+  auto end_everywhere = [&] {
+    for (MigrateSkeleton* s : {&a, &b, &alone}) ASSERT_EQ(test::run_raw_tp(fd((*s)->progs.migrate_end_raw), args), 0);
+  };
+  auto counted = [&] {
+    return std::vector<uint64_t>{a->bss->end_events, b->bss->end_events, alone->bss->end_events};
+  };
+  end_everywhere();
+  EXPECT_EQ(counted(), (std::vector<uint64_t>{0, 0, 1}));  // `alone` counts from load: its hold is 0
+  window->release();
+  EXPECT_EQ(a->data_window->aitrace_held, 0u);
+  EXPECT_EQ(b->data_window->aitrace_held, 0u);
+  end_everywhere();
+  EXPECT_EQ(counted(), (std::vector<uint64_t>{1, 1, 2}));
+  hold_counting(alone.get(), true);  // its own hold: the shared window stays open
+  end_everywhere();
+  EXPECT_EQ(counted(), (std::vector<uint64_t>{2, 2, 2}));
+  window->hold();
+  EXPECT_TRUE(window->held());
+  EXPECT_EQ(a->data_window->aitrace_held, 1u);
+  end_everywhere();
+  EXPECT_EQ(counted(), (std::vector<uint64_t>{2, 2, 2}));
+  hold_counting(a.get(), false);  // a collector's own store reaches every object of the window
+  EXPECT_FALSE(window->held());
+  end_everywhere();
+  EXPECT_EQ(counted(), (std::vector<uint64_t>{3, 3, 2}));
 }
 
 TEST(MigrateBpf, FilterDropsOtherTasks) {

@@ -105,20 +105,21 @@ DmaCollector::~DmaCollector() {
   hooks_.detach_all();  // links before the programs they point to
 }
 
-Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg, const KernelFeatures& features) {
+Result<std::unique_ptr<DmaCollector>> DmaCollector::open(const DmaConfig& cfg, const KernelFeatures& features,
+                                                         const CountingWindow* window) {
   auto skel = DmaSkeleton::open("dma");
   if (!skel) return skel.error();
   std::unique_ptr<DmaCollector> c(new DmaCollector());
   dma_bpf* s = skel->get();
   configure_dma_for_kernel(s);
   set_filter_config(s, cfg.targets);
-  hold_counting(s, true);  // until start()
+  hold_counting(s, true);  // until start(); an object given the run's window has that one's state
   // raw_tp only, like every dma program (the handlers also run under BPF_PROG_TEST_RUN).
   add_filter_hooks(c->hooks_, features, cfg.targets,
                    AITRACE_FILTER_PROGRAMS_OF(s, dma),
                    HookKind::raw_tp);
   for (const DmaHook& h : kDmaHooks) c->hooks_.add(features, h.category, h.name, {{HookKind::raw_tp, s->progs.*h.prog}});
-  AITRACE_TRY(skel->load("dma"));
+  AITRACE_TRY(skel->load("dma", window));
   c->skel_ = s;
   c->owned_->skel = std::move(*skel);
   return c;

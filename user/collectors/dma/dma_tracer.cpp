@@ -16,7 +16,7 @@ class DmaTracer final : public TypedCollector<DmaSnapshot> {
   std::string_view traces() const override { return "DMA, IOMMU, swiotlb and dma-fence events"; }
 
   Status load(const CollectorContext& ctx) override {
-    auto c = DmaCollector::open(DmaConfig{ctx.targets}, ctx.features);
+    auto c = DmaCollector::open(DmaConfig{ctx.targets}, ctx.features, ctx.window);
     if (!c) return c.error();
     collector_ = std::move(*c);
     return {};

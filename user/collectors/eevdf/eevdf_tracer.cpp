@@ -20,7 +20,7 @@ std::vector<std::string> EevdfTracer::output_paths() const {
 }
 
 Status EevdfTracer::load(const CollectorContext& ctx) {
-  auto c = SchedTraceCollector::open(ctx.targets, cfg_.trace, ctx.features);
+  auto c = SchedTraceCollector::open(ctx.targets, cfg_.trace, ctx.features, ctx.window);
   if (!c) return c.error();
   collector_ = std::move(*c);
   return {};

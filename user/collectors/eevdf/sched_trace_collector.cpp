@@ -124,7 +124,8 @@ SchedTraceCollector::~SchedTraceCollector() = default;
 
 Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const ResolvedTargets& targets,
                                                                        const SchedTraceOptions& opts,
-                                                                       const KernelFeatures& features) {
+                                                                       const KernelFeatures& features,
+                                                                       const CountingWindow* window) {
   auto impl = std::make_unique<Impl>();
   long page = sysconf(_SC_PAGESIZE);
   impl->ncpus = libbpf_num_possible_cpus();
@@ -140,7 +141,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
   impl->skel = std::move(skel.value());
   auto* s = impl->skel.get();
   set_filter_config(s, targets);
-  hold_counting(s, true);  // until start()
+  hold_counting(s, true);  // until start(); an object given the run's window has that one's state
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->wake_threshold = opts.wakeup_bytes ? opts.wakeup_bytes : impl->ring_bytes / 4;
   // The trace file's CPU view needs every switch; the summary alone needs only the targets'.
@@ -153,7 +154,7 @@ Result<std::unique_ptr<SchedTraceCollector>> SchedTraceCollector::open(const Res
     h.add(features, "sched", e.name, {{HookKind::tp_btf, s->progs.*e.btf_prog}, {HookKind::raw_tp, s->progs.*e.raw_prog}});
   add_filter_hooks(h, features, targets,
                    AITRACE_FILTER_PROGRAMS_OF(s, st));
-  AITRACE_TRY(impl->skel.load("sched_trace"));
+  AITRACE_TRY(impl->skel.load("sched_trace", window));
   impl->targets = targets;
 
   // Created here, outside the object: they need the run's BPF token as the object's maps do.

@@ -74,14 +74,15 @@ Status require_migrate_end_hook(const HookStatus* end) {
 }
 
 Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedTargets& targets,
-                                                                 const KernelFeatures& features) {
+                                                                 const KernelFeatures& features,
+                                                                 const CountingWindow* window) {
   std::unique_ptr<MigrateCollector> c(new MigrateCollector());
   auto skel = MigrateSkeleton::open("migrate");
   if (!skel) return skel.error();
   c->impl_->skel = std::move(*skel);
   migrate_bpf* s = c->impl_->skel.get();
   set_filter_config(s, targets);
-  hold_counting(s, true);  // until start()
+  hold_counting(s, true);  // until start(); an object given the run's window has that one's state
 
   // The raw argument list of mm_migrate_pages differs across kernels (migrate_events.h).
   auto nargs = kernel_tracepoint_arg_count("mm_migrate_pages");
@@ -113,7 +114,7 @@ Result<std::unique_ptr<MigrateCollector>> MigrateCollector::load(const ResolvedT
   // Fail before load with the clear message rather than with a verifier or attach error.
   const HookStatus* st = h.status("migrate:mm_migrate_pages");
   if (!st || !st->kind) return require_migrate_end_hook(st).error();
-  AITRACE_TRY(c->impl_->skel.load("migrate"));
+  AITRACE_TRY(c->impl_->skel.load("migrate", window));
   return c;
 }
 

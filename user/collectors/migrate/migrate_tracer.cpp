@@ -25,7 +25,7 @@ class MigrateTracer final : public TypedCollector<MigrateSnapshot> {
   std::string_view traces() const override { return "page migrations"; }
 
   Status load(const CollectorContext& ctx) override {
-    auto c = MigrateCollector::load(ctx.targets, ctx.features);
+    auto c = MigrateCollector::load(ctx.targets, ctx.features, ctx.window);
     if (!c) return c.error();
     collector_ = std::move(*c);
     ctx_.host = read_migrate_host();

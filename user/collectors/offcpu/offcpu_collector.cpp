@@ -156,14 +156,15 @@ OffcpuCollector::~OffcpuCollector() { impl_->hooks.detach_all(); }
 const HookSet& OffcpuCollector::hooks() const { return impl_->hooks; }
 
 Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfig& cfg, const ResolvedTargets& targets,
-                                                               const KernelFeatures& features) {
+                                                               const KernelFeatures& features,
+                                                               const CountingWindow* window) {
   std::unique_ptr<OffcpuCollector> c(new OffcpuCollector());
   auto skel = OffcpuSkeleton::open("offcpu");
   if (!skel) return skel.error();
   c->impl_->skel = std::move(*skel);
   offcpu_bpf* s = c->impl_->skel.get();
   set_filter_config(s, targets);
-  hold_counting(s, true);  // until start()
+  hold_counting(s, true);  // until start(); an object given the run's window has that one's state
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   s->rodata->states_wanted = cfg.states;
   s->rodata->min_ns = cfg.min_ns;
@@ -194,7 +195,7 @@ Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfi
   if (!sw || !sw->kind)
     return make_error(ErrorKind::unsupported, "offcpu: sched_switch cannot be hooked here ({})",
                       sw ? sw->state_text() : "not requested");
-  AITRACE_TRY(c->impl_->skel.load("offcpu"));
+  AITRACE_TRY(c->impl_->skel.load("offcpu", window));
   Impl* raw = c->impl_.get();
   // /proc/kallsyms is read now, before anything runs, not inside the run loop's first report.
   raw->symbols.load_kernel();

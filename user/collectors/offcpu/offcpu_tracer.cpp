@@ -33,7 +33,7 @@ class OffcpuTracer final : public TypedCollector<OffcpuSnapshot> {
       if (!f) return f.error();
       svg_ = std::make_unique<OutputFile>(std::move(*f));
     }
-    auto c = OffcpuCollector::load(cfg_.bpf, ctx.targets, ctx.features);
+    auto c = OffcpuCollector::load(cfg_.bpf, ctx.targets, ctx.features, ctx.window);
     if (!c) return c.error();
     collector_ = std::move(*c);
     return {};

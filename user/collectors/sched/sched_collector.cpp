@@ -190,7 +190,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   sched_bpf* s = impl->skel.get();
 
   set_filter_config(s, cfg.targets);
-  hold_counting(s, true);  // until start()
+  hold_counting(s, true);  // until start(); an object given the run's window has that one's state
   s->rodata->group_by = bpf_group_by(cfg.group_by);
   s->rodata->switch_has_prev_state = sched_switch_has_prev_state();
   // The rq clock is reached through se.cfs_rq; without CONFIG_FAIR_GROUP_SCHED only ktime works.
@@ -247,9 +247,9 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   return SchedCollector(std::move(impl));
 }
 
-Status SchedCollector::load() {
+Status SchedCollector::load(const CountingWindow* window) {
   sched_bpf* s = impl_->skel.get();
-  AITRACE_TRY(impl_->skel.load("sched"));
+  AITRACE_TRY(impl_->skel.load("sched", window));
   // `other` (slot 0) exists from the start, so a full group map always has somewhere to count.
   aitrace_sched_group other{};
   for (auto& m : other.metrics) m.min = ~0ULL;

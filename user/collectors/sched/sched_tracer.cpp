@@ -32,7 +32,7 @@ class SchedTracer final : public TypedCollector<SchedSnapshot> {
     if (!opened) return opened.error();
     collector_.emplace(std::move(*opened));
     if (cfg_.slow_live) collector_->on_slow_event([this](const SlowEvent& e) { print_live(e); });
-    return collector_->load();
+    return collector_->load(ctx.window);
   }
 
   Status attach(const ResolvedTargets&) override {

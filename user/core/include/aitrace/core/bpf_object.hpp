@@ -4,6 +4,7 @@
 
 #include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/core_btf_subset.hpp"
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/tp_btf_attach.hpp"
 
@@ -98,7 +99,10 @@ class Skeleton {
     if (!s.p_) return make_error(ErrorKind::runtime, "opening the {} BPF object failed: {}", what, bpf_error_text(errno));
     return s;
   }
-  Status load(const char* what) {
+  // window: the run's window every object of the run shares (counting_window.hpp); null for an
+  // object that counts by itself, held from load to start() by its own .data.window map.
+  Status load(const char* what, const CountingWindow* window = nullptr) {
+    if (window) AITRACE_TRY(window->share_with(p_->obj, what));
     LibbpfLogCapture log;  // libbpf's messages tell a verifier rejection from a CO-RE miss
     resolve_tp_btf_targets(p_->obj);  // the tracepoints aitrace's facts lack (tp_btf_attach.hpp)
     int err = LoadFn(p_);
@@ -115,12 +119,15 @@ class Skeleton {
   CoreBtfFile core_btf_;
 };
 
-// The run's window (bpf/common/programs.bpf.h): a collector holds its object's programs from
-// load on, and the driver lets every object of the run count at once (Collector::start), after
-// the last attach, and holds them all again before the first detach (Collector::stop).
+// The object's window (bpf/common/programs.bpf.h): a collector holds its programs from load on
+// (a store before load sets the initial value of the object's own .data.window), lets them count
+// in start() and holds them again in stop(). In the driver's run the objects share the run's
+// window (counting_window.hpp) instead: the store before load goes nowhere (the window is created
+// held), and start()'s and stop()'s repeat the driver's own release and hold.
 template <typename T>
 void hold_counting(T* skel, bool held) {
-  __atomic_store_n(&skel->bss->aitrace_held, static_cast<uint8_t>(held), __ATOMIC_RELEASE);
+  static_assert(sizeof(skel->data_window->aitrace_held) == sizeof(uint32_t), "CountingWindow's value is one u32");
+  __atomic_store_n(&skel->data_window->aitrace_held, static_cast<uint32_t>(held), __ATOMIC_RELEASE);
 }
 
 // AITRACE_SKELETON(sched) -> using SchedSkeleton = Skeleton<sched_bpf, ...> after including

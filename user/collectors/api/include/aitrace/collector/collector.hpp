@@ -9,15 +9,17 @@
 // - construct: the collector's own config struct (parsed and checked by its command); no kernel
 //   work yet.
 // - load: open the BPF object, set its rodata from the config, choose hooks (ctx.features),
-//   verify and load. Nothing runs in the kernel yet.
+//   give it the run's window (ctx.window, counting_window.hpp: one hold every object of the run
+//   reads), verify and load. Nothing runs in the kernel yet.
 // - attach: fill the filter maps from the targets (CMD's pid is known by now: the driver forks
 //   CMD, held, before any collector loads), then attach the hooks. The programs run but count
 //   nothing yet (held since load: bpf/common/programs.bpf.h).
-// - start: counting begins (one store into the object's .bss). The driver starts every
-//   collector right after the last attach, so all sections of a report cover one window: with
-//   one collector's hooks counting while another still attached, sched and the EEVDF summary
-//   disagreed on a thread's switches under -p.
-// - stop: counting ends, for every collector before the first detach (which takes longer).
+// - start: counting begins. The driver releases the run's window right after the last attach,
+//   one store for every object, then calls start() on each (whose own store repeats it), so all
+//   sections of a report cover one window: with one collector's hooks counting while another
+//   still attached, sched and the EEVDF summary disagreed on a thread's switches under -p.
+// - stop: counting ends: the driver holds the window again, one store, before any stop() and
+//   before the first detach (which takes longer).
 // - read: a cumulative snapshot of everything since start; delta(now, before) the interval
 //   view of two of them (before: null for the first interval). Snapshots are plain values the collector's renderers understand.
 // - detach: the hooks go; the window already ended at stop().
@@ -32,6 +34,7 @@
 #pragma once
 
 #include "aitrace/core/clock_sample.hpp"
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/targets.hpp"
@@ -57,6 +60,9 @@ class RunLoop;
 struct CollectorContext {
   const KernelFeatures& features;
   const ResolvedTargets& targets;
+  // The run's window, which every object of the run shares (counting_window.hpp): the driver
+  // opens it after the last attach and closes it before the first detach, one store each.
+  const CountingWindow* window = nullptr;
 };
 
 // One collector's cumulative counts at one moment (or, after delta, over one interval).

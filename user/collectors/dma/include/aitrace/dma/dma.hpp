@@ -3,6 +3,7 @@
 #pragma once
 
 #include "aitrace/dma_events.h"
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/run_loop.hpp"
@@ -80,7 +81,8 @@ struct DmaConfig {
 
 class DmaCollector {
  public:
-  static Result<std::unique_ptr<DmaCollector>> open(const DmaConfig& cfg, const KernelFeatures& features);
+  static Result<std::unique_ptr<DmaCollector>> open(const DmaConfig& cfg, const KernelFeatures& features,
+                                                    const CountingWindow* window = nullptr);
   ~DmaCollector();
   DmaCollector(const DmaCollector&) = delete;
   DmaCollector& operator=(const DmaCollector&) = delete;

@@ -3,6 +3,7 @@
 // a per-thread EEVDF summary and, optionally, a streaming Perfetto trace.
 #pragma once
 
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/run_loop.hpp"
@@ -193,7 +194,8 @@ class SchedTraceCollector {
   // the trace file. Nothing is attached yet.
   static Result<std::unique_ptr<SchedTraceCollector>> open(const ResolvedTargets& targets,
                                                            const SchedTraceOptions& opts,
-                                                           const KernelFeatures& features);
+                                                           const KernelFeatures& features,
+                                                           const CountingWindow* window = nullptr);
   ~SchedTraceCollector();
 
   // Fills the filter maps and attaches.

@@ -2,6 +2,7 @@
 // applies the target filter, and reads the in-kernel aggregates back as a MigrateSnapshot.
 #pragma once
 
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/migrate/migrate_report.hpp"
 #include "aitrace/core/result.hpp"
@@ -28,7 +29,8 @@ class MigrateCollector {
  public:
   // Opens, configures (filter, mm_migrate_pages argument count), chooses hooks and loads.
   static Result<std::unique_ptr<MigrateCollector>> load(const ResolvedTargets& targets,
-                                                        const KernelFeatures& features);
+                                                        const KernelFeatures& features,
+                                                        const CountingWindow* window = nullptr);
   ~MigrateCollector();
   MigrateCollector(const MigrateCollector&) = delete;
   MigrateCollector& operator=(const MigrateCollector&) = delete;

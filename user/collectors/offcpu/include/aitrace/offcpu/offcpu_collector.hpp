@@ -3,6 +3,7 @@
 // notices), and reads the in-kernel totals back as a symbolized OffcpuSnapshot.
 #pragma once
 
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
 #include "aitrace/core/targets.hpp"
@@ -30,7 +31,8 @@ CollectorTracepoints offcpu_tracepoints();
 class OffcpuCollector {
  public:
   static Result<std::unique_ptr<OffcpuCollector>> load(const OffcpuConfig& cfg, const ResolvedTargets& targets,
-                                                       const KernelFeatures& features);
+                                                       const KernelFeatures& features,
+                                                       const CountingWindow* window = nullptr);
   ~OffcpuCollector();
   OffcpuCollector(const OffcpuCollector&) = delete;
   OffcpuCollector& operator=(const OffcpuCollector&) = delete;

@@ -2,6 +2,7 @@
 // reads the in-kernel aggregates (per-group stats + sparse histograms) into snapshots.
 #pragma once
 
+#include "aitrace/core/counting_window.hpp"
 #include "aitrace/core/histogram.hpp"
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/result.hpp"
@@ -117,8 +118,9 @@ class SchedCollector {
 
   // Opens the object, applies the config and the filter (rodata), chooses hooks.
   static Result<SchedCollector> open(const SchedConfig& cfg, const KernelFeatures& features);
-  // Loads (verifier), seeds the `other` group.
-  Status load();
+  // Loads (verifier), seeds the `other` group. window: the run's, shared by every object of the
+  // run (counting_window.hpp); null: this object keeps its own.
+  Status load(const CountingWindow* window = nullptr);
   // Fills the filter maps and attaches every chosen hook; fails only when sched_switch could not
   // attach.
   Status attach();
