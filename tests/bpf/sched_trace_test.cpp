@@ -131,7 +131,9 @@ TEST(SchedTraceBpf, NiceWeightsAndShares) {
   EXPECT_EQ(n0->weight, t.truth["nice0"].weight >> 10);
   EXPECT_EQ(n5->weight, t.truth["nice5"].weight >> 10);
   double share0 = static_cast<double>(n0->runtime_ns) / static_cast<double>(n0->runtime_ns + n5->runtime_ns);
-  EXPECT_NEAR(share0, 1024.0 / (1024 + 335), 0.04) << n0->runtime_ns << " vs " << n5->runtime_ns;
+  EXPECT_NEAR(share0, 1024.0 / (1024 + 335), 0.04)
+      << n0->runtime_ns << " vs " << n5->runtime_ns << " (the kernel's sum_exec_runtime: "
+      << t.truth["nice0"].sum_exec_ns << " vs " << t.truth["nice5"].sum_exec_ns << ")";
   // The summary's CPU time is the kernel's, less the part of the first run before tracing.
   EXPECT_NEAR(static_cast<double>(n0->runtime_ns), static_cast<double>(t.truth["nice0"].sum_exec_ns),
               0.05 * static_cast<double>(t.truth["nice0"].sum_exec_ns));

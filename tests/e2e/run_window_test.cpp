@@ -70,7 +70,9 @@ bool uses(const std::vector<std::string>& maps, const std::string& name) {
 struct WindowCase {
   std::string name;
   std::vector<std::string> args;      // after `aitrace`; DIR: a scratch directory
-  std::vector<std::string> programs;  // how a program of each object the run loads begins
+  // How a program of each object the run loads begins ("dma_": dma_fence_* on every kernel,
+  // dma_map_* and the like where the dma:* events exist, 6.12+).
+  std::vector<std::string> programs;
   friend void PrintTo(const WindowCase& c, std::ostream* os) { *os << c.name; }
 };
 
@@ -114,7 +116,7 @@ INSTANTIATE_TEST_SUITE_P(
     Runs, RunWindow,
     ::testing::Values(WindowCase{"capture",
                                  {"capture", "--trace", "-d", "30s", "-o", "DIR"},
-                                 {"sched_switch_", "st_switch_", "migrate_end_", "offcpu_switch_", "dma_map_"}},
+                                 {"sched_switch_", "st_switch_", "migrate_end_", "offcpu_switch_", "dma_"}},
                       WindowCase{"offcpu", {"offcpu", "-d", "30s"}, {"offcpu_switch_"}}),
     [](const ::testing::TestParamInfo<WindowCase>& i) { return i.param.name; });
 
