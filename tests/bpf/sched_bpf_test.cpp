@@ -150,42 +150,55 @@ SchedConfig following_this_process() {
 // The process filter of `-- CMD`: a child forked by a followed process joins it, and leaves it
 // once reaped (sched_process_free, after an RCU grace period), so that a long job which keeps
 // starting processes never fills the filter and a reused pid is never traced.
+// A round whose frees all ran while a PID-1 thread was current is seen by no program (docs/
+// sched.md, "Frees no program sees": the softirq frees a whole batch at once, 2 rounds in ~310
+// beside two CPU hogs). The sweep must then drop exactly those ids, and the round is run again:
+// a free program that does not work misses every round, a blind spot three in a row about once
+// in 150^3 runs.
 TEST_P(SchedBpf, FollowedChildrenJoinTheFilterAndLeaveItWhenReaped) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   auto collector = attached_collector(GetParam(), following_this_process());
   ASSERT_TRUE(collector.ok()) << collector.error().message;
   for (const char* ev : {"sched:sched_process_fork", "sched:sched_process_free"})
     ASSERT_TRUE(collector->hooks().attached(ev)) << ev;
+  const std::vector<uint32_t> only_me = {static_cast<uint32_t>(getpid())};
 
-  constexpr int kChildren = 20;
-  std::vector<uint32_t> children;
-  int release[2];
-  ASSERT_EQ(pipe(release), 0);
-  for (int i = 0; i < kChildren; i++) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      char c;
-      close(release[1]);
-      (void)!read(release[0], &c, 1);  // until the parent closes its end
-      _exit(0);
+  constexpr int kChildren = 20, kRounds = 3;
+  int round = 0;
+  for (; round < kRounds; round++) {
+    std::vector<uint32_t> children;
+    int release[2];
+    ASSERT_EQ(pipe(release), 0);
+    for (int i = 0; i < kChildren; i++) {
+      pid_t pid = fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        char c;
+        close(release[1]);
+        (void)!read(release[0], &c, 1);  // until the parent closes its end
+        _exit(0);
+      }
+      children.push_back(static_cast<uint32_t>(pid));
     }
-    children.push_back(static_cast<uint32_t>(pid));
-  }
-  close(release[0]);
-  auto while_alive = test::own_map_keys_u32("filter_tgids");
-  close(release[1]);
-  for (uint32_t pid : children) waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    close(release[0]);
+    auto while_alive = test::own_map_keys_u32("filter_tgids");
+    close(release[1]);
+    for (uint32_t pid : children) waitpid(static_cast<pid_t>(pid), nullptr, 0);
 
-  EXPECT_TRUE(contains(while_alive, static_cast<uint32_t>(getpid())));
-  for (uint32_t pid : children) EXPECT_TRUE(contains(while_alive, pid)) << "child " << pid << " not followed";
-  std::vector<uint32_t> after;
-  for (int tries = 0; tries < 100; tries++) {  // task structs are freed after a grace period
-    after = test::own_map_keys_u32("filter_tgids");
-    if (after.size() <= 1) break;
-    usleep(20000);
+    EXPECT_TRUE(contains(while_alive, only_me[0]));
+    for (uint32_t pid : children) EXPECT_TRUE(contains(while_alive, pid)) << "child " << pid << " not followed";
+    std::vector<uint32_t> after;
+    for (int tries = 0; tries < 100; tries++) {  // task structs are freed after a grace period
+      after = test::own_map_keys_u32("filter_tgids");
+      if (after.size() <= 1) break;
+      usleep(20000);
+    }
+    if (after == only_me) break;
+    for (uint32_t id : after) EXPECT_TRUE(id == only_me[0] || contains(children, id)) << id << " never followed";
+    EXPECT_EQ(collector->sweep_filter(), after.size() - 1) << "round " << round << ": the sweep drops the missed frees";
+    EXPECT_EQ(test::own_map_keys_u32("filter_tgids"), only_me);
   }
-  EXPECT_EQ(after, std::vector<uint32_t>{static_cast<uint32_t>(getpid())});
+  EXPECT_LT(round, kRounds) << "no round's reaped children left the filter through its free program";
   auto snap = collector->read();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->lost.fork_overflow, 0u);
