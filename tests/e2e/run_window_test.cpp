@@ -24,8 +24,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Program name -> names of the maps it uses, for every program `pid` holds through an fd.
-std::map<std::string, std::vector<std::string>> programs_and_maps(pid_t pid, std::set<uint32_t>* window_ids) {
+struct Program {
+  std::string name;  // as the kernel keeps it: 15 characters
+  std::vector<std::string> maps;  // the names of the maps it uses
+};
+
+// Every program `pid` holds through an fd, by id (two objects may have programs of one name).
+std::map<uint32_t, Program> programs_and_maps(pid_t pid, std::set<uint32_t>* window_ids) {
   std::set<uint32_t> prog_ids;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fdinfo", ec)) {
@@ -33,7 +38,7 @@ std::map<std::string, std::vector<std::string>> programs_and_maps(pid_t pid, std
     const auto at = info.find("prog_id:");
     if (at != std::string::npos) prog_ids.insert(static_cast<uint32_t>(std::strtoul(info.c_str() + at + 8, nullptr, 10)));
   }
-  std::map<std::string, std::vector<std::string>> out;
+  std::map<uint32_t, Program> out;
   for (const uint32_t id : prog_ids) {
     const int fd = bpf_prog_get_fd_by_id(id);
     if (fd < 0) continue;
@@ -47,7 +52,8 @@ std::map<std::string, std::vector<std::string>> programs_and_maps(pid_t pid, std
     EXPECT_EQ(err, 0) << "program " << id;
     EXPECT_LE(info.nr_map_ids, map_ids.size());
     map_ids.resize(std::min<size_t>(info.nr_map_ids, map_ids.size()));
-    std::vector<std::string>& names = out[info.name];
+    out[id].name = info.name;
+    std::vector<std::string>& names = out[id].maps;
     for (const uint32_t map_id : map_ids) {
       const int map_fd = bpf_map_get_fd_by_id(map_id);
       if (map_fd < 0) continue;
@@ -76,16 +82,18 @@ struct WindowCase {
   friend void PrintTo(const WindowCase& c, std::ostream* os) { *os << c.name; }
 };
 
-// Whether a program's name (as the kernel keeps it: 15 characters) begins with `prefix`.
-bool any_begins(const std::map<std::string, std::vector<std::string>>& programs, const std::string& prefix) {
-  return std::any_of(programs.begin(), programs.end(), [&](const auto& p) { return p.first.rfind(prefix, 0) == 0; });
+// Whether a program's name begins with `prefix`.
+bool any_begins(const std::map<uint32_t, Program>& programs, const std::string& prefix) {
+  return std::any_of(programs.begin(), programs.end(),
+                     [&](const auto& p) { return p.second.name.rfind(prefix, 0) == 0; });
 }
 
 class RunWindow : public ::testing::TestWithParam<WindowCase> {};
 
 TEST_P(RunWindow, EveryObjectOfTheRunReadsOneWindow) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  const std::string dir = (fs::temp_directory_path() / ("aitrace_window_" + std::to_string(getpid()))).string();
+  const std::string dir =
+      (fs::temp_directory_path() / ("aitrace_window_" + GetParam().name + "_" + std::to_string(getpid()))).string();
   const std::string err = dir + ".err";
   fs::remove_all(dir);
   std::vector<std::string> argv = {test::aitrace_binary()};
@@ -101,9 +109,9 @@ TEST_P(RunWindow, EveryObjectOfTheRunReadsOneWindow) {
   EXPECT_EQ(window_ids.size(), 1u) << "one aitrace_window map for the whole run";
   // Without a target no task filter loads, whose fork and free programs are the only ones never
   // held: every program of these runs reads the window.
-  for (const auto& [name, maps] : programs) {
-    EXPECT_FALSE(uses(maps, ".data.window")) << name << " reads a hold of its own object";
-    EXPECT_TRUE(uses(maps, "aitrace_window")) << name << " does not read the run's window";
+  for (const auto& [id, p] : programs) {
+    EXPECT_FALSE(uses(p.maps, ".data.window")) << p.name << " reads a hold of its own object";
+    EXPECT_TRUE(uses(p.maps, "aitrace_window")) << p.name << " does not read the run's window";
   }
 
   kill(run.pid(), SIGTERM);

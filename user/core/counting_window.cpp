@@ -63,9 +63,18 @@ void CountingWindow::release() { __atomic_store_n(held_, 0u, __ATOMIC_RELEASE); 
 void CountingWindow::hold() { __atomic_store_n(held_, 1u, __ATOMIC_RELEASE); }
 bool CountingWindow::held() const { return __atomic_load_n(held_, __ATOMIC_ACQUIRE) != 0; }
 
-Status CountingWindow::share_with(bpf_object* obj, const char* what) const {
+namespace {
+Result<bpf_map*> window_map(bpf_object* obj, const char* what) {
   bpf_map* map = bpf_object__find_map_by_name(obj, kWindowMap);
   if (!map) return make_error(ErrorKind::runtime, "the {} BPF object has no {} map", what, kWindowMap);
+  return map;
+}
+}  // namespace
+
+Status CountingWindow::share_with(bpf_object* obj, const char* what) const {
+  auto found = window_map(obj, what);
+  if (!found) return found.error();
+  bpf_map* map = *found;
   // bpf_map__reuse_fd takes the shape of the map it is given, whatever the object declared: a
   // mismatch would surface as a verifier rejection of an out-of-bounds read, far from its cause.
   if (bpf_map__value_size(map) != sizeof(uint32_t) || bpf_map__max_entries(map) != 1)
@@ -73,6 +82,26 @@ Status CountingWindow::share_with(bpf_object* obj, const char* what) const {
   if (int err = bpf_map__reuse_fd(map, fd_))
     return make_error(ErrorKind::runtime, "sharing the run's window with the {} BPF object failed: {}", what,
                       bpf_error_text(-err));
+  return {};
+}
+
+// libbpf 1.4 maps every global-data map's image onto the map itself in the skeleton's load, a
+// reused one included. From 1.5 on that happens where the map's initial value is written, which
+// is skipped for a reused map: the skeleton's view stays on the object's private image, and the
+// collectors' own stores (hold_counting) would go nowhere. Mapping the window there again is a
+// no-op on 1.4 and the fix on later versions.
+Status CountingWindow::map_into(bpf_object* obj, const char* what) const {
+  auto found = window_map(obj, what);
+  if (!found) return found.error();
+  size_t size = 0;
+  void* view = bpf_map__initial_value(*found, &size);
+  if (!view) return make_error(ErrorKind::runtime, "the {} BPF object's {} map has no image", what, kWindowMap);
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  if (mmap(view, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, bpf_map__fd(*found), 0) == MAP_FAILED) {
+    const int err = errno;
+    return make_error(ErrorKind::runtime, "mapping the run's window into the {} BPF object failed: {}", what,
+                      bpf_error_text(err));
+  }
   return {};
 }
 

@@ -108,6 +108,7 @@ class Skeleton {
     int err = LoadFn(p_);
     core_btf_ = CoreBtfFile{};
     if (err) return load_error(what, err, log.text());
+    if (window) AITRACE_TRY(window->map_into(p_->obj, what));
     return {};
   }
   T* operator->() const { return p_; }

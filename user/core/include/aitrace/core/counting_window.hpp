@@ -15,7 +15,7 @@ namespace aitrace {
 
 class CountingWindow {
  public:
-  // A window that holds every program until open().
+  // A window that holds every program until release().
   static Result<CountingWindow> create();
   CountingWindow(CountingWindow&& o) noexcept;
   CountingWindow& operator=(CountingWindow&& o) noexcept;
@@ -23,12 +23,15 @@ class CountingWindow {
   CountingWindow& operator=(const CountingWindow&) = delete;
   ~CountingWindow();
 
+  // Not on a moved-from window.
   void release();  // every object that shares the window counts from here on
   void hold();     // ... and none after this
   bool held() const;
 
   // Makes `obj` (opened, not loaded) use this window for its `.data.window` map.
   Status share_with(bpf_object* obj, const char* what) const;
+  // After the load: points the skeleton's view of that map (skel->data_window) at the window.
+  Status map_into(bpf_object* obj, const char* what) const;
 
  private:
   CountingWindow() = default;
