@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "aitrace/core/caps.hpp"
+#include "aitrace/core/map_walk.hpp"
 #include "aitrace/core/parse_number.hpp"
 
 #include <arpa/inet.h>
@@ -261,15 +262,7 @@ std::vector<int> own_map_fds_u32(const std::string& name) {
 
 std::vector<uint32_t> own_map_keys_u32(const std::string& name) {
   std::vector<uint32_t> keys;
-  for (const int fd : own_map_fds_u32(name)) {
-    uint32_t key = 0, next = 0;
-    uint32_t* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-      keys.push_back(next);
-      key = next;
-      prev = &key;
-    }
-  }
+  for (const int fd : own_map_fds_u32(name)) for_each_map_key<uint32_t>(fd, [&](uint32_t k) { keys.push_back(k); });
   return keys;
 }
 

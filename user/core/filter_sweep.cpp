@@ -20,7 +20,7 @@ bool gone(uint32_t id) { return ::kill(static_cast<pid_t>(id), 0) != 0 && errno 
 uint64_t sweep_map(bpf_map* map) {
   const int fd = bpf_map__fd(map);
   std::vector<uint32_t> stale;
-  for_each_map_entry<uint32_t, uint8_t>(fd, [&](uint32_t id, uint8_t) {
+  for_each_map_key<uint32_t>(fd, [&](uint32_t id) {
     if (gone(id)) stale.push_back(id);
   });
   uint64_t removed = 0;

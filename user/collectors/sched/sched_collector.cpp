@@ -280,8 +280,7 @@ void SchedCollector::add_to(RunLoop& loop) {
 }
 
 uint64_t SchedCollector::sweep_filter() {
-  sched_bpf* s = impl_->skel.get();
-  return sweep_filter_maps(s->maps.filter_tgids, s->maps.filter_tids, s->rodata->filter_cfg);
+  return sweep_filter_maps(impl_->skel.get());
 }
 
 Status SchedCollector::drain_slow_events() {

@@ -25,6 +25,12 @@ class RunLoop;
 // again and stays: that process is traced as if followed.
 uint64_t sweep_filter_maps(bpf_map* tgids, bpf_map* tids, const aitrace_filter_cfg& cfg);
 
+// The same for a collector's skeleton (every object that includes bpf/common/filter.bpf.h).
+template <typename Skel>
+uint64_t sweep_filter_maps(Skel* skel) {
+  return sweep_filter_maps(skel->maps.filter_tgids, skel->maps.filter_tids, skel->rodata->filter_cfg);
+}
+
 // How often a run sweeps: a reaped id stays at most this long after the free no program saw.
 inline constexpr std::chrono::seconds kFilterSweepEvery{1};
 

@@ -22,6 +22,18 @@ void for_each_map_values(int fd, int ncpu, Fn&& fn) {
   }
 }
 
+// fn(key) for every key of a map, without reading the values.
+template <typename K, typename Fn>
+void for_each_map_key(int fd, Fn&& fn) {
+  K key{}, next{};
+  K* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    fn(key);
+  }
+}
+
 // fn(key, value) for every entry of a map with one value per key.
 template <typename K, typename V, typename Fn>
 void for_each_map_entry(int fd, Fn&& fn) {
