@@ -17,6 +17,7 @@
 #include "common/programs.bpf.h"
 #include "aitrace/sched_state.h"
 #include "sched_groups.bpf.h"
+#include "sched_threads.bpf.h"
 #include "sched_slow.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -89,8 +90,12 @@ static __always_inline __u64 sched_info_stamp(struct task_struct *p, __u64 stamp
 static __always_inline struct aitrace_sched_task_state *task_state_get(struct task_struct *p, __u32 tid, bool btf)
 {
 	struct aitrace_sched_task_state *st, zero = {};
+	struct aitrace_sched_thread_state *ts;
 
-	if (btf)
+	if (btf && thread_storage) {
+		ts = bpf_task_storage_get(&thread_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		st = ts ? &ts->st : NULL;
+	} else if (btf)
 		st = bpf_task_storage_get(&task_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	else
 		st = aitrace_map_lookup_or_init(&task_states_by_tid, &tid, &zero, NULL);
@@ -114,6 +119,9 @@ static __always_inline struct aitrace_sched_group *task_group(struct task_struct
 		*slot = st->slot;
 		return bpf_map_lookup_elem(&group_stats, slot);
 	}
+	/* A thread whose id changed (an exec by a non-leader) leaves its old slot's stats behind. */
+	if (btf && thread_storage && st->cached && st->group != thread_group_id(p, tid, btf))
+		thread_retire(thread_state_of(st));
 	return group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), btf, slot);
 }
 
@@ -129,11 +137,28 @@ static __always_inline bool measured(struct task_struct *p, __u32 tid)
  * less on the hot path).
  */
 static __always_inline void apply_step(struct aitrace_sched_task_state *st, struct aitrace_sched_group *g, __u32 slot,
-				       const struct aitrace_sched_step *s)
+				       struct aitrace_sched_thread_stats *t, const struct aitrace_sched_step *s)
 {
 	__u64 missed = s->missed;
 
-	if (g) {
+	if (g && t) {
+		/* The thread's own storage: plain stores, and every switch-in counted here. */
+		for (int i = 0; i < AITRACE_SCHED_STEP_SAMPLES; i++) {
+			__u32 metric = s->sample[i].metric;
+
+			if (i >= s->nsamples)
+				break;
+			thread_metric_add(t, slot, metric, s->sample[i].ns);
+			if (metric == AITRACE_SCHED_RUNQ_WAKEUP || metric == AITRACE_SCHED_RUNQ_PREEMPT)
+				t->switches++;
+		}
+		if (s->unsampled_switch_in)
+			t->switches++;
+		if (s->involuntary)
+			t->involuntary++;
+		if (s->repaired)
+			__sync_fetch_and_add(&transitions_repaired, 1);
+	} else if (g) {
 		for (int i = 0; i < AITRACE_SCHED_STEP_SAMPLES; i++) {
 			__u32 metric = s->sample[i].metric;
 
@@ -163,6 +188,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 					  bool btf)
 {
 	struct aitrace_sched_switch_out in = { .now = now, .prev_state = state, .preempt = preempt };
+	struct aitrace_sched_thread_stats *t;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	struct aitrace_sched_step s;
@@ -176,6 +202,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	return;
 #endif
 	g = task_group(prev, st, tid, btf, &slot);
+	t = thread_stats_of(prev, st, slot, btf);
 	if (aitrace_sched_out_needs_live_state(preempt, state))
 		in.live_state = aitrace_task_state_read(prev, btf);
 	/* docs/sched.md: this VM does not fire sched_switch when the outgoing task is a thread of PID 1. */
@@ -190,7 +217,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 		in.kept_run_delay = st->run_delay_kept;
 	}
 	s = aitrace_sched_on_switch_out(st->phase, st->ts, &in);
-	apply_step(st, g, slot, &s);
+	apply_step(st, g, slot, t, &s);
 	st->run_delay = in.run_delay;
 	st->pcount = (__u8)pcount;
 	st->run_delay_kept = bpf_core_field_exists(prev->sched_info);
@@ -212,6 +239,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 
 static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __u64 now, bool btf)
 {
+	struct aitrace_sched_thread_stats *t;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	struct aitrace_sched_step s;
@@ -225,11 +253,12 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 	return;
 #endif
 	g = task_group(next, st, tid, btf, &slot);
+	t = thread_stats_of(next, st, slot, btf);
 	/* sched_info.last_queued is cleared only after this tracepoint. */
 	if (aitrace_sched_in_needs_queued_stamp(st->phase) && bpf_core_field_exists(next->sched_info))
 		queued = sched_info_stamp(next, BPF_CORE_READ(next, sched_info.last_queued), now, btf);
 	s = aitrace_sched_on_switch_in(st->phase, st->ts, now, queued);
-	apply_step(st, g, slot, &s);
+	apply_step(st, g, slot, t, &s);
 	if (g) {
 		slow_emit_step(&s, next, tid, btf, bpf_get_smp_processor_id(), true, true);
 		/* A sleep closed here (its wakeup never reached us): its waker is unknown. */
@@ -271,6 +300,7 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 {
 	struct task_struct *p = AITRACE_ARG(ctx, 0, struct task_struct *);
 	__u32 tid = AITRACE_READ(btf, p, pid), on_cpu = AITRACE_SCHED_ON_CPU_UNKNOWN, slot = 0;
+	struct aitrace_sched_thread_stats *t = NULL;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g = NULL;
 	struct aitrace_sched_step s;
@@ -290,9 +320,11 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 		return 0;
 	now = task_clock(p, btf);
 	s = aitrace_sched_on_wakeup(st->phase, st->ts, now, on_cpu);
-	if (s.nsamples)
+	if (s.nsamples) {
 		g = task_group(p, st, tid, btf, &slot);
-	apply_step(st, g, slot, &s);
+		t = thread_stats_of(p, st, slot, btf);
+	}
+	apply_step(st, g, slot, t, &s);
 	/* A sleep or block closed by this wakeup; the current task is the waker. */
 	if (g)
 		slow_emit_step(&s, p, tid, btf, aitrace_task_cpu(p, btf), true, false);
@@ -303,6 +335,7 @@ enum group_counter { COUNT_MIGRATION, COUNT_NUMA_MOVE, COUNT_NUMA_SWAP };
 
 static __always_inline int count_event(struct task_struct *p, enum group_counter which, bool btf)
 {
+	struct aitrace_sched_thread_stats *t;
 	struct aitrace_sched_task_state *st;
 	struct aitrace_sched_group *g;
 	__u32 tid, slot;
@@ -318,6 +351,16 @@ static __always_inline int count_event(struct task_struct *p, enum group_counter
 	g = task_group(p, st, tid, btf, &slot);
 	if (!g)
 		return 0;
+	t = thread_stats_of(p, st, slot, btf);
+	if (t) {
+		if (which == COUNT_MIGRATION)
+			t->migrations++;
+		else if (which == COUNT_NUMA_MOVE)
+			t->numa_moves++;
+		else
+			t->numa_swaps++;
+		return 0;
+	}
 	if (which == COUNT_MIGRATION)
 		__sync_fetch_and_add(&g->migrations, 1);
 	else if (which == COUNT_NUMA_MOVE)
@@ -350,6 +393,12 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 
 	if (!btf)
 		bpf_map_delete_elem(&task_states_by_tid, &tid);
+	if (btf && thread_storage) {
+		struct aitrace_sched_thread_state *ts = bpf_task_storage_get(&thread_states, p, 0, 0);
+
+		if (ts)
+			thread_retire(ts);
+	}
 	if (group_by == AITRACE_SCHED_BY_THREAD)
 		mark = true;
 	else if (group_by == AITRACE_SCHED_BY_PROCESS)

@@ -121,4 +121,45 @@ struct aitrace_sched_task_state {
 };
 AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_task_state) == 32, "task state layout");
 
+/*
+ * --by thread with task storage (docs/sched.md, "Threads' statistics"): a thread's statistics
+ * live beside its state, in its own task storage, and are written without atomics (a thread's
+ * transitions are serialized by the scheduler's locks, as its state's are). Its histograms are
+ * a few rows of AITRACE_HIST_SUB buckets, taken as samples need them: a tag names each row's
+ * metric and power of two. A sample whose row finds no room goes to the group's `hist` rows.
+ * While the thread lives, a task iterator reads this; when it exits (or its group id changes,
+ * an exec by a non-leader thread), a copy goes to `thread_exits` under its slot, and later
+ * samples count in the group. Every sample thus lands in exactly one place, forever.
+ */
+#define AITRACE_SCHED_THREAD_ROWS 20
+#define AITRACE_SCHED_THREAD_TAG_ROWS 64 /* tag = metric * 64 + row + 1; 0: a free row */
+
+struct aitrace_sched_thread_stats {
+	struct aitrace_sched_metric_stats metrics[AITRACE_SCHED_METRICS]; /* min is valid when count > 0 */
+	__u64 switches;
+	__u64 involuntary;
+	__u64 migrations;
+	__u64 numa_moves;
+	__u64 numa_swaps;
+	__u16 tags[AITRACE_SCHED_THREAD_ROWS];
+	__u32 counts[AITRACE_SCHED_THREAD_ROWS][AITRACE_HIST_SUB];
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_thread_stats) == 1520, "thread stats layout");
+
+/* Value of the `thread_states` task storage: the task state first, then the thread's statistics. */
+struct aitrace_sched_thread_state {
+	struct aitrace_sched_task_state st;
+	__u32 retired; /* stats handed to thread_exits: later samples count in the group */
+	__u32 pad;
+	struct aitrace_sched_thread_stats stats;
+};
+
+/* What the task iterator writes for each live thread, followed by its aitrace_sched_thread_stats. */
+struct aitrace_sched_thread_record {
+	__u32 slot;
+	__u32 pad;
+	__u64 group;
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_thread_record) == 16, "thread record layout");
+
 #endif

@@ -10,6 +10,7 @@
 #include "aitrace/core/ring_reader.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "sched.skel.h"
+#include "sched_thread_stats.hpp"
 
 #include <bpf/bpf.h>
 
@@ -167,6 +168,7 @@ struct SchedCollector::Impl {
   SlowEventLog::Live slow_live;
   std::unique_ptr<SlowEventLog> slow_log;  // with --slower / --slower-offcpu only
   std::unique_ptr<RingReader> slow_reader;
+  Link thread_iter;  // with thread storage (bpf/sched_threads.bpf.h)
 };
 
 SchedCollector::SchedCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -200,15 +202,23 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
                       "--clock rq needs sched_entity.cfs_rq (CONFIG_FAIR_GROUP_SCHED), which this kernel lacks; "
                       "use --clock wall");
   s->rodata->use_rq_clock = cfg.clock == SchedClock::rq;
-  const uint32_t slots = cfg.max_groups + 1;  // + `other`
-  const uint32_t dense = std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
-  s->rodata->max_slots = slots;
-  s->rodata->dense_slots = cfg.dense_groups ? dense : 0;
-
+  impl->flavour = choose_flavour(features);
+  const bool btf = impl->flavour == HookKind::tp_btf;
   // Run-time allocated rows (6.1+) cost memory only once used, so the budget can cover every
   // group; a preallocated map (older kernels, where tracing programs must not allocate) pays
   // for each row up front and gets a quarter of it.
   const bool grow = kernel_has_bpf_mem_alloc();
+  // Threads keep their statistics in their own task storage (bpf/sched_threads.bpf.h) where a
+  // task iterator can read every one of them: the initial pid namespace (the iterator walks the
+  // reader's), and run-time allocated maps for the retired threads' copies.
+  const bool threads = btf && grow && cfg.group_by == SchedGroupBy::thread && cfg.targets.cfg.pidns_level == 0;
+  s->rodata->thread_storage = threads;
+  const uint32_t slots = cfg.max_groups + 1;  // + `other`
+  // With thread storage only `other` is shared; threads' histograms are rows beside them.
+  const uint32_t dense = threads ? 1 : std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
+  s->rodata->max_slots = slots;
+  s->rodata->dense_slots = cfg.dense_groups ? dense : 0;
+
   const uint64_t rows_per_group = grow ? AITRACE_SCHED_HIST_ROWS_PER_GROUP : AITRACE_SCHED_HIST_ROWS_PER_GROUP_PREALLOC;
   uint64_t hist_rows = cfg.max_hist_entries
                            ? cfg.max_hist_entries
@@ -222,13 +232,18 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   bpf_map__set_max_entries(s->maps.hist_spill,
                            static_cast<uint32_t>(std::min<uint64_t>(AITRACE_SCHED_HIST_SPILL_ROWS, hist_rows)));
   if (grow) bpf_map__set_map_flags(s->maps.hist, bpf_map__map_flags(s->maps.hist) | BPF_F_NO_PREALLOC);
+  if (threads) {
+    bpf_map__set_max_entries(s->maps.thread_exits, slots);
+    bpf_map__set_map_flags(s->maps.thread_exits, bpf_map__map_flags(s->maps.thread_exits) | BPF_F_NO_PREALLOC);
+  } else {
+    bpf_program__set_autoload(s->progs.sched_threads_dump, false);
+  }
   AITRACE_TRY(configure_slow_events(s, cfg));
 
-  impl->flavour = choose_flavour(features);
-  const bool btf = impl->flavour == HookKind::tp_btf;
   if (!btf) {
     bpf_map__set_max_entries(s->maps.task_states_by_tid, kRawTpMaxTasks);
     bpf_map__set_autocreate(s->maps.task_states, false);  // unused, and absent before 5.11
+    bpf_map__set_autocreate(s->maps.thread_states, false);
   }
 
   const bool one_node = single_numa_node();
@@ -259,6 +274,12 @@ Status SchedCollector::load(const CountingWindow* window) {
   uint32_t key = AITRACE_SCHED_OTHER_SLOT;
   int err = bpf_map__update_elem(s->maps.group_stats, &key, sizeof(key), &other, sizeof(other), BPF_ANY);
   if (err) return make_error(ErrorKind::runtime, "seeding the sched group map: {}", bpf_error_text(err));
+  if (s->rodata->thread_storage) {
+    impl_->thread_iter = Link(bpf_program__attach_iter(s->progs.sched_threads_dump, nullptr));
+    if (!impl_->thread_iter.get())
+      return make_error(ErrorKind::unsupported, "cannot read threads' statistics (task iterator): {}",
+                        bpf_error_text(-errno));
+  }
   const SchedConfig& c = impl_->cfg;
   if (c.slower_ns || c.slower_offcpu_ns) {
     impl_->slow_log = std::make_unique<SlowEventLog>(c.slower_ns, c.slower_offcpu_ns, c.slow_keep,
@@ -366,6 +387,15 @@ Result<SchedSnapshot> SchedCollector::read() const {
   const uint32_t slots = bpf_map__max_entries(s->maps.group_stats);
   const uint32_t dense = s->rodata->dense_slots;
   const uint32_t used_slots = static_cast<uint32_t>(std::min<uint64_t>(s->data->next_slot, slots));
+  // Threads' own statistics (bpf/sched_threads.bpf.h): the live ones first, then the retired
+  // ones' copies, which replace what the iterator showed of the same slot.
+  ThreadStatsBySlot threads;
+  if (impl_->thread_iter.get()) {
+    AITRACE_TRY(read_live_threads(impl_->thread_iter.get(), threads));
+    AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_thread_stats>(
+        bpf_map__fd(s->maps.thread_exits),
+        [&](uint32_t slot, const aitrace_sched_thread_stats& t) { threads[slot] = decode_thread_stats(t); })));
+  }
   std::unordered_map<uint32_t, size_t> index;  // slot -> snap.groups position
   AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_group>(
       bpf_map__fd(s->maps.group_stats), [&](uint32_t slot, const aitrace_sched_group& g) {
@@ -421,6 +451,10 @@ Result<SchedSnapshot> SchedCollector::read() const {
   AITRACE_TRY((for_each_entry<aitrace_sched_hist_key, aitrace_sched_hist_row>(bpf_map__fd(s->maps.hist), add_row)));
   AITRACE_TRY(
       (for_each_entry<aitrace_sched_hist_key, aitrace_sched_hist_row>(bpf_map__fd(s->maps.hist_spill), add_row)));
+  for (const auto& [slot, t] : threads) {
+    auto it = index.find(slot);
+    if (it != index.end()) add_thread_stats(snap.groups[it->second], t);
+  }
   for (SchedGroup& g : snap.groups)
     for (auto& b : g.buckets) merge_equal_buckets(b);
   snap.lost.groups_overflow = s->bss->groups_overflow;
@@ -429,6 +463,7 @@ Result<SchedSnapshot> SchedCollector::read() const {
   snap.lost.fork_overflow = s->bss->filter_fork_overflow;
   snap.lost.transitions_missed = s->bss->transitions_missed;
   snap.lost.slow_events = s->bss->slow_lost;
+  snap.lost.thread_stats = s->bss->thread_exits_lost;
   if (impl_->slow_log) snap.slow = impl_->slow_log->read();
   snap.transitions_repaired = s->bss->transitions_repaired;
   if (s->bss->transitions_repaired)
@@ -468,7 +503,8 @@ SchedSnapshot sched_snapshot_delta(const SchedSnapshot& now, const SchedSnapshot
               sub(now.lost.task_state_missing, before.lost.task_state_missing),
               sub(now.lost.fork_overflow, before.lost.fork_overflow),
               sub(now.lost.transitions_missed, before.lost.transitions_missed),
-              sub(now.lost.slow_events, before.lost.slow_events)};
+              sub(now.lost.slow_events, before.lost.slow_events),
+              sub(now.lost.thread_stats, before.lost.thread_stats)};
   out.slow = slow_events_delta(now.slow, before.slow);
   for (const auto& g : now.groups) {
     auto it = prev.find(g.slot);

@@ -123,6 +123,7 @@ void SchedMetrics::add(const SchedSnapshot& now, MetricStore& store) {
   store.add(lost_, {{"reason", "task_state_missing"}}, d.lost.task_state_missing);
   store.add(lost_, {{"reason", "fork_not_followed"}}, d.lost.fork_overflow);
   store.add(lost_, {{"reason", "transition_missed"}}, d.lost.transitions_missed);
+  store.add(lost_, {{"reason", "thread_stats_not_kept"}}, d.lost.thread_stats);
   store.add(kernel_folded_, {}, d.lost.groups_overflow);
   previous_ = now;
   if (retire_after_) retire_exited(now, store);

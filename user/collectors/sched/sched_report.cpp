@@ -52,6 +52,7 @@ std::string lost_text(const SchedLost& l, uint64_t capacity) {
   add(l.fork_overflow, "forks not followed");
   add(l.transitions_missed, "transitions missed");
   add(l.slow_events, "slow events (ring full)");
+  add(l.thread_stats, "exited threads' statistics (no memory to keep them)");
   return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
@@ -88,7 +89,8 @@ nlohmann::json sched_lost_json(const SchedLost& l) {
           {"task_state_missing", l.task_state_missing},
           {"fork_overflow", l.fork_overflow},
           {"transitions_missed", l.transitions_missed},
-          {"slow_events", l.slow_events}};
+          {"slow_events", l.slow_events},
+          {"thread_stats", l.thread_stats}};
 }
 
 std::vector<const SchedGroup*> sched_report_order(const SchedSnapshot& snap) {

@@ -92,6 +92,7 @@ struct SchedLost {
   uint64_t fork_overflow = 0;       // child processes not followed (filter map full)
   uint64_t transitions_missed = 0;  // a task's previous switch never reached the program
   uint64_t slow_events = 0;         // slow events the ring had no room for
+  uint64_t thread_stats = 0;        // exited threads whose statistics could not be copied (--by thread)
 };
 
 struct SchedSnapshot {
