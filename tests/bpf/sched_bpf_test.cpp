@@ -4,6 +4,7 @@
 #include "aitrace/core/hooks.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "aitrace/sched/sched_collector.hpp"
+#include "sched_attached.hpp"
 #include "test_support.hpp"
 
 #include <bpf/bpf.h>
@@ -30,20 +31,12 @@
 namespace aitrace {
 namespace {
 
+using test::attached_collector;
 using test::own_schedstat;
 using test::Schedstat;
 
 class SchedBpf : public ::testing::TestWithParam<const char*> {};
 
-// A sched collector forced onto one hook flavour, loaded and attached.
-Result<SchedCollector> attached_collector(const char* flavour, const SchedConfig& cfg) {
-  auto collector = SchedCollector::open(cfg, test::features(flavour));
-  if (!collector) return collector.error();
-  AITRACE_TRY(collector->load());
-  AITRACE_TRY(collector->attach());
-  collector->start();
-  return collector;
-}
 
 // Only thread `tid`, grouped by thread.
 SchedConfig one_thread(uint32_t tid) {

@@ -325,8 +325,10 @@ TEST(SchedCli, GroupOverflowGoesToOtherAndIsCounted) {
 
 TEST(SchedCli, HistogramOverflowKeepsCountsExactAndIsCounted) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
-  // No dense groups: every sample goes through the sparse map, which holds 8 buckets in all.
-  auto r = aitrace_sched({"--by", "thread", "--json", "--dense-groups", "0", "--max-hist-entries", "8", "--",
+  // No dense groups: every sample goes through the sparse map, which holds 8 buckets in all. raw_tp:
+  // with tp_btf a thread keeps its first rows in its own task storage and needs no map row
+  // (bpf/sched_threads.bpf.h; SchedThreadsBpf tests its overflow into the group's rows).
+  auto r = aitrace_sched({"--by", "thread", "--hook", "raw_tp", "--json", "--dense-groups", "0", "--max-hist-entries", "8", "--",
                           test::workload("sched_truth"), "pingpong_hog", "300"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto doc = last_sched_doc(r.out);
@@ -347,7 +349,7 @@ TEST(SchedCli, HistogramOverflowKeepsCountsExactAndIsCounted) {
       for (const auto& b : h["buckets"])
         rows.emplace(i, name, aitrace_hist_bucket(b[0].get<uint64_t>()) / AITRACE_HIST_SUB);
   EXPECT_EQ(rows.size(), 16u);
-  auto text = aitrace_sched({"--by", "thread", "--dense-groups", "0", "--max-hist-entries", "8", "--",
+  auto text = aitrace_sched({"--by", "thread", "--hook", "raw_tp", "--dense-groups", "0", "--max-hist-entries", "8", "--",
                              test::workload("sched_truth"), "pingpong", "200"});
   EXPECT_EQ(text.out.find(" 0 histogram samples (hist map full)"), std::string::npos);
   EXPECT_NE(text.out.find("histogram samples (hist map full)"), std::string::npos);

@@ -178,6 +178,7 @@ SchedCollector::~SchedCollector() = default;
 
 const HookSet& SchedCollector::hooks() const { return impl_->hooks; }
 HookKind SchedCollector::flavour() const { return impl_->flavour; }
+bool SchedCollector::threads_in_task_storage() const { return impl_->skel.get()->rodata->thread_storage; }
 bool SchedCollector::uses_rq_clock() const { return impl_->skel.get()->rodata->use_rq_clock; }
 const SchedConfig& SchedCollector::config() const { return impl_->cfg; }
 

@@ -144,6 +144,9 @@ class SchedCollector {
   uint64_t sweep_filter();
 
   const HookSet& hooks() const;
+  // --by thread: each thread's statistics live in its own task storage, read through a task
+  // iterator (bpf/sched_threads.bpf.h); false where the groups' maps keep them (see open()).
+  bool threads_in_task_storage() const;
   HookKind flavour() const;
   bool uses_rq_clock() const;
   const SchedConfig& config() const;
