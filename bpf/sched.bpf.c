@@ -119,10 +119,19 @@ static __always_inline struct aitrace_sched_group *task_group(struct task_struct
 		*slot = st->slot;
 		return bpf_map_lookup_elem(&group_stats, slot);
 	}
-	/* A thread whose id changed (an exec by a non-leader) leaves its old slot's stats behind. */
-	if (btf && thread_storage && st->cached && st->group != thread_group_id(p, tid, btf))
-		thread_retire(thread_state_of(st));
-	return group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), btf, slot);
+	struct aitrace_sched_group *g;
+	bool fresh = false;
+
+	if (btf && thread_storage) {
+		/* A thread whose id changed (an exec by a non-leader) leaves its old slot's stats behind. */
+		if (st->cached && st->group != thread_group_id(p, tid, btf))
+			thread_retire(thread_state_of(st));
+		fresh = !st->cached;
+	}
+	g = group_of(p, st, aitrace_report_tid(p, tid), aitrace_report_tgid(p, AITRACE_READ(btf, p, tgid)), btf, slot);
+	if (fresh)
+		thread_claim(thread_state_of(st));
+	return g;
 }
 
 static __always_inline bool measured(struct task_struct *p, __u32 tid)
@@ -357,8 +366,8 @@ static __always_inline int count_event(struct task_struct *p, enum group_counter
 			t->migrations++;
 		else if (which == COUNT_NUMA_MOVE)
 			t->numa_moves++;
-		else
-			t->numa_swaps++;
+		else /* sched_swap_numa holds no lock of the task it swaps in */
+			__sync_fetch_and_add(&t->numa_swaps, 1);
 		return 0;
 	}
 	if (which == COUNT_MIGRATION)
@@ -393,11 +402,15 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 
 	if (!btf)
 		bpf_map_delete_elem(&task_states_by_tid, &tid);
-	if (btf && thread_storage) {
-		struct aitrace_sched_thread_state *ts = bpf_task_storage_get(&thread_states, p, 0, 0);
+	/* Created if need be: NULL then means the copy cannot be made (6.1: storage busy; memory). */
+	if (btf && thread_storage && measured(p, tid)) {
+		struct aitrace_sched_thread_state *ts =
+			bpf_task_storage_get(&thread_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 
 		if (ts)
 			thread_retire(ts);
+		else
+			__sync_fetch_and_add(&thread_exits_lost, 1);
 	}
 	if (group_by == AITRACE_SCHED_BY_THREAD)
 		mark = true;

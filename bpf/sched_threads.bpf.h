@@ -11,7 +11,7 @@
  *  - its group (group_stats, hist), as without task storage, after it retired.
  * A thread retires at sched_process_exit, or when its group id changes (an exec by a non-leader
  * thread takes the leader's id): its storage is copied to `thread_exits` under its slot first,
- * then marked retired. Userspace reads live threads through the task iterator below, then
+ * then marked retired. A thread whose first slot already has a copy there starts retired. Userspace reads live threads through the task iterator below, then
  * `thread_exits`, and takes a slot's copy in `thread_exits` over what the iterator showed.
  */
 #ifndef AITRACE_SCHED_THREADS_BPF_H
@@ -25,6 +25,9 @@
 
 /* Set by userspace: --by thread, tp_btf, the initial pid namespace, run-time allocated maps. */
 const volatile bool thread_storage = false;
+
+/* Rows of a thread's own that its samples may take (the tests send samples to the group with fewer). */
+const volatile __u32 thread_rows = AITRACE_SCHED_THREAD_ROWS;
 
 /* Threads whose statistics could not be copied at retirement (an allocation failed); shown as lost. */
 __u64 thread_exits_lost = 0;
@@ -62,6 +65,19 @@ static __always_inline void thread_retire(struct aitrace_sched_thread_state *ts)
 		__sync_fetch_and_add(&thread_exits_lost, 1);
 	/* After the copy: a reader that no longer sees the thread live finds the copy. */
 	ts->retired = 1;
+}
+
+/*
+ * A thread's first slot: its own unless an earlier owner of the same group id retired into
+ * thread_exits (an exec by a non-leader takes the exited leader's id, and this thread may never
+ * have been traced before it). Then its samples count in the group: one copy per slot.
+ */
+static __always_inline void thread_claim(struct aitrace_sched_thread_state *ts)
+{
+	__u32 slot = ts->st.slot;
+
+	if (slot != AITRACE_SCHED_OTHER_SLOT && bpf_map_lookup_elem(&thread_exits, &slot))
+		ts->retired = 1;
 }
 
 /*
@@ -120,6 +136,8 @@ __noinline int thread_metric_add(struct aitrace_sched_thread_stats *t, __u32 slo
 	tag = (__u16)(metric * AITRACE_SCHED_THREAD_TAG_ROWS + bucket / AITRACE_HIST_SUB + 1);
 	sub = bucket % AITRACE_HIST_SUB;
 	for (int i = 0; i < AITRACE_SCHED_THREAD_ROWS; i++) {
+		if (i >= thread_rows)
+			break;
 		if (t->tags[i] == tag) {
 			/* A full counter sends its samples to the group's row (4e9 in one bucket). */
 			if (t->counts[i][sub] == ~0u)

@@ -2,6 +2,7 @@
 // exit mid-run leave in their groups, what intervals read while they exit, and the rows a thread
 // cannot keep itself. Both flavours: raw_tp keeps every thread in the groups' maps, so the two
 // must agree with the same ground truth, the kernel's own schedstat.
+#include "aitrace/core/kernel_btf_facts.hpp"
 #include "aitrace/sched/sched_collector.hpp"
 #include "sched_attached.hpp"
 #include "test_support.hpp"
@@ -17,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -45,7 +47,6 @@ void expect_buckets_hold_every_sample(const SchedGroup& g) {
   for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
     Histogram h = g.histogram(m);
     EXPECT_EQ(h.count(), g.count[m]) << "tid " << g.tid << " metric " << m;
-    EXPECT_EQ(h.sum(), g.sum[m]) << "tid " << g.tid << " metric " << m;
   }
 }
 
@@ -57,8 +58,9 @@ TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
   cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
   auto collector = attached_collector(GetParam(), cfg);
   ASSERT_TRUE(collector.ok()) << collector.error().message;
-  // This kernel (6.1+, the initial pid namespace) has everything the thread storage needs.
-  EXPECT_EQ(collector->threads_in_task_storage(), btf_flavour());
+  // tp_btf on a 6.1+ kernel (bpf_mem_alloc), in the initial pid namespace, without a BPF token.
+  const KernelBtfFacts* facts = kernel_btf_facts();
+  EXPECT_EQ(collector->threads_in_task_storage(), btf_flavour() && facts && facts->has_bpf_mem_alloc);
 
   // Staggered lives, so threads exit while the reads below run: each exit moves a thread's
   // statistics from its storage to its exit copy between two reads, or during one.
@@ -129,9 +131,12 @@ TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
     // read, on the way out (returning, glibc's thread exit, do_exit), a preemption or two on this
     // 2-CPU VM. And 3 fewer, as in SchedBpf.LoadsAttachesAndCountsThisThread: a switch handed over
     // by a thread of PID 1 is counted only at the thread's next switch-out, which a thread's last
-    // one may lack.
+    // one may lack. The upper bound tells a thread counted once from one counted twice (its copy
+    // and its storage both): the tail after the last read (glibc's thread exit, do_exit, with
+    // this thread reading every 2 ms and the other workers running) added 7 switch-ins to a life
+    // of 130 in the 6.1 TCG guest, and a life here holds 30 naps or more.
     EXPECT_GE(g->counters.switches + 3, s.last.slices) << "worker " << s.tid;
-    EXPECT_LE(g->counters.switches, s.last.slices + 5) << "worker " << s.tid;
+    EXPECT_LT(g->counters.switches, s.last.slices + s.last.slices / 2) << "worker " << s.tid;
     EXPECT_GE(g->count[AITRACE_SCHED_OFFCPU_SLEEP], s.last.voluntary > 5 ? s.last.voluntary - 5 : 0)
         << "worker " << s.tid;
     expect_buckets_hold_every_sample(*g);
@@ -141,9 +146,9 @@ TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
   EXPECT_EQ(snap->lost.groups_overflow, 0u);
 }
 
-// A thread keeps AITRACE_SCHED_THREAD_ROWS rows of 16 buckets (one power of two of one metric
-// each) itself; a sample whose row finds no room there goes to its group's rows. Naps and spins
-// of 12 lengths each, a power of two apart, need more rows than that.
+// A thread keeps up to AITRACE_SCHED_THREAD_ROWS rows of 16 buckets (one power of two of one
+// metric each) itself; a sample whose row finds no room there goes to its group's rows. With 2
+// rows, naps (a sleep, a run-queue wait and an on-CPU stretch each, of varying lengths) need more.
 TEST_P(SchedThreadsBpf, RowsAThreadCannotKeepGoToItsGroupAndNoSampleIsLost) {
   AITRACE_REQUIRE_BPF_OR_SKIP();
   const uint32_t tid = own_tid();
@@ -151,19 +156,15 @@ TEST_P(SchedThreadsBpf, RowsAThreadCannotKeepGoToItsGroupAndNoSampleIsLost) {
   cfg.group_by = SchedGroupBy::thread;
   cfg.targets.cfg.by_tid = 1;
   cfg.targets.tids = {tid};
+  cfg.thread_rows = 2;
   auto collector = attached_collector(GetParam(), cfg);
   ASSERT_TRUE(collector.ok()) << collector.error().message;
-
-  // The default 50 us timer slack would merge the shortest naps into one row.
-  const int slack = prctl(PR_GET_TIMERSLACK);
-  prctl(PR_SET_TIMERSLACK, 1UL);
-  for (int k = 0; k < 12; k++) {
-    usleep(20u << k);  // 20 us .. 41 ms asleep
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(1 << k);
+  for (int k = 0; k < 50; k++) {
+    usleep(200u << (k % 6));  // 200 us .. 6.4 ms asleep
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(1 << (k % 10));
     while (std::chrono::steady_clock::now() < until) {
-    }  // 1 us .. 2 ms on the CPU
+    }  // 1 us .. 0.5 ms on the CPU
   }
-  if (slack > 0) prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(slack));
   collector->detach();
   auto snap = collector->read();
   ASSERT_TRUE(snap.ok()) << snap.error().message;
@@ -171,19 +172,77 @@ TEST_P(SchedThreadsBpf, RowsAThreadCannotKeepGoToItsGroupAndNoSampleIsLost) {
   ASSERT_NE(g, nullptr);
 
   size_t rows = 0;
-  std::set<uint32_t> sleep_rows;
   for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
     std::set<uint32_t> r;
     for (auto [bucket, n] : g->buckets[m]) r.insert(bucket / AITRACE_HIST_SUB);
     rows += r.size();
-    if (m == AITRACE_SCHED_OFFCPU_SLEEP) sleep_rows = r;
   }
-  ASSERT_GT(rows, size_t{AITRACE_SCHED_THREAD_ROWS}) << "the workload must need more rows than a thread keeps";
-  EXPECT_GE(sleep_rows.size(), 10u);
+  ASSERT_GT(rows, size_t{cfg.thread_rows}) << "the workload must need more rows than the thread keeps";
+  EXPECT_GE(g->count[AITRACE_SCHED_OFFCPU_SLEEP], 45u);
   expect_buckets_hold_every_sample(*g);
-  EXPECT_GE(g->histogram(AITRACE_SCHED_OFFCPU_SLEEP).max(), 41'000'000u);
+  // An hrtimer never fires early; a sleep starts at the switch-out, a few us after its timer was
+  // set, so the longest naps measure at least their length less those.
+  EXPECT_GE(g->histogram(AITRACE_SCHED_OFFCPU_SLEEP).max(), 6'300'000u);
   EXPECT_EQ(snap->lost.hist_overflow, 0u);
 }
+
+// The exec of a non-leader thread (tests/workloads/exec_thread): the thread takes the leader's
+// tid and start time, so its group id becomes the leader's, whose group already holds the
+// leader's statistics (and, with task storage, its exit copy). `seen`: the thread was traced
+// before, under its own id, and keeps those samples there. `hidden` (another comm until the exec
+// renames it): its first traced event is after the exec, under the leader's id, and a second
+// owner of the leader's slot would be shadowed by the leader's copy and lose its samples.
+class SchedThreadsExec : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
+
+TEST_P(SchedThreadsExec, ANonLeaderExecCountsBeforeAndAfterInTheRightGroups) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const auto [flavour, how] = GetParam();
+  const bool hidden = std::strcmp(how, "hidden") == 0;
+  SchedConfig cfg;
+  cfg.group_by = SchedGroupBy::thread;
+  cfg.targets.cfg.by_comm = 1;
+  std::strncpy(cfg.targets.cfg.comm, "exec_thread", sizeof(cfg.targets.cfg.comm) - 1);
+  auto collector = attached_collector(flavour, cfg);
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
+
+  constexpr int kNaps = 20, kAfterMs = 100;
+  const std::string err = ::testing::TempDir() + "exec_thread.err";
+  test::Background w({test::workload("exec_thread"), std::to_string(kNaps), std::to_string(kAfterMs), how}, err);
+  ASSERT_EQ(w.wait(), 0) << test::read_file(err);
+  collector->detach();
+  const std::string text = test::read_file(err);
+  const auto tids = test::ids_after(text, "tid"), pids = test::ids_after(text, "pid");
+  ASSERT_EQ(tids.size(), 1u) << text;
+  ASSERT_EQ(pids.size(), 1u) << text;
+  const auto napper = static_cast<uint32_t>(*tids.begin()), leader = static_cast<uint32_t>(*pids.begin());
+  ASSERT_NE(napper, leader);
+  auto snap = collector->read();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+
+  const SchedGroup* before = group_of_tid(*snap, napper);
+  if (hidden) {
+    EXPECT_EQ(before, nullptr) << "the napper was traced under another comm";
+  } else {
+    ASSERT_NE(before, nullptr);
+    // 1 ms naps; as in the tests above, a nap whose timer fires first does not sleep.
+    EXPECT_GE(before->count[AITRACE_SCHED_OFFCPU_SLEEP], static_cast<uint64_t>(kNaps - 5));
+    expect_buckets_hold_every_sample(*before);
+  }
+  // After the exec the thread is the leader: its one kAfterMs sleep is in the leader's group,
+  // beside the leader's own wait in join() (as long as the naps, far below kAfterMs).
+  const SchedGroup* after = group_of_tid(*snap, leader);
+  ASSERT_NE(after, nullptr);
+  EXPECT_TRUE(after->exited);
+  EXPECT_GE(after->histogram(AITRACE_SCHED_OFFCPU_SLEEP).max(), kAfterMs * 1'000'000u - 100'000u);
+  expect_buckets_hold_every_sample(*after);
+  EXPECT_EQ(snap->lost.thread_stats, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavours, SchedThreadsExec,
+                         ::testing::Combine(::testing::Values("tp_btf", "raw_tp"), ::testing::Values("seen", "hidden")),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Flavours, SchedThreadsBpf, ::testing::Values("tp_btf", "raw_tp"),
                          [](const auto& info) { return std::string(info.param); });

@@ -1,6 +1,7 @@
 #include "aitrace/sched/sched_collector.hpp"
 
 #include "aitrace/core/bpf_object.hpp"
+#include "aitrace/core/bpf_token.hpp"
 #include "aitrace/core/filter_hooks.hpp"
 #include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/core/kernel_btf_facts.hpp"
@@ -212,8 +213,13 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   // Threads keep their statistics in their own task storage (bpf/sched_threads.bpf.h) where a
   // task iterator can read every one of them: the initial pid namespace (the iterator walks the
   // reader's), and run-time allocated maps for the retired threads' copies.
-  const bool threads = btf && grow && cfg.group_by == SchedGroupBy::thread && cfg.targets.cfg.pidns_level == 0;
+  // Not with a BPF token: the delegation docs/containers.md lists has no task iterator (trace_iter).
+  const bool threads = btf && grow && cfg.group_by == SchedGroupBy::thread && cfg.targets.cfg.pidns_level == 0 &&
+                       bpf_token_source().empty();
   s->rodata->thread_storage = threads;
+  if (cfg.thread_rows > AITRACE_SCHED_THREAD_ROWS)
+    return make_error(ErrorKind::usage, "a thread keeps at most {} histogram rows", AITRACE_SCHED_THREAD_ROWS);
+  s->rodata->thread_rows = cfg.thread_rows;
   const uint32_t slots = cfg.max_groups + 1;  // + `other`
   // With thread storage only `other` is shared; threads' histograms are rows beside them.
   const uint32_t dense = threads ? 1 : std::max<uint32_t>(1, std::min(cfg.dense_groups, slots));
@@ -355,8 +361,9 @@ void merge_equal_buckets(std::vector<std::pair<uint32_t, uint64_t>>& b) {
 
 template <typename Key, typename Value, typename Fn>
 Status for_each_entry(int fd, Fn&& fn) {
-  // Batched reads when the kernel has them (5.6+), one key at a time otherwise.
-  constexpr uint32_t kBatch = 4096;
+  // Batched reads when the kernel has them (5.6+), one key at a time otherwise. Up to 1 MiB of
+  // values a batch: thread_exits' 1.5 KB values would otherwise take 6 MB a read.
+  constexpr uint32_t kBatch = static_cast<uint32_t>(std::clamp<size_t>((size_t{1} << 20) / sizeof(Value), 64, 4096));
   std::vector<Key> keys(kBatch);
   std::vector<Value> values(kBatch);
   Key token{};

@@ -51,6 +51,9 @@ struct SchedConfig {
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;      // 1..kSchedMaxGroupsLimit
   uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
   uint32_t max_hist_entries = 0;  // sparse histogram rows (16 buckets each); 0: derived from max_groups
+  // Histogram rows a thread keeps in its own task storage (0..AITRACE_SCHED_THREAD_ROWS); the
+  // tests take fewer to send samples to the group's rows.
+  uint32_t thread_rows = AITRACE_SCHED_THREAD_ROWS;
   ResolvedTargets targets;                                     // whole system when empty
   // Slow events (sched_slow_events.hpp): waits at or over these are also sent one by one; 0: off.
   uint64_t slower_ns = 0;         // --slower: run-queue waits
