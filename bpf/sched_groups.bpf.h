@@ -225,6 +225,12 @@ static __always_inline void hist_add(__u32 slot, __u32 metric, __u64 value)
 		__sync_fetch_and_add(&row->counts[bucket % AITRACE_HIST_SUB], 1);
 }
 
+/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
+static __always_inline __u64 interval_ns(__u64 value)
+{
+	return (__s64)value < 0 ? 0 : value;
+}
+
 /* min/max with compare-and-swap: exact even when CPUs update one group at once. */
 static __always_inline void store_min(__u64 *p, __u64 v)
 {
@@ -261,9 +267,7 @@ __noinline int metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metri
 #ifdef AITRACE_ABLATE_STATS /* bench/sched_parts_overhead.sh: what the statistics and histograms cost */
 	return 0;
 #endif
-	/* Two run queues' clocks can differ by a little: an interval never goes below zero. */
-	if ((__s64)value < 0)
-		value = 0;
+	value = interval_ns(value);
 	if (metric >= AITRACE_SCHED_METRICS)
 		return 0;
 	s = &g->metrics[metric];

@@ -72,6 +72,7 @@ TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
   std::vector<Seen> seen(kWorkers);
   std::atomic<int> done{0};
   std::vector<std::thread> workers;
+  workers.reserve(kWorkers);
   for (int w = 0; w < kWorkers; w++)
     workers.emplace_back([&, w] {
       seen[w].tid = own_tid();

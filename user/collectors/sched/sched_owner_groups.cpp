@@ -37,11 +37,7 @@ std::vector<std::pair<uint32_t, uint64_t>> merge_buckets(const std::vector<std::
 }
 
 void add_into(SchedGroup& to, const SchedGroup& g) {
-  to.counters.switches += g.counters.switches;
-  to.counters.involuntary += g.counters.involuntary;
-  to.counters.migrations += g.counters.migrations;
-  to.counters.numa_moves += g.counters.numa_moves;
-  to.counters.numa_swaps += g.counters.numa_swaps;
+  to.counters += g.counters;
   for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
     if (g.count[m]) {
       to.min[m] = to.count[m] ? std::min(to.min[m], g.min[m]) : g.min[m];

@@ -62,11 +62,7 @@ Status read_live_threads(bpf_link* iter, ThreadStatsBySlot& out) {
 }
 
 void add_thread_stats(SchedGroup& g, const ThreadStats& t) {
-  g.counters.switches += t.counters.switches;
-  g.counters.involuntary += t.counters.involuntary;
-  g.counters.migrations += t.counters.migrations;
-  g.counters.numa_moves += t.counters.numa_moves;
-  g.counters.numa_swaps += t.counters.numa_swaps;
+  g.counters += t.counters;
   for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
     const aitrace_sched_metric_stats& s = t.metrics[m];
     if (s.count) {

@@ -64,6 +64,15 @@ struct SchedConfig {
 
 struct SchedCounters {
   uint64_t switches = 0, involuntary = 0, migrations = 0, numa_moves = 0, numa_swaps = 0;
+
+  SchedCounters& operator+=(const SchedCounters& o) {
+    switches += o.switches;
+    involuntary += o.involuntary;
+    migrations += o.migrations;
+    numa_moves += o.numa_moves;
+    numa_swaps += o.numa_swaps;
+    return *this;
+  }
 };
 
 struct SchedGroup {
