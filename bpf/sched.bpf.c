@@ -391,7 +391,12 @@ static __always_inline int handle_numa_swap(__u64 *ctx, bool btf)
 	return count_event(AITRACE_ARG(ctx, 2, struct task_struct *), COUNT_NUMA_SWAP, btf);
 }
 
-/* Marks a thread's (or, when the last thread leaves, a process's) group as exited. */
+/*
+ * Marks a thread's (or, when the last thread leaves, a process's) group as exited. Runs outside
+ * the window too (AITRACE_BTF_RAW_PROGRAMS_UNHELD below), for what keeps counts rather than makes
+ * them: a thread that exits after the window closed, before the final read, still hands its
+ * statistics to thread_exits, or the iterator would lose them once it is reaped.
+ */
 static __always_inline int handle_exit(__u64 *ctx, bool btf)
 {
 	struct task_struct *p = AITRACE_ARG(ctx, 0, struct task_struct *);
@@ -402,16 +407,24 @@ static __always_inline int handle_exit(__u64 *ctx, bool btf)
 
 	if (!btf)
 		bpf_map_delete_elem(&task_states_by_tid, &tid);
-	/* Created if need be: NULL then means the copy cannot be made (6.1: storage busy; memory). */
-	if (btf && thread_storage && measured(p, tid)) {
-		struct aitrace_sched_thread_state *ts =
-			bpf_task_storage_get(&thread_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (btf && thread_storage) {
+		struct aitrace_sched_thread_state *ts = bpf_task_storage_get(&thread_states, p, 0, 0);
 
+		/*
+		 * A traced thread without storage is created one, so that NULL means the copy cannot be
+		 * made (6.1: the storage busy on this CPU; no memory), not "nothing to copy". Storage is
+		 * looked up for every task: one traced earlier (another comm, cgroup) has some too.
+		 */
+		if (!ts && measured(p, tid)) {
+			ts = bpf_task_storage_get(&thread_states, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (!ts)
+				__sync_fetch_and_add(&thread_exits_lost, 1);
+		}
 		if (ts)
 			thread_retire(ts);
-		else
-			__sync_fetch_and_add(&thread_exits_lost, 1);
 	}
+	if (aitrace_held)
+		return 0;
 	if (group_by == AITRACE_SCHED_BY_THREAD)
 		mark = true;
 	else if (group_by == AITRACE_SCHED_BY_PROCESS)
@@ -458,7 +471,7 @@ AITRACE_BTF_RAW_PROGRAMS(sched_wakeup_new, sched_wakeup_new, handle_wakeup)
 AITRACE_BTF_RAW_PROGRAMS(sched_migrate_task, sched_migrate_task, handle_task_count, COUNT_MIGRATION)
 AITRACE_BTF_RAW_PROGRAMS(sched_move_numa, sched_move_numa, handle_task_count, COUNT_NUMA_MOVE)
 AITRACE_BTF_RAW_PROGRAMS(sched_swap_numa, sched_swap_numa, handle_numa_swap)
-AITRACE_BTF_RAW_PROGRAMS(sched_process_exit, sched_process_exit, handle_exit)
+AITRACE_BTF_RAW_PROGRAMS_UNHELD(sched_process_exit, sched_process_exit, handle_exit)
 AITRACE_BTF_RAW_PROGRAMS(task_rename, task_rename, handle_rename)
 
 /* The process filter's fork and free programs (user/core/filter_hooks.cpp attaches them). */

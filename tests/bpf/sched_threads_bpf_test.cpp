@@ -8,6 +8,7 @@
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
+#include <linux/futex.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -50,13 +51,24 @@ void expect_buckets_hold_every_sample(const SchedGroup& g) {
   }
 }
 
-TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
-  AITRACE_REQUIRE_BPF_OR_SKIP();
+// Every thread of this process, grouped by thread.
+SchedConfig this_process_by_thread() {
   SchedConfig cfg;
   cfg.group_by = SchedGroupBy::thread;
   cfg.targets.cfg.by_tgid = 1;
   cfg.targets.tgids = {static_cast<uint32_t>(getpid())};
-  auto collector = attached_collector(GetParam(), cfg);
+  return cfg;
+}
+
+// A worker thread, and its schedstat as it read it just before it stopped napping.
+struct Seen {
+  uint32_t tid = 0;
+  Schedstat last;
+};
+
+TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto collector = attached_collector(GetParam(), this_process_by_thread());
   ASSERT_TRUE(collector.ok()) << collector.error().message;
   // tp_btf on a 6.1+ kernel (bpf_mem_alloc), in the initial pid namespace, without a BPF token.
   const KernelBtfFacts* facts = kernel_btf_facts();
@@ -65,10 +77,6 @@ TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
   // Staggered lives, so threads exit while the reads below run: each exit moves a thread's
   // statistics from its storage to its exit copy between two reads, or during one.
   constexpr int kWorkers = 6, kNaps = 30;
-  struct Seen {
-    uint32_t tid = 0;
-    Schedstat last;  // read by the thread itself just before it returns
-  };
   std::vector<Seen> seen(kWorkers);
   std::atomic<int> done{0};
   std::vector<std::thread> workers;
@@ -145,6 +153,57 @@ TEST_P(SchedThreadsBpf, ExitedThreadsKeepEveryCountAndIntervalsNeverGoBack) {
   EXPECT_EQ(snap->lost.thread_stats, 0u);
   EXPECT_EQ(snap->lost.hist_overflow, 0u);
   EXPECT_EQ(snap->lost.groups_overflow, 0u);
+}
+
+// The final read comes after the window closed (stop) and after detach. A thread that exits in
+// either gap was counted, and is reaped (gone from the task iterator) before that read: its
+// statistics must still be there, from its exit copy or from the read detach() makes.
+TEST_P(SchedThreadsBpf, ThreadsThatExitAfterCountingEndedKeepTheirCounts) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  auto collector = attached_collector(GetParam(), this_process_by_thread());
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
+
+  constexpr int kWorkers = 4;  // 0 and 1 exit between stop() and detach(), 2 and 3 after detach()
+  std::vector<Seen> seen(kWorkers);
+  std::atomic<int> napped{0}, go{0};
+  std::vector<std::thread> workers;
+  workers.reserve(kWorkers);
+  for (int w = 0; w < kWorkers; w++)
+    workers.emplace_back([&, w] {
+      seen[w].tid = own_tid();
+      for (int i = 0; i < 30; i++) usleep(300);
+      seen[w].last = own_schedstat();
+      napped++;
+      // Asleep until released, in the futex itself: std::atomic::wait may yield first, and a
+      // yield can be a switch.
+      for (int stage = go.load(); stage < (w < 2 ? 1 : 2); stage = go.load())
+        syscall(SYS_futex, reinterpret_cast<int*>(&go), FUTEX_WAIT_PRIVATE, stage, nullptr, nullptr, 0);
+    });
+  while (napped.load() < kWorkers) usleep(1000);
+  collector->stop();
+  auto release = [&](int stage, int first) {
+    go.store(stage);
+    syscall(SYS_futex, reinterpret_cast<int*>(&go), FUTEX_WAKE_PRIVATE, kWorkers, nullptr, nullptr, 0);
+    workers[first].join();
+    workers[first + 1].join();
+    usleep(50000);  // past do_exit and the reaping of both
+  };
+  release(1, 0);
+  collector->detach();
+  release(2, 2);
+  auto snap = collector->read();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  for (const Seen& s : seen) {
+    const SchedGroup* g = group_of_tid(*snap, s.tid);
+    ASSERT_NE(g, nullptr) << "worker " << s.tid;
+    // pcount at the worker's last read counts every switch-in of its life so far; after that read
+    // it only went to sleep until after the window closed. 3 either way, as in
+    // SchedBpf.LoadsAttachesAndCountsThisThread: a preemption between the read and the wait, a
+    // switch handed over by a thread of PID 1 counted only at a switch-out that never came.
+    EXPECT_GE(g->counters.switches + 3, s.last.slices) << "worker " << s.tid;
+    EXPECT_LE(g->counters.switches, s.last.slices + 3) << "worker " << s.tid;
+  }
+  EXPECT_EQ(snap->lost.thread_stats, 0u);
 }
 
 // A thread keeps up to AITRACE_SCHED_THREAD_ROWS rows of 16 buckets (one power of two of one

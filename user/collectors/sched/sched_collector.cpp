@@ -8,6 +8,7 @@
 #include "aitrace/core/log.hpp"
 #include "aitrace/core/map_walk.hpp"
 #include "aitrace/core/numa_nodes.hpp"
+#include "aitrace/core/programs_in_flight.hpp"
 #include "aitrace/core/ring_reader.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "sched.skel.h"
@@ -170,6 +171,9 @@ struct SchedCollector::Impl {
   std::unique_ptr<SlowEventLog> slow_log;  // with --slower / --slower-offcpu only
   std::unique_ptr<RingReader> slow_reader;
   Link thread_iter;  // with thread storage (bpf/sched_threads.bpf.h)
+  // The live threads' statistics read at detach(), final by then; reads after it use them.
+  std::optional<ThreadStatsBySlot> threads_at_detach;
+  Status threads_at_detach_status;
 };
 
 SchedCollector::SchedCollector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -342,7 +346,21 @@ void SchedCollector::start() {
 
 void SchedCollector::stop() { hold_counting(impl_->skel.get(), true); }
 
-void SchedCollector::detach() { impl_->hooks.detach_all(); }
+void SchedCollector::detach() {
+  // With thread storage the live threads are read once more while sched_process_exit still hands
+  // exiting threads to thread_exits: a thread that exits after the detach is reaped and gone from
+  // the iterator before the final read. Counting ends first (detach ends it in any case), and the
+  // runs under way finish, so what is read is final. A thread that exits in between is in both
+  // places, and the reads take its copy over it, as always.
+  if (impl_->thread_iter.get() && !impl_->threads_at_detach) {
+    hold_counting(impl_->skel.get(), true);
+    wait_for_programs_in_flight();
+    ThreadStatsBySlot live;
+    impl_->threads_at_detach_status = read_live_threads(impl_->thread_iter.get(), live);
+    impl_->threads_at_detach = std::move(live);
+  }
+  impl_->hooks.detach_all();
+}
 
 namespace {
 
@@ -398,8 +416,13 @@ Result<SchedSnapshot> SchedCollector::read() const {
   // Threads' own statistics (bpf/sched_threads.bpf.h): the live ones first, then the retired
   // ones' copies, which replace what the iterator showed of the same slot.
   ThreadStatsBySlot threads;
-  if (impl_->thread_iter.get()) {
+  if (impl_->threads_at_detach) {
+    if (!impl_->threads_at_detach_status) return impl_->threads_at_detach_status.error();
+    threads = *impl_->threads_at_detach;
+  } else if (impl_->thread_iter.get()) {
     AITRACE_TRY(read_live_threads(impl_->thread_iter.get(), threads));
+  }
+  if (impl_->thread_iter.get()) {
     AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_thread_stats>(
         bpf_map__fd(s->maps.thread_exits),
         [&](uint32_t slot, const aitrace_sched_thread_stats& t) { threads[slot] = decode_thread_stats(t); })));
