@@ -112,14 +112,14 @@ static __always_inline struct aitrace_sched_task_state *task_state_get(struct ta
  * raw_tp state and the other groupings (a thread's tid changes when it execs as a non-leader;
  * cgroup and comm change at any time) check the id each time.
  */
-static __always_inline struct aitrace_sched_group *task_group(struct task_struct *p, struct aitrace_sched_task_state *st,
-							      __u32 tid, bool btf, __u32 *slot)
+static __always_inline struct aitrace_sched_totals *task_group(struct task_struct *p, struct aitrace_sched_task_state *st,
+							       __u32 tid, bool btf, __u32 *slot)
 {
 	if (btf && group_by == AITRACE_SCHED_BY_PROCESS && st->cached) {
 		*slot = st->slot;
-		return bpf_map_lookup_elem(&group_stats, slot);
+		return slot_totals(slot);
 	}
-	struct aitrace_sched_group *g;
+	struct aitrace_sched_totals *g;
 	bool fresh = false;
 
 	if (btf && thread_storage) {
@@ -145,7 +145,7 @@ static __always_inline bool measured(struct task_struct *p, __u32 tid)
  * without a run-queue sample; userspace adds the runq_wakeup and runq_preempt counts (one atomic
  * less on the hot path).
  */
-static __always_inline void apply_step(struct aitrace_sched_task_state *st, struct aitrace_sched_group *g, __u32 slot,
+static __always_inline void apply_step(struct aitrace_sched_task_state *st, struct aitrace_sched_totals *g, __u32 slot,
 				       struct aitrace_sched_thread_stats *t, const struct aitrace_sched_step *s)
 {
 	__u64 missed = s->missed;
@@ -199,7 +199,7 @@ static __always_inline void on_switch_out(struct task_struct *prev, __u32 tid, b
 	struct aitrace_sched_switch_out in = { .now = now, .prev_state = state, .preempt = preempt };
 	struct aitrace_sched_thread_stats *t;
 	struct aitrace_sched_task_state *st;
-	struct aitrace_sched_group *g;
+	struct aitrace_sched_totals *g;
 	struct aitrace_sched_step s;
 	__u64 pcount = 0;
 	__u32 slot;
@@ -250,7 +250,7 @@ static __always_inline void on_switch_in(struct task_struct *next, __u32 tid, __
 {
 	struct aitrace_sched_thread_stats *t;
 	struct aitrace_sched_task_state *st;
-	struct aitrace_sched_group *g;
+	struct aitrace_sched_totals *g;
 	struct aitrace_sched_step s;
 	__u64 queued = 0;
 	__u32 slot;
@@ -311,7 +311,7 @@ static __always_inline int handle_wakeup(__u64 *ctx, bool btf)
 	__u32 tid = AITRACE_READ(btf, p, pid), on_cpu = AITRACE_SCHED_ON_CPU_UNKNOWN, slot = 0;
 	struct aitrace_sched_thread_stats *t = NULL;
 	struct aitrace_sched_task_state *st;
-	struct aitrace_sched_group *g = NULL;
+	struct aitrace_sched_totals *g = NULL;
 	struct aitrace_sched_step s;
 	__u64 now = 0;
 
@@ -346,7 +346,7 @@ static __always_inline int count_event(struct task_struct *p, enum group_counter
 {
 	struct aitrace_sched_thread_stats *t;
 	struct aitrace_sched_task_state *st;
-	struct aitrace_sched_group *g;
+	struct aitrace_sched_totals *g;
 	__u32 tid, slot;
 
 	if (!p)

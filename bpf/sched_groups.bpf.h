@@ -45,6 +45,18 @@ struct {
 	__type(value, struct aitrace_sched_dense_hist);
 } dense_hist SEC(".maps");
 
+/*
+ * A dense slot's totals, one copy per CPU: all threads of one process count in one group, and
+ * shared totals made every sample of every CPU take the same lines (4 atomics each). Userspace
+ * seeds each copy's minima and adds the copies up. Sized as dense_hist.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AITRACE_SCHED_DEFAULT_DENSE_GROUPS);
+	__type(key, __u32);
+	__type(value, struct aitrace_sched_totals);
+} dense_totals SEC(".maps");
+
 /* Rows of 16 buckets; userspace sizes it and sets BPF_F_NO_PREALLOC where the kernel allows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -153,7 +165,7 @@ static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid
 		return AITRACE_SCHED_OTHER_SLOT;
 	/* The slot is private until group_slots publishes it. */
 	for (int m = 0; m < AITRACE_SCHED_METRICS; m++)
-		g->metrics[m].min = ~0ULL;
+		g->totals.metrics[m].min = ~0ULL;
 	g->pid = tgid;
 	g->tid = tid;
 	g->id = gid;
@@ -177,9 +189,29 @@ static __noinline __u32 slot_assign(struct task_struct *p, __u32 tid, __u32 tgid
 	return slot;
 }
 
+/*
+ * Where a slot's samples and events add up: this CPU's copy for a dense slot, else the group's.
+ * The barrier keeps clang from merging the two lookups into one call on a map chosen at run
+ * time: the verifier inlines a lookup only where the map is known, and the merged call cost
+ * ~50 ns per switch (an indirect helper call, measured with bench/sched_overhead.sh).
+ */
+static __always_inline struct aitrace_sched_totals *slot_totals(__u32 *slot)
+{
+	struct aitrace_sched_totals *t;
+	struct aitrace_sched_group *g;
+
+	if (*slot < dense_slots) {
+		t = bpf_map_lookup_elem(&dense_totals, slot);
+		barrier_var(t);
+		return t;
+	}
+	g = bpf_map_lookup_elem(&group_stats, slot);
+	return g ? &g->totals : NULL;
+}
+
 /* The task's group: the slot cached in its state, looked up only when its group id changed. */
-static __always_inline struct aitrace_sched_group *group_of(struct task_struct *p, struct aitrace_sched_task_state *st,
-							    __u32 tid, __u32 tgid, bool btf, __u32 *slot)
+static __always_inline struct aitrace_sched_totals *group_of(struct task_struct *p, struct aitrace_sched_task_state *st,
+							     __u32 tid, __u32 tgid, bool btf, __u32 *slot)
 {
 	__u64 gid = group_id_of(p, tid, tgid, btf);
 
@@ -189,7 +221,7 @@ static __always_inline struct aitrace_sched_group *group_of(struct task_struct *
 		st->cached = 1;
 	}
 	*slot = st->slot;
-	return bpf_map_lookup_elem(&group_stats, slot);
+	return slot_totals(slot);
 }
 
 /* An existing group, by id (no slot is taken). */
@@ -257,7 +289,7 @@ static __always_inline void store_max(__u64 *p, __u64 v)
  * through the state machine that reaches it (the sched_switch program's verification was most
  * of aitrace's start-up). `g` may be NULL for it, so it checks.
  */
-__noinline int metric_add(struct aitrace_sched_group *g, __u32 slot, __u32 metric, __u64 value)
+__noinline int metric_add(struct aitrace_sched_totals *g, __u32 slot, __u32 metric, __u64 value)
 {
 	struct aitrace_sched_metric_stats *s;
 

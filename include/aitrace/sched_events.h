@@ -35,8 +35,8 @@ enum aitrace_sched_group_by {
 #define AITRACE_SCHED_OTHER_SLOT 0
 #define AITRACE_SCHED_DEFAULT_MAX_GROUPS 10240
 /*
- * The first slots get dense histograms (an array: no hash on the hot path); later slots use
- * the sparse `hist` hash keyed by {slot, metric, row} (below).
+ * The first slots get dense histograms (an array: no hash on the hot path) and per-CPU totals;
+ * later slots use the sparse `hist` hash keyed by {slot, metric, row} (below).
  */
 #define AITRACE_SCHED_DEFAULT_DENSE_GROUPS 128
 /*
@@ -62,21 +62,35 @@ struct aitrace_sched_metric_stats {
 };
 AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_metric_stats) == 32, "metric stats layout");
 
-/* Value of the `group_stats` array (index: slot). */
-struct aitrace_sched_group {
-	__u32 pid;     /* tgid of the task that created the group */
-	__u32 tid;     /* its tid */
-	__u64 id;      /* group id: tid or tgid with its start time, cgroup id, comm hash or 0 (0 also: unused slot) */
-	char comm[AITRACE_COMM_LEN];
+/*
+ * What a group's samples and events add up to. A sparse slot keeps it in its `group_stats`
+ * entry; a dense slot keeps one per CPU in `dense_totals` (every CPU's samples of one busy group
+ * would otherwise bounce the same cache lines between CPUs), which userspace adds up.
+ */
+struct aitrace_sched_totals {
 	__u64 switches;    /* switch-ins (dense slots: only those without a run-queue sample) */
 	__u64 involuntary; /* switch-outs while runnable (preemptions) */
 	__u64 migrations;  /* sched_migrate_task */
 	__u64 numa_moves;  /* sched_move_numa */
 	__u64 numa_swaps;  /* sched_swap_numa (either side) */
+	struct aitrace_sched_metric_stats metrics[AITRACE_SCHED_METRICS];
+};
+AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_totals) == 200, "totals layout");
+
+/*
+ * Value of the `group_stats` array (index: slot). The totals come first: slot_totals() then
+ * hands out the entry's own address, which the verifier accepts before the NULL check that
+ * clang may move after the pointer arithmetic of any other offset.
+ */
+struct aitrace_sched_group {
+	struct aitrace_sched_totals totals; /* sparse slots only; dense slots: dense_totals */
+	__u32 pid;     /* tgid of the task that created the group */
+	__u32 tid;     /* its tid */
+	__u64 id;      /* group id: tid or tgid with its start time, cgroup id, comm hash or 0 (0 also: unused slot) */
+	char comm[AITRACE_COMM_LEN];
 	__u32 flags;       /* AITRACE_SCHED_GROUP_* */
 	__u32 used;        /* 1 once the slot holds a group */
 	__u64 cgroup_id;   /* cgroup v2 id of the task that created the group */
-	struct aitrace_sched_metric_stats metrics[AITRACE_SCHED_METRICS];
 };
 AITRACE_STATIC_ASSERT(sizeof(struct aitrace_sched_group) == 248, "group layout");
 

@@ -12,6 +12,7 @@
 #include "aitrace/core/ring_reader.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "sched.skel.h"
+#include "sched_dense_totals.hpp"
 #include "sched_thread_stats.hpp"
 
 #include <bpf/bpf.h>
@@ -238,6 +239,7 @@ Result<SchedCollector> SchedCollector::open(const SchedConfig& cfg, const Kernel
   bpf_map__set_max_entries(s->maps.group_slots, cfg.max_groups);
   bpf_map__set_max_entries(s->maps.group_stats, slots);
   bpf_map__set_max_entries(s->maps.dense_hist, dense);
+  bpf_map__set_max_entries(s->maps.dense_totals, dense);
   bpf_map__set_max_entries(s->maps.hist, static_cast<uint32_t>(hist_rows));
   // Part of the same budget: a --max-hist-entries below it caps the spill rows too.
   bpf_map__set_max_entries(s->maps.hist_spill,
@@ -278,13 +280,14 @@ Status SchedCollector::load(const CountingWindow* window) {
   AITRACE_TRY(impl_->skel.load("sched", window));
   // `other` (slot 0) exists from the start, so a full group map always has somewhere to count.
   aitrace_sched_group other{};
-  for (auto& m : other.metrics) m.min = ~0ULL;
+  for (auto& m : other.totals.metrics) m.min = ~0ULL;
   other.id = AITRACE_SCHED_GROUP_OTHER;
   other.used = 1;
   std::memcpy(other.comm, "other", 6);
   uint32_t key = AITRACE_SCHED_OTHER_SLOT;
   int err = bpf_map__update_elem(s->maps.group_stats, &key, sizeof(key), &other, sizeof(other), BPF_ANY);
   if (err) return make_error(ErrorKind::runtime, "seeding the sched group map: {}", bpf_error_text(err));
+  AITRACE_TRY(seed_dense_totals(bpf_map__fd(s->maps.dense_totals), bpf_map__max_entries(s->maps.dense_totals)));
   if (s->rodata->thread_storage) {
     impl_->thread_iter = Link(bpf_program__attach_iter(s->progs.sched_threads_dump, nullptr));
     if (!impl_->thread_iter.get())
@@ -428,9 +431,19 @@ Result<SchedSnapshot> SchedCollector::read() const {
         [&](uint32_t slot, const aitrace_sched_thread_stats& t) { threads[slot] = decode_thread_stats(t); })));
   }
   std::unordered_map<uint32_t, size_t> index;  // slot -> snap.groups position
+  Status dense_status;
   AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_group>(
       bpf_map__fd(s->maps.group_stats), [&](uint32_t slot, const aitrace_sched_group& g) {
         if (!g.used || slot >= used_slots) return;
+        aitrace_sched_totals t = g.totals;
+        if (slot < dense) {
+          auto per_cpu = read_dense_totals(bpf_map__fd(s->maps.dense_totals), slot);
+          if (!per_cpu) {
+            dense_status = per_cpu.status();
+            return;
+          }
+          t = *per_cpu;
+        }
         SchedGroup out;
         out.slot = slot;
         out.id = slot == AITRACE_SCHED_OTHER_SLOT ? AITRACE_SCHED_GROUP_OTHER : g.id;
@@ -440,16 +453,17 @@ Result<SchedSnapshot> SchedCollector::read() const {
         out.tid = g.tid;
         out.cgroup_id = g.cgroup_id;
         out.comm = std::string(g.comm, strnlen(g.comm, sizeof(g.comm)));
-        out.counters = {g.switches, g.involuntary, g.migrations, g.numa_moves, g.numa_swaps};
+        out.counters = {t.switches, t.involuntary, t.migrations, t.numa_moves, t.numa_swaps};
         for (int m = 0; m < AITRACE_SCHED_METRICS; m++) {
-          out.count[m] = g.metrics[m].count;
-          out.sum[m] = g.metrics[m].sum;
-          out.min[m] = g.metrics[m].min != ~0ULL ? g.metrics[m].min : 0;
-          out.max[m] = g.metrics[m].max;
+          out.count[m] = t.metrics[m].count;
+          out.sum[m] = t.metrics[m].sum;
+          out.min[m] = t.metrics[m].min != ~0ULL ? t.metrics[m].min : 0;
+          out.max[m] = t.metrics[m].max;
         }
         index[slot] = snap.groups.size();
         snap.groups.push_back(std::move(out));
       })));
+  if (!dense_status) return dense_status.error();
   // Dense histograms: one lookup per used slot (each value is ~25 KB).
   auto dh = std::make_unique<aitrace_sched_dense_hist>();
   for (uint32_t slot = 0; slot < std::min(dense, used_slots); slot++) {

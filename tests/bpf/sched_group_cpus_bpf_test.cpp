@@ -1,0 +1,129 @@
+// One group counted on two CPUs at once: a dense slot keeps one copy of its totals per CPU
+// (bpf/sched_groups.bpf.h, dense_totals) and a sparse slot one shared copy. Either way the
+// group must report both CPUs' samples, checked against the threads' own schedstat: counts
+// that add up, the least minimum and the greatest maximum.
+#include "aitrace/sched/sched_collector.hpp"
+#include "sched_attached.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <string>
+#include <thread>
+#include <tuple>
+
+namespace aitrace {
+namespace {
+
+using test::attached_collector;
+using test::own_schedstat;
+using test::Schedstat;
+
+class SchedGroupCpus : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
+
+// A thread pinned to one CPU that naps `naps` times for `nap_us`, with its schedstat around them.
+struct Napper {
+  int cpu = 0;
+  int nap_us = 0;
+  std::atomic<uint32_t> tid{0};
+  Schedstat before, after;
+  bool pinned = false;
+
+  // One wait for `go` (a single sleep, begun before the collector attached), so that every
+  // sleep the collector sees after the attach is a nap or comes after `before`.
+  void run(const std::shared_future<void>& go, int naps) {
+    test::CpuPin pin(cpu);
+    pinned = pin.pinned();
+    tid = static_cast<uint32_t>(syscall(SYS_gettid));
+    go.wait();
+    before = own_schedstat();
+    for (int i = 0; i < naps; i++) usleep(static_cast<useconds_t>(nap_us));
+    after = own_schedstat();
+  }
+};
+
+TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  const auto [flavour, slots] = GetParam();
+  const std::vector<int> cpus = test::allowed_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+
+  // Short naps on the first CPU, long ones on the second: the group's minimum can only come
+  // from the first CPU's copy, its maximum only from the second's.
+  constexpr int kNaps = 40, kShortUs = 300, kLongUs = 5000;
+  Napper short_naps, long_naps;
+  short_naps.cpu = cpus[0];
+  short_naps.nap_us = kShortUs;
+  long_naps.cpu = cpus[1];
+  long_naps.nap_us = kLongUs;
+  std::promise<void> release;
+  std::shared_future<void> go = release.get_future().share();
+  std::thread a([&] { short_naps.run(go, kNaps); });
+  std::thread b([&] { long_naps.run(go, kNaps); });
+  while (!short_naps.tid || !long_naps.tid) usleep(100);
+  usleep(20000);  // both in go.wait()
+
+  SchedConfig cfg;  // by process: both threads in this process's group
+  cfg.targets.cfg.by_tid = 1;
+  cfg.targets.tids = {short_naps.tid, long_naps.tid};
+  if (std::string(slots) == "sparse") cfg.dense_groups = 0;
+  auto collector = attached_collector(flavour, cfg);
+  release.set_value();
+  if (!collector.ok()) {
+    a.join();
+    b.join();
+    FAIL() << collector.error().message;
+  }
+  a.join();
+  b.join();
+  collector->detach();
+  auto snap = collector->read();
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_TRUE(short_naps.pinned && long_naps.pinned) << "a napper was not on its CPU";
+
+  const SchedGroup* mine = nullptr;
+  for (const auto& g : snap->groups)
+    if (!g.other && g.pid == static_cast<uint32_t>(getpid())) mine = &g;
+  ASSERT_NE(mine, nullptr);
+
+  // Every real sleep (voluntary switch) of both threads is a sleep or block sample, and every
+  // switch-in is counted, give or take 3 per thread: the switches between a thread's last
+  // schedstat read and its exit, which only the collector sees (as in sched_bpf_test).
+  const uint64_t voluntary = (short_naps.after.voluntary - short_naps.before.voluntary) +
+                             (long_naps.after.voluntary - long_naps.before.voluntary);
+  const uint64_t slices =
+      (short_naps.after.slices - short_naps.before.slices) + (long_naps.after.slices - long_naps.before.slices);
+  const uint64_t asleep = mine->count[AITRACE_SCHED_OFFCPU_SLEEP] + mine->count[AITRACE_SCHED_OFFCPU_BLOCK];
+  EXPECT_GE(asleep + 6, voluntary) << "sleeps " << mine->count[AITRACE_SCHED_OFFCPU_SLEEP] << ", blocks "
+                                   << mine->count[AITRACE_SCHED_OFFCPU_BLOCK];
+  EXPECT_LE(asleep, voluntary + 6);
+  EXPECT_GE(mine->counters.switches + 6, slices);
+  EXPECT_LE(mine->counters.switches, slices + 6);
+
+  // The first CPU's naps bring the minimum under 2 ms (its naps sleep ~300-350 us), the second
+  // CPU's the maximum over 4 ms (a 5 ms nap's timer never fires early; of 40, not every one is
+  // cut short by a preemption before its switch-out). A sleep is never 0 ns: a copy whose
+  // minimum was not seeded would report 0.
+  const Histogram sleep = mine->histogram(AITRACE_SCHED_OFFCPU_SLEEP);
+  EXPECT_GT(mine->min[AITRACE_SCHED_OFFCPU_SLEEP], 0u);
+  EXPECT_LT(mine->min[AITRACE_SCHED_OFFCPU_SLEEP], 2'000'000u);
+  EXPECT_GE(mine->max[AITRACE_SCHED_OFFCPU_SLEEP], 4'000'000u);
+  EXPECT_EQ(sleep.count(), mine->count[AITRACE_SCHED_OFFCPU_SLEEP]);
+  EXPECT_EQ(sleep.sum(), mine->sum[AITRACE_SCHED_OFFCPU_SLEEP]);
+  // Both threads' naps are in the sum: 40 of at least ~5 ms and 40 of at least ~0.3 ms.
+  EXPECT_GE(mine->sum[AITRACE_SCHED_OFFCPU_SLEEP], uint64_t{kNaps - 6} * (kLongUs + kShortUs) * 1000u);
+  EXPECT_EQ(snap->lost.groups_overflow, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavours, SchedGroupCpus,
+                         ::testing::Combine(::testing::Values("tp_btf", "raw_tp"), ::testing::Values("dense", "sparse")),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+                         });
+
+}  // namespace
+}  // namespace aitrace
