@@ -8,6 +8,10 @@
 # places every round; the medians, and their ratios, are what to compare on a shared machine.
 #
 #   bench/by_thread_overhead.sh [ROUNDS] [THREADS] [MS] [NAP_MS]   (defaults: 5 2000 3000 20)
+#   AITRACE_VARIANTS="base=/other/build/aitrace ..." adds a tracer v-NAME per NAME=BIN: that
+#   build's `--by process`, for a before/after of the default mode on this shape in the same
+#   rounds (its ratio is printed against by-process). AITRACE_BY_THREAD_TRACERS picks the
+#   tracers (default: by-thread by-process runqlat runqlat-L).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${AITRACE_BUILD_DIR:-$root/build}
@@ -28,6 +32,13 @@ done
 [[ -x $aitrace && -x $swarm ]] || { echo "by_thread_overhead: $aitrace or $swarm not built (scripts/build)" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "by_thread_overhead: needs root (bpf_stats_enabled, tracing)" >&2; exit 1; }
 
+declare -A variant_bin=()
+for v in ${AITRACE_VARIANTS:-}; do
+  [[ -x ${v#*=} ]] || { echo "by_thread_overhead: variant ${v%%=*}: ${v#*=} is not executable" >&2; exit 1; }
+  variant_bin[v-${v%%=*}]=${v#*=}
+done
+tracers="${AITRACE_BY_THREAD_TRACERS:-by-thread by-process runqlat runqlat-L} ${!variant_bin[*]}"
+
 bpf_cost_begin
 
 start_tracer() {
@@ -35,16 +46,17 @@ start_tracer() {
   case $1 in
     by-thread) "$aitrace" sched --by thread --json -o "$work/by-thread.json" >/dev/null 2>"$work/err" & want=1 ;;
     by-process) "$aitrace" sched --by process --json -o "$work/by-process.json" >/dev/null 2>"$work/err" & want=1 ;;
+    v-*) "${variant_bin[$1]}" sched --by process --json -o "$work/$1.json" >/dev/null 2>"$work/err" & want=1 ;;
     runqlat) "$runqlat" >/dev/null 2>&1 & want=3 ;;
     runqlat-L) "$runqlat" -L >/dev/null 2>&1 & want=3 ;;
   esac
   tracer_pid=$!
-  wait_for_programs "$1" "$want" "$([[ $1 == by-* ]] && echo "$work/err")"
+  wait_for_programs "$1" "$want" "$([[ $1 == by-* || $1 == v-* ]] && echo "$work/err")"
 }
 
 # lost NAME: the sum of aitrace's lost counters in its report (- for runqlat, which counts none).
 lost() {
-  [[ $1 == by-* ]] || { echo -; return; }
+  [[ $1 == by-* || $1 == v-* ]] || { echo -; return; }
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(d['lost'].values()))" "$work/$1.json"
 }
 
@@ -53,7 +65,8 @@ echo "workload: thread_swarm sleepers $threads $ms $nap; $rounds rounds, tracers
 printf '%-6s %-11s %14s %11s %10s %8s\n' round tracer bpf_ns/switch bpf_ns/run switches lost
 results=$work/results
 for r in $(seq "$rounds"); do
-  for name in $(round_order "$r" by-thread by-process runqlat runqlat-L); do
+  # shellcheck disable=SC2086 # a list of names
+  for name in $(round_order "$r" $tracers); do
     start_tracer "$name"
     read -r ns run sw <<<"$(measure_bpf_cost "$name" "$swarm" sleepers "$threads" "$ms" "$nap")"
     stop_tracer
@@ -61,7 +74,7 @@ for r in $(seq "$rounds"); do
     echo "$name $ns $run" >>"$results"
   done
 done
-echo "median over $rounds rounds; ratios are the median of each round's by-thread over that tracer:"
+echo "median over $rounds rounds; ratios are the median of each round's by-thread (for v-*: by-process) over that tracer:"
 python3 - "$results" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
@@ -70,8 +83,9 @@ per = {n: [float(r[1]) for r in rows if r[0] == n] for n in names}  # one value 
 for n in names:
     run = statistics.median(float(r[2]) for r in rows if r[0] == n)
     ratio = ""
-    if n != "by-thread":
-        ratios = [t / v for t, v in zip(per["by-thread"], per[n]) if v]
-        ratio = f"  by-thread/{n} {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})"
+    ref = "by-process" if n.startswith("v-") else "by-thread"
+    if n != ref and ref in per:
+        ratios = [t / v for t, v in zip(per[ref], per[n]) if v]
+        ratio = f"  {ref}/{n} {statistics.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})"
     print(f"  {n:11} {statistics.median(per[n]):8.1f} BPF ns/switch  {run:6.1f} ns/run{ratio}")
 PY
