@@ -25,24 +25,30 @@ using test::Schedstat;
 
 class SchedGroupCpus : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
-// A thread pinned to one CPU that naps `naps` times for `nap_us`, with its schedstat around them.
+// A thread pinned to one CPU that naps `naps` times for `nap_us`. Its schedstat is read before
+// the collector attaches (`pre`), around the naps (`before`, `after`) and after the collector
+// detached (`final`): every switch the collector could count lies between `pre` and `final`,
+// every nap between `before` and `after`.
 struct Napper {
   int cpu = 0;
   int nap_us = 0;
   std::atomic<uint32_t> tid{0};
-  Schedstat before, after;
+  std::atomic<bool> napped{false};
+  Schedstat pre, before, after, final;
   bool pinned = false;
 
-  // One wait for `go` (a single sleep, begun before the collector attached), so that every
-  // sleep the collector sees after the attach is a nap or comes after `before`.
-  void run(const std::shared_future<void>& go, int naps) {
+  void run(const std::shared_future<void>& go, const std::shared_future<void>& end, int naps) {
     test::CpuPin pin(cpu);
     pinned = pin.pinned();
+    pre = own_schedstat();
     tid = static_cast<uint32_t>(syscall(SYS_gettid));
     go.wait();
     before = own_schedstat();
     for (int i = 0; i < naps; i++) usleep(static_cast<useconds_t>(nap_us));
     after = own_schedstat();
+    napped = true;
+    end.wait();
+    final = own_schedstat();
   }
 };
 
@@ -60,12 +66,11 @@ TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
   short_naps.nap_us = kShortUs;
   long_naps.cpu = cpus[1];
   long_naps.nap_us = kLongUs;
-  std::promise<void> release;
-  std::shared_future<void> go = release.get_future().share();
-  std::thread a([&] { short_naps.run(go, kNaps); });
-  std::thread b([&] { long_naps.run(go, kNaps); });
+  std::promise<void> release, finish;
+  std::shared_future<void> go = release.get_future().share(), end = finish.get_future().share();
+  std::thread a([&] { short_naps.run(go, end, kNaps); });
+  std::thread b([&] { long_naps.run(go, end, kNaps); });
   while (!short_naps.tid || !long_naps.tid) usleep(100);
-  usleep(20000);  // both in go.wait()
 
   SchedConfig cfg;  // by process: both threads in this process's group
   cfg.targets.cfg.by_tid = 1;
@@ -73,14 +78,12 @@ TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
   if (std::string(slots) == "sparse") cfg.dense_groups = 0;
   auto collector = attached_collector(flavour, cfg);
   release.set_value();
-  if (!collector.ok()) {
-    a.join();
-    b.join();
-    FAIL() << collector.error().message;
-  }
+  while (!short_naps.napped || !long_naps.napped) usleep(1000);
+  if (collector.ok()) collector->detach();
+  finish.set_value();
   a.join();
   b.join();
-  collector->detach();
+  ASSERT_TRUE(collector.ok()) << collector.error().message;
   auto snap = collector->read();
   ASSERT_TRUE(snap.ok()) << snap.error().message;
   EXPECT_TRUE(short_naps.pinned && long_naps.pinned) << "a napper was not on its CPU";
@@ -90,19 +93,19 @@ TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
     if (!g.other && g.pid == static_cast<uint32_t>(getpid())) mine = &g;
   ASSERT_NE(mine, nullptr);
 
-  // Every real sleep (voluntary switch) of both threads is a sleep or block sample, and every
-  // switch-in is counted, give or take 3 per thread: the switches between a thread's last
-  // schedstat read and its exit, which only the collector sees (as in sched_bpf_test).
-  const uint64_t voluntary = (short_naps.after.voluntary - short_naps.before.voluntary) +
-                             (long_naps.after.voluntary - long_naps.before.voluntary);
-  const uint64_t slices =
-      (short_naps.after.slices - short_naps.before.slices) + (long_naps.after.slices - long_naps.before.slices);
+  // Every real sleep (voluntary switch) of both threads' naps is a sleep or block sample, and
+  // every switch-in is counted, less at most 3 per thread that no program saw (as in
+  // sched_bpf_test: no BPF program runs while a PID-1 thread is current); and nothing is
+  // counted that did not happen between `pre` and `final`.
+  const auto sum = [&](unsigned long long Schedstat::*field, Schedstat Napper::*from, Schedstat Napper::*to) {
+    return (short_naps.*to.*field - short_naps.*from.*field) + (long_naps.*to.*field - long_naps.*from.*field);
+  };
   const uint64_t asleep = mine->count[AITRACE_SCHED_OFFCPU_SLEEP] + mine->count[AITRACE_SCHED_OFFCPU_BLOCK];
-  EXPECT_GE(asleep + 6, voluntary) << "sleeps " << mine->count[AITRACE_SCHED_OFFCPU_SLEEP] << ", blocks "
-                                   << mine->count[AITRACE_SCHED_OFFCPU_BLOCK];
-  EXPECT_LE(asleep, voluntary + 6);
-  EXPECT_GE(mine->counters.switches + 6, slices);
-  EXPECT_LE(mine->counters.switches, slices + 6);
+  EXPECT_GE(asleep + 6, sum(&Schedstat::voluntary, &Napper::before, &Napper::after))
+      << "sleeps " << mine->count[AITRACE_SCHED_OFFCPU_SLEEP] << ", blocks " << mine->count[AITRACE_SCHED_OFFCPU_BLOCK];
+  EXPECT_LE(asleep, sum(&Schedstat::voluntary, &Napper::pre, &Napper::final));
+  EXPECT_GE(mine->counters.switches + 6, sum(&Schedstat::slices, &Napper::before, &Napper::after));
+  EXPECT_LE(mine->counters.switches, sum(&Schedstat::slices, &Napper::pre, &Napper::final));
 
   // The first CPU's naps bring the minimum under 2 ms (its naps sleep ~300-350 us), the second
   // CPU's the maximum over 4 ms (a 5 ms nap's timer never fires early; of 40, not every one is
