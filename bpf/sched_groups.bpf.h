@@ -47,8 +47,9 @@ struct {
 
 /*
  * A dense slot's totals, one copy per CPU: all threads of one process count in one group, and
- * shared totals made every sample of every CPU take the same lines (4 atomics each). Userspace
- * seeds each copy's minima and adds the copies up. Sized as dense_hist.
+ * shared totals made every sample of every CPU take the same lines (an atomic sum, and a
+ * compare-and-swap on each new minimum or maximum). Userspace seeds each copy's minima and adds
+ * the copies up. Sized as dense_hist.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -8,7 +8,7 @@
  *  - the thread's storage, while it owns a slot, has not begun to exit and was not retired;
  *  - its slot's `hist` rows when every storage row is taken (count, sum, min and max stay in
  *    storage);
- *  - its group (group_stats or dense_totals, hist), as without task storage, after it retired.
+ *  - its group (group_stats, hist), as without task storage, after it retired.
  * A thread retires at sched_process_exit, or when its group id changes (an exec by a non-leader
  * thread takes the leader's id): its storage is copied to `thread_exits` under its slot first,
  * then marked retired. A thread whose first slot already has a copy there starts retired. Userspace reads live threads through the task iterator below, then
