@@ -43,6 +43,21 @@ struct {
 } offcpu_stacks SEC(".maps");
 
 /*
+ * bpf_get_stackid() keeps one stack per hash bucket and answers -EEXIST for a second stack that
+ * hashes there; replacing the first (BPF_F_REUSE_STACKID) would change what its id means. A stack
+ * refused by offcpu_stacks tries this map, which holds only such stacks: a stack is lost only if
+ * both buckets are taken. With S stacks in N buckets, about S/N of new stacks collide in the
+ * first map, and about 4(S/N)^2 of those again here. One map alone cost a CI run of the --wakers
+ * e2e test the writer's waker stack: its bucket held one of the run's dozen other stacks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, AITRACE_OFFCPU_DEFAULT_STACKS / 4); /* --stack-storage / 4, at least 1 */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, AITRACE_OFFCPU_MAX_FRAMES * sizeof(__u64));
+} offcpu_spill_stacks SEC(".maps");
+
+/*
  * Shared (not per-CPU) with atomic adds, as offcputime does: a key is hit once per blocked
  * interval, and per-CPU values would multiply its preallocated size by the CPU count.
  */
@@ -68,6 +83,12 @@ static __always_inline __s32 stack_id(void *ctx, __u64 flags)
 
 	if (id >= 0)
 		return (__s32)id;
+	if (err == -EEXIST || err == -ENOMEM) {
+		id = bpf_get_stackid(ctx, &offcpu_spill_stacks, flags);
+		err = (int)id;
+		if (id >= 0)
+			return (__s32)id | AITRACE_OFFCPU_SPILL_ID;
+	}
 	if (err == -EEXIST)
 		__sync_fetch_and_add(&lost.stack_collision, 1);
 	else if (err == -ENOMEM)

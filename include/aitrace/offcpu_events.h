@@ -12,6 +12,13 @@
 /* Frames per stack in the stack-trace map: the kernel's default kernel.perf_event_max_stack. */
 #define AITRACE_OFFCPU_MAX_FRAMES 127
 #define AITRACE_OFFCPU_DEFAULT_STACKS 16384 /* --stack-storage */
+/*
+ * A stack whose hash bucket in offcpu_stacks holds another stack (or that finds it full) gets a
+ * second chance in offcpu_spill_stacks, a quarter of its size, which holds only such stacks. Its
+ * ids carry this bit; --stack-storage is capped below it.
+ */
+#define AITRACE_OFFCPU_SPILL_ID 0x40000000
+#define AITRACE_OFFCPU_MAX_STACK_STORAGE (1U << 24)
 #define AITRACE_OFFCPU_DEFAULT_KEYS 16384   /* aggregation entries (stack pairs per process) */
 #define AITRACE_OFFCPU_MAX_TASKS 65536      /* raw_tp fallback: blocked tasks tracked at once */
 
@@ -53,7 +60,7 @@ AITRACE_OFFCPU_FN __u32 aitrace_offcpu_state(__u8 preempt, __u32 prev_state)
 
 struct offcpu_key {
 	__u32 tgid;
-	__s32 user_stack_id;   /* in offcpu_stacks, or AITRACE_OFFCPU_NO_STACK, or -errno */
+	__s32 user_stack_id;   /* in offcpu_stacks (| AITRACE_OFFCPU_SPILL_ID: in offcpu_spill_stacks), or AITRACE_OFFCPU_NO_STACK, or -errno */
 	__s32 kernel_stack_id; /* the same for the kernel stack */
 	__u32 state;           /* AITRACE_OFFCPU_SLEEP or AITRACE_OFFCPU_BLOCK */
 	char comm[AITRACE_COMM_LEN]; /* the thread's name when it switched in */
@@ -108,8 +115,9 @@ AITRACE_STATIC_ASSERT(sizeof(struct offcpu_notice) == 16, "offcpu_notice layout"
 
 /* What could not be recorded; every counter is shown in every output. */
 struct offcpu_lost {
-	__u64 stack_collision; /* -EEXIST from bpf_get_stackid: another stack holds the hash bucket */
-	__u64 stack_full;      /* -ENOMEM: the stack-trace map (--stack-storage) is full */
+	/* A stack neither stack map could take, by the spill map's answer (the main map's was the same or -ENOMEM): */
+	__u64 stack_collision; /* -EEXIST: another stack holds its hash bucket there */
+	__u64 stack_full;      /* -ENOMEM: the spill map is full too (--stack-storage) */
 	__u64 stack_error;     /* any other error from bpf_get_stackid (-EFAULT: no user stack) */
 	__u64 start_full;      /* no per-task slot for a blocked task: its interval is lost */
 	__u64 totals_full;     /* the aggregation map is full: an interval's time is lost */

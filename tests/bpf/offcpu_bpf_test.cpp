@@ -16,6 +16,7 @@
 #include <functional>
 #include <future>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -28,25 +29,25 @@ bool has_frame(const std::vector<std::string>& frames, std::string_view part) {
 
 class OffcpuFlavour : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(OffcpuFlavour, RecordsAPipeReadUnderItsChain) {
-  AITRACE_REQUIRE_BPF_OR_SKIP();
-  const pid_t pid = test::spawn_background({test::workload("offcpu_chain"), "pipe", "800"});
-  ASSERT_GT(pid, 0);
+// Traces the pipe workload (its process alone) for its whole life, the run loop's part included:
+// new stacks are resolved as they are reported, while the process lives.
+void trace_pipe_workload(const OffcpuConfig& cfg, const char* flavour, pid_t* pid, OffcpuSnapshot* out) {
+  *pid = test::spawn_background({test::workload("offcpu_chain"), "pipe", "800"});
+  ASSERT_GT(*pid, 0);
   TargetSpec spec;
-  spec.pids = {static_cast<uint32_t>(pid)};
+  spec.pids = {static_cast<uint32_t>(*pid)};
   auto targets = resolve_targets(spec);
   ASSERT_TRUE(targets.ok()) << targets.error().message;
-  auto c = OffcpuCollector::load({}, *targets, test::features(GetParam()));
+  auto c = OffcpuCollector::load(cfg, *targets, test::features(flavour));
   ASSERT_TRUE(c.ok()) << c.error().message;
   const HookStatus* sw = (*c)->hooks().status("sched:sched_switch");
   ASSERT_NE(sw, nullptr);
-  EXPECT_EQ(sw->kind, parse_hook_kind(GetParam()));
+  EXPECT_EQ(sw->kind, parse_hook_kind(flavour));
   Status a = (*c)->attach(*targets);
   ASSERT_TRUE(a.ok()) << a.error().message;
   (*c)->start();
-  // The run loop's part: new stacks are resolved as they are reported, while the process lives.
   int status = 0;
-  while (waitpid(pid, &status, WNOHANG) == 0) {
+  while (waitpid(*pid, &status, WNOHANG) == 0) {
     ASSERT_TRUE((*c)->drain().ok());
     usleep(20'000);
   }
@@ -54,9 +55,16 @@ TEST_P(OffcpuFlavour, RecordsAPipeReadUnderItsChain) {
   ASSERT_TRUE((*c)->drain().ok());
   auto snap = (*c)->snapshot();
   ASSERT_TRUE(snap.ok()) << snap.error().message;
+  *out = std::move(*snap);
+}
 
+TEST_P(OffcpuFlavour, RecordsAPipeReadUnderItsChain) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  pid_t pid = -1;
+  OffcpuSnapshot snap;
+  ASSERT_NO_FATAL_FAILURE(trace_pipe_workload({}, GetParam(), &pid, &snap));
   uint64_t chain_ns = 0;
-  for (const OffcpuStack& st : snap->stacks) {
+  for (const OffcpuStack& st : snap.stacks) {
     EXPECT_EQ(st.tgid, static_cast<uint32_t>(pid)) << "the filter let another process through";
     if (has_frame(st.user_frames, "wait_here") && has_frame(st.user_frames, "outer") &&
         has_frame(st.kernel_frames, "pipe_read")) {
@@ -68,7 +76,32 @@ TEST_P(OffcpuFlavour, RecordsAPipeReadUnderItsChain) {
   // It blocks for most of its 800 ms; attaching costs part of the start.
   EXPECT_GT(chain_ns, 400'000'000u);
   EXPECT_LT(chain_ns, 900'000'000u);
-  EXPECT_EQ(snap->lost.stack_collision + snap->lost.stack_full + snap->lost.start_full + snap->lost.totals_full, 0u);
+  EXPECT_EQ(snap.lost.stack_collision + snap.lost.stack_full + snap.lost.start_full + snap.lost.totals_full, 0u);
+}
+
+// A one-entry stack map holds the run's first stack; the next stack finds the bucket taken (or
+// the map full) and goes to the spill map, also of one entry; every later one is lost, counted.
+// So exactly two ids are ever stored: 0 in the main map and 0 | AITRACE_OFFCPU_SPILL_ID, both
+// read back with their frames. Without the spill map only id 0 was stored.
+TEST_P(OffcpuFlavour, AStackWhoseBucketIsTakenIsKeptInTheSpillMap) {
+  AITRACE_REQUIRE_BPF_OR_SKIP();
+  OffcpuConfig cfg;
+  cfg.stack_storage = 1;
+  pid_t pid = -1;
+  OffcpuSnapshot snap;
+  ASSERT_NO_FATAL_FAILURE(trace_pipe_workload(cfg, GetParam(), &pid, &snap));
+  std::set<int32_t> stored;
+  auto note = [&](int32_t id, const std::vector<std::string>& frames) {
+    if (id < 0) return;
+    stored.insert(id);
+    EXPECT_FALSE(frames.empty() || has_frame(frames, "[lost: ")) << id;
+  };
+  for (const OffcpuStack& st : snap.stacks) {
+    note(st.user_stack_id, st.user_frames);
+    note(st.kernel_stack_id, st.kernel_frames);
+  }
+  EXPECT_EQ(stored, (std::set<int32_t>{0, AITRACE_OFFCPU_SPILL_ID}));
+  EXPECT_GT(snap.lost.stack_collision + snap.lost.stack_full, 0u) << "the pipe workload has more than two stacks";
 }
 
 // The run's one window (docs/architecture.md): attached but not started, the programs run and

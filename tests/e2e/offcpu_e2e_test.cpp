@@ -224,7 +224,8 @@ TEST(OffcpuE2E, BadOptionsAreUsageErrors) {
                                        {"--min", "2ms", "--max", "1ms"},
                                        {"--folded", "--json"},
                                        {"--top", "0"},
-                                       {"--stack-storage", "0"}}) {
+                                       {"--stack-storage", "0"},
+                                       {"--stack-storage", "16777217"}}) {
     std::vector<std::string> argv = {test::aitrace_binary(), "offcpu", "-d", "1"};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto r = test::run_command(argv);

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cerrno>
@@ -79,7 +80,8 @@ struct OffcpuCollector::Impl {
   HookSet hooks;
   StackSymbolizer symbols;
   std::unique_ptr<RingReader> reader;
-  // Stack ids are never reused (no BPF_F_REUSE_STACKID), so what an id holds is read once.
+  // Stack ids are never reused (no BPF_F_REUSE_STACKID), so what an id holds is read once. Ids
+  // with AITRACE_OFFCPU_SPILL_ID are in offcpu_spill_stacks.
   std::map<int32_t, std::pair<Frames, size_t>> addresses;
   // Resolved once, when first reported: the names survive the process.
   std::map<int32_t, std::vector<std::string>> kernel_stacks;
@@ -90,7 +92,10 @@ struct OffcpuCollector::Impl {
     auto it = addresses.find(id);
     if (it != addresses.end()) return &it->second;
     Frames f{};
-    if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.offcpu_stacks), &id, f.data()) != 0) return nullptr;
+    const bool spilled = (static_cast<uint32_t>(id) & AITRACE_OFFCPU_SPILL_ID) != 0;
+    const uint32_t key = static_cast<uint32_t>(id) & ~static_cast<uint32_t>(AITRACE_OFFCPU_SPILL_ID);
+    bpf_map* map = spilled ? skel->maps.offcpu_spill_stacks : skel->maps.offcpu_stacks;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &key, f.data()) != 0) return nullptr;
     size_t n = 0;
     while (n < f.size() && f[n]) n++;
     return &addresses.emplace(id, std::make_pair(f, n)).first->second;
@@ -170,6 +175,7 @@ Result<std::unique_ptr<OffcpuCollector>> OffcpuCollector::load(const OffcpuConfi
   s->rodata->min_ns = cfg.min_ns;
   s->rodata->max_ns = cfg.max_ns;
   bpf_map__set_max_entries(s->maps.offcpu_stacks, cfg.stack_storage);
+  bpf_map__set_max_entries(s->maps.offcpu_spill_stacks, std::max(1U, cfg.stack_storage / 4));
   bpf_map__set_max_entries(s->maps.offcpu_totals, cfg.max_keys);
 
   const HookKind flavour = choose_flavour(features);

@@ -60,7 +60,9 @@ Result<OffcpuTracerConfig> tracer_config(const OffcpuOptions& o) {
     if (cfg.bpf.max_ns < cfg.bpf.min_ns) return make_error(ErrorKind::usage, "--max {} is below --min {}", o.max, o.min);
   }
   if (o.top <= 0) return make_error(ErrorKind::usage, "--top must be positive, got {}", o.top);
-  if (o.stack_storage == 0) return make_error(ErrorKind::usage, "--stack-storage must be positive");
+  if (o.stack_storage == 0 || o.stack_storage > AITRACE_OFFCPU_MAX_STACK_STORAGE)
+    return make_error(ErrorKind::usage, "--stack-storage must be between 1 and {}, got {}",
+                      AITRACE_OFFCPU_MAX_STACK_STORAGE, o.stack_storage);
   if (o.max_keys == 0) return make_error(ErrorKind::usage, "--max-keys must be positive");
   if (o.folded && o.common.json) return make_error(ErrorKind::usage, "--folded and --json are two report formats: pick one");
   cfg.bpf.stack_storage = o.stack_storage;
@@ -97,7 +99,7 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   cmd->add_option("--svg", opts->svg, "Also write a flame graph of the whole run to this SVG file")
       ->check(non_empty_value());
   cmd->add_option("--stack-storage", opts->stack_storage,
-                  "Stacks the kernel can keep (default: 16384); what does not fit is counted as lost");
+                  "Stacks the kernel can keep (default: 16384), plus a quarter for stacks whose hash bucket is taken; what does not fit is counted as lost");
   cmd->add_option("--max-keys", opts->max_keys,
                   "(process, thread name, stack pair, state) totals the kernel can keep (default: 16384)");
   cmd->callback([exit_code = ctx.exit_code, opts] { *exit_code = run_offcpu(*opts); });
