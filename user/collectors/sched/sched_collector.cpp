@@ -12,7 +12,7 @@
 #include "aitrace/core/ring_reader.hpp"
 #include "aitrace/core/run_loop.hpp"
 #include "sched.skel.h"
-#include "sched_dense_totals.hpp"
+#include "aitrace/sched/sched_dense_totals.hpp"
 #include "sched_thread_stats.hpp"
 
 #include <bpf/bpf.h>

@@ -1,4 +1,4 @@
-#include "sched_dense_totals.hpp"
+#include "aitrace/sched/sched_dense_totals.hpp"
 
 #include "aitrace/core/bpf_object.hpp"
 

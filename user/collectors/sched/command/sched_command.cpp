@@ -89,7 +89,7 @@ void add_commands(CLI::App& app, const CommandContext& ctx) {
   // Hidden: bounds the group map (default 10240); tests force an overflow with a tiny value.
   cmd->add_option("--max-groups", opts->max_groups, "Group map capacity")->group("");
   // Hidden, for tests of the sparse histogram path and its overflow accounting.
-  cmd->add_option("--dense-groups", opts->dense_groups, "Groups with array histograms")->group("");
+  cmd->add_option("--dense-groups", opts->dense_groups, "Groups with array histograms and per-CPU totals")->group("");
   cmd->add_option("--max-hist-entries", opts->max_hist_entries, "Sparse histogram map capacity, in rows of 16 buckets")->group("");
   cmd->add_option("--clock", opts->clock,
                   "Timestamps: wall (default: read at each tracepoint, as runqlat and bpftrace) or rq (the run "

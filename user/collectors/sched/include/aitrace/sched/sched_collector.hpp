@@ -49,7 +49,7 @@ struct SchedConfig {
   SchedGroupBy group_by = SchedGroupBy::process;
   SchedClock clock = SchedClock::wall;
   uint32_t max_groups = AITRACE_SCHED_DEFAULT_MAX_GROUPS;      // 1..kSchedMaxGroupsLimit
-  uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms
+  uint32_t dense_groups = AITRACE_SCHED_DEFAULT_DENSE_GROUPS;  // groups with array histograms and per-CPU totals
   uint32_t max_hist_entries = 0;  // sparse histogram rows (16 buckets each); 0: derived from max_groups
   // Histogram rows a thread keeps in its own task storage (0..AITRACE_SCHED_THREAD_ROWS); the
   // tests take fewer to send samples to the group's rows.
