@@ -14,8 +14,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -166,10 +164,7 @@ INSTANTIATE_TEST_SUITE_P(Flavours, SchedSlowBpf, ::testing::Values("tp_btf", "ra
 // The xlated length of this process's BPF programs named `name` (the kernel keeps 15 characters).
 std::vector<uint32_t> own_prog_lengths(const std::string& name) {
   std::vector<uint32_t> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    const int fd = static_cast<int>(std::strtol(entry.path().filename().c_str(), nullptr, 10));
-    if (test::read_file("/proc/self/fdinfo/" + std::to_string(fd)).find("prog_type:") == std::string::npos) continue;
+  for (const int fd : test::own_prog_fds()) {
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && name.substr(0, 15) == info.name)

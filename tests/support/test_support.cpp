@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace aitrace::test {
@@ -243,17 +244,29 @@ pid_t spawn_background(const std::vector<std::string>& argv, const std::string& 
   return pid;
 }
 
-std::vector<int> own_map_fds_u32(const std::string& name) {
+namespace {
+
+// This process's fds whose fdinfo has `key` ("map_type:" for maps, "prog_type:" for programs).
+std::vector<int> own_fds_with(std::string_view key) {
   std::vector<int> fds;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
     auto fd_number = parse_number<int>(entry.path().filename().string());
-    if (!fd_number) continue;
-    const int fd = *fd_number;
+    if (fd_number && read_file("/proc/self/fdinfo/" + std::to_string(*fd_number)).find(key) != std::string::npos)
+      fds.push_back(*fd_number);
+  }
+  return fds;
+}
+
+}  // namespace
+
+std::vector<int> own_prog_fds() { return own_fds_with("prog_type:"); }
+
+std::vector<int> own_map_fds_u32(const std::string& name) {
+  std::vector<int> fds;
+  for (const int fd : own_fds_with("map_type:")) {
     bpf_map_info info{};
     uint32_t len = sizeof(info);
-    // Only BPF maps answer; other fds (files, programs, links) fail or have no key size.
-    if (read_file("/proc/self/fdinfo/" + std::to_string(fd)).find("map_type:") == std::string::npos) continue;
     if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && name == info.name && info.key_size == sizeof(uint32_t))
       fds.push_back(fd);
   }

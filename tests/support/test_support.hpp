@@ -128,4 +128,7 @@ int run_raw_tp(int prog_fd, const std::vector<uint64_t>& args);
 std::vector<int> own_map_fds_u32(const std::string& name);
 std::vector<uint32_t> own_map_keys_u32(const std::string& name);
 
+// The fds of every BPF program this process holds open (found through /proc/self/fd).
+std::vector<int> own_prog_fds();
+
 }  // namespace aitrace::test
