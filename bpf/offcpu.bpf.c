@@ -45,10 +45,13 @@ struct {
 /*
  * bpf_get_stackid() keeps one stack per hash bucket and answers -EEXIST for a second stack that
  * hashes there; replacing the first (BPF_F_REUSE_STACKID) would change what its id means. A stack
- * refused by offcpu_stacks tries this map, which holds only such stacks: a stack is lost only if
- * both buckets are taken. With S stacks in N buckets, about S/N of new stacks collide in the
- * first map, and about 4(S/N)^2 of those again here. One map alone cost a CI run of the --wakers
- * e2e test the writer's waker stack: its bucket held one of the run's dozen other stacks.
+ * refused by offcpu_stacks (bucket taken, or map full) tries this map, which holds only such
+ * stacks. Both maps take the bucket from the low bits of the same hash, so the spill bucket is
+ * the main bucket modulo this map's size: the second stack of a main bucket is kept here, a third
+ * is lost. With S stacks in N main buckets about S/N of new stacks collide, and roughly S/(2N) of
+ * those are lost as well (for S well under N). One map alone cost a CI run of the --wakers e2e
+ * test the writer's waker stack: its bucket held one of the run's dozen other stacks. A stack
+ * tried twice is unwound twice.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);

@@ -14,8 +14,8 @@
 #define AITRACE_OFFCPU_DEFAULT_STACKS 16384 /* --stack-storage */
 /*
  * A stack whose hash bucket in offcpu_stacks holds another stack (or that finds it full) gets a
- * second chance in offcpu_spill_stacks, a quarter of its size, which holds only such stacks. Its
- * ids carry this bit; --stack-storage is capped below it.
+ * second chance in offcpu_spill_stacks, a quarter of its size (bpf/offcpu.bpf.c). Its ids carry
+ * this bit; --stack-storage is capped below it.
  */
 #define AITRACE_OFFCPU_SPILL_ID 0x40000000
 #define AITRACE_OFFCPU_MAX_STACK_STORAGE (1U << 24)
@@ -115,9 +115,9 @@ AITRACE_STATIC_ASSERT(sizeof(struct offcpu_notice) == 16, "offcpu_notice layout"
 
 /* What could not be recorded; every counter is shown in every output. */
 struct offcpu_lost {
-	/* A stack neither stack map could take, by the spill map's answer (the main map's was the same or -ENOMEM): */
+	/* A stack neither stack map took, counted by the spill map's answer: */
 	__u64 stack_collision; /* -EEXIST: another stack holds its hash bucket there */
-	__u64 stack_full;      /* -ENOMEM: the spill map is full too (--stack-storage) */
+	__u64 stack_full;      /* -ENOMEM: the spill map is full (at a power-of-two size it collides instead) */
 	__u64 stack_error;     /* any other error from bpf_get_stackid (-EFAULT: no user stack) */
 	__u64 start_full;      /* no per-task slot for a blocked task: its interval is lost */
 	__u64 totals_full;     /* the aggregation map is full: an interval's time is lost */

@@ -42,9 +42,10 @@ std::map<std::string, uint64_t> kernel_symbols(const std::vector<std::string>& n
 
 // The xlated imm of a call to the generic lookup helper: the verifier writes a helper call as the
 // helper's address less __bpf_call_base. Empty where the addresses are hidden or the JIT is off
-// (the interpreter keeps every call generic).
+// or absent (the interpreter keeps every call generic).
 std::optional<int32_t> generic_lookup_imm() {
-  if (test::read_file("/proc/sys/net/core/bpf_jit_enable").starts_with("0")) return std::nullopt;
+  const std::string jit = test::read_file("/proc/sys/net/core/bpf_jit_enable");
+  if (jit.empty() || jit.starts_with("0")) return std::nullopt;
   auto syms = kernel_symbols({"__bpf_call_base", "bpf_map_lookup_elem"});
   const uint64_t base = syms["__bpf_call_base"], lookup = syms["bpf_map_lookup_elem"];
   if (!base || !lookup) return std::nullopt;

@@ -246,13 +246,16 @@ pid_t spawn_background(const std::vector<std::string>& argv, const std::string& 
 
 namespace {
 
-// This process's fds whose fdinfo has `key` ("map_type:" for maps, "prog_type:" for programs).
+// This process's fds whose fdinfo has a line starting with `key` ("map_type:" for maps,
+// "prog_type:" for programs; a prog array's "owner_prog_type:" is not a program). fdinfo's first
+// line is "pos:", so each of these follows a newline.
 std::vector<int> own_fds_with(std::string_view key) {
   std::vector<int> fds;
+  const std::string line_start = "\n" + std::string(key);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
     auto fd_number = parse_number<int>(entry.path().filename().string());
-    if (fd_number && read_file("/proc/self/fdinfo/" + std::to_string(*fd_number)).find(key) != std::string::npos)
+    if (fd_number && read_file("/proc/self/fdinfo/" + std::to_string(*fd_number)).find(line_start) != std::string::npos)
       fds.push_back(*fd_number);
   }
   return fds;
