@@ -3,6 +3,7 @@
 #include "aitrace/dma/dma.hpp"
 #include "aitrace/output/escape.hpp"
 #include "aitrace/core/map_walk.hpp"
+#include "aitrace/core/percpu_map.hpp"
 #include "dma.skel.h"
 
 #include <bpf/bpf.h>
@@ -38,9 +39,13 @@ void add(T& a, const T& b) {
 // Visits every (key, value) of a hash map; for per-CPU maps the value is summed over CPUs.
 template <typename K, typename V, typename F>
 Status for_each_entry(bpf_map* map, bool percpu, F&& fn) {
-  int ncpu = percpu ? libbpf_num_possible_cpus() : 1;
-  if (ncpu <= 0) return make_error(ErrorKind::runtime, "cannot count the possible CPUs");
-  for_each_map_values<K, V>(bpf_map__fd(map), ncpu, [&](const K& key, const std::vector<V>& values) {
+  size_t ncpu = 1;
+  if (percpu) {
+    auto n = possible_cpu_count();
+    if (!n) return n.status();
+    ncpu = *n;
+  }
+  for_each_map_values<K, V>(bpf_map__fd(map), static_cast<int>(ncpu), [&](const K& key, const std::vector<V>& values) {
     V sum = values[0];
     for (size_t c = 1; c < values.size(); c++) add(sum, values[c]);
     fn(key, sum);
@@ -50,13 +55,11 @@ Status for_each_entry(bpf_map* map, bool percpu, F&& fn) {
 
 template <typename V>
 Status read_percpu_array0(bpf_map* map, V& out) {
-  int ncpu = libbpf_num_possible_cpus();
-  std::vector<V> values(ncpu > 0 ? ncpu : 1);
-  uint32_t zero = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, values.data()) != 0)
-    return make_error(ErrorKind::runtime, "reading {} failed: {}", bpf_map__name(map), bpf_error_text(errno));
-  out = values[0];
-  for (size_t c = 1; c < values.size(); c++) add(out, values[c]);
+  std::vector<V> values;
+  const uint32_t zero = 0;
+  AITRACE_TRY(read_percpu(bpf_map__fd(map), &zero, values, bpf_map__name(map)));
+  out = V{};
+  for (const V& v : values) add(out, v);
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include "aitrace/core/filter_sweep.hpp"
 #include "aitrace/output/histogram_render.hpp"
 #include "aitrace/core/log.hpp"
+#include "aitrace/core/percpu_map.hpp"
 #include "aitrace/eevdf/trace_record_window.hpp"
 #include "aitrace/output/perfetto_writer.hpp"
 #include "aitrace/core/ring_reader.hpp"
@@ -238,9 +239,12 @@ const std::string& SchedTraceCollector::trace_path() const {
 
 SchedTraceStats SchedTraceCollector::stats() const {
   SchedTraceStats st;
-  std::vector<aitrace_st_stats> per_cpu(static_cast<size_t>(impl_->ncpus));
-  uint32_t zero = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.st_stats), &zero, per_cpu.data()) == 0) {
+  std::vector<aitrace_st_stats> per_cpu;
+  const uint32_t zero = 0;
+  if (Status r = read_percpu(bpf_map__fd(impl_->skel->maps.st_stats), &zero, per_cpu, "the trace's per-CPU counters");
+      !r.ok()) {
+    warn("sched-trace: {}: its emitted and lost counts are shown as 0", r.error().message);
+  } else {
     for (const auto& c : per_cpu) {
       st.lost_per_cpu.push_back(c.lost);
       st.emitted += c.emitted;

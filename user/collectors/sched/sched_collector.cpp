@@ -432,12 +432,13 @@ Result<SchedSnapshot> SchedCollector::read() const {
   }
   std::unordered_map<uint32_t, size_t> index;  // slot -> snap.groups position
   Status dense_status;
+  std::vector<aitrace_sched_totals> dense_copies;
   AITRACE_TRY((for_each_entry<uint32_t, aitrace_sched_group>(
       bpf_map__fd(s->maps.group_stats), [&](uint32_t slot, const aitrace_sched_group& g) {
         if (!g.used || slot >= used_slots) return;
         aitrace_sched_totals t = g.totals;
         if (slot < dense) {
-          auto per_cpu = read_dense_totals(bpf_map__fd(s->maps.dense_totals), slot);
+          auto per_cpu = read_dense_totals(bpf_map__fd(s->maps.dense_totals), slot, dense_copies);
           if (!per_cpu) {
             dense_status = per_cpu.status();
             return;

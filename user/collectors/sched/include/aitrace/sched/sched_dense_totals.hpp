@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace aitrace {
 
@@ -18,7 +19,7 @@ Status seed_dense_totals(int fd, uint32_t slots);
 // maximum (a minimum stays ~0 where no CPU had a sample).
 aitrace_sched_totals merge_totals(std::span<const aitrace_sched_totals> per_cpu);
 
-// Slot `slot`'s copies from `fd`, merged.
-Result<aitrace_sched_totals> read_dense_totals(int fd, uint32_t slot);
+// Slot `slot`'s copies from `fd`, merged; `copies` is the read's buffer, reused across slots.
+Result<aitrace_sched_totals> read_dense_totals(int fd, uint32_t slot, std::vector<aitrace_sched_totals>& copies);
 
 }  // namespace aitrace
