@@ -130,13 +130,24 @@ TEST(SchedTraceBpf, NiceWeightsAndShares) {
   EXPECT_EQ(n5->weight, 335u);
   EXPECT_EQ(n0->weight, t.truth["nice0"].weight >> 10);
   EXPECT_EQ(n5->weight, t.truth["nice5"].weight >> 10);
-  double share0 = static_cast<double>(n0->runtime_ns) / static_cast<double>(n0->runtime_ns + n5->runtime_ns);
-  EXPECT_NEAR(share0, 1024.0 / (1024 + 335), 0.04)
-      << n0->runtime_ns << " vs " << n5->runtime_ns << " (the kernel's sum_exec_runtime: "
-      << t.truth["nice0"].sum_exec_ns << " vs " << t.truth["nice5"].sum_exec_ns << ")";
-  // The summary's CPU time is the kernel's, less the part of the first run before tracing.
-  EXPECT_NEAR(static_cast<double>(n0->runtime_ns), static_cast<double>(t.truth["nice0"].sum_exec_ns),
-              0.05 * static_cast<double>(t.truth["nice0"].sum_exec_ns));
+  // The CPU shares are the kernel's to give: aitrace's claim is that it reports each thread's CPU
+  // time as the kernel accounted it. Both threads are born traced, so every run has its switch-in
+  // and its switch-out, and the summary adds sum_exec_runtime between them: at least what the
+  // thread read of its own /proc/thread-self/sched at its end, and more only by what it ran after
+  // that read, through its exit (5% is far more than that). Summing since each pick instead
+  // (prev_sum_exec_runtime) fell short by up to 8 ms: the kernel picks an exiting task again
+  // without a switch. This replaces a check of nice0's share against the weights' 1024:335
+  // (0.753 +- 0.04), which tested the scheduler as much as aitrace: it failed once in a TCG guest
+  // (0.713), before its message showed the kernel's own figures.
+  EXPECT_EQ(t.run.stats.lost + t.run.stats.no_ring, 0u) << "a lost record loses a run";
+  for (const auto& [name, th] : {std::pair{"nice0", n0}, std::pair{"nice5", n5}}) {
+    const test::ThreadTruth& k = t.truth[name];
+    EXPECT_GE(th->runtime_ns, k.sum_exec_ns) << name << ": switch-ins " << th->switch_ins << ", outs " << th->switch_outs;
+    EXPECT_LE(static_cast<double>(th->runtime_ns), 1.05 * static_cast<double>(k.sum_exec_ns)) << name;
+  }
+  // The workload did compete: nice5 ran, and less than nice0.
+  EXPECT_GT(n5->runtime_ns, 0u);
+  EXPECT_LT(n5->runtime_ns, n0->runtime_ns);
   if (test::kernel_is_eevdf()) {
     EXPECT_GT(n0->lag_ns.count(), 0u);
   }

@@ -55,6 +55,11 @@ struct EevdfThread {
   uint64_t wakeup_preemptions = 0;    // woken, it took the CPU from a runnable task
   uint64_t eligible_switch_outs = 0;  // lag >= 0 when switched out
   uint64_t runtime_ns = 0;            // CPU time of the runs that ended while traced
+  // The open run: sum_exec_runtime at its switch-in, on which CPU (its switch-out comes on the
+  // same CPU's ring, in order; other CPUs' records may be decoded in between).
+  uint64_t run_start_sum = 0;
+  uint32_t run_cpu = 0;
+  bool run_open = false;
   uint64_t last_vruntime = 0;
   LagSamples lag_ns;  // V - v_i at switch-out (virtual ns)
   struct Preemptor {
