@@ -75,7 +75,10 @@ TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
   SchedConfig cfg;  // by process: both threads in this process's group
   cfg.targets.cfg.by_tid = 1;
   cfg.targets.tids = {short_naps.tid, long_naps.tid};
+  // mixed: only slot 0 ("other") is dense, so this process's group is sparse while the programs
+  // also update a dense slot in the same run (slot_totals() takes both maps).
   if (std::string(slots) == "sparse") cfg.dense_groups = 0;
+  if (std::string(slots) == "mixed") cfg.dense_groups = 1;
   auto collector = attached_collector(flavour, cfg);
   release.set_value();
   while (!short_naps.napped || !long_naps.napped) usleep(1000);
@@ -92,6 +95,7 @@ TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
   for (const auto& g : snap->groups)
     if (!g.other && g.pid == static_cast<uint32_t>(getpid())) mine = &g;
   ASSERT_NE(mine, nullptr);
+  EXPECT_EQ(mine->slot < cfg.dense_groups, std::string(slots) == "dense") << "slot " << mine->slot;
 
   // Every real sleep (voluntary switch) of both threads' naps is a sleep or block sample, and
   // every switch-in is counted, less at most 3 per thread that no program saw (as in
@@ -123,7 +127,7 @@ TEST_P(SchedGroupCpus, AGroupOnTwoCpusReportsBothCpusSamples) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Flavours, SchedGroupCpus,
-                         ::testing::Combine(::testing::Values("tp_btf", "raw_tp"), ::testing::Values("dense", "sparse")),
+                         ::testing::Combine(::testing::Values("tp_btf", "raw_tp"), ::testing::Values("dense", "sparse", "mixed")),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
                          });
