@@ -131,19 +131,23 @@ TEST(SchedTraceBpf, NiceWeightsAndShares) {
   EXPECT_EQ(n0->weight, t.truth["nice0"].weight >> 10);
   EXPECT_EQ(n5->weight, t.truth["nice5"].weight >> 10);
   // The CPU shares are the kernel's to give: aitrace's claim is that it reports each thread's CPU
-  // time as the kernel accounted it. Both threads are born traced, so every run has its switch-in
-  // and its switch-out, and the summary adds sum_exec_runtime between them: at least what the
-  // thread read of its own /proc/thread-self/sched at its end, and more only by what it ran after
-  // that read, through its exit (5% is far more than that). Summing since each pick instead
+  // time as the kernel accounted it. Both threads are born traced, and the summary counts the
+  // growth of sum_exec_runtime from a thread's first switch-in to its last switch-out: at least
+  // what the thread read of its own CPU-time clock at its end (the same figure, brought up to
+  // date), and more by what it ran after that read, through its exit: natively 0.02-0.4 ms, but
+  // 27 ms once in a TCG guest, whose first run of a code path costs guest CPU time. So the upper
+  // bound is only that a thread cannot have had more than both threads' CPU together: a double
+  // count of its runs would pass it. Summing since each pick
   // (prev_sum_exec_runtime) fell short by up to 8 ms: the kernel picks an exiting task again
   // without a switch. This replaces a check of nice0's share against the weights' 1024:335
   // (0.753 +- 0.04), which tested the scheduler as much as aitrace: it failed once in a TCG guest
   // (0.713), before its message showed the kernel's own figures.
-  EXPECT_EQ(t.run.stats.lost + t.run.stats.no_ring, 0u) << "a lost record loses a run";
+  EXPECT_EQ(t.run.stats.lost + t.run.stats.no_ring + t.run.stats.missed, 0u) << "a lost first or last record loses time";
+  const uint64_t both = t.truth["nice0"].sum_exec_ns + t.truth["nice5"].sum_exec_ns;
   for (const auto& [name, th] : {std::pair{"nice0", n0}, std::pair{"nice5", n5}}) {
     const test::ThreadTruth& k = t.truth[name];
     EXPECT_GE(th->runtime_ns, k.sum_exec_ns) << name << ": switch-ins " << th->switch_ins << ", outs " << th->switch_outs;
-    EXPECT_LE(static_cast<double>(th->runtime_ns), 1.05 * static_cast<double>(k.sum_exec_ns)) << name;
+    EXPECT_LT(th->runtime_ns, both) << name;
   }
   // The workload did compete: nice5 ran, and less than nice0.
   EXPECT_GT(n5->runtime_ns, 0u);

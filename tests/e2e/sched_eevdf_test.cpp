@@ -124,11 +124,27 @@ TEST(SchedEevdf, NiceWeightsAndCpuShares) {
   ASSERT_NE(n5, nullptr);
   EXPECT_EQ((*n0)["eevdf"]["weight"], 1024);  // sched_prio_to_weight[20]
   EXPECT_EQ((*n5)["eevdf"]["weight"], 335);   // sched_prio_to_weight[25]
-  double r0 = (*n0)["eevdf"]["runtime_ns"], r5 = (*n5)["eevdf"]["runtime_ns"];
-  EXPECT_NEAR(r0 / (r0 + r5), 1024.0 / (1024 + 335), 0.04);
-  // The sched histograms of the same run see the same split.
-  double o0 = (*n0)["histograms"]["oncpu"]["sum"], o5 = (*n5)["histograms"]["oncpu"]["sum"];
-  EXPECT_NEAR(o0 / (o0 + o5), 1024.0 / (1024 + 335), 0.04);
+  // The CPU each thread got is the kernel's to give; aitrace must report it as the kernel
+  // accounted it: sum_exec_runtime, the thread's CPU-time clock read at its end. The EEVDF
+  // summary counts that figure's growth: at least it, and more by the thread's exit path after
+  // the read (natively under 0.4 ms; 27 ms once in a TCG guest, where a code path's first run
+  // costs guest CPU time, so the only upper bound is both threads' CPU together). The sched
+  // histograms' on-CPU sum is wall time from switch-in to switch-out, with the same exit path:
+  // natively -0.22 to +1.56 ms from the kernel's figure in 4 runs (of 0.37 and 1.13 s); 1% below
+  // it allows for the two clocks, as the wall clock also counts interrupts that
+  // sum_exec_runtime does not (IRQ_TIME_ACCOUNTING). These replace checks of the split against
+  // the weights' 1024:335, which tested the scheduler.
+  const double both = static_cast<double>(r.truth["nice0"].sum_exec_ns + r.truth["nice5"].sum_exec_ns);
+  for (const auto& [name, g] : {std::pair{"nice0", n0}, std::pair{"nice5", n5}}) {
+    const double kernel = static_cast<double>(r.truth[name].sum_exec_ns);
+    const double runtime = (*g)["eevdf"]["runtime_ns"], oncpu = (*g)["histograms"]["oncpu"]["sum"];
+    EXPECT_GE(runtime, kernel) << name;
+    EXPECT_LT(runtime, both) << name;
+    EXPECT_GE(oncpu, 0.99 * kernel) << name;
+    EXPECT_LT(oncpu, both) << name;
+  }
+  // The workload did compete on its one CPU: nice 5 got less.
+  EXPECT_LT(r.truth["nice5"].sum_exec_ns, r.truth["nice0"].sum_exec_ns);
 }
 
 TEST(SchedEevdf, TextReportHasTheSummary) {

@@ -1,6 +1,7 @@
 // The EEVDF summary keeps an exited thread until `keep_exited` later exits, then adds it to
 // `exited` and frees it: records of a folded thread decoded late (another CPU's ring) join
-// `exited` too, and a reused tid starts a new thread.
+// `exited` too, and a reused tid starts a new thread. A thread's CPU time is the growth of the
+// kernel's sum_exec_runtime between its records, whatever order the CPUs' rings are decoded in.
 #include "aitrace/eevdf/sched_trace.hpp"
 
 #include <gtest/gtest.h>
@@ -49,7 +50,7 @@ TEST(EevdfExited, LastSwitchOutFreesTheThreadIntoExited) {
   s.on_switch(switch_out(main, a, false, 0));
   s.on_switch(switch_out(a, main, false, 3000));
   ASSERT_NE(s.thread(11), nullptr);
-  s.on_switch(switch_out(a, main, true, 2000));
+  s.on_switch(switch_out(a, main, true, 5000));  // sum_exec_runtime only grows: 2000 more
   EXPECT_EQ(s.thread(11), nullptr);
   ASSERT_NE(s.thread(10), nullptr);  // the live one stays
   EXPECT_EQ(s.exited().threads, 1u);
@@ -201,6 +202,67 @@ TEST(LagSamples, AnyCountGivesTheHistogramOfItsSamples) {
     EXPECT_EQ(merged.count(), all.count());
     EXPECT_EQ(merged.sum(), all.sum());
   }
+}
+
+// One switch record of `t` on `cpu`: it leaves the CPU with sum_exec_runtime `sum`, picked last
+// at `pick`; `next` comes in with its own figure.
+aitrace_st_switch ran(const aitrace_st_task& t, uint64_t pick, uint64_t sum, const aitrace_st_task& next,
+                      uint64_t next_sum, uint32_t cpu) {
+  aitrace_st_switch r = switch_out(t, next, false, sum);
+  r.hdr.cpu = cpu;
+  r.prev.prev_sum_exec_runtime = pick;
+  r.next.sum_exec_runtime = next_sum;
+  return r;
+}
+
+// The kernel picks a running task again without a switch (setaffinity, nice, a group move, and
+// at exit under autogroup): prev_sum_exec_runtime then starts mid-run. The whole run counts.
+TEST(EevdfRuntime, APickWithoutASwitchDoesNotCutTheRun) {
+  EevdfSummary s(4);
+  const auto a = worker(11, 100), main = worker(10, 50);
+  s.on_switch(ran(main, 0, 0, a, 1000, 0));     // a comes in at 1000
+  s.on_switch(ran(a, 1700, 2500, main, 0, 0));  // re-picked at 1700, out at 2500
+  EXPECT_EQ(s.thread(11)->runtime_ns, 1500u);   // since the pick: 800
+}
+
+// No record shows a switch-in (no program runs while a PID-1 thread is current on this VM): the
+// runs on both sides of it still count, through the figures before and after.
+TEST(EevdfRuntime, AnUnseenSwitchInLosesNothing) {
+  EevdfSummary s(4);
+  const auto a = worker(11, 100), main = worker(10, 50);
+  s.on_switch(ran(main, 0, 0, a, 1000, 0));
+  s.on_switch(ran(a, 1000, 1400, main, 0, 0));
+  // a ran again from 1400, came in unseen, was re-picked at 2000 and left at 2300
+  s.on_switch(ran(a, 2000, 2300, main, 0, 0));
+  EXPECT_EQ(s.thread(11)->runtime_ns, 1300u);
+}
+
+// Each CPU's ring is in order, but a drain can decode a later run on CPU 1 before an earlier one
+// on CPU 0: the figures give the same total.
+TEST(EevdfRuntime, RingsDecodedOutOfOrderGiveTheSameTotal) {
+  EevdfSummary s(4);
+  const auto a = worker(11, 100), main = worker(10, 50);
+  s.on_switch(ran(main, 0, 0, a, 600, 1));      // CPU 1: in at 600
+  s.on_switch(ran(a, 600, 900, main, 0, 1));    //        out at 900
+  s.on_switch(ran(main, 0, 0, a, 100, 0));      // CPU 0: in at 100 (earlier)
+  s.on_switch(ran(a, 100, 600, main, 0, 0));    //        out at 600
+  EXPECT_EQ(s.thread(11)->runtime_ns, 800u);
+}
+
+// A record of a folded thread decoded late adds only CPU time past what the thread had counted.
+TEST(EevdfRuntime, ALateRecordAddsOnlyTimePastTheFold) {
+  EevdfSummary s(0);
+  const auto a = worker(11, 100), main = worker(10, 50);
+  s.on_switch(ran(main, 0, 0, a, 0, 0));
+  auto exit = ran(a, 700, 1000, main, 0, 0);
+  exit.prev_exit_state = 16;
+  s.on_switch(exit);  // folded: 1000 counted
+  EXPECT_EQ(s.exited().runtime_ns, 1000u);
+  s.on_switch(ran(a, 300, 700, main, 0, 1));  // an earlier run, decoded late from CPU 1
+  EXPECT_EQ(s.exited().runtime_ns, 1000u);
+  EXPECT_EQ(s.exited().switch_outs, 2u);
+  s.on_switch(ran(a, 1000, 1200, main, 0, 1));  // past the fold (a figure no record had shown)
+  EXPECT_EQ(s.exited().runtime_ns, 1200u);
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ TEST(SchedTraceDecoder, PreemptionAndLagPerThread) {
   SchedTraceDecoder d(&s, nullptr);
   auto a = preemption(500000);  // ran 0.5 ms of a 1.4 ms slice
   auto b = preemption(2000000);
+  b.prev.prev_sum_exec_runtime = a.prev.sum_exec_runtime;  // the next run: the figure only grows
+  b.prev.sum_exec_runtime = a.prev.sum_exec_runtime + 2000000;
   b.wakeup_preempt = 1;
   d.on_record(bytes(&a, sizeof(a)));
   d.on_record(bytes(&b, sizeof(b)));

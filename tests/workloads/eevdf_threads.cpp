@@ -5,10 +5,13 @@
 //   eevdf_threads sleepy OUT MS   "sleeper" (300 us sleeps) + "spinner"
 //   eevdf_threads pingpong OUT MS "ping" + "pong" passing a byte over pipes: a switch per message
 // OUT gets one line per thread: name tid slice nr_switches nr_voluntary nr_involuntary sum_exec_ns weight
+// (sum_exec_ns: CLOCK_THREAD_CPUTIME_ID, the kernel's sum_exec_runtime up to date; the rest from
+// /proc/thread-self/sched)
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "workload_args.hpp"
@@ -53,11 +56,18 @@ uint64_t field(const std::string& text, const std::string& name) {
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     double v = std::strtod(line.c_str() + colon + 1, nullptr);
-    // se.sum_exec_runtime is printed in ms with 6 decimals.
-    if (name == "se.sum_exec_runtime") return static_cast<uint64_t>(std::llround(v * 1e6));
     return static_cast<uint64_t>(v);
   }
   return 0;
+}
+
+// The kernel's sum_exec_runtime of the calling thread, brought up to date first
+// (task_sched_runtime()): /proc's se.sum_exec_runtime of a running thread is as of its last
+// tick or switch.
+uint64_t own_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 void report(const char* name) {
@@ -68,7 +78,7 @@ void report(const char* name) {
   std::lock_guard<std::mutex> lock(out_mu);
   std::fprintf(out, "%s %ld %lu %lu %lu %lu %lu %lu\n", name, syscall(SYS_gettid), field(s, "se.slice"),
                field(s, "nr_switches"), field(s, "nr_voluntary_switches"), field(s, "nr_involuntary_switches"),
-               field(s, "se.sum_exec_runtime"), field(s, "se.load.weight"));
+               own_cpu_ns(), field(s, "se.load.weight"));
   std::fflush(out);
 }
 

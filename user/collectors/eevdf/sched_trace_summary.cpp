@@ -24,18 +24,20 @@ uint64_t runtime_since_pick(const aitrace_st_task& t) {
 }
 
 /*
- * The CPU time of the run a switch-out ends: from its switch-in's sum_exec_runtime where that
- * record was seen on this CPU. The kernel's own prev_sum_exec_runtime (since the last pick) is
- * only the fallback: a running task is picked again without a switch when its group, affinity or
- * nice changes, and on every exit (sched_autogroup_exit_task() moves it), so the part of the run
- * before that is not since the pick. Summing since-pick lost the last run's start at every exit:
- * up to 8 ms of a thread's 1.13 s, 1.5 ms or more in 7 of 22 threads (the nice workload of
- * SchedTraceBpf.NiceWeightsAndShares, 11 runs).
+ * A thread's CPU time is the growth of the kernel's sum_exec_runtime between its records: from
+ * the earliest run start seen (a switch-in; at a switch-out, the last pick) to the latest figure.
+ * Summing since each pick at the switch-outs (prev_sum_exec_runtime) missed time: the kernel
+ * picks a running task again without a switch when its group, affinity or nice changes, and on
+ * exit where autogroup moves it, and the part of the run before that was lost, up to 8 ms of a
+ * thread's 1.13 s, 1.5 ms or more in 7 of 22 threads (the nice workload of
+ * SchedTraceBpf.NiceWeightsAndShares, 11 runs). Pairing each switch-out with its switch-in
+ * instead failed where no record shows the switch-in (no program runs while a PID-1 thread is
+ * current here) or another CPU's ring was decoded in between.
  */
-uint64_t run_time(const EevdfThread& th, const aitrace_st_switch& r) {
-  if (th.run_open && th.run_cpu == r.hdr.cpu && r.prev.sum_exec_runtime >= th.run_start_sum)
-    return r.prev.sum_exec_runtime - th.run_start_sum;
-  return runtime_since_pick(r.prev);
+void observe_sum(EevdfThread& th, uint64_t start, uint64_t now) {
+  th.sum_first = std::min(th.sum_first, std::max(start, th.sum_floor));
+  th.sum_last = std::max(th.sum_last, now);
+  th.runtime_ns = th.sum_last > th.sum_first ? th.sum_last - th.sum_first : 0;
 }
 
 constexpr size_t kTopPreemptors = 5;
@@ -73,8 +75,13 @@ EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
   // A record of an older thread of this tid, decoded after the newer one took the tid (rings
   // are per CPU): that thread was counted in exited_ when it was replaced.
   const bool older = known && t.start_time < it->second.start_time;
-  if (older || recent_folds_.contains({t.pid, t.start_time})) {
-    if (!late_used_) late_ = EevdfThread{};
+  auto folded = recent_folds_.find({t.pid, t.start_time});
+  if (older || folded != recent_folds_.end()) {
+    // One record at a time (settle_late() follows each side of a switch): its CPU time past
+    // what the thread had counted when it was folded, or since the pick if that was forgotten.
+    if (late_used_) settle_late();
+    late_ = EevdfThread{};
+    if (folded != recent_folds_.end()) late_.sum_floor = folded->second;
     late_used_ = true;
     th = &late_;
   } else {
@@ -84,6 +91,7 @@ EevdfThread& EevdfSummary::thread_for(const aitrace_st_task& t) {
     else if (it->second.start_time != t.start_time) {
       exited_.add(it->second);
       exited_.threads++;
+      remember_fold(t.pid, it->second.start_time, it->second.sum_last);
       it->second = EevdfThread{};
     }
     th = &it->second;
@@ -125,8 +133,17 @@ void EevdfSummary::fold(uint32_t tid, uint64_t start_time) {
   if (it == threads_.end() || it->second.start_time != start_time) return;
   exited_.add(it->second);
   exited_.threads++;
+  remember_fold(tid, start_time, it->second.sum_last);
   threads_.erase(it);
-  if (recent_folds_.insert({tid, start_time}).second) recent_order_.emplace_back(tid, start_time);
+}
+
+void EevdfSummary::remember_fold(uint32_t tid, uint64_t start_time, uint64_t sum_last) {
+  auto [at, added] = recent_folds_.try_emplace({tid, start_time}, sum_last);
+  if (!added) {
+    at->second = std::max(at->second, sum_last);
+    return;
+  }
+  recent_order_.emplace_back(tid, start_time);
   if (recent_order_.size() > kRecentFolds) {
     recent_folds_.erase(recent_order_.front());
     recent_order_.pop_front();
@@ -136,6 +153,9 @@ void EevdfSummary::fold(uint32_t tid, uint64_t start_time) {
 void EevdfSummary::settle_late() {
   if (!late_used_) return;
   exited_.add(late_);
+  // A later late record of the thread counts only past this one.
+  if (auto f = recent_folds_.find({late_.tid, late_.start_time}); f != recent_folds_.end())
+    f->second = std::max(f->second, late_.sum_last);
   late_used_ = false;
 }
 
@@ -150,8 +170,7 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
   if (r.prev_wanted && r.prev.pid) {
     EevdfThread& th = thread_for(r.prev);
     th.switch_outs++;
-    th.runtime_ns += run_time(th, r);
-    th.run_open = false;
+    observe_sum(th, r.prev.prev_sum_exec_runtime, r.prev.sum_exec_runtime);
     if (involuntary(r)) {
       th.preempted++;
       if ((r.hdr.flags & AITRACE_ST_F_EEVDF) && runtime_since_pick(r.prev) < r.prev.slice)
@@ -172,12 +191,11 @@ void EevdfSummary::on_switch(const aitrace_st_switch& r) {
       if (eligible) th.eligible_switch_outs++;
     }
   }
+  settle_late();  // the two sides may both be late records: late_ holds one thread
   if (r.next_wanted && r.next.pid) {
     EevdfThread& th = thread_for(r.next);
     th.switch_ins++;
-    th.run_start_sum = r.next.sum_exec_runtime;
-    th.run_cpu = r.hdr.cpu;
-    th.run_open = true;
+    observe_sum(th, r.next.sum_exec_runtime, r.next.sum_exec_runtime);
     if (r.wakeup_preempt) th.wakeup_preemptions++;
   }
   settle_late();

@@ -54,12 +54,13 @@ struct EevdfThread {
   uint64_t wakeups = 0;
   uint64_t wakeup_preemptions = 0;    // woken, it took the CPU from a runnable task
   uint64_t eligible_switch_outs = 0;  // lag >= 0 when switched out
-  uint64_t runtime_ns = 0;            // CPU time of the runs that ended while traced
-  // The open run: sum_exec_runtime at its switch-in, on which CPU (its switch-out comes on the
-  // same CPU's ring, in order; other CPUs' records may be decoded in between).
-  uint64_t run_start_sum = 0;
-  uint32_t run_cpu = 0;
-  bool run_open = false;
+  uint64_t runtime_ns = 0;            // CPU time of the runs that ended while traced: sum_last - sum_first
+  // The kernel's sum_exec_runtime as this thread's switch records showed it: the earliest start
+  // of a run (a switch-in, or the last pick at a switch-out) and the latest figure. It only grows,
+  // so the difference does not depend on the order the CPUs' rings are decoded in, nor on a
+  // switch-in that no record shows. sum_floor: what earlier records of the thread already
+  // counted (a late record of a folded thread, see EevdfSummary).
+  uint64_t sum_first = UINT64_MAX, sum_last = 0, sum_floor = 0;
   uint64_t last_vruntime = 0;
   LagSamples lag_ns;  // V - v_i at switch-out (virtual ns)
   struct Preemptor {
@@ -122,9 +123,11 @@ class EevdfSummary {
   EevdfExited exited_;
   // Rings are per CPU: a record of a thread from another CPU can be decoded after the thread
   // was folded. Such late records land in `late_`, which goes straight into exited_, found by
-  // the (tid, start time) of the last kRecentFolds folds.
+  // the (tid, start time) of the last kRecentFolds folds, each with the latest sum_exec_runtime
+  // the thread had counted: a late record adds only CPU time past it.
   static constexpr size_t kRecentFolds = 4096;
-  std::set<std::pair<uint32_t, uint64_t>> recent_folds_;
+  void remember_fold(uint32_t tid, uint64_t start_time, uint64_t sum_last);
+  std::map<std::pair<uint32_t, uint64_t>, uint64_t> recent_folds_;
   std::deque<std::pair<uint32_t, uint64_t>> recent_order_;
   EevdfThread late_;
   bool late_used_ = false;
