@@ -154,9 +154,11 @@ TEST(SchedSlow, TextListsEachEventOnOneLine) {
 
 // A thread that sleeps 50 ms at a time: each sleep is listed with at least 50 ms, and at most the
 // longest sleep the thread measured itself around the call (steady_clock, the tracer's clock).
-// Below 50 ms only as often as a sleep call was preempted: the timer is armed before the
-// switch-out, and a preemption between the two starts the sleep the scheduler sees later (CI's
-// ASAN run listed 49.885 ms once).
+// Below 50 ms by the time between the timer's arming and the switch-out, which the scheduler's
+// sleep starts from: by more than 1 ms only as often as a sleep call was preempted there (CI's
+// ASAN run listed 49.885 ms once). Without a preemption the thread can count, an interrupt or the
+// hypervisor holding the vCPU still takes that time: a CI ASAN run listed 49.913 ms with no
+// preempted sleep. 1 ms is nine times the longest gap seen (115 us).
 // The bound was once the high edge of 50 ms's histogram bucket (50.33 ms); a CI run on a noisy
 // host listed a sleep of 50.43 ms, the timer's expiry being late by 428 us in the guest: only the
 // thread's own measurement bounds that.
@@ -186,7 +188,7 @@ TEST(SchedSlow, OffCpuListsA50msSleepWithIts50ms) {
     loader_sleeps++;
     EXPECT_EQ(e["kind"], "offcpu_sleep") << e.dump();
     EXPECT_EQ(e["comm"], "loader");
-    short_sleeps += e["wait_ns"].get<uint64_t>() < k50ms;
+    short_sleeps += e["wait_ns"].get<uint64_t>() < k50ms - 1'000'000;
     EXPECT_LE(e["wait_ns"].get<uint64_t>(), longest) << e.dump();
   }
   EXPECT_LE(short_sleeps, preempted) << run.doc["slow_events"].dump();
